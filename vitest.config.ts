@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Lab tests share one set of namespaces and one address range, so test files run one after another.
+    fileParallelism: false,
+    testTimeout: 30_000,
+    hookTimeout: 600_000,
+  },
+});
