@@ -17,7 +17,12 @@ mkdir -p "$LAB_OUT"
 chmod 600 "$LAB_OUT/id_ed25519"
 
 # --- fixture packages the scenarios can pre-install
-"$REPO_DIR/scripts/build-fixture-package" --defaults --out "$REPO_DIR/packages" >/dev/null
+# (rebuilt only when a template or the builder is newer than the packages)
+newest_src=$(find "$REPO_DIR/scripts/fixture-package" "$REPO_DIR/scripts/build-fixture-package" -type f -printf '%T@\n' | sort -n | tail -1)
+oldest_zip=$(find "$REPO_DIR/packages" -maxdepth 1 -name 'CloudResetPwdAgent-*.zip' -printf '%T@\n' 2>/dev/null | sort -n | head -1)
+if [ -z "$oldest_zip" ] || [ "${newest_src%.*}" -ge "${oldest_zip%.*}" ]; then
+  "$LAB_PYTHON" "$REPO_DIR/scripts/build-fixture-package" --defaults --out "$REPO_DIR/packages" >/dev/null
+fi
 
 C=$L/common
 mkdir -p "$C"
@@ -54,6 +59,14 @@ for z in "$REPO_DIR"/packages/CloudResetPwdAgent-*.zip; do
   [ -f "$z" ] || continue
   n=$(basename "$z" .zip); n=${n#CloudResetPwdAgent-}
   python3 -c 'import sys,zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$z" "$C/usr/share/lab/fixtures/$n"
+done
+
+# The base's own boot-time units (its ssh.service, e2scrub) are not this lab's: sshd is served through
+# inetd.pl, and the lab's init starts only what a test or the tool enabled.
+for w in "$base"/etc/systemd/system/multi-user.target.wants/*; do
+  [ -e "$w" ] || [ -L "$w" ] || continue
+  mkdir -p "$C/etc/systemd/system/multi-user.target.wants"
+  mknod "$C/etc/systemd/system/multi-user.target.wants/$(basename "$w")" c 0 0
 done
 
 # --- one layer per OS profile

@@ -1,33 +1,43 @@
 #!/usr/bin/env bash
 # THE teardown: stops every lab host and removes every lab mount. Idempotent, and also works after a
 # crashed run whose pid files are gone: it then finds the hosts' unshare wrappers by their command line
-# (which names this lab's host-init.sh) and stops them by pid. Host mounts and namespaces live only in
+# (which names this lab's host-init.py) and stops them by pid. Host mounts and namespaces live only in
 # the hosts' own namespaces, so they vanish with the hosts' processes.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
+
+cmdline() {  # a process's argv joined by spaces, without forking (there may be thousands to look at)
+  local -a argv
+  mapfile -d '' argv 2>/dev/null < "/proc/$1/cmdline" || return 1
+  [ ${#argv[@]} -gt 0 ] || return 1
+  printf '%s' "${argv[*]}"
+}
 
 pids=()
 for f in "$LAB_RUN"/hosts/*/pid; do
   [ -f "$f" ] && pids+=("$(cat "$f")")
 done
-# Crash fallback: wrappers whose argv is exactly ours (unshare ... /bin/bash <LAB_DIR>/host-init.sh <LAB_RUN>/hosts/...).
+# Crash fallback: wrappers whose argv is exactly ours (unshare ... python3 -I -S <LAB_DIR>/host-init.py <LAB_RUN>/hosts/...).
 for d in /proc/[0-9]*; do
-  cmd=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue
+  cmd=$(cmdline "${d#/proc/}") || continue
   case "$cmd" in
-    "unshare "*"$LAB_DIR/host-init.sh $LAB_RUN/hosts/"*) pids+=("${d#/proc/}") ;;
+    "unshare "*" $LAB_DIR/host-init.py $LAB_RUN/hosts/"*) pids+=("${d#/proc/}") ;;
   esac
 done
 
 is_ours() {  # still the wrapper we started (pids get reused)?
   local cmd
-  cmd=$(tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null) || return 1
-  case "$cmd" in *"$LAB_DIR/host-init.sh"*) return 0 ;; esac
+  cmd=$(cmdline "$1") || return 1
+  case "$cmd" in *"$LAB_DIR/host-init.py"*) return 0 ;; esac
   return 1
 }
 gone() {  # exited, or a zombie waiting for its reaper
   local st
-  st=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 0
-  [ -z "$st" ] || [ "$st" = Z ]
+  local line
+  while read -r line; do
+    case "$line" in "State:"*) [[ "$line" == *Z* ]]; return ;; esac
+  done 2>/dev/null < "/proc/$1/status" || return 0
+  return 0
 }
 
 n=0

@@ -13,6 +13,7 @@ Each host gets:
 import json
 import os
 import random
+import select
 import shutil
 import socket
 import subprocess
@@ -27,6 +28,7 @@ LAB_OUT = os.environ["LAB_OUT"]
 LAB_PORT = int(os.environ["LAB_PORT"])
 LAB_USER = os.environ["LAB_USER"]
 LAB_USER_PASS = os.environ["LAB_USER_PASS"]
+LAB_PYTHON = os.environ.get("LAB_PYTHON", "/usr/bin/python3")
 
 KNOWN_KEYS = {
     "os", "arch", "disk", "mem", "selinux", "net", "metadata", "eip", "agent", "agent_state", "login",
@@ -194,7 +196,7 @@ def nic_config(fmt, h):
         return "etc/sysconfig/network/ifcfg-eth0", body
     if fmt == "netplan":
         body = ("network:\n  version: 2\n  ethernets:\n    eth0:\n      dhcp4: true\n"
-                f"      match:\n        macaddress: {h['mac']}\n      set-name: eth0\n") if dhcp else \
+               ) if dhcp else \
             (f"network:\n  version: 2\n  ethernets:\n    eth0:\n      dhcp4: false\n      addresses:\n        - {h['nic']}\n"
              f"      routes:\n        - to: default\n          via: {gw}\n")
         return "etc/netplan/50-cloud-init.yaml", body
@@ -212,7 +214,7 @@ def meminfo(total):
             "SwapFree:              0 kB\n")
 
 
-def seed_host(i, h, base):
+def seed_host(i, h, base, nic):
     name = h["name"]
     H = os.path.join(LAB_RUN, "hosts", name)
     seed = os.path.join(H, "seed")
@@ -280,13 +282,25 @@ def seed_host(i, h, base):
         write(mem_file, meminfo(parse_size(h["mem"], h["where"])), 0o444)
     boot = {
         "LAB_NAME": name, "LAB_DISK": h["disk"], "LAB_MEM_FILE": mem_file, "LAB_NIC_ADDR": h["nic"],
-        "LAB_NIC_GW": h["gw"], "LAB_NIC_MAC": mac, "LAB_METADATA": env["LAB_METADATA"], "LAB_PROFILE": h["os"],
+        "LAB_NIC_GW": h["gw"], "LAB_NIC_MAC": mac, "LAB_NIC_KIND": nic,
+        "LAB_INIT": prof["OS_INIT"], "LAB_SELINUX_RUNTIME": runtime, "LAB_METADATA": env["LAB_METADATA"], "LAB_PROFILE": h["os"],
     }
     write(os.path.join(H, "boot.env"), "".join(f"{k}='{v}'\n" for k, v in boot.items()))
     return H
 
 
+def nic_kind():
+    """Which device can stand for eth0 in a host: dummy where the kernel has it, else ifb, else veth."""
+    for kind, cmd in (("dummy", "ip link add eth0 type dummy"), ("ifb", "ip link add eth0 type ifb"),
+                      ("veth", "ip link add eth0 type veth peer name veth-gw")):
+        if subprocess.run(["unshare", "--net", "sh", "-c", cmd], capture_output=True).returncode == 0:
+            return kind
+    die("cannot create a network device inside a network namespace (tried dummy, ifb, veth)")
+
+
 def start_host(h, H, base):
+    """Starts the host's wrapper (unshare) with fd 3 = its listening socket; returns the wrapper's pid.
+    posix_spawn, not fork: the launcher starts hundreds of hosts and must not copy itself for each."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -296,23 +310,84 @@ def start_host(h, H, base):
             "is another lab or sshd using it? set LAB_PORT to a free port")
     sock.listen(128)
     fd = sock.fileno()
-    console = open(os.path.join(H, "console.log"), "wb")
-    cmd = ["sh", "-c", f'exec "$@" 3<&{fd}', "sh",
-           "unshare", "--mount", "--uts", "--ipc", "--net", "--pid", "--fork", "--kill-child",
-           "/bin/bash", os.path.join(LAB_DIR, "host-init.sh"), H, base]
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-                         pass_fds=(fd,), start_new_session=True)
-    console.close()
+    os.set_inheritable(fd, True)
+    ready_r, ready_w = os.pipe()
+    console = os.path.join(H, "console.log")
+    argv = ["unshare", "--mount", "--uts", "--ipc", "--net", "--pid", "--fork", "--kill-child",
+            LAB_PYTHON, "-I", "-S", os.path.join(LAB_DIR, "host-init.py"), H, base]
+    pid = os.posix_spawnp("unshare", argv, os.environ, setsid=True, file_actions=[
+        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, console, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+        (os.POSIX_SPAWN_DUP2, fd, 3),
+        (os.POSIX_SPAWN_DUP2, ready_w, 4),
+    ])
     sock.close()
-    write(os.path.join(H, "pid"), f"{p.pid}\n")
-    return p
+    os.close(ready_w)
+    write(os.path.join(H, "pid"), f"{pid}\n")
+    return pid, ready_r
 
 
-def banner(address, port, timeout):
+def wait_ready(hosts, spawned, timeout):
+    """Waits for each host's "R" on its readiness pipe (written by inetd.pl once sshd can be reached).
+    Returns the hosts that did not report in time or whose wrapper died."""
+    poller = select.poll()
+    by_fd = {}
+    for h, (pid, r) in zip(hosts, spawned):
+        poller.register(r, select.POLLIN | select.POLLHUP)
+        by_fd[r] = h
+    deadline = time.monotonic() + timeout
+    pending = dict(by_fd)
+    while pending and time.monotonic() < deadline:
+        for fd, _ev in poller.poll(max(0, int((deadline - time.monotonic()) * 1000))):
+            ok = os.read(fd, 1) == b"R"
+            poller.unregister(fd)
+            os.close(fd)
+            h = pending.pop(fd)
+            if not ok:  # EOF: the host died before it was ready
+                h["_failed"] = True
+    bad = [h for h in hosts if h.get("_failed") or any(h is p for p in pending.values())]
+    for fd in pending:
+        os.close(fd)
+    return bad
+
+
+def wait_ready(hosts, spawned, timeout):
+    """Waits for each host's "R" on its readiness pipe (written by inetd.pl once sshd can be reached).
+    Returns the hosts that did not report in time or whose wrapper died."""
+    poller = select.poll()
+    by_fd = {}
+    for h, (pid, r) in zip(hosts, spawned):
+        poller.register(r, select.POLLIN | select.POLLHUP)
+        by_fd[r] = h
+    deadline = time.monotonic() + timeout
+    pending = dict(by_fd)
+    while pending and time.monotonic() < deadline:
+        for fd, _ev in poller.poll(max(0, int((deadline - time.monotonic()) * 1000))):
+            ok = os.read(fd, 1) == b"R"
+            poller.unregister(fd)
+            os.close(fd)
+            h = pending.pop(fd)
+            if not ok:  # EOF: the host died before it was ready
+                h["_failed"] = True
+    bad = [h for h in hosts if h.get("_failed") or any(h is p for p in pending.values())]
+    for fd in pending:
+        os.close(fd)
+    return bad
+
+
+def running(pid):
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return False
+
+
+def banner(address, port, timeout, alive=lambda: True):
     """True when an SSH server answers with its banner. A connection that was accepted but has not yet
     spoken is waited on, not retried: every retry would cost the host a fork of sshd."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and alive():
         try:
             with socket.create_connection((address, port), timeout=max(0.1, deadline - time.monotonic())) as s:
                 s.settimeout(max(0.1, deadline - time.monotonic()))
@@ -388,16 +463,19 @@ def cmd_up(args):
                           check=True).stdout.strip()
     t0 = time.monotonic()
     os.makedirs(os.path.join(LAB_RUN, "hosts"), exist_ok=True)
-    dirs = [seed_host(i, h, base) for i, h in enumerate(hosts)]
+    kind = nic_kind()
+    dirs = [seed_host(i, h, base, kind) for i, h in enumerate(hosts)]
     t1 = time.monotonic()
-    for h, H in zip(hosts, dirs):
-        start_host(h, H, base)
+    spawned = [start_host(h, H, base) for h, H in zip(hosts, dirs)]
     t2 = time.monotonic()
     write_outputs(hosts)
-    with ThreadPoolExecutor(max_workers=min(64, len(hosts))) as pool:
-        ready = list(pool.map(lambda h: banner(h["address"], h["port"], timeout), hosts))
+    bad = wait_ready(hosts, spawned, timeout)
+    # One real SSH handshake (banner) per OS profile proves sshd itself serves, not just the listener.
+    probes = {h["os"]: h for h in hosts if h not in bad}
+    for h in probes.values():
+        if not banner(h["address"], h["port"], 30):
+            bad.append(h)
     t3 = time.monotonic()
-    bad = [h for h, ok in zip(hosts, ready) if not ok]
     timing = {"hosts": len(hosts), "prepareMs": round((t1 - t0) * 1000), "launchMs": round((t2 - t1) * 1000),
               "readyMs": round((t3 - t2) * 1000), "totalMs": round((t3 - t0) * 1000)}
     write(os.path.join(LAB_RUN, "timing.json"), json.dumps(timing) + "\n")

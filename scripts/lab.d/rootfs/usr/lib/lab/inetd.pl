@@ -5,12 +5,16 @@
 # on loopback while its sessions see only the host's own network.
 use strict;
 use warnings;
-use POSIX ();
+use POSIX qw(WNOHANG);
 open(my $listen, '+<&=', 3) or die "inetd: fd 3 is not open: $!";
 $SIG{CHLD} = 'IGNORE';
-$SIG{TERM} = sub { exit 0 };
+1 while waitpid(-1, WNOHANG) > 0;   # children lab-init left before it became this process$SIG{TERM} = sub { exit 0 };
+# Tell the launcher this host is ready (fd 4, a pipe it reads), so it need not probe with a connection:
+# each probe would cost the host a whole sshd start.
+if (open(my $ready, '>&=', 4)) { syswrite($ready, "R"); close($ready); }
 while (1) {
   my $peer = accept(my $conn, $listen);
+  1 while waitpid(-1, WNOHANG) > 0;
   next unless $peer;
   my $pid = fork();
   next unless defined $pid;
