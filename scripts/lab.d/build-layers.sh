@@ -39,6 +39,8 @@ PrintMotd no
 MaxStartups 200:30:400
 MaxSessions 50
 CONF
+# Every user's PATH has the sbin directories, as on RHEL, SUSE and Ubuntu (read by pam_env at login).
+echo 'PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"' > "$C/etc/environment"
 # Users: root by key only; $LAB_USER by key or password, with sudo that asks for the password.
 cp "$base/etc/passwd" "$base/etc/group" "$base/etc/shadow" "$base/etc/gshadow" "$C/etc/"
 hash=$(perl -e 'print crypt($ARGV[0], "\$6\$" . join("", map { ("a".."z")[rand 26] } 1..16) . "\$")' "$LAB_USER_PASS")

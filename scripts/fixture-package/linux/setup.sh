@@ -5,6 +5,7 @@ CUR_DIR=$(pwd)
 cp -rf $CUR_DIR/@APP_DIR_NAME@ /
 cd /@APP_DIR_NAME@/bin
 chmod +x @APP_NAME@.script wrapper
+[ -d ../depend ] && chmod +x ../depend/*/bin/*
 ./@APP_NAME@.script install
 ./@APP_NAME@.script start
 cd - >/dev/null
