@@ -16,14 +16,6 @@ mkdir -p "$LAB_OUT"
 [ -f "$LAB_OUT/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C resetpwd-lab-controller -f "$LAB_OUT/id_ed25519"
 chmod 600 "$LAB_OUT/id_ed25519"
 
-# --- fixture packages the scenarios can pre-install
-# (rebuilt only when a template or the builder is newer than the packages)
-newest_src=$(find "$REPO_DIR/scripts/fixture-package" "$REPO_DIR/scripts/build-fixture-package" -type f -printf '%T@\n' | sort -n | tail -1)
-oldest_zip=$(find "$REPO_DIR/packages" -maxdepth 1 -name 'CloudResetPwdAgent-*.zip' -printf '%T@\n' 2>/dev/null | sort -n | head -1)
-if [ -z "$oldest_zip" ] || [ "${newest_src%.*}" -ge "${oldest_zip%.*}" ]; then
-  "$LAB_PYTHON" "$REPO_DIR/scripts/build-fixture-package" --defaults --out "$REPO_DIR/packages" >/dev/null
-fi
-
 C=$L/common
 mkdir -p "$C"
 cp -a "$LAB_DIR/rootfs/." "$C/"
@@ -60,7 +52,7 @@ mkdir -p "$C/usr/share/lab/fixtures"
 for z in "$REPO_DIR"/packages/CloudResetPwdAgent-*.zip; do
   [ -f "$z" ] || continue
   n=$(basename "$z" .zip); n=${n#CloudResetPwdAgent-}
-  python3 -c 'import sys,zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$z" "$C/usr/share/lab/fixtures/$n"
+  "$LAB_PYTHON" -c 'import sys,zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$z" "$C/usr/share/lab/fixtures/$n"
 done
 
 # The base's own boot-time units (its ssh.service, e2scrub) are not this lab's: sshd is served through

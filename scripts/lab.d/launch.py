@@ -441,7 +441,7 @@ def write_outputs(hosts):
     shutil.copy(os.path.join(LAB_OUT, "hosts.json"), os.path.join(LAB_RUN, "hosts.json"))
 
 
-def cmd_up(args):
+def parse_up_args(args):
     scenario = os.path.join(REPO_DIR, "scenarios", "default.lab")
     count = 0
     timeout = float(os.environ.get("LAB_READY_TIMEOUT", "120"))
@@ -458,7 +458,16 @@ def cmd_up(args):
                 die("--hosts takes a number from 1 to 5000")
         else:
             die(f"up: unknown argument '{a}' (use --scenario FILE and/or --hosts N)")
-    hosts = expand(parse_scenario(scenario), count)
+    return expand(parse_scenario(scenario), count), timeout
+
+
+def cmd_check(args):
+    hosts, _ = parse_up_args(list(args))
+    print(f"lab: scenario ok: {len(hosts)} hosts")
+
+
+def cmd_up(args):
+    hosts, timeout = parse_up_args(list(args))
     base = subprocess.run(["bash", "-c", f". {LAB_DIR}/common.sh; base_dir"], capture_output=True, text=True,
                           check=True).stdout.strip()
     t0 = time.monotonic()
@@ -537,4 +546,4 @@ def cmd_pid(args):
 
 if __name__ == "__main__":
     verb, rest = sys.argv[1], sys.argv[2:]
-    {"up": cmd_up, "status": cmd_status, "pid": cmd_pid}.get(verb, lambda a: die(f"unknown verb {verb}"))(rest)
+    {"up": cmd_up, "check": cmd_check, "status": cmd_status, "pid": cmd_pid}.get(verb, lambda a: die(f"unknown verb {verb}"))(rest)
