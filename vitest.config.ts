@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    reporters: ['default', './test/summary-reporter.ts'],
     // Lab tests share one set of namespaces and one address range, so test files run one after another.
     fileParallelism: false,
     testTimeout: 30_000,
