@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { toolVersion } from '../version.js';
+import { auditCommand } from './audit.js';
 
 /**
  * Builds the commander program. Kept separate from main.ts so tests can drive the CLI in-process
@@ -20,7 +21,10 @@ export function buildProgram(): Command {
       'after',
       '\nExamples:\n' +
         '  resetpwd-fleet --version\n' +
-        '  scripts/lab up && resetpwd-fleet --help   # bring up the local test lab\n',
+        '  resetpwd-fleet audit -i inventory.ini --key ~/.ssh/id_ed25519\n' +
+        '  resetpwd-fleet status -H root@192.0.2.10 --json\n',
     );
+  program.addCommand(auditCommand('audit'));
+  program.addCommand(auditCommand('status'));
   return program;
 }

@@ -1,0 +1,56 @@
+import type { CheckResult } from '../checks/index.js';
+
+/** The result document of SPEC.md ("Result document"), shared by every command and reporter. */
+export type Outcome =
+  | 'ok' | 'failed' | 'unchanged' | 'updated' | 'installed' | 'uninstalled' | 'refused' | 'rolled-back' | 'unreachable' | 'skipped';
+
+export interface AgentState {
+  installed: boolean;
+  updateAgent: boolean;
+  version: string | null;
+  running: boolean;
+  mode: string | null;
+  port: number | null;
+  log4j: string | null;
+  packageSha256: string | null;
+  findings: string[];
+}
+
+export interface StepRecord {
+  name: string;
+  ms: number;
+  ok: boolean;
+}
+
+export interface HostResult {
+  name: string;
+  address: string;
+  port: number;
+  transport: 'ssh' | 'winrm';
+  reachable: boolean;
+  os: { family: 'linux' | 'windows'; id: string | null; version: string | null; arch: string | null } | null;
+  checks: CheckResult[];
+  agent: AgentState | null;
+  outcome: Outcome;
+  steps: StepRecord[];
+  error: string | null;
+}
+
+export interface ResultDocument {
+  command: string;
+  startedAt: string;
+  finishedAt: string;
+  hosts: HostResult[];
+  summary: { total: number; ok: number; failed: number; unreachable: number; skipped: number };
+}
+
+export function summarize(hosts: HostResult[]): ResultDocument['summary'] {
+  const count = (o: Outcome[]) => hosts.filter((h) => o.includes(h.outcome)).length;
+  return {
+    total: hosts.length,
+    ok: count(['ok', 'unchanged', 'updated', 'installed', 'uninstalled']),
+    failed: count(['failed', 'refused', 'rolled-back']),
+    unreachable: count(['unreachable']),
+    skipped: count(['skipped']),
+  };
+}

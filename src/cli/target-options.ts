@@ -1,0 +1,117 @@
+import { Option, type Command } from 'commander';
+import os from 'node:os';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+import type { ConnectOptions } from '../audit/host.js';
+
+/** The target options every host-touching command shares (SPEC "Command line"). */
+export function addTargetOptions(cmd: Command): Command {
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  return cmd
+    .option('-i, --inventory <file>', 'Ansible inventory (INI or YAML), host_list.txt, or a list of [user@]host[:port]; repeatable', collect)
+    .option('-H, --host <spec>', 'one target [user@]host[:port]; repeatable', collect)
+    .option('-l, --limit <pattern>', 'only hosts/groups matching, as Ansible --limit (a:b, &g, !g, globs)')
+    .option('-u, --user <name>', 'login user where the inventory names none (default root)')
+    .option('--key <file>', 'private key file')
+    .option('--key-passphrase-env <var>', 'environment variable holding the key\'s passphrase')
+    .option('--password-env <var>', 'environment variable holding the login password')
+    .option('--ask-pass', 'prompt for the login password (needs a terminal)')
+    .option('--become', 'log in as a non-root user and use sudo for privileged steps')
+    .option('--become-password-env <var>', 'environment variable holding the sudo password (sent over stdin)')
+    .option('--known-hosts <file>', 'known_hosts file to verify host keys against', path.join(os.homedir(), '.ssh', 'known_hosts'))
+    .option('--accept-new', 'trust and record host keys seen for the first time (a changed key is always refused)')
+    .option('--jump <spec>', 'reach targets through a bastion [user@]host[:port] (ProxyJump)')
+    .addOption(new Option('-c, --concurrency <n>', 'hosts worked on at once').default(50).argParser(intArg('--concurrency', 1, 10000)))
+    .addOption(new Option('--timeout <seconds>', 'per-step time limit').default(120).argParser(intArg('--timeout', 1, 86400)))
+    .option('--json', 'print the result document (JSON) on stdout instead of the summary')
+    .option('--report <file>', 'also write the result document to FILE (.json)')
+    .option('--pull', 'hosts would download the package themselves (makes the eip check fail without an EIP)');
+}
+
+function intArg(flag: string, min: number, max: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} ${v}: give a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function fromEnv(flag: string, name: string | undefined): string | undefined {
+  if (!name) return undefined;
+  const v = process.env[name];
+  if (v === undefined) throw new UsageError(`${flag} ${name}: that environment variable is not set; export it first`);
+  return v;
+}
+
+export interface TargetCliOptions {
+  inventory?: string[];
+  host?: string[];
+  limit?: string;
+  user?: string;
+  key?: string;
+  keyPassphraseEnv?: string;
+  passwordEnv?: string;
+  askPass?: boolean;
+  become?: boolean;
+  becomePasswordEnv?: string;
+  knownHosts: string;
+  acceptNew?: boolean;
+  jump?: string;
+  concurrency: number;
+  timeout: number;
+  json?: boolean;
+  report?: string;
+  pull?: boolean;
+}
+
+export async function connectOptionsOf(o: TargetCliOptions): Promise<ConnectOptions> {
+  if (o.key) {
+    try {
+      readFileSync(o.key);
+    } catch {
+      throw new UsageError(`--key ${o.key}: cannot read that file; give the path of a private key`);
+    }
+  }
+  let password = fromEnv('--password-env', o.passwordEnv);
+  if (o.askPass) password = await promptSecret('SSH password: ');
+  return {
+    knownHostsFile: o.knownHosts,
+    acceptNew: !!o.acceptNew,
+    user: o.user,
+    keyFile: o.key,
+    keyPassphrase: fromEnv('--key-passphrase-env', o.keyPassphraseEnv),
+    password,
+    become: !!o.become,
+    becomePassword: fromEnv('--become-password-env', o.becomePasswordEnv),
+    jump: o.jump,
+    connectTimeoutMs: Math.min(o.timeout, 30) * 1000,
+    stepTimeoutMs: o.timeout * 1000,
+    pull: !!o.pull,
+  };
+}
+
+/** Reads a secret from the terminal without echo. Never in a non-interactive run. */
+async function promptSecret(prompt: string): Promise<string> {
+  if (!process.stdin.isTTY) throw new UsageError('--ask-pass needs a terminal; use --password-env VAR in scripts');
+  process.stderr.write(prompt);
+  process.stdin.setRawMode(true);
+  process.stdin.resume();
+  return new Promise((resolve) => {
+    let s = '';
+    const onData = (d: Buffer) => {
+      for (const ch of d.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          process.stdin.setRawMode(false);
+          process.stdin.pause();
+          process.stdin.off('data', onData);
+          process.stderr.write('\n');
+          return resolve(s);
+        }
+        if (ch === '\u0003') process.exit(130);
+        s = ch === '\u007f' ? s.slice(0, -1) : s + ch;
+      }
+    };
+    process.stdin.on('data', onData);
+  });
+}

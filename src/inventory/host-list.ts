@@ -1,0 +1,41 @@
+import { InventoryError, toTarget, type Target } from './target.js';
+
+/**
+ * The official batch tool's host_list.txt: one `IP` or `IP,'password'` a line (an optional [user] header
+ * such as [fspuser] names the login user), and plain lists of `[user@]host[:port]`.
+ */
+export function parseHostList(text: string, file: string): Target[] {
+  let user: string | undefined;
+  const out: Target[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const where = `${file}:${i + 1}`;
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    const header = /^\[([A-Za-z_][A-Za-z0-9_.-]*)\]$/.exec(line);
+    if (header) {
+      user = header[1];
+      return;
+    }
+    const m = /^([^,\s]+)\s*(?:,\s*(['"]?)(.*)\2)?$/.exec(line);
+    if (!m) throw new InventoryError(`${where}: expected IP or IP,'password', got ${JSON.stringify(line.replace(/,.*/, ",'…'"))}`);
+    const spec = parseHostSpec(m[1]!, where);
+    const vars: Record<string, string> = { ansible_host: spec.host, ansible_port: String(spec.port ?? 22) };
+    const u = spec.user ?? user;
+    if (u) vars.ansible_user = u;
+    if (m[3] !== undefined) vars.ansible_password = m[3];
+    out.push(toTarget(spec.host, vars, ['all'], where));
+  });
+  return out;
+}
+
+/** `[user@]host[:port]`, with [v6]:port. */
+export function parseHostSpec(spec: string, where = '-H'): { user?: string; host: string; port?: number } {
+  const m = /^(?:([^@\s]+)@)?(\[[0-9a-fA-F:.]+\]|[^:@\s]+)(?::(\d+))?$/.exec(spec);
+  if (!m) throw new InventoryError(`${where}: ${JSON.stringify(spec)} is not [user@]host[:port]`);
+  const port = m[3] !== undefined ? Number(m[3]) : undefined;
+  if (port !== undefined && (port < 1 || port > 65535)) throw new InventoryError(`${where}: port ${port} is out of range 1-65535`);
+  const out: { user?: string; host: string; port?: number } = { host: m[2]!.replace(/^\[|\]$/g, '') };
+  if (m[1]) out.user = m[1];
+  if (port !== undefined) out.port = port;
+  return out;
+}

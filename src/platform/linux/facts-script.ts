@@ -1,0 +1,76 @@
+/**
+ * The one read-only script that gathers every fact a check or the plug-in state needs, in one round trip.
+ * POSIX sh only (SLES 11's and minimal images' shells): no bashisms, no arrays, no $(( )) beyond POSIX, and
+ * every tool optional — a missing tool yields a missing fact, never a failed script.
+ * Output: "@name" opens a section, the lines after it are its body; "@@end" closes the document.
+ * It changes nothing on the host: writability is asked with test -w (access(2) reports a read-only
+ * filesystem as EROFS) and the mount options, not by writing.
+ */
+export const LINUX_FACTS_SCRIPT = String.raw`
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
+LC_ALL=C; export LC_ALL
+sec() { echo "@$1"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+dump() { for f in "$@"; do [ -f "$f" ] && { echo "#file $f"; cat "$f"; echo; }; done; return 0; }
+
+sec id; echo "user=$(id -un 2>/dev/null)"; echo "uid=$(id -u 2>/dev/null)"
+sec uname; echo "sysname=$(uname -s)"; echo "machine=$(uname -m)"; echo "hostname=$(hostname 2>/dev/null || uname -n)"
+sec os-release; dump /etc/os-release
+sec vendor-release; dump /etc/SuSE-release /etc/redhat-release /etc/centos-release /etc/euleros-release /etc/kylin-release /etc/lsb-release
+sec df; df -Pk / 2>/dev/null | tail -n 1
+sec root-mount; awk '$2 == "/" { print $4 }' /proc/mounts 2>/dev/null | tail -n 1
+sec root-writable; if test -w /; then echo yes; else echo no; fi
+sec meminfo; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo 2>/dev/null
+sec selinux
+if have getenforce; then echo "getenforce=$(getenforce 2>/dev/null)"; fi
+if [ -r /sys/fs/selinux/enforce ]; then echo "enforce=$(cat /sys/fs/selinux/enforce)"; fi
+if [ -r /etc/selinux/config ]; then echo "config=$(sed -n 's/^[[:space:]]*SELINUX=//p' /etc/selinux/config | tail -n 1)"; fi
+sec route
+nic=$(awk 'NR > 1 && $2 == "00000000" { print $1; exit }' /proc/net/route 2>/dev/null)
+[ -n "$nic" ] || nic=$(ls /sys/class/net 2>/dev/null | grep -v '^lo$' | head -n 1)
+echo "primary=$nic"
+sec nic-config
+dump "/etc/sysconfig/network-scripts/ifcfg-$nic" "/etc/sysconfig/network/ifcfg-$nic" /etc/network/interfaces
+for f in /etc/netplan/*.yaml /etc/netplan/*.yml /etc/network/interfaces.d/* /etc/NetworkManager/system-connections/*; do dump "$f"; done
+sec metadata
+md() {
+  if have curl; then curl -s -m 3 -o "$2" -w '%{http_code}' "http://169.254.169.254/$1" 2>/dev/null || echo 000
+  elif have wget; then if wget -q -T 3 -t 1 -O "$2" "http://169.254.169.254/$1" 2>/dev/null; then echo 200; else echo 000; fi
+  else echo none; fi
+}
+tmp=$(mktemp 2>/dev/null || echo /dev/null)
+echo "meta_data=$(md openstack/latest/meta_data.json /dev/null)"
+code=$(md latest/meta-data/public-ipv4 "$tmp")
+echo "public_ipv4_code=$code"
+[ "$code" = 200 ] && [ "$tmp" != /dev/null ] && echo "public_ipv4=$(head -c 64 "$tmp" | tr -d '\r\n')"
+[ "$tmp" != /dev/null ] && rm -f "$tmp"
+sec init
+[ -d /run/systemd/system ] && echo systemd=yes
+echo "pid1=$(cat /proc/1/comm 2>/dev/null)"
+sec tools
+for t in unzip sha256sum tar base64 curl wget sudo systemctl chkconfig insserv update-rc.d python3 perl; do have "$t" && echo "$t"; done
+for a in CloudrResetPwdAgent:cloudResetPwdAgent CloudResetPwdUpdateAgent:cloudResetPwdUpdateAgent; do
+  d=/$(echo "$a" | cut -d: -f1); n=$(echo "$a" | cut -d: -f2)
+  sec "agent $n"
+  [ -d "$d" ] || { echo "dir=absent"; continue; }
+  echo "dir=present"
+  pid=$(cat "$d/bin/$n.pid" 2>/dev/null | tr -dc 0-9)
+  if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
+    echo "pid=$pid"; echo "cmdline=$(tr '\0' ' ' < /proc/$pid/cmdline | head -c 300)"
+  elif [ -n "$pid" ]; then echo "stale_pid=$pid"; fi
+  [ -f "$d/conf/wrapper.conf" ] && grep -E '^wrapper\.(backend\.type|java\.command)=' "$d/conf/wrapper.conf" | tr -d '\r'
+  for j in "$d"/lib/log4j-core-*.jar; do [ -f "$j" ] && echo "log4j_core=$(basename "$j")"; done
+  [ -f "$d/conf/resource.properties" ] && sed -n 's/^resetPwdAgentVersion=/version=/p' "$d/conf/resource.properties" | tr -d '\r'
+  have sha256sum && [ -f "$d/lib/resetpwdagent.jar" ] && echo "jar_sha256=$(sha256sum "$d/lib/resetpwdagent.jar" | cut -c1-64)"
+  [ -f "/etc/systemd/system/$n.service" ] && echo "unit=present"
+  [ -e "/etc/systemd/system/multi-user.target.wants/$n.service" ] && echo "unit_enabled=yes"
+  [ -e "/etc/init.d/$n" ] && echo "initd=present"
+  for m in "$d/bin/$n.script" "$d/bin/wrapper"; do [ -e "$m" ] && echo "mode $(ls -ld "$m" | cut -c1-10) $m"; done
+done
+sec listeners
+if have ss; then ss -Hltn 2>/dev/null | awk '{ print $4 }'
+elif have netstat; then netstat -ltn 2>/dev/null | awk 'NR > 2 { print $4 }'
+else awk 'NR > 1 && $4 == "0A" { print $2 }' /proc/net/tcp 2>/dev/null; fi
+sec state; cat /var/lib/resetpwd-fleet/state 2>/dev/null
+echo "@@end"
+`;

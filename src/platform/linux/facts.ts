@@ -1,0 +1,217 @@
+/**
+ * Typed facts of a Linux host, parsed from the output of LINUX_FACTS_SCRIPT. Parsing is pure, so it is
+ * tested on recorded outputs; every field that the host could not tell is null, never guessed.
+ */
+export interface OsIdentity {
+  family: 'linux';
+  id: string | null; // os-release ID, or derived from the vendor file ("sles" for SuSE-release)
+  version: string | null; // VERSION_ID, or "11.4" from SuSE-release VERSION/PATCHLEVEL
+  name: string | null; // PRETTY_NAME or the vendor file's first line
+  arch: string | null;
+}
+
+export interface AgentFacts {
+  present: boolean;
+  pid: number | null;
+  running: boolean;
+  stalePid: number | null;
+  backendType: string | null; // wrapper.backend.type: PIPE | AUTO
+  javaCommand: string | null;
+  log4jCore: string | null; // version from lib/log4j-core-<v>.jar
+  version: string | null; // resource.properties resetPwdAgentVersion
+  jarSha256: string | null;
+  unit: boolean;
+  unitEnabled: boolean;
+  initd: boolean;
+  modes: Record<string, string>;
+}
+
+export interface LinuxFacts {
+  user: string | null;
+  uid: number | null;
+  hostname: string | null;
+  os: OsIdentity;
+  osRelease: Record<string, string>;
+  vendorFiles: Record<string, string>;
+  root: { sizeKb: number | null; availKb: number | null; mountOptions: string[]; writable: boolean | null };
+  memTotalKb: number | null;
+  selinux: { getenforce: string | null; enforceFile: string | null; config: string | null };
+  primaryNic: string | null;
+  nicConfigs: Record<string, string>; // file path -> content
+  metadata: { client: boolean; reachable: boolean | null; publicIpv4: string | null };
+  systemd: boolean;
+  tools: string[];
+  agents: { main: AgentFacts; update: AgentFacts };
+  listeningPorts: number[];
+  stateFile: Record<string, string>;
+}
+
+export class FactsParseError extends Error {
+  override name = 'FactsParseError';
+}
+
+function sections(out: string): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  let cur: string[] | null = null;
+  let ended = false;
+  for (const line of out.split('\n')) {
+    if (line === '@@end') {
+      ended = true;
+      break;
+    }
+    if (line.startsWith('@')) {
+      cur = [];
+      m.set(line.slice(1).trim(), cur);
+    } else if (cur) {
+      cur.push(line);
+    }
+  }
+  if (!ended) throw new FactsParseError('the facts script did not finish (no @@end): output was cut or the shell failed');
+  return m;
+}
+
+function kv(lines: string[] | undefined): Record<string, string> {
+  const r: Record<string, string> = {};
+  for (const l of lines ?? []) {
+    const i = l.indexOf('=');
+    if (i > 0) r[l.slice(0, i).trim()] = l.slice(i + 1).trim();
+  }
+  return r;
+}
+
+/** "#file PATH" blocks as written by dump() in the script. */
+function files(lines: string[] | undefined): Record<string, string> {
+  const r: Record<string, string> = {};
+  let cur: string | null = null;
+  for (const l of lines ?? []) {
+    if (l.startsWith('#file ')) {
+      cur = l.slice(6);
+      r[cur] = '';
+    } else if (cur !== null) {
+      r[cur] += `${l}\n`;
+    }
+  }
+  for (const k of Object.keys(r)) r[k] = r[k]!.replace(/\n+$/, '\n');
+  return r;
+}
+
+export function parseOsRelease(text: string): Record<string, string> {
+  const r: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m) r[m[1]!] = m[2]!.replace(/^(["'])(.*)\1$/, '$2');
+  }
+  return r;
+}
+
+function num(s: string | undefined): number | null {
+  if (s === undefined || s === '') return null;
+  const n = Number(s);
+  return Number.isFinite(n) ? n : null;
+}
+
+function identity(osr: Record<string, string>, vendor: Record<string, string>, arch: string | null): OsIdentity {
+  if (osr.ID) {
+    return { family: 'linux', id: osr.ID.toLowerCase(), version: osr.VERSION_ID ?? null, name: osr.PRETTY_NAME ?? osr.NAME ?? null, arch };
+  }
+  const suse = vendor['/etc/SuSE-release'];
+  if (suse) {
+    const v = /VERSION\s*=\s*(\d+)/.exec(suse)?.[1];
+    const p = /PATCHLEVEL\s*=\s*(\d+)/.exec(suse)?.[1];
+    const name = suse.split('\n')[0]!.trim();
+    const id = /openSUSE/i.test(name) ? 'opensuse' : /Desktop/i.test(name) ? 'sled' : 'sles';
+    return { family: 'linux', id, version: v ? (p ? `${v}.${p}` : v) : null, name, arch };
+  }
+  for (const [file, id] of [
+    ['/etc/centos-release', 'centos'],
+    ['/etc/euleros-release', 'euleros'],
+    ['/etc/kylin-release', 'kylin'],
+    ['/etc/redhat-release', 'rhel'],
+  ] as const) {
+    const text = vendor[file];
+    if (text) {
+      const name = text.split('\n')[0]!.trim();
+      return { family: 'linux', id, version: /release\s+([\d.]+)/.exec(name)?.[1] ?? null, name, arch };
+    }
+  }
+  return { family: 'linux', id: null, version: null, name: null, arch };
+}
+
+function agent(s: Record<string, string>, lines: string[] | undefined): AgentFacts {
+  const modes: Record<string, string> = {};
+  for (const l of lines ?? []) {
+    const m = /^mode (\S+) (.+)$/.exec(l);
+    if (m) modes[m[2]!] = m[1]!;
+  }
+  const pid = num(s.pid);
+  return {
+    present: s.dir === 'present',
+    pid,
+    // A live pid whose command line is the wrapper: the same test the agent's own `status` verb makes.
+    running: pid !== null && /wrapper/.test(s.cmdline ?? ''),
+    stalePid: num(s.stale_pid),
+    backendType: s['wrapper.backend.type']?.toUpperCase() ?? null,
+    javaCommand: s['wrapper.java.command'] ?? null,
+    log4jCore: /^log4j-core-(.+)\.jar$/.exec(s.log4j_core ?? '')?.[1] ?? null,
+    version: s.version ?? null,
+    jarSha256: s.jar_sha256 ?? null,
+    unit: s.unit === 'present',
+    unitEnabled: s.unit_enabled === 'yes',
+    initd: s.initd === 'present',
+    modes,
+  };
+}
+
+export function parseLinuxFacts(out: string): LinuxFacts {
+  const sec = sections(out);
+  const id = kv(sec.get('id'));
+  const un = kv(sec.get('uname'));
+  const osReleaseText = Object.values(files(sec.get('os-release'))).join('\n');
+  const osRelease = parseOsRelease(osReleaseText);
+  const vendorFiles = files(sec.get('vendor-release'));
+  const df = (sec.get('df') ?? []).join(' ').trim().split(/\s+/);
+  const mem = kv((sec.get('meminfo') ?? []).map((l) => l.replace(':', '=').replace(/\s*kB$/, '')));
+  const sel = kv(sec.get('selinux'));
+  const md = kv(sec.get('metadata'));
+  const listeners = (sec.get('listeners') ?? [])
+    .map((l) => {
+      const t = l.trim();
+      if (/^[0-9A-F]{8}:[0-9A-F]{4}$/.test(t)) return parseInt(t.split(':')[1]!, 16);
+      return num(t.split(':').pop());
+    })
+    .filter((p): p is number => p !== null);
+  const client = md.meta_data !== undefined && md.meta_data !== 'none';
+  const code = md.meta_data ?? '';
+  return {
+    user: id.user || null,
+    uid: num(id.uid),
+    hostname: un.hostname || null,
+    os: identity(osRelease, vendorFiles, un.machine || null),
+    osRelease,
+    vendorFiles,
+    root: {
+      sizeKb: num(df[1]),
+      availKb: num(df[3]),
+      mountOptions: (sec.get('root-mount') ?? []).join('').trim().split(',').filter(Boolean),
+      writable: (sec.get('root-writable') ?? [])[0]?.trim() === 'yes' ? true : (sec.get('root-writable') ?? [])[0]?.trim() === 'no' ? false : null,
+    },
+    memTotalKb: num(mem.MemTotal?.trim()),
+    selinux: { getenforce: sel.getenforce ?? null, enforceFile: sel.enforce ?? null, config: sel.config?.toLowerCase() ?? null },
+    primaryNic: kv(sec.get('route')).primary || null,
+    nicConfigs: files(sec.get('nic-config')),
+    metadata: {
+      client,
+      // Any HTTP answer (200 or 404) proves TCP 80 on 169.254.169.254 is reachable; 000 is no answer.
+      reachable: client ? /^[1-5]\d\d$/.test(code) : null,
+      publicIpv4: md.public_ipv4_code === '200' && md.public_ipv4 ? md.public_ipv4 : null,
+    },
+    systemd: kv(sec.get('init')).systemd === 'yes',
+    tools: (sec.get('tools') ?? []).map((t) => t.trim()).filter(Boolean),
+    agents: {
+      main: agent(kv(sec.get('agent cloudResetPwdAgent')), sec.get('agent cloudResetPwdAgent')),
+      update: agent(kv(sec.get('agent cloudResetPwdUpdateAgent')), sec.get('agent cloudResetPwdUpdateAgent')),
+    },
+    listeningPorts: [...new Set(listeners)].sort((a, b) => a - b),
+    stateFile: kv(sec.get('state')),
+  };
+}

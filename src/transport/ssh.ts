@@ -1,0 +1,191 @@
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { Duplex } from 'node:stream';
+import { fingerprint, type KnownHosts } from './known-hosts.js';
+import { TransportError, type ExecOptions, type ExecResult, type Transport } from './transport.js';
+
+/** Where and how to log in. Secrets arrive here already resolved (env var, file or prompt), never argv. */
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+  /** Name in the inventory, used as a known_hosts alias and in messages. */
+  name?: string;
+  privateKey?: Buffer;
+  passphrase?: string;
+  password?: string;
+  /** ssh-agent socket (SSH_AUTH_SOCK) */
+  agent?: string;
+}
+
+export interface SshOptions {
+  knownHosts: KnownHosts;
+  /** Trust on first use: record an unknown key instead of refusing. A changed key is refused regardless. */
+  acceptNew?: boolean;
+  connectTimeoutMs?: number;
+  keepaliveIntervalMs?: number;
+  /** Reach the target through this bastion (ProxyJump). */
+  jump?: SshTarget;
+}
+
+function keyTypeOf(blob: Buffer): string {
+  const len = blob.readUInt32BE(0);
+  return blob.subarray(4, 4 + len).toString('latin1');
+}
+
+/** Turns ssh2's and the socket's errors into the per-host reasons the report shows. */
+function classify(err: Error & { level?: string; code?: string }, where: string, hostKeyError?: TransportError): TransportError {
+  if (hostKeyError) return hostKeyError;
+  if (err.level === 'client-authentication') {
+    return new TransportError('auth-failed', `${where}: authentication failed (${err.message}); check the user, key or password`);
+  }
+  if (err.level === 'client-timeout') return new TransportError('timeout', `${where}: timed out waiting for the SSH handshake`);
+  if (err.code && ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT'].includes(err.code)) {
+    return new TransportError('unreachable', `${where}: ${err.code === 'ECONNREFUSED' ? 'connection refused' : err.code === 'ENOTFOUND' ? 'host name not found' : err.message}`);
+  }
+  return new TransportError('protocol', `${where}: ${err.message}`);
+}
+
+function connectClient(target: SshTarget, opts: SshOptions, sock?: Duplex): Promise<Client> {
+  const where = `${target.name ?? target.host} (${target.host}:${target.port})`;
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let hostKeyError: TransportError | undefined;
+    let settled = false;
+    const cfg: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      readyTimeout: opts.connectTimeoutMs ?? 20_000,
+      keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
+      keepaliveCountMax: 3,
+      tryKeyboard: false,
+      hostVerifier: (key: Buffer) => {
+        const type = keyTypeOf(key);
+        const v = opts.knownHosts.verify(target.host, target.port, type, key, target.name);
+        if (v.status === 'match') return true;
+        const fp = fingerprint(key.toString('base64'));
+        if (v.status === 'unknown') {
+          if (opts.acceptNew) {
+            opts.knownHosts.add(target.host, target.port, type, key);
+            return true;
+          }
+          hostKeyError = new TransportError(
+            'host-key-unknown',
+            `${where}: host key ${type} ${fp} is not in ${opts.knownHosts.file}; verify it and add it, or pass --accept-new to trust it on first use`,
+          );
+          return false;
+        }
+        if (v.status === 'revoked') {
+          hostKeyError = new TransportError('host-key-changed', `${where}: host key ${fp} is marked @revoked in ${v.file}:${v.line}`);
+          return false;
+        }
+        hostKeyError = new TransportError(
+          'host-key-changed',
+          `${where}: HOST KEY CHANGED: known ${v.expected.join(', ')} (${v.file}:${v.lines.join(',')}), offered ${type} ${fp}; refusing (possible man-in-the-middle)`,
+        );
+        return false;
+      },
+    };
+    if (sock) cfg.sock = sock;
+    if (target.privateKey) cfg.privateKey = target.privateKey;
+    if (target.passphrase) cfg.passphrase = target.passphrase;
+    if (target.password !== undefined) cfg.password = target.password;
+    if (target.agent) cfg.agent = target.agent;
+    client.on('ready', () => {
+      settled = true;
+      resolve(client);
+    });
+    // An 'error' with no listener would crash the process; after connect, errors surface on the operation.
+    client.on('error', (err: Error) => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      reject(classify(err, where, hostKeyError));
+    });
+    client.on('close', () => {
+      if (settled) return;
+      settled = true;
+      reject(hostKeyError ?? new TransportError('unreachable', `${where}: connection closed during the handshake`));
+    });
+    try {
+      client.connect(cfg);
+    } catch (err) {
+      settled = true;
+      reject(new TransportError('protocol', `${where}: ${(err as Error).message}`));
+    }
+  });
+}
+
+export class SshTransport implements Transport {
+  readonly kind = 'ssh' as const;
+  private constructor(
+    private readonly client: Client,
+    private readonly jump: Client | undefined,
+    readonly where: string,
+  ) {
+    client.on('error', () => {}); // late errors (keepalive timeout) are reported by the pending operation
+  }
+
+  static async connect(target: SshTarget, opts: SshOptions): Promise<SshTransport> {
+    const where = `${target.name ?? target.host} (${target.host}:${target.port})`;
+    if (!opts.jump) return new SshTransport(await connectClient(target, opts), undefined, where);
+    const jump = await connectClient(opts.jump, opts);
+    jump.on('error', () => {});
+    try {
+      const sock = await new Promise<ClientChannel>((resolve, reject) =>
+        jump.forwardOut('127.0.0.1', 0, target.host, target.port, (err, stream) =>
+          err ? reject(new TransportError('unreachable', `${where}: the jump host could not connect to it (${err.message})`)) : resolve(stream),
+        ),
+      );
+      return new SshTransport(await connectClient(target, opts, sock), jump, where);
+    } catch (err) {
+      jump.end();
+      throw err;
+    }
+  }
+
+  exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err, stream) => {
+        if (err) return reject(new TransportError('protocol', `${this.where}: cannot start a command (${err.message})`));
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let timer: NodeJS.Timeout | undefined;
+        if (opts.timeoutMs) {
+          timer = setTimeout(() => {
+            stream.signal('KILL');
+            stream.close();
+            reject(new TransportError('timeout', `${this.where}: command timed out after ${Math.round(opts.timeoutMs! / 1000)} s`));
+          }, opts.timeoutMs);
+        }
+        stream.on('data', (d: Buffer) => out.push(d));
+        stream.stderr.on('data', (d: Buffer) => errOut.push(d));
+        stream.on('error', () => {});
+        stream.on('close', (code: number | null, signal?: string) => {
+          if (timer) clearTimeout(timer);
+          resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
+        });
+        if (opts.stdin !== undefined) stream.end(opts.stdin);
+        else stream.end();
+      });
+    });
+  }
+
+  put(content: Buffer, remotePath: string, mode = 0o600): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.sftp((err, sftp) => {
+        if (err) return reject(new TransportError('protocol', `${this.where}: SFTP unavailable (${err.message})`));
+        sftp.writeFile(remotePath, content, { mode }, (e) => {
+          sftp.end();
+          if (e) reject(new TransportError('protocol', `${this.where}: upload to ${remotePath} failed (${e.message})`));
+          else resolve();
+        });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.client.end();
+    this.jump?.end();
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * What every transport (SSH today, WinRM later) offers the layers above: run a command, upload a file,
+ * close. Nothing above this interface knows ssh2 or WS-Management.
+ */
+export interface ExecOptions {
+  /** Written to the command's stdin, then stdin is closed. */
+  stdin?: string | Buffer;
+  /** Kill the command and fail after this long. */
+  timeoutMs?: number;
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal?: string | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Transport {
+  readonly kind: 'ssh' | 'winrm';
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  put(content: Buffer, remotePath: string, mode?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Why a host could not be worked on at the connection level; each maps to a per-host outcome. */
+export type ConnectFailure =
+  | 'unreachable' // refused, no route, DNS, timeout before the SSH handshake
+  | 'host-key-unknown'
+  | 'host-key-changed'
+  | 'auth-failed'
+  | 'timeout'
+  | 'protocol';
+
+export class TransportError extends Error {
+  override name = 'TransportError';
+  constructor(
+    readonly reason: ConnectFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
