@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FactsParseError, parseLinuxFacts } from '../../../../src/platform/linux/facts.js';
+
+// Outputs of LINUX_FACTS_SCRIPT recorded on lab hosts (scenarios/default.lab).
+const rec = (name: string) =>
+  readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/facts', `${name}.txt`), 'utf8');
+
+describe('parseLinuxFacts', () => {
+  it('reads a CentOS 7 host with the old two-agent plug-in running in AUTO mode', () => {
+    const f = parseLinuxFacts(rec('c7-old'));
+    expect(f.os).toEqual({ family: 'linux', id: 'centos', version: '7', name: 'CentOS Linux 7 (Core)', arch: 'x86_64' });
+    expect(f.user).toBe('root');
+    expect(f.root.mountOptions[0]).toBe('rw');
+    expect(f.root.writable).toBe(true);
+    expect(f.root.sizeKb).toBe(1024 * 1024);
+    expect(f.selinux.getenforce).toBe('Disabled');
+    expect(f.primaryNic).toBe('eth0');
+    expect(Object.keys(f.nicConfigs)).toContain('/etc/sysconfig/network-scripts/ifcfg-eth0');
+    expect(f.metadata).toEqual({ client: true, reachable: true, publicIpv4: '203.0.113.10' });
+    expect(f.systemd).toBe(true);
+    expect(f.agents.main).toMatchObject({ present: true, running: true, backendType: 'AUTO', log4jCore: '2.8.2', unit: true, unitEnabled: true });
+    expect(f.agents.main.javaCommand).toBe('/CloudResetPwdUpdateAgent/depend/jre1.8.0_131/bin/java');
+    expect(f.agents.update).toMatchObject({ present: true, running: true, version: '1.0.5' });
+    expect(f.listeningPorts).toContain(31000);
+  });
+
+  it('identifies SLES 11 SP4 from /etc/SuSE-release alone, with its meminfo and SysV registration', () => {
+    const f = parseLinuxFacts(rec('sles11-small'));
+    expect(f.osRelease).toEqual({});
+    expect(f.os.id).toBe('sles');
+    expect(f.os.version).toBe('11.4');
+    expect(f.memTotalKb).toBe(2 * 1024 * 1024);
+    expect(f.systemd).toBe(false);
+    expect(f.agents.main.initd).toBe(true);
+    expect(f.agents.main.unit).toBe(false);
+    expect(f.selinux).toEqual({ getenforce: null, enforceFile: null, config: null });
+  });
+
+  it('sees a read-only root, a stopped agent and its PIPE mode', () => {
+    const f = parseLinuxFacts(rec('c7-readonly'));
+    expect(f.root.mountOptions[0]).toBe('ro');
+    expect(f.root.writable).toBe(false);
+    expect(f.agents.main).toMatchObject({ present: true, running: false, backendType: 'PIPE', log4jCore: '2.17.1' });
+  });
+
+  it('sees no metadata answer and no plug-in on a bare Ubuntu without unzip', () => {
+    const f = parseLinuxFacts(rec('ubuntu-bare'));
+    expect(f.os.id).toBe('ubuntu');
+    expect(f.metadata).toEqual({ client: true, reachable: false, publicIpv4: null });
+    expect(f.tools).not.toContain('unzip');
+    expect(f.agents.main.present).toBe(false);
+    expect(f.nicConfigs['/etc/netplan/50-cloud-init.yaml']).toMatch(/dhcp4: true/);
+  });
+
+  it('refuses output that was cut before the end marker', () => {
+    const cut = rec('debian-static').split('@@end')[0]!;
+    expect(() => parseLinuxFacts(cut)).toThrow(FactsParseError);
+  });
+});
