@@ -352,37 +352,6 @@ def wait_ready(hosts, spawned, timeout):
     return bad
 
 
-def wait_ready(hosts, spawned, timeout):
-    """Waits for each host's "R" on its readiness pipe (written by inetd.pl once sshd can be reached).
-    Returns the hosts that did not report in time or whose wrapper died."""
-    poller = select.poll()
-    by_fd = {}
-    for h, (pid, r) in zip(hosts, spawned):
-        poller.register(r, select.POLLIN | select.POLLHUP)
-        by_fd[r] = h
-    deadline = time.monotonic() + timeout
-    pending = dict(by_fd)
-    while pending and time.monotonic() < deadline:
-        for fd, _ev in poller.poll(max(0, int((deadline - time.monotonic()) * 1000))):
-            ok = os.read(fd, 1) == b"R"
-            poller.unregister(fd)
-            os.close(fd)
-            h = pending.pop(fd)
-            if not ok:  # EOF: the host died before it was ready
-                h["_failed"] = True
-    bad = [h for h in hosts if h.get("_failed") or any(h is p for p in pending.values())]
-    for fd in pending:
-        os.close(fd)
-    return bad
-
-
-def running(pid):
-    try:
-        return os.waitpid(pid, os.WNOHANG) == (0, 0)
-    except ChildProcessError:
-        return False
-
-
 def banner(address, port, timeout, alive=lambda: True):
     """True when an SSH server answers with its banner. A connection that was accepted but has not yet
     spoken is waited on, not retried: every retry would cost the host a fork of sshd."""

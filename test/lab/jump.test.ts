@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import { labDown, labUp, repo, type LabDoc } from './helpers.js';
+
+/**
+ * Reaching lab hosts through a bastion (--jump, ProxyJump in ansible_ssh_common_args). The bastion is an
+ * in-process ssh2.Server on loopback that forwards direct-tcpip channels, as sshd on a jump host does.
+ */
+const { Server, utils } = ssh2;
+const bin = path.join(repo, 'dist/cli/main.js');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'jump-'));
+let doc: LabDoc;
+let server: InstanceType<typeof Server>;
+let port = 0;
+const forwarded: string[] = [];
+const hostKey = utils.generateKeyPairSync('ed25519');
+
+const cli = (args: string[]) => {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+};
+
+beforeAll(async () => {
+  doc = labUp();
+  server = new Server({ hostKeys: [hostKey.private] }, (client) => {
+    client.on('authentication', (ctx) => (ctx.method === 'publickey' && ctx.username === 'ops' ? ctx.accept() : ctx.reject(['publickey'])));
+    client.on('ready', () => {
+      client.on('tcpip', (accept, _reject, info) => {
+        forwarded.push(`${info.destIP}:${info.destPort}`);
+        const stream = accept();
+        const sock = net.connect(info.destPort, info.destIP, () => stream.pipe(sock).pipe(stream));
+        sock.on('error', () => stream.close());
+      });
+    });
+    client.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  port = (server.address() as net.AddressInfo).port;
+  const pub = hostKey.public.split(' ').slice(0, 2).join(' ');
+  writeFileSync(path.join(tmp, 'known_hosts'), `${readFileSync(doc.knownHosts, 'utf8')}[127.0.0.1]:${port} ${pub}\n`);
+});
+afterAll(() => {
+  server?.close();
+  labDown();
+});
+
+describe('--jump', () => {
+  it('audits a host through the bastion, verifying both host keys', () => {
+    const target = doc.hosts.find((h) => h.name === 'c7-old')!;
+    const r = cli(['audit', '-H', `root@${target.address}:${target.port}`, '--jump', `ops@127.0.0.1:${port}`, '--key', doc.key,
+      '--known-hosts', path.join(tmp, 'known_hosts'), '--json']);
+    const h = JSON.parse(r.stdout).hosts[0];
+    expect(h.error).toBeNull();
+    expect(h.outcome).toBe('ok');
+    expect(forwarded).toContain(`${target.address}:${target.port}`);
+  });
+
+  it('takes ProxyJump from ansible_ssh_common_args', () => {
+    const target = doc.hosts.find((h) => h.name === 'sles11-big')!;
+    const inv = path.join(tmp, 'jump.ini');
+    writeFileSync(inv, `sles11-big ansible_host=${target.address} ansible_port=${target.port} ansible_ssh_common_args='-o ProxyJump=ops@127.0.0.1:${port}'\n`);
+    const before = forwarded.length;
+    const r = cli(['audit', '-i', inv, '--key', doc.key, '--known-hosts', path.join(tmp, 'known_hosts'), '--json']);
+    expect(JSON.parse(r.stdout).hosts[0].os.id).toBe('sles');
+    expect(forwarded.length).toBe(before + 1);
+  });
+
+  it('refuses a bastion whose host key is unknown', () => {
+    const r = cli(['audit', '-H', `root@${doc.hosts[0]!.address}:${doc.port}`, '--jump', `ops@127.0.0.1:${port}`, '--key', doc.key,
+      '--known-hosts', doc.knownHosts, '--json']);
+    const h = JSON.parse(r.stdout).hosts[0];
+    expect(h.outcome).toBe('failed');
+    expect(h.error).toMatch(/jump 127\.0\.0\.1 \(127\.0\.0\.1:\d+\): host key ssh-ed25519 SHA256:\S+ is not in/);
+  });
+});
