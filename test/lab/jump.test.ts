@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -20,10 +20,16 @@ let port = 0;
 const forwarded: string[] = [];
 const hostKey = utils.generateKeyPairSync('ed25519');
 
-const cli = (args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-};
+// Asynchronous on purpose: the bastion runs in this process, so a blocking spawn would starve it.
+const cli = (args: string[]) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, [bin, ...args]);
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
 
 beforeAll(async () => {
   doc = labUp();
@@ -50,9 +56,9 @@ afterAll(() => {
 });
 
 describe('--jump', () => {
-  it('audits a host through the bastion, verifying both host keys', () => {
+  it('audits a host through the bastion, verifying both host keys', async () => {
     const target = doc.hosts.find((h) => h.name === 'c7-old')!;
-    const r = cli(['audit', '-H', `root@${target.address}:${target.port}`, '--jump', `ops@127.0.0.1:${port}`, '--key', doc.key,
+    const r = await cli(['audit', '-H', `root@${target.address}:${target.port}`, '--jump', `ops@127.0.0.1:${port}`, '--key', doc.key,
       '--known-hosts', path.join(tmp, 'known_hosts'), '--json']);
     const h = JSON.parse(r.stdout).hosts[0];
     expect(h.error).toBeNull();
@@ -60,18 +66,18 @@ describe('--jump', () => {
     expect(forwarded).toContain(`${target.address}:${target.port}`);
   });
 
-  it('takes ProxyJump from ansible_ssh_common_args', () => {
+  it('takes ProxyJump from ansible_ssh_common_args', async () => {
     const target = doc.hosts.find((h) => h.name === 'sles11-big')!;
     const inv = path.join(tmp, 'jump.ini');
     writeFileSync(inv, `sles11-big ansible_host=${target.address} ansible_port=${target.port} ansible_ssh_common_args='-o ProxyJump=ops@127.0.0.1:${port}'\n`);
     const before = forwarded.length;
-    const r = cli(['audit', '-i', inv, '--key', doc.key, '--known-hosts', path.join(tmp, 'known_hosts'), '--json']);
+    const r = await cli(['audit', '-i', inv, '--key', doc.key, '--known-hosts', path.join(tmp, 'known_hosts'), '--json']);
     expect(JSON.parse(r.stdout).hosts[0].os.id).toBe('sles');
     expect(forwarded.length).toBe(before + 1);
   });
 
-  it('refuses a bastion whose host key is unknown', () => {
-    const r = cli(['audit', '-H', `root@${doc.hosts[0]!.address}:${doc.port}`, '--jump', `ops@127.0.0.1:${port}`, '--key', doc.key,
+  it('refuses a bastion whose host key is unknown', async () => {
+    const r = await cli(['audit', '-H', `root@${doc.hosts[0]!.address}:${doc.port}`, '--jump', `ops@127.0.0.1:${port}`, '--key', doc.key,
       '--known-hosts', doc.knownHosts, '--json']);
     const h = JSON.parse(r.stdout).hosts[0];
     expect(h.outcome).toBe('failed');
