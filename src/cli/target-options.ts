@@ -16,6 +16,7 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--key <file>', 'private key file')
     .option('--key-passphrase-env <var>', 'environment variable holding the key\'s passphrase')
     .option('--password-env <var>', 'environment variable holding the login password')
+    .option('--password-file <file>', 'file whose first line is the login password (keep it mode 600)')
     .option('--ask-pass', 'prompt for the login password (needs a terminal)')
     .option('--become', 'log in as a non-root user and use sudo for privileged steps')
     .option('--become-password-env <var>', 'environment variable holding the sudo password (sent over stdin)')
@@ -52,6 +53,7 @@ export interface TargetCliOptions {
   key?: string;
   keyPassphraseEnv?: string;
   passwordEnv?: string;
+  passwordFile?: string;
   askPass?: boolean;
   become?: boolean;
   becomePasswordEnv?: string;
@@ -74,6 +76,13 @@ export async function connectOptionsOf(o: TargetCliOptions): Promise<ConnectOpti
     }
   }
   let password = fromEnv('--password-env', o.passwordEnv);
+  if (o.passwordFile) {
+    try {
+      password = readFileSync(o.passwordFile, 'utf8').split(/\r?\n/)[0]!;
+    } catch {
+      throw new UsageError(`--password-file ${o.passwordFile}: cannot read that file; give a file whose first line is the password`);
+    }
+  }
   if (o.askPass) password = await promptSecret('SSH password: ');
   return {
     knownHostsFile: o.knownHosts,

@@ -194,6 +194,28 @@ describe('host keys and credentials', () => {
     expect(missing.stderr.trim()).toBe('resetpwd-fleet: --password-env NOPE_NOT_SET: that environment variable is not set; export it first');
   });
 
+  it('takes a password from a file, and reports a sudo password sudo rejects', () => {
+    const sudo = doc.hosts.find((h) => h.name === 'ubuntu-sudo')!;
+    const pwFile = path.join(tmp, 'pw');
+    writeFileSync(pwFile, `${doc.password}\n`, { mode: 0o600 });
+    const spec = `${doc.user}@${sudo.address}:${doc.port}`;
+    const ok = cli(['status', '-H', spec, '--known-hosts', doc.knownHosts, '--password-file', pwFile, '--become', '--json']);
+    expect(JSON.parse(ok.stdout).hosts[0].agent.installed).toBe(true);
+    const bad = cli(['status', '-H', spec, '--known-hosts', doc.knownHosts, '--password-file', pwFile, '--become',
+      '--become-password-env', 'BAD_SUDO', '--json'], { BAD_SUDO: 'not-the-sudo-password' });
+    const h = JSON.parse(bad.stdout).hosts[0];
+    expect(h.outcome).toBe('failed');
+    expect(h.error).toMatch(/sudo rejected the password/);
+    expect(bad.stdout + bad.stderr).not.toContain('not-the-sudo-password');
+  });
+
+  it('fails eip without an EIP when the hosts must download the package themselves (--pull)', () => {
+    const r = cli(['audit', ...base(), '--limit', 'sles11-big:c7-old', '--pull', '--json']);
+    const d = Result.parse(JSON.parse(r.stdout));
+    expect(d.hosts.find((h) => h.name === 'sles11-big')!.checks.find((c) => c.id === 'eip')!.status).toBe('fail');
+    expect(d.hosts.find((h) => h.name === 'c7-old')!.checks.find((c) => c.id === 'eip')!.status).toBe('pass');
+  });
+
   it('reports a bad inventory with its file and line, exit 2, touching no host', () => {
     const bad = path.join(tmp, 'bad.ini');
     writeFileSync(bad, '[web]\nh1 ansible_port=ssh\n');
