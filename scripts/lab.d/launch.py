@@ -352,11 +352,11 @@ def wait_ready(hosts, spawned, timeout):
     return bad
 
 
-def banner(address, port, timeout, alive=lambda: True):
+def banner(address, port, timeout):
     """True when an SSH server answers with its banner. A connection that was accepted but has not yet
     spoken is waited on, not retried: every retry would cost the host a fork of sshd."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and alive():
+    while time.monotonic() < deadline:
         try:
             with socket.create_connection((address, port), timeout=max(0.1, deadline - time.monotonic())) as s:
                 s.settimeout(max(0.1, deadline - time.monotonic()))

@@ -27,9 +27,15 @@ export interface ConnectOptions {
   pull: boolean;
 }
 
+// One read per key file per run, not one per host: a fleet of thousands shares a handful of keys.
+const keyCache = new Map<string, Buffer>();
 function readKey(file: string): Buffer {
+  const cached = keyCache.get(file);
+  if (cached) return cached;
   try {
-    return readFileSync(file);
+    const key = readFileSync(file);
+    keyCache.set(file, key);
+    return key;
   } catch (e) {
     throw new TransportError('auth-failed', `cannot read private key ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
