@@ -117,9 +117,10 @@ export function labLeftovers(): string[] {
   }
   const tcp = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1);
   for (const line of tcp) {
-    const local = line.trim().split(/\s+/)[1] ?? '';
-    // 127.10.x.y in /proc/net/tcp's little-endian hex ends in "0A7F" (10.127 reversed)
-    if (/^[0-9A-F]{4}0A7F:/.test(local)) left.push(`listener: ${line.trim()}`);
+    const [, local = '', , state = ''] = line.trim().split(/\s+/);
+    // 127.10.x.y in /proc/net/tcp's little-endian hex ends in "0A7F" (10.127 reversed); 0A is LISTEN.
+    // (Closed connections linger in TIME_WAIT for a minute; they are the kernel's, not a leftover.)
+    if (/^[0-9A-F]{4}0A7F:/.test(local) && state === '0A') left.push(`listener: ${line.trim()}`);
   }
   if (existsSync('/run/resetpwd-lab')) left.push('directory /run/resetpwd-lab');
   const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.trim();
