@@ -332,23 +332,23 @@ def wait_ready(hosts, spawned, timeout):
     """Waits for each host's "R" on its readiness pipe (written by inetd.pl once sshd can be reached).
     Returns the hosts that did not report in time or whose wrapper died."""
     poller = select.poll()
-    by_fd = {}
-    for h, (pid, r) in zip(hosts, spawned):
+    pending = {}
+    for h, (_pid, r) in zip(hosts, spawned):
         poller.register(r, select.POLLIN | select.POLLHUP)
-        by_fd[r] = h
+        pending[r] = h
     deadline = time.monotonic() + timeout
-    pending = dict(by_fd)
+    bad = []
     while pending and time.monotonic() < deadline:
         for fd, _ev in poller.poll(max(0, int((deadline - time.monotonic()) * 1000))):
-            ok = os.read(fd, 1) == b"R"
+            ok = os.read(fd, 1) == b"R"  # EOF instead: the host died before it was ready
             poller.unregister(fd)
             os.close(fd)
             h = pending.pop(fd)
-            if not ok:  # EOF: the host died before it was ready
-                h["_failed"] = True
-    bad = [h for h in hosts if h.get("_failed") or any(h is p for p in pending.values())]
-    for fd in pending:
+            if not ok:
+                bad.append(h)
+    for fd, h in pending.items():  # never reported in time
         os.close(fd)
+        bad.append(h)
     return bad
 
 

@@ -41,15 +41,18 @@ function readKey(file: string): Buffer {
   }
 }
 
-export function sshTargetOf(t: Target, o: ConnectOptions): SshTarget {
-  const user = t.user ?? o.user ?? 'root';
-  const s: SshTarget = { host: t.host, port: t.port, user, name: t.name };
-  const keyFile = t.keyFile ?? o.keyFile;
+/** Key (with its passphrase) and ssh-agent: the login methods a target and its jump host share. */
+function withKeyAuth(s: SshTarget, keyFile: string | undefined, o: ConnectOptions): SshTarget {
   if (keyFile) s.privateKey = readKey(keyFile);
   if (o.keyPassphrase) s.passphrase = o.keyPassphrase;
+  if (process.env.SSH_AUTH_SOCK) s.agent = process.env.SSH_AUTH_SOCK;
+  return s;
+}
+
+export function sshTargetOf(t: Target, o: ConnectOptions): SshTarget {
+  const s = withKeyAuth({ host: t.host, port: t.port, user: t.user ?? o.user ?? 'root', name: t.name }, t.keyFile ?? o.keyFile, o);
   const password = t.password ?? o.password;
   if (password !== undefined) s.password = password;
-  if (process.env.SSH_AUTH_SOCK) s.agent = process.env.SSH_AUTH_SOCK;
   return s;
 }
 
@@ -64,11 +67,7 @@ function jumpOf(t: Target, o: ConnectOptions): SshTarget | undefined {
   const spec = t.jump ?? o.jump;
   if (!spec) return undefined;
   const j = parseHostSpec(spec, '--jump');
-  const s: SshTarget = { host: j.host, port: j.port ?? 22, user: j.user ?? o.user ?? 'root', name: `jump ${j.host}` };
-  if (o.keyFile) s.privateKey = readKey(o.keyFile);
-  if (o.keyPassphrase) s.passphrase = o.keyPassphrase;
-  if (process.env.SSH_AUTH_SOCK) s.agent = process.env.SSH_AUTH_SOCK;
-  return s;
+  return withKeyAuth({ host: j.host, port: j.port ?? 22, user: j.user ?? o.user ?? 'root', name: `jump ${j.host}` }, o.keyFile, o);
 }
 
 /** Connects, gathers the facts in one round trip, and runs the checks. Never throws: failures are results. */

@@ -19,13 +19,19 @@ export function parseHostList(text: string, file: string): Target[] {
     const m = /^([^,\s]+)\s*(?:,\s*(['"]?)(.*)\2)?$/.exec(line);
     if (!m) throw new InventoryError(`${where}: expected IP or IP,'password', got ${JSON.stringify(line.replace(/,.*/, ",'…'"))}`);
     const spec = parseHostSpec(m[1]!, where);
-    const vars: Record<string, string> = { ansible_host: spec.host, ansible_port: String(spec.port ?? 22) };
-    const u = spec.user ?? user;
-    if (u) vars.ansible_user = u;
+    const vars = specVars(spec, user);
     if (m[3] !== undefined) vars.ansible_password = m[3];
     out.push(toTarget(spec.host, vars, ['all'], where));
   });
   return out;
+}
+
+/** The Ansible variables a host spec stands for; `defaultUser` applies where the spec names none. */
+export function specVars(spec: { user?: string; host: string; port?: number }, defaultUser?: string): Record<string, string> {
+  const vars: Record<string, string> = { ansible_host: spec.host, ansible_port: String(spec.port ?? 22) };
+  const user = spec.user ?? defaultUser;
+  if (user) vars.ansible_user = user;
+  return vars;
 }
 
 /** `[user@]host[:port]`, with [v6]:port. */

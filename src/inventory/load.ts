@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseAnsibleIni } from './ansible-ini.js';
 import { parseAnsibleYaml } from './ansible-yaml.js';
-import { parseHostList, parseHostSpec } from './host-list.js';
+import { parseHostList, parseHostSpec, specVars } from './host-list.js';
 import { applyLimit } from './limit.js';
 import { InventoryError, toTarget, type Target } from './target.js';
 
@@ -35,9 +35,7 @@ export function resolveTargets(o: TargetOptions): Target[] {
   for (const f of o.inventory ?? []) all.push(...loadInventoryFile(f));
   for (const h of o.hosts ?? []) {
     const s = parseHostSpec(h);
-    const vars: Record<string, string> = { ansible_host: s.host, ansible_port: String(s.port ?? 22) };
-    if (s.user) vars.ansible_user = s.user;
-    all.push(toTarget(s.port && s.port !== 22 ? `${s.host}:${s.port}` : s.host, vars, ['all'], '-H'));
+    all.push(toTarget(s.port && s.port !== 22 ? `${s.host}:${s.port}` : s.host, specVars(s), ['all'], '-H'));
   }
   if (all.length === 0) throw new InventoryError('no targets: give -i INVENTORY or -H [user@]host[:port]');
   const seen = new Set<string>();
