@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { toolVersion } from '../version.js';
 import { auditCommand } from './audit.js';
+import { packageCommand } from './package.js';
 
 /**
  * Builds the commander program. Kept separate from main.ts so tests can drive the CLI in-process
@@ -26,5 +27,6 @@ export function buildProgram(): Command {
     );
   program.addCommand(auditCommand('audit'));
   program.addCommand(auditCommand('status'));
+  program.addCommand(packageCommand());
   return program;
 }
