@@ -88,6 +88,8 @@ export class ZipReader {
 
   /** The entry's bytes, inflated and checked against its declared size and CRC-32. */
   readEntry(e: ZipEntry): Buffer {
+    // Some archivers mark empty entries (folders) deflated yet store no deflate stream at all.
+    if (e.size === 0 && e.compressedSize === 0 && e.crc32 === 0) return Buffer.alloc(0);
     const raw = this.buf.subarray(e.dataOffset, e.dataOffset + e.compressedSize);
     let data: Buffer;
     if (e.method === 0) {

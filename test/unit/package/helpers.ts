@@ -27,7 +27,7 @@ export function buildFixtures(out: string): Record<FixtureVersion, string> {
 export interface ZipSpec {
   name: string;
   data?: string | Buffer;
-  /** st_mode, file type bits included (0o100755, 0o040755, 0o120777); absent: no unix mode recorded. */
+  /** st_mode, file type bits included (0o100755, 0o040755, 0o120777); absent: Python's default, 0o600 for files. */
   mode?: number;
   stored?: boolean;
 }
@@ -40,7 +40,7 @@ with zipfile.ZipFile(spec["out"], "w") as z:
     z.comment = spec["comment"].encode()
     for f in spec["files"]:
         zi = zipfile.ZipInfo(f["name"], (2024, 1, 1, 0, 0, 0))
-        zi.compress_type = zipfile.ZIP_STORED if f["stored"] else zipfile.ZIP_DEFLATED
+        zi.compress_type = zipfile.ZIP_STORED if f["stored"] or f["name"].endswith("/") else zipfile.ZIP_DEFLATED
         zi.external_attr = f["mode"] << 16
         z.writestr(zi, base64.b64decode(f["b64"]))
 `;
