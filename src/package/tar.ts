@@ -5,8 +5,8 @@ import { ZipReader, type ZipEntry } from './zip.js';
 
 /**
  * The Linux part of a package as a POSIX ustar archive, for hosts without unzip: `tar -xf - -C DIR` yields
- * what `unzip -q ZIP -d DIR` gives for those folders (same paths, bytes, modes and mtimes), parent folders
- * included. Names over 100 bytes use the ustar prefix field, else a pax `path` record.
+ * what `unzip -q ZIP -d DIR` gives for those folders (same paths, bytes, modes and mtimes), with the parent
+ * folders the zip lists. Names over 100 bytes use the ustar prefix field, else a pax `path` record.
  */
 export function linuxTar(zip: Buffer, info: PackageInfo): Buffer {
   if (zip.length !== info.size || createHash('sha256').update(zip).digest('hex') !== info.sha256) {
@@ -14,30 +14,24 @@ export function linuxTar(zip: Buffer, info: PackageInfo): Buffer {
   }
   const reader = new ZipReader(zip, info.fileName);
   const roots = [info.linuxDir, info.updateLinuxDir].filter((d): d is string => d !== null).map((d) => `${d}/`);
-  const members = new Map<string, Member>();
+  const members = new Map<string, ZipEntry>();
   for (const e of reader.entries) {
     if (!roots.some((r) => e.name.startsWith(r))) continue;
-    members.set(e.name, { name: e.name, entry: e, mtime: e.mtime });
+    members.set(e.name, e);
     const parts = e.name.split('/');
+    // Parent folders the zip lists (the top folder above the Linux one) come along; folders it only implies
+    // are left for tar to create, as unzip creates them: default mode, current time.
     for (let i = 1; i <= parts.length - (e.isDirectory ? 2 : 1); i++) {
-      const dir = `${parts.slice(0, i).join('/')}/`;
-      const real = reader.find(dir);
-      if (!members.has(dir)) members.set(dir, { name: dir, entry: real, mtime: (real ?? e).mtime });
+      const parent = reader.find(`${parts.slice(0, i).join('/')}/`);
+      if (parent) members.set(parent.name, parent);
     }
   }
   const out = new TarWriter();
-  for (const m of [...members.values()].sort((a, b) => childrenFirst(a.name, b.name))) {
-    if (m.name.endsWith('/')) out.add(m.name, '5', Buffer.alloc(0), modeOf(m.entry, 0o755), m.mtime);
-    else out.add(m.name, '0', reader.readEntry(m.entry!), modeOf(m.entry, 0o644), m.mtime);
+  for (const e of [...members.values()].sort((a, b) => childrenFirst(a.name, b.name))) {
+    if (e.isDirectory) out.add(e.name, '5', Buffer.alloc(0), modeOf(e, 0o755), e.mtime);
+    else out.add(e.name, '0', reader.readEntry(e), modeOf(e, 0o644), e.mtime);
   }
   return out.finish();
-}
-
-interface Member {
-  name: string;
-  /** Undefined for a parent folder the zip only implies. */
-  entry: ZipEntry | undefined;
-  mtime: Date;
 }
 
 /**
@@ -53,8 +47,8 @@ function childrenFirst(a: string, b: string): number {
 }
 
 /** Permission bits only: unzip drops setuid, setgid and sticky bits unless told otherwise, and so do we. */
-function modeOf(e: ZipEntry | undefined, fallback: number): number {
-  return e?.unixMode ? e.unixMode & 0o777 : fallback;
+function modeOf(e: ZipEntry, fallback: number): number {
+  return e.unixMode ? e.unixMode & 0o777 : fallback;
 }
 
 const BLOCK = 512;
