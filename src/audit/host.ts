@@ -6,7 +6,7 @@ import { agentState } from '../platform/linux/agent-state.js';
 import { PrivilegeError, runPrivileged, type Privilege } from '../privilege/sudo.js';
 import { KnownHosts } from '../transport/known-hosts.js';
 import { SshTransport, type SshTarget } from '../transport/ssh.js';
-import { TransportError } from '../transport/transport.js';
+import { TransportError, type ExecOptions, type ExecResult } from '../transport/transport.js';
 import type { Target } from '../inventory/target.js';
 import type { HostResult, StepRecord } from './result.js';
 import { parseHostSpec } from '../inventory/host-list.js';
@@ -70,6 +70,44 @@ function jumpOf(t: Target, o: ConnectOptions): SshTarget | undefined {
   return withKeyAuth({ host: j.host, port: j.port ?? 22, user: j.user ?? o.user ?? 'root', name: `jump ${j.host}` }, o.keyFile, o);
 }
 
+/** A logged-in host: its transport and how to run a script with root's rights there. */
+export interface HostSession {
+  transport: SshTransport;
+  privilege: Privilege;
+  /** Runs a POSIX sh script as root (directly, or through sudo with the password on stdin). */
+  run(script: string, opts?: ExecOptions): Promise<ExecResult>;
+  close(): Promise<void>;
+}
+
+export async function openSession(t: Target, o: ConnectOptions, knownHosts: KnownHosts): Promise<HostSession> {
+  const target = sshTargetOf(t, o);
+  const jump = jumpOf(t, o);
+  const transport = await SshTransport.connect(target, { knownHosts, acceptNew: o.acceptNew, connectTimeoutMs: o.connectTimeoutMs, ...(jump ? { jump } : {}) });
+  const privilege = privilegeOf(t, o);
+  return {
+    transport,
+    privilege,
+    run: (script, opts = {}) => runPrivileged(transport, privilege, script, { timeoutMs: o.stepTimeoutMs, ...opts }, t.name),
+    close: () => transport.close(),
+  };
+}
+
+/** The facts script, parsed: one round trip. */
+export async function gatherFacts(s: HostSession): Promise<LinuxFacts> {
+  return parseLinuxFacts((await s.run(LINUX_FACTS_SCRIPT)).stdout);
+}
+
+/** Turns a connection or sudo failure into the host's result fields. */
+export function failureOf(e: unknown, name: string): Pick<HostResult, 'reachable' | 'outcome' | 'error'> {
+  if (e instanceof TransportError) {
+    // A host whose key is unknown or changed, or whose login fails, is reachable but was not worked on.
+    const reachable = e.reason !== 'unreachable' && e.reason !== 'timeout';
+    return { reachable, outcome: reachable ? 'failed' : 'unreachable', error: e.message };
+  }
+  if (e instanceof PrivilegeError) return { reachable: true, outcome: 'failed', error: e.message };
+  return { reachable: true, outcome: 'failed', error: `${name}: ${(e as Error).message}` };
+}
+
 /** Connects, gathers the facts in one round trip, and runs the checks. Never throws: failures are results. */
 export async function auditHost(t: Target, o: ConnectOptions, knownHosts: KnownHosts): Promise<HostResult & { facts?: LinuxFacts }> {
   const steps: StepRecord[] = [];
@@ -89,15 +127,10 @@ export async function auditHost(t: Target, o: ConnectOptions, knownHosts: KnownH
       throw e;
     }
   };
-  let transport: SshTransport | undefined;
+  let session: HostSession | undefined;
   try {
-    const target = sshTargetOf(t, o);
-    const jump = jumpOf(t, o);
-    transport = await time('connect', () =>
-      SshTransport.connect(target, { knownHosts, acceptNew: o.acceptNew, connectTimeoutMs: o.connectTimeoutMs, ...(jump ? { jump } : {}) }),
-    );
-    const r = await time('facts', () => runPrivileged(transport!, privilegeOf(t, o), LINUX_FACTS_SCRIPT, { timeoutMs: o.stepTimeoutMs }, t.name));
-    const facts = parseLinuxFacts(r.stdout);
+    session = await time('connect', () => openSession(t, o, knownHosts));
+    const facts = await time('facts', () => gatherFacts(session!));
     const checks = runLinuxChecks(facts, { pull: o.pull, inventoryEip: t.eip });
     return {
       ...base,
@@ -109,14 +142,8 @@ export async function auditHost(t: Target, o: ConnectOptions, knownHosts: KnownH
       facts,
     };
   } catch (e) {
-    if (e instanceof TransportError) {
-      // A host whose key is unknown or changed, or whose login fails, is reachable but was not worked on.
-      const reachable = e.reason !== 'unreachable' && e.reason !== 'timeout';
-      return { ...base, reachable, outcome: reachable ? 'failed' : 'unreachable', error: e.message };
-    }
-    if (e instanceof PrivilegeError) return { ...base, reachable: true, outcome: 'failed', error: e.message };
-    return { ...base, reachable: true, outcome: 'failed', error: `${t.name}: ${(e as Error).message}` };
+    return { ...base, ...failureOf(e, t.name) };
   } finally {
-    await transport?.close();
+    await session?.close();
   }
 }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { toolVersion } from '../version.js';
 import { auditCommand } from './audit.js';
+import { changeCommand } from './change.js';
 import { packageCommand } from './package.js';
 
 /**
@@ -27,6 +28,9 @@ export function buildProgram(): Command {
     );
   program.addCommand(auditCommand('audit'));
   program.addCommand(auditCommand('status'));
+  program.addCommand(changeCommand('update'));
+  program.addCommand(changeCommand('install'));
+  program.addCommand(changeCommand('uninstall'));
   program.addCommand(packageCommand());
   return program;
 }

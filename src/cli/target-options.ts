@@ -30,7 +30,7 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--pull', 'hosts would download the package themselves (makes the eip check fail without an EIP)');
 }
 
-function intArg(flag: string, min: number, max: number) {
+export function intArg(flag: string, min: number, max: number) {
   return (v: string) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} ${v}: give a whole number from ${min} to ${max}`);

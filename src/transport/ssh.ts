@@ -1,4 +1,4 @@
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import type { Duplex } from 'node:stream';
 import { fingerprint, type KnownHosts } from './known-hosts.js';
 import { TransportError, type ExecOptions, type ExecResult, type Transport } from './transport.js';
@@ -124,7 +124,14 @@ export class SshTransport implements Transport {
     readonly where: string,
   ) {
     client.on('error', () => {}); // late errors (keepalive timeout) are reported by the pending operation
+    client.on('close', () => {
+      this.closed = true;
+    });
   }
+
+  /** The connection is gone (peer closed, sshd killed, keepalive timeout): pending commands fail with 'lost'. */
+  private closed = false;
+  private sftpSession: Promise<SFTPWrapper> | undefined;
 
   static async connect(target: SshTarget, opts: SshOptions): Promise<SshTransport> {
     const where = `${target.name ?? target.host} (${target.host}:${target.port})`;
@@ -146,8 +153,11 @@ export class SshTransport implements Transport {
 
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new TransportError('lost', `${this.where}: the connection was lost`));
       this.client.exec(command, (err, stream) => {
-        if (err) return reject(new TransportError('protocol', `${this.where}: cannot start a command (${err.message})`));
+        if (err) {
+          return reject(this.closed ? new TransportError('lost', `${this.where}: the connection was lost`) : new TransportError('protocol', `${this.where}: cannot start a command (${err.message})`));
+        }
         const out: Buffer[] = [];
         const errOut: Buffer[] = [];
         let timer: NodeJS.Timeout | undefined;
@@ -163,6 +173,11 @@ export class SshTransport implements Transport {
         stream.on('error', () => {});
         stream.on('close', (code: number | null, signal?: string) => {
           if (timer) clearTimeout(timer);
+          // A channel closed without an exit status because the connection died is not a result.
+          if (code == null && !signal) {
+            setImmediate(() => reject(new TransportError('lost', `${this.where}: the connection was lost while a command ran`)));
+            return;
+          }
           resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
         });
         if (opts.stdin !== undefined) stream.end(opts.stdin);
@@ -171,20 +186,32 @@ export class SshTransport implements Transport {
     });
   }
 
-  put(content: Buffer, remotePath: string, mode = 0o600): Promise<void> {
-    return new Promise((resolve, reject) => {
+  /** One SFTP session per connection, opened on the first upload. */
+  private sftp(): Promise<SFTPWrapper> {
+    this.sftpSession ??= new Promise((resolve, reject) => {
       this.client.sftp((err, sftp) => {
-        if (err) return reject(new TransportError('protocol', `${this.where}: SFTP unavailable (${err.message})`));
-        sftp.writeFile(remotePath, content, { mode }, (e) => {
-          sftp.end();
-          if (e) reject(new TransportError('protocol', `${this.where}: upload to ${remotePath} failed (${e.message})`));
-          else resolve();
-        });
+        if (err) {
+          this.sftpSession = undefined;
+          reject(this.closed ? new TransportError('lost', `${this.where}: the connection was lost`) : new TransportError('protocol', `${this.where}: SFTP unavailable (${err.message})`));
+        } else resolve(sftp);
+      });
+    });
+    return this.sftpSession;
+  }
+
+  async put(content: Buffer, remotePath: string, mode = 0o600): Promise<void> {
+    if (this.closed) throw new TransportError('lost', `${this.where}: the connection was lost`);
+    const sftp = await this.sftp();
+    await new Promise<void>((resolve, reject) => {
+      sftp.writeFile(remotePath, content, { mode }, (e) => {
+        if (!e) return resolve();
+        reject(this.closed ? new TransportError('lost', `${this.where}: the connection was lost during the upload to ${remotePath}`) : new TransportError('protocol', `${this.where}: upload to ${remotePath} failed (${e.message})`));
       });
     });
   }
 
   async close(): Promise<void> {
+    if (this.sftpSession) (await this.sftpSession.catch(() => undefined))?.end();
     this.client.end();
     this.jump?.end();
   }

@@ -30,7 +30,8 @@ export type ConnectFailure =
   | 'host-key-changed'
   | 'auth-failed'
   | 'timeout'
-  | 'protocol';
+  | 'protocol'
+  | 'lost'; // the connection died after login (peer gone, sshd killed)
 
 export class TransportError extends Error {
   override name = 'TransportError';

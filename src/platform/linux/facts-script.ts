@@ -66,11 +66,22 @@ for a in CloudrResetPwdAgent:cloudResetPwdAgent CloudResetPwdUpdateAgent:cloudRe
   [ -e "/etc/systemd/system/multi-user.target.wants/$n.service" ] && echo "unit_enabled=yes"
   [ -e "/etc/init.d/$n" ] && echo "initd=present"
   for m in "$d/bin/$n.script" "$d/bin/wrapper"; do [ -e "$m" ] && echo "mode $(ls -ld "$m" | cut -c1-10) $m"; done
+  bad=0; for l in "$d"/lib/*; do [ -f "$l" ] || continue; case $(ls -ld "$l" | cut -c1-10) in -rw-------) ;; *) bad=$((bad + 1)) ;; esac; done
+  echo "lib_bad_modes=$bad"
+  for r in /etc/rc.d/rc3.d /etc/rc3.d /etc/init.d/rc3.d; do for l in "$r"/S*"$n"; do [ -e "$l" ] && echo "rc_link=$l"; done; done
+  have chkconfig && chkconfig --list "$n" 2>/dev/null | grep -q '3:on' && echo "chkconfig=on"
+  for r in /etc/rc.d/rc.local /etc/rc.local /etc/init.d/after.local; do [ -f "$r" ] && grep -q "$d/bin/$n.script" "$r" && echo "rc_local=$r"; done
 done
 sec listeners
 if have ss; then ss -Hltn 2>/dev/null | awk '{ print $4 }'
 elif have netstat; then netstat -ltn 2>/dev/null | awk 'NR > 2 { print $4 }'
 else awk 'NR > 1 && $4 == "0A" { print $2 }' /proc/net/tcp 2>/dev/null; fi
 sec state; cat /var/lib/resetpwd-fleet/state 2>/dev/null
+sec txn
+if [ -f /var/lib/resetpwd-fleet/txn ]; then
+  cat /var/lib/resetpwd-fleet/txn
+  p=$(sed -n 's/^pid=//p' /var/lib/resetpwd-fleet/txn | tr -dc 0-9)
+  [ -n "$p" ] && [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' < "/proc/$p/cmdline" | grep -q txn.sh && echo "alive=yes"
+fi
 echo "@@end"
 `;

@@ -24,6 +24,12 @@ export interface AgentFacts {
   unitEnabled: boolean;
   initd: boolean;
   modes: Record<string, string>;
+  /** lib/* files whose mode is not 600 (the permission fix the docs ask for) */
+  libBadModes: number | null;
+  /** How it starts at boot, besides a systemd unit: SysV rc links, chkconfig, or a line in rc.local. */
+  rcLinks: string[];
+  chkconfigOn: boolean;
+  rcLocal: string | null;
 }
 
 export interface LinuxFacts {
@@ -44,6 +50,8 @@ export interface LinuxFacts {
   agents: { main: AgentFacts; update: AgentFacts };
   listeningPorts: number[];
   stateFile: Record<string, string>;
+  /** A change this tool started on the host (TXN_FILE): its id, phase and whether its process still runs. */
+  txn: { fields: Record<string, string>; alive: boolean } | null;
 }
 
 export class FactsParseError extends Error {
@@ -159,6 +167,10 @@ function agent(s: Record<string, string>, lines: string[] | undefined): AgentFac
     unitEnabled: s.unit_enabled === 'yes',
     initd: s.initd === 'present',
     modes,
+    libBadModes: num(s.lib_bad_modes),
+    rcLinks: (lines ?? []).filter((l) => l.startsWith('rc_link=')).map((l) => l.slice(8)),
+    chkconfigOn: s.chkconfig === 'on',
+    rcLocal: s.rc_local ?? null,
   };
 }
 
@@ -213,5 +225,6 @@ export function parseLinuxFacts(out: string): LinuxFacts {
     },
     listeningPorts: [...new Set(listeners)].sort((a, b) => a - b),
     stateFile: kv(sec.get('state')),
+    txn: sec.get('txn')?.some((l) => l.trim()) ? { fields: kv(sec.get('txn')), alive: kv(sec.get('txn')).alive === 'yes' } : null,
   };
 }

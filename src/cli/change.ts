@@ -1,0 +1,92 @@
+import { Command, Option } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { LINUX_CHECK_IDS } from '../checks/index.js';
+import { ExitCode, UsageError } from '../errors.js';
+import { resolveTargets, InventoryError } from '../inventory/load.js';
+import { runChange, type ChangeDocument } from '../lifecycle/run.js';
+import type { ChangeCommand } from '../lifecycle/plan.js';
+import { renderChange } from '../report/change.js';
+import { addTargetOptions, connectOptionsOf, intArg, type TargetCliOptions } from './target-options.js';
+
+interface ChangeCliOptions extends TargetCliOptions {
+  package?: string;
+  sha256?: string;
+  reinstall?: boolean;
+  dryRun?: boolean;
+  force?: string[];
+  journal?: string;
+  settle: number;
+}
+
+const DESCRIPTIONS: Record<ChangeCommand, string> = {
+  update: 'replace the plug-in on every host with --package (or install it where there is none), safely: verified package, old agent kept aside until the new one runs, automatic rollback',
+  install: 'install the plug-in from --package on hosts that have none (--reinstall to replace an existing one)',
+  uninstall: 'stop and remove both agents (CloudResetPwdAgent and CloudResetPwdUpdateAgent), their services and folders',
+};
+
+const EXAMPLES: Record<ChangeCommand, string> = {
+  update:
+    '  resetpwd-fleet update -i inventory.ini --package CloudResetPwdAgent.zip --dry-run\n' +
+    '  resetpwd-fleet update -i inventory.ini --package CloudResetPwdAgent.zip --sha256 CloudResetPwdAgent.zip.sha256\n' +
+    '  resetpwd-fleet update -H root@192.0.2.10 --package CloudResetPwdAgent.zip --reinstall   # one server\n',
+  install: '  resetpwd-fleet install -i inventory.ini --package CloudResetPwdAgent.zip\n',
+  uninstall: '  resetpwd-fleet uninstall -H root@192.0.2.10 --dry-run\n',
+};
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** `update`, `install`, `uninstall`: the changing commands. The CLI parses; src/lifecycle does the work. */
+export function changeCommand(name: ChangeCommand): Command {
+  const cmd = new Command(name).description(DESCRIPTIONS[name]).addHelpText('after', `\nExamples:\n${EXAMPLES[name]}`);
+  if (name !== 'uninstall') {
+    cmd
+      .option('--package <zip>', 'the plug-in package (CloudResetPwdAgent.zip), verified before any host is touched')
+      .option('--sha256 <FILE|HEX>', 'its .sha256 file or 64-hex digest (default: <zip>.sha256 beside it)')
+      .option('--reinstall', name === 'install' ? 'replace an agent that is already installed' : 'reinstall even where this package already runs');
+  }
+  cmd
+    .option('--dry-run', 'gather facts and print each host\'s plan; change nothing')
+    .option('--force <check>', `proceed although this prerequisite check fails (${LINUX_CHECK_IDS.join(', ')}); repeatable`, collect)
+    .option('--journal <file>', 'where the run\'s journal goes (default ~/.local/state/resetpwd-fleet/runs/<run-id>.jsonl)')
+    .addOption(new Option('--settle <seconds>', 'how long the new agent must keep running before it counts as running').default(3).argParser(intArg('--settle', 0, 600)));
+  addTargetOptions(cmd).action(async (o: ChangeCliOptions) => {
+    if (o.report && !/\.json$/i.test(o.report)) throw new UsageError(`--report ${o.report}: only .json reports are written so far`);
+    if (name !== 'uninstall' && !o.package) throw new UsageError(`${name}: --package ZIP is required (the plug-in zip, with its .sha256 beside it or --sha256)`);
+    if (o.pull) throw new UsageError(`${name} --pull: hosts downloading the package themselves is not available yet; leave out --pull to push it over the connection`);
+    for (const f of o.force ?? []) {
+      if (!(LINUX_CHECK_IDS as readonly string[]).includes(f)) throw new UsageError(`--force ${f}: no such check; use one of ${LINUX_CHECK_IDS.join(', ')}`);
+    }
+    let targets;
+    try {
+      targets = resolveTargets({ inventory: o.inventory, hosts: o.host, limit: o.limit, user: o.user });
+    } catch (e) {
+      if (e instanceof InventoryError) throw new UsageError(e.message);
+      throw e;
+    }
+    const conn = await connectOptionsOf(o);
+    const doc = await runChange(name, targets, {
+      ...conn,
+      concurrency: o.concurrency,
+      packagePath: o.package,
+      sha256: o.sha256,
+      reinstall: !!o.reinstall,
+      force: o.force ?? [],
+      dryRun: !!o.dryRun,
+      journalPath: o.journal,
+      settleSeconds: o.settle,
+      startWaitSeconds: 20,
+    });
+    const json = `${JSON.stringify(doc, null, 2)}\n`;
+    if (o.report) writeFileSync(o.report, json, { mode: 0o600 });
+    process.stdout.write(o.json ? json : renderChange(doc, !!o.dryRun));
+    process.exitCode = exitCodeOfChange(doc);
+  });
+  return cmd;
+}
+
+const SUCCESS = new Set(['unchanged', 'updated', 'installed', 'uninstalled']);
+
+export function exitCodeOfChange(doc: ChangeDocument): ExitCode {
+  // A dry run's "skipped" hosts are the ones that would change: not a failure.
+  return doc.hosts.every((h) => SUCCESS.has(h.outcome) || (h.outcome === 'skipped' && h.plan !== null)) ? ExitCode.Ok : ExitCode.HostFailed;
+}

@@ -1,0 +1,160 @@
+import type { CheckResult } from '../checks/index.js';
+import type { PackageInfo } from '../package/verify.js';
+import type { AgentFacts, LinuxFacts } from '../platform/linux/facts.js';
+import { extractorOf, hashToolOf, type Extractor } from '../platform/linux/change-scripts.js';
+import { ASIDE_DIR, MAIN_AGENT, STATE_FILE, UPDATE_AGENT } from '../platform/linux/paths.js';
+import type { Outcome } from '../audit/result.js';
+
+/**
+ * What a change will do on one host: a pure function of the host's facts, its checks, the package and the
+ * options — so `--dry-run` prints exactly what would run, and the decisions are tested on recorded facts.
+ */
+export type ChangeCommand = 'update' | 'install' | 'uninstall';
+
+export interface PlanOptions {
+  reinstall: boolean;
+  /** Prerequisite check ids the operator overrides (--force CHECK). */
+  force: string[];
+  settleSeconds: number;
+}
+
+export type Plan =
+  | { kind: 'unchanged' | 'refused'; reason: string; steps: string[] }
+  /** Another change is running on the host (its process is alive): follow it first, then plan again. */
+  | { kind: 'wait'; txn: string; reason: string; steps: string[] }
+  /** A change died half-way on the host: undo it from its record first, then plan again. */
+  | { kind: 'recover'; txn: string; reason: string; steps: string[] }
+  | { kind: 'fix-permissions'; outcome: Outcome; reason: string; steps: string[] }
+  | {
+      kind: 'transaction';
+      action: 'install' | 'uninstall';
+      outcome: Outcome;
+      reason: string;
+      steps: string[];
+      extractor: Extractor | null;
+    };
+
+const GOOD_SCRIPT_MODE = '-rwx------';
+
+function describe(a: AgentFacts, name: string): string {
+  if (!a.present) return `${name} absent`;
+  return `${name} ${a.version ?? (a.log4jCore ? `with log4j ${a.log4jCore}` : 'of unknown version')}, ${a.running ? 'running' : 'stopped'}`;
+}
+
+export function modesOk(f: LinuxFacts): boolean {
+  const m = f.agents.main;
+  const bin = [`${MAIN_AGENT.dir}/bin/${MAIN_AGENT.name}.script`, `${MAIN_AGENT.dir}/bin/wrapper`];
+  return bin.every((p) => m.modes[p] === GOOD_SCRIPT_MODE) && m.libBadModes === 0;
+}
+
+export function startsAtBoot(a: AgentFacts): boolean {
+  return a.unitEnabled || a.rcLinks.length > 0 || a.chkconfigOn || a.rcLocal !== null;
+}
+
+/**
+ * Is this exact package what the host has? The tool's state record says which zip it installed; without
+ * one (installed by hand, or by the older batch scripts) the installed files are compared with the package's.
+ */
+export function samePackage(f: LinuxFacts, pkg: PackageInfo): { same: boolean; how: string } {
+  const main = f.agents.main;
+  if (!main.present) return { same: false, how: 'no agent installed' };
+  const layoutMatches = (pkg.layout === 'old') === f.agents.update.present;
+  const jarMatches = main.jarSha256 !== null && pkg.agentJarSha256 !== null ? main.jarSha256 === pkg.agentJarSha256 : null;
+  const recorded = f.stateFile.package_sha256;
+  if (recorded) {
+    const same = recorded.toLowerCase() === pkg.sha256 && jarMatches !== false && layoutMatches;
+    return { same, how: same ? `${STATE_FILE} records this package` : `installed from another package (${recorded.slice(0, 12)}…)` };
+  }
+  const same = jarMatches === true && main.log4jCore === pkg.log4j && (pkg.mode === null || main.backendType === pkg.mode) && layoutMatches;
+  return { same, how: same ? 'its files match this package (no state record)' : 'its files differ from this package' };
+}
+
+const REFUSE_UNINSTALL = new Set(['root-writable']);
+
+export function planChange(
+  command: ChangeCommand,
+  f: LinuxFacts,
+  checks: CheckResult[],
+  pkg: PackageInfo | null,
+  o: PlanOptions,
+): Plan {
+  const main = f.agents.main;
+  const upd = f.agents.update;
+  if (f.txn && f.txn.fields.phase !== 'done') {
+    const id = f.txn.fields.id ?? '?';
+    if (f.txn.alive) return { kind: 'wait', txn: id, reason: `change ${id} is running on the host (phase ${f.txn.fields.phase})`, steps: [`wait for change ${id} to finish`] };
+    return {
+      kind: 'recover',
+      txn: id,
+      reason: `change ${id} stopped in phase ${f.txn.fields.phase} without finishing`,
+      steps: [`undo change ${id} from its record (restore the set-aside agents, re-register and start them)`, 'then plan again'],
+    };
+  }
+  const blocking = checks.filter((c) => c.status === 'fail' && (command !== 'uninstall' || REFUSE_UNINSTALL.has(c.id)));
+  const unforced = blocking.filter((c) => !o.force.includes(c.id));
+  if (unforced.length > 0) {
+    return { kind: 'refused', reason: unforced.map((c) => `${c.id}: ${c.detail}`).join('; '), steps: [] };
+  }
+  const present = main.present || upd.present;
+  const before = `${describe(main, MAIN_AGENT.name)}; ${describe(upd, UPDATE_AGENT.name)}`;
+
+  if (command === 'uninstall') {
+    if (!present) return { kind: 'unchanged', reason: 'no agent is installed', steps: [] };
+    return {
+      kind: 'transaction',
+      action: 'uninstall',
+      outcome: 'uninstalled',
+      reason: before,
+      extractor: null,
+      steps: [...stopAndSetAside(f), 'remove their start lines from rc.local / after.local, and the state record', 'commit: delete the set-aside folders'],
+    };
+  }
+  if (!pkg) throw new Error('a package is needed to plan an update or install');
+  if (command === 'install' && present && !o.reinstall) {
+    return { kind: 'refused', reason: `an agent is already installed (${before}); use update, or install --reinstall`, steps: [] };
+  }
+  const same = samePackage(f, pkg);
+  if (same.same && !o.reinstall) {
+    if (main.running && modesOk(f) && startsAtBoot(main)) return { kind: 'unchanged', reason: `already runs this package: ${same.how}`, steps: [] };
+    if (main.running && startsAtBoot(main)) {
+      return { kind: 'fix-permissions', outcome: 'updated', reason: `runs this package (${same.how}) with wrong modes`, steps: [permissionsStep] };
+    }
+  }
+  const hashTool = hashToolOf(f.tools);
+  const extractor = extractorOf(f.tools);
+  if (!hashTool) return { kind: 'refused', reason: 'the host has no SHA-256 tool (sha256sum, openssl, busybox or python3) to check the package with', steps: [] };
+  if (!extractor) return { kind: 'refused', reason: 'the host has neither unzip, python3 nor tar to unpack the package', steps: [] };
+  const reason = same.same ? `reinstall: ${!main.running ? 'it does not run' : !startsAtBoot(main) ? 'it does not start at boot' : '--reinstall'}` : before;
+  const mode = pkg.mode ?? 'AUTO';
+  const setup = pkg.updateLinuxDir ? `${pkg.updateLinuxDir.split('/').pop()}/setup.sh (installs both agents)` : `${pkg.linuxDir.split('/').pop()}/setup.sh`;
+  return {
+    kind: 'transaction',
+    action: 'install',
+    outcome: command === 'update' && present ? 'updated' : 'installed',
+    reason,
+    extractor,
+    steps: [
+      `upload ${pkg.fileName} (${Math.max(1, Math.round(pkg.size / 1024))} KiB) to a private stage; check its SHA-256 ${pkg.sha256.slice(0, 16)}… on the host (${hashTool})`,
+      extractor === 'tar' ? 'no unzip or python3 on the host: stream the package\'s Linux folders as a tar (hash-checked too) and unpack with tar' : `unpack with ${extractor}`,
+      ...stopAndSetAside(f),
+      `install: cd ${setup.split('/')[0]} && sh setup.sh — success is judged by the agent running, not by its message`,
+      permissionsStep,
+      `verify it runs: status verb, live wrapper, its JVM (-Dwrapper.key=)${mode === 'AUTO' ? ', a port in 31000-32999 (AUTO)' : ' (PIPE: no port)'}, unchanged after ${o.settleSeconds} s`,
+      'make it start at boot: systemd unit enabled, or init script in the runlevels, else a start line in rc.local / after.local',
+      `commit: record ${pkg.version ?? 'the package'} in ${STATE_FILE}; delete the set-aside folders and the stage`,
+      'on any failure: remove the new install, move the old folders back, re-register and start the old agent, verify it runs',
+    ],
+  };
+}
+
+const permissionsStep = `chmod 700 ${MAIN_AGENT.dir}/bin/${MAIN_AGENT.name}.script and bin/wrapper, chmod 600 lib/*; check the modes`;
+
+function stopAndSetAside(f: LinuxFacts): string[] {
+  const agents = [f.agents.update.present ? UPDATE_AGENT : null, f.agents.main.present ? MAIN_AGENT : null].filter((a) => a !== null);
+  if (agents.length === 0) return ['nothing installed: nothing to stop or set aside'];
+  return [
+    `stop ${agents.map((a) => a.name).join(', then ')}${f.agents.update.present ? ' (the update agent first: it could restart or overwrite the main agent)' : ''}`,
+    `unregister ${agents.map((a) => a.name).join(' and ')} with their own remove verb`,
+    `set aside ${agents.map((a) => a.dir).join(' and ')} into ${ASIDE_DIR}/<change> (a rename: kept until the new agent is verified)`,
+  ];
+}

@@ -1,0 +1,154 @@
+import { quote } from '../../dialect/posix.js';
+import { STATE_DIR } from './paths.js';
+
+/**
+ * The short scripts a change runs around the host-side transaction (txn-script.ts): make a private stage,
+ * check what was uploaded and extract it, start the transaction detached, follow its journal. Every value
+ * from the package, the inventory or the host goes in through quote(); the scripts themselves are constants.
+ */
+const PRELUDE = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH; LC_ALL=C; export LC_ALL\n';
+
+/** A directory only the login user can read, for SFTP uploads of a non-root login (sudo hosts). */
+export const USER_UPLOAD_DIR_SCRIPT = `umask 077; mktemp -d "\${TMPDIR:-/tmp}/resetpwd-fleet.XXXXXX"`;
+
+/**
+ * Root's private stage under STATE_DIR. Stages left by cut connections (no live change uses them) are removed
+ * once an hour old, so a re-run cleans up after an interrupted one.
+ */
+export const PREPARE_SCRIPT = `${PRELUDE}umask 077
+SD=${STATE_DIR}
+mkdir -p "$SD" && chmod 700 "$SD" || exit 1
+live=$(sed -n 's/^stage=//p' "$SD/txn" 2>/dev/null)
+for d in "$SD"/stage.*; do
+  [ -d "$d" ] && [ "$d" != "$live" ] && [ -n "$(find "$d" -maxdepth 0 -mmin +60 2>/dev/null)" ] && rm -rf "$d"
+done
+mktemp -d "$SD/stage.XXXXXX"
+`;
+
+export type Extractor = 'unzip' | 'python3' | 'tar';
+
+/** Which SHA-256 tool the host has, in order of preference; null when it has none (the change is refused). */
+export function hashToolOf(tools: string[]): string | null {
+  for (const t of ['sha256sum', 'openssl', 'busybox', 'python3']) if (tools.includes(t)) return t;
+  return null;
+}
+
+/** How the package is unpacked on the host: its own unzip, else Python's zipfile, else a tar we stream. */
+export function extractorOf(tools: string[]): Extractor | null {
+  if (tools.includes('unzip')) return 'unzip';
+  if (tools.includes('python3')) return 'python3';
+  if (tools.includes('tar')) return 'tar';
+  return null;
+}
+
+export interface StageArgs {
+  uploadDir: string;
+  stage: string;
+  files: { name: string; sha256: string }[];
+  /** What to unpack and how (null: nothing, e.g. a recovery that only needs the transaction script). */
+  unpack: { extractor: Extractor; archive: string; expect: string } | null;
+}
+
+/**
+ * As root: copy the uploads into the stage (a non-root user could still change files in its own upload
+ * dir after the check), check every file's SHA-256 there, then extract. Prints "staged" or "error: …".
+ */
+export function stageScript(a: StageArgs): string {
+  const checks = a.files
+    .map((f) => `got=$(h ${quote(`${a.stage}/${f.name}`)}); [ "$got" = ${quote(f.sha256)} ] || { echo "error: ${f.name} has SHA-256 $got on the host, expected ${f.sha256}"; exit 1; }`)
+    .join('\n');
+  const copy = a.uploadDir === a.stage ? '' : `for f in ${a.files.map((f) => quote(f.name)).join(' ')}; do cp "$U/$f" "$S/$f" || { echo "error: cannot copy $f into the stage"; exit 1; }; done; rm -rf "$U"\n`;
+  const u = a.unpack;
+  const extract = u
+    ? `mkdir -p "$S/x" && ${unpackCommand(u.extractor, quote(u.archive))} > "$S/extract.out" 2>&1 || { echo "error: extracting with ${u.extractor} failed: $(tail -n 2 "$S/extract.out" | tr '\\n' ' ')"; exit 1; }
+[ -f "$S/x/"${quote(u.expect)} ] || { echo "error: ${u.expect.replace(/[^\w./-]/g, '?')} is missing after extraction"; exit 1; }
+`
+    : '';
+  return `${PRELUDE}umask 077
+U=${quote(a.uploadDir)} S=${quote(a.stage)}
+h() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | cut -c1-64
+  elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 "$1" | sed 's/.*= *//'
+  elif command -v busybox >/dev/null 2>&1; then busybox sha256sum "$1" | cut -c1-64
+  else python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$1"; fi
+}
+${copy}${checks}
+${extract}echo staged
+`;
+}
+
+function unpackCommand(x: Extractor, archive: string): string {
+  switch (x) {
+    case 'unzip':
+      return `unzip -q -o "$S/"${archive} -d "$S/x"`;
+    case 'python3':
+      return `python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$S/"${archive} "$S/x"`;
+    case 'tar':
+      return `tar -xf "$S/"${archive} -C "$S/x"`;
+  }
+}
+
+export interface TxnArgs {
+  action: 'install' | 'uninstall' | 'recover';
+  txn: string;
+  stage: string;
+  linuxDir: string;
+  updateDir: string | null;
+  sha256: string;
+  version: string | null;
+  log4j: string | null;
+  settleSeconds: number;
+  startWaitSeconds: number;
+  tool: string;
+}
+
+/** Starts the uploaded transaction script detached: a new session, no terminal, output to files. */
+export function launchScript(a: TxnArgs): string {
+  const args = [a.action, a.txn, a.stage, a.linuxDir, a.updateDir ?? '-', a.sha256, a.version ?? '-', a.log4j ?? '-', String(a.settleSeconds), String(a.startWaitSeconds), a.tool];
+  const cmd = ['sh', `${a.stage}/txn.sh`, ...args].map(quote).join(' ');
+  return `${PRELUDE}cd /
+if command -v setsid >/dev/null 2>&1; then setsid ${cmd} </dev/null >>${quote(`${a.stage}/txn.log`)} 2>&1 &
+else nohup ${cmd} </dev/null >>${quote(`${a.stage}/txn.log`)} 2>&1 & fi
+echo launched
+`;
+}
+
+/**
+ * Follows a transaction's journal from line `from`: prints new lines as they come, ends after the "done"
+ * line, or with "0 lost …" when the transaction's process is gone without finishing (killed, host reboot).
+ */
+export function followScript(txn: string, from: number): string {
+  return `${PRELUDE}SD=${STATE_DIR} T=${quote(txn)} n=${from} waited=0
+J="$SD/journal.$T"
+nap() { sleep 0.2 2>/dev/null || sleep 1; }
+while :; do
+  total=$(cat "$J" 2>/dev/null | wc -l | tr -dc 0-9)
+  [ -n "$total" ] || total=0
+  if [ "$total" -gt "$n" ]; then
+    sed -n "$((n + 1)),\${total}p" "$J"
+    sed -n "$((n + 1)),\${total}p" "$J" | grep -q '^[0-9]* done' && exit 0
+    n=$total
+  fi
+  pid=$(sed -n 's/^pid=//p' "$SD/txn" 2>/dev/null | tr -dc 0-9)
+  id=$(sed -n 's/^id=//p' "$SD/txn" 2>/dev/null)
+  if [ "$id" = "$T" ] && [ -n "$pid" ]; then
+    if ! [ -r "/proc/$pid/cmdline" ] || ! tr '\\0' ' ' < "/proc/$pid/cmdline" | grep -q txn.sh; then
+      sed -n "$((n + 1)),\\$p" "$J"; sed -n "$((n + 1)),\\$p" "$J" | grep -q '^[0-9]* done' && exit 0
+      echo "0 lost the change's process (pid $pid) ended without finishing"; exit 0
+    fi
+  else
+    waited=$((waited + 1)); [ "$waited" -gt 100 ] && { echo "0 lost the change never started (no record of $T)"; exit 0; }
+  fi
+  nap
+done
+`;
+}
+
+/** The permission fix alone, for a host that runs the right package with wrong modes. Prints "ok" or why not. */
+export const FIX_PERMISSIONS_SCRIPT = `${PRELUDE}M=/CloudrResetPwdAgent N=cloudResetPwdAgent
+chmod 700 "$M/bin/$N.script" "$M/bin/wrapper" && chmod 600 "$M"/lib/* || { echo "error: chmod failed"; exit 1; }
+bad=
+for f in "$M/bin/$N.script" "$M/bin/wrapper"; do [ "$(ls -ld "$f" | cut -c1-10)" = -rwx------ ] || bad="$bad $f"; done
+for f in "$M"/lib/*; do [ -f "$f" ] && { [ "$(ls -ld "$f" | cut -c1-10)" = -rw------- ] || bad="$bad $f"; }; done
+[ -z "$bad" ] && echo ok || echo "error: still wrong:$bad"
+`;

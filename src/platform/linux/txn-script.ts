@@ -1,0 +1,288 @@
+/**
+ * The host side of a change: one POSIX sh script that the controller uploads, checks by hash and starts
+ * detached (setsid, stdin/out to files), so that a dropped connection or a killed controller cannot stop a
+ * change half-way. It walks the same states as the controller's machine (src/lifecycle/machine.ts) and
+ * appends each transition to a journal on the host ("<epoch> <state> <detail>"), which the controller
+ * follows and copies into its own journal. It keeps a transaction record (TXN_FILE) rewritten at every
+ * phase, so that a later run can tell a change still running from one that died and must be undone.
+ *
+ * It never deletes the previous install before the new one is verified: old folders are renamed into
+ * ASIDE_DIR/<txn> and renamed back on any failure; only a verified, boot-registered new agent commits.
+ *
+ * Arguments: ACTION TXN STAGE LINUX_DIR UPDATE_DIR PKG_SHA PKG_VERSION PKG_LOG4J SETTLE START_WAIT TOOL
+ *   ACTION  install | uninstall | recover
+ *   STAGE   the private stage directory (extracted package in STAGE/x, agent output in STAGE/out)
+ *   LINUX_DIR / UPDATE_DIR  the package's CloudResetPwdAgent.Linux / CloudResetPwdUpdateAgent.Linux
+ *           folders relative to STAGE/x ("-" when absent)
+ */
+export const TXN_SCRIPT = String.raw`
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
+LC_ALL=C; export LC_ALL
+umask 022
+trap '' HUP PIPE
+ACTION=$1 TXN=$2 STAGE=$3 LDIR=$4 UDIR=$5 PKG_SHA=$6 PKG_VERSION=$7 PKG_LOG4J=$8 SETTLE=$9
+START_WAIT=${"$"}{10} TOOL=${"$"}{11} FULL_WAIT=${"$"}{10}
+SD=/var/lib/resetpwd-fleet
+J=$SD/journal.$TXN
+ASIDE=/.resetpwd-fleet/$TXN
+OUT=$STAGE/out
+M=/CloudrResetPwdAgent MN=cloudResetPwdAgent
+U=/CloudResetPwdUpdateAgent UN=cloudResetPwdUpdateAgent
+PHASE=started RCL= MAIN_WAS= UPDATE_WAS= MAIN_REG= UPDATE_REG=
+mkdir -p "$SD" && chmod 700 "$SD"
+
+note() { echo "$(date +%s) $*" >> "$J"; }
+save() {
+  { echo "id=$TXN"; echo "action=$ACTION"; echo "pid=$$"; echo "stage=$STAGE"; echo "aside=$ASIDE"
+    echo "phase=$PHASE"; echo "main_was=$MAIN_WAS"; echo "update_was=$UPDATE_WAS"; echo "main_reg=$MAIN_REG"
+    echo "update_reg=$UPDATE_REG"; echo "rc_local=$RCL"; } > "$SD/txn.tmp" && mv -f "$SD/txn.tmp" "$SD/txn"
+}
+phase() { PHASE=$1; shift; save; note "$PHASE" "$@"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# --- the agents' own view of themselves
+wrapper_pid() {
+  p=$(cat "$1/bin/$2.pid" 2>/dev/null | tr -dc 0-9)
+  [ -n "$p" ] && [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' < "/proc/$p/cmdline" | grep -q wrapper && echo "$p"
+}
+state_of() { if [ ! -d "$1" ]; then echo absent; elif [ -n "$(wrapper_pid "$1" "$2")" ]; then echo running; else echo stopped; fi; }
+registered() { if [ -f "/etc/systemd/system/$1.service" ] || [ -e "/etc/init.d/$1" ]; then echo yes; else echo no; fi; }
+run_agent() {
+  [ -f "$1/bin/$2.script" ] || return 0
+  echo "+ $2.script $3" >> "$OUT"
+  (cd "$1/bin" && sh "./$2.script" "$3") >> "$OUT" 2>&1 < /dev/null
+}
+# The JVM is the wrapper's child whose command line carries -Dwrapper.key= (what ps shows on a real host).
+# Read with the shell's own read: no fork per process, and a process that exits meanwhile is just skipped.
+jvm_of() {
+  jp=$1
+  for f in /proc/[0-9]*/stat; do
+    { read -r line < "$f"; } 2>/dev/null || continue
+    set -- ${"$"}{line##*) }
+    [ "$2" = "$jp" ] || continue
+    c=${"$"}{f#/proc/}; c=${"$"}{c%/stat}
+    tr '\0' ' ' < "/proc/$c/cmdline" 2>/dev/null | grep -q -- '-Dwrapper.key=' && { echo "$c"; return 0; }
+  done
+  return 1
+}
+port_of() {
+  inodes=" $(ls -l "/proc/$1/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ')"
+  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v ino="$inodes" '$4 == "0A" && index(ino, " " $10 " ") { split($2, a, ":"); print a[2] }' |
+  while read -r h; do p=$(printf '%d' "0x$h"); [ "$p" -ge 31000 ] && [ "$p" -le 32999 ] && { echo "$p"; break; }; done
+}
+check_once() {
+  VPID=$(wrapper_pid "$1" "$2") VJVM= VPORT=
+  [ -n "$VPID" ] || { WHY="no live wrapper process (pid file $1/bin/$2.pid)"; return 1; }
+  (cd "$1/bin" && sh "./$2.script" status) > /dev/null 2>&1 < /dev/null || { WHY="its status verb says it is not running"; return 1; }
+  VJVM=$(jvm_of "$VPID") || { WHY="the wrapper (pid $VPID) runs no JVM (-Dwrapper.key=)"; return 1; }
+  mode=$(sed -n 's/^wrapper\.backend\.type=//p' "$1/conf/wrapper.conf" 2>/dev/null | tr -d '\r' | tail -n 1)
+  if [ "$mode" != PIPE ]; then
+    VPORT=$(port_of "$VJVM")
+    [ -n "$VPORT" ] || { WHY="AUTO mode, but its JVM (pid $VJVM) listens on no port in 31000-32999"; return 1; }
+  fi
+  return 0
+}
+# Running means: a live wrapper, the status verb agreeing, a JVM under it, its port (AUTO) — and the same
+# wrapper still so SETTLE seconds later (a JVM that dies at start looks fine for a moment).
+verify_running() {
+  i=0
+  until check_once "$1" "$2"; do
+    i=$((i + 1)); [ "$i" -ge "$START_WAIT" ] && return 1
+    sleep 1
+  done
+  first=$VPID
+  sleep "$SETTLE"
+  check_once "$1" "$2" || return 1
+  [ "$VPID" = "$first" ] || { WHY="the wrapper restarted (pid $first, then $VPID)"; return 1; }
+}
+stop_agent() {
+  [ -d "$1" ] || return 0
+  [ -n "$(wrapper_pid "$1" "$2")" ] || return 0
+  run_agent "$1" "$2" stop
+  i=0
+  while p=$(wrapper_pid "$1" "$2") && [ -n "$p" ]; do
+    i=$((i + 1))
+    if [ "$i" -eq 20 ]; then j=$(jvm_of "$p"); kill "$p" $j 2>/dev/null; fi
+    if [ "$i" -eq 30 ]; then j=$(jvm_of "$p"); kill -9 "$p" $j 2>/dev/null; fi
+    [ "$i" -ge 35 ] && return 1
+    sleep 1
+  done
+  return 0
+}
+unregister() {
+  [ "$(registered "$2")" = yes ] || return 0
+  run_agent "$1" "$2" remove
+  [ "$(registered "$2")" = no ]
+}
+# Boot start: the unit enabled, or the init script linked into the runlevels; else the FAQ's fallback, a
+# start line in the distribution's rc.local (after.local on SUSE).
+boot_ok() {
+  [ -e "/etc/systemd/system/multi-user.target.wants/$2.service" ] && return 0
+  [ -d /run/systemd/system ] && [ -f "/etc/systemd/system/$2.service" ] && return 1
+  for r in /etc/rc.d/rc3.d /etc/rc3.d /etc/init.d/rc3.d; do for l in "$r"/S*"$2"; do [ -e "$l" ] && return 0; done; done
+  have chkconfig && chkconfig --list "$2" 2>/dev/null | grep -q '3:on' && return 0
+  for r in /etc/rc.d/rc.local /etc/rc.local /etc/init.d/after.local; do [ -f "$r" ] && grep -q "$1/bin/$2.script" "$r" && return 0; done
+  return 1
+}
+ensure_boot() {
+  boot_ok "$1" "$2" && { BOOT="$BOOT $2:registered"; return 0; }
+  if [ -f "/etc/systemd/system/$2.service" ] && have systemctl; then systemctl enable "$2.service" >> "$OUT" 2>&1
+  elif [ -e "/etc/init.d/$2" ]; then
+    if [ -f /etc/SuSE-release ] && have insserv; then insserv "/etc/init.d/$2" >> "$OUT" 2>&1
+    elif have chkconfig; then chkconfig --add "$2" >> "$OUT" 2>&1; chkconfig "$2" on >> "$OUT" 2>&1
+    elif have update-rc.d; then update-rc.d "$2" defaults >> "$OUT" 2>&1; fi
+  fi
+  boot_ok "$1" "$2" && { BOOT="$BOOT $2:enabled"; return 0; }
+  if [ -f /etc/SuSE-release ] || [ -f /etc/init.d/after.local ]; then r=/etc/init.d/after.local
+  elif [ -d /etc/rc.d ]; then r=/etc/rc.d/rc.local
+  else r=/etc/rc.local; fi
+  [ -f "$r" ] || printf '#!/bin/sh\n' > "$r" || return 1
+  if tail -n 1 "$r" | grep -q '^exit 0'; then
+    sed -i '$d' "$r" && printf '%s\nexit 0\n' "$1/bin/$2.script start" >> "$r"
+  else
+    echo "$1/bin/$2.script start" >> "$r"
+  fi
+  chmod 755 "$r"
+  RCL="$RCL $r:$1/bin/$2.script"; save
+  boot_ok "$1" "$2" && { BOOT="$BOOT $2:$r"; return 0; }
+  return 1
+}
+# The start lines this change added (rollback), or every start line of either agent (uninstall: "all").
+drop_rc_lines() {
+  for e in $RCL; do r=${"$"}{e%%:*} s=${"$"}{e#*:}; [ -f "$r" ] && sed -i "\\#^$s start\$#d" "$r"; done
+  [ "$1" = all ] || return 0
+  for r in /etc/rc.d/rc.local /etc/rc.local /etc/init.d/after.local; do
+    [ -f "$r" ] && for a in "$M/bin/$MN.script" "$U/bin/$UN.script"; do sed -i "\\#^$a start\$#d" "$r"; done
+  done
+  return 0
+}
+check_modes() {
+  bad=
+  for f in "$M/bin/$MN.script" "$M/bin/wrapper"; do [ "$(ls -ld "$f" | cut -c1-10)" = -rwx------ ] || bad="$bad $f"; done
+  for f in "$M"/lib/*; do [ -f "$f" ] || continue; [ "$(ls -ld "$f" | cut -c1-10)" = -rw------- ] || bad="$bad $f"; done
+  [ -z "$bad" ] || { WHY="wrong modes:$bad"; return 1; }
+}
+
+# --- undo: bring back exactly what was there, as it was registered, and started if it ran
+remove_new() { stop_agent "$1" "$2"; run_agent "$1" "$2" remove; rm -f "/etc/init.d/$2" "/etc/systemd/system/$2.service"; rm -rf "$1"; }
+undo_agent() {
+  b=$ASIDE/${"$"}{1#/}
+  if [ -d "$b" ]; then
+    [ -d "$1" ] && remove_new "$1" "$2"
+    mv "$b" "$1" || return 1
+  elif [ "$3" = absent ] && [ -d "$1" ]; then
+    remove_new "$1" "$2"
+  fi
+  if [ "$4" = yes ] && [ "$(registered "$2")" = no ] && [ -d "$1" ]; then run_agent "$1" "$2" install; fi
+  return 0
+}
+rollback() {
+  PHASE=rolling-back; save; note rolling-back
+  START_WAIT=$FULL_WAIT
+  [ "$ACTION" = uninstall ] || drop_rc_lines
+  left=
+  undo_agent "$U" "$UN" "$UPDATE_WAS" "$UPDATE_REG" || left="$left $U is still in $ASIDE;"
+  undo_agent "$M" "$MN" "$MAIN_WAS" "$MAIN_REG" || left="$left $M is still in $ASIDE;"
+  [ -d "$ASIDE" ] && rmdir "$ASIDE" 2>/dev/null
+  [ -d /.resetpwd-fleet ] && rmdir /.resetpwd-fleet 2>/dev/null
+  if [ "$MAIN_WAS" = absent ]; then
+    if [ -d "$M" ] || [ -d "$U" ]; then finish failed "rollback could not remove the partial install:$left"; fi
+    finish failed "$1; the partial install was removed (no agent was installed before, none is now)"
+  fi
+  [ "$UPDATE_WAS" = absent ] || run_agent "$U" "$UN" start
+  run_agent "$M" "$MN" start
+  if verify_running "$M" "$MN"; then
+    finish rolled-back "$1; the previous agent was restored and runs (pid $VPID)"
+  fi
+  was=; [ "$MAIN_WAS" = stopped ] && was=" (it was not running before the change either)"
+  finish failed "$1; the previous agent was restored to $M but does not run: $WHY$was;$left"
+}
+fail() {
+  note failed "after $PHASE: $*"
+  rollback "$*"
+}
+# The end of every change: the record says done, the agents' output is kept beside the journal, the stage
+# (package copy, extracted tree) goes, and only the last few changes' journals are kept.
+finish() {
+  PHASE=done; save
+  echo "outcome=$1" >> "$SD/txn"
+  [ -f "$OUT" ] && cp "$OUT" "$SD/out.$TXN" 2>/dev/null
+  rm -rf "$STAGE"
+  for f in $(ls -t "$SD"/journal.* 2>/dev/null | tail -n +6); do rm -f "$f" "$SD/out.${"$"}{f##*journal.}"; done
+  note done "$@"
+  exit 0
+}
+rank() {
+  case $1 in
+    started) echo 1 ;; stopping) echo 2 ;; stopped) echo 3 ;; unregistered) echo 4 ;; setting-aside) echo 5 ;;
+    set-aside) echo 6 ;; installing) echo 7 ;; installed) echo 8 ;; permissions) echo 9 ;; verified) echo 10 ;;
+    boot) echo 11 ;; committed) echo 12 ;; *) echo 0 ;;
+  esac
+}
+
+# --- a change that died (host rebooted, process killed): undo it from its record, or finish a committed one
+if [ "$ACTION" = recover ]; then
+  get() { sed -n "s/^$1=//p" "$SD/txn" | head -n 1; }
+  OLD=$(get id) PHASE=$(get phase) MAIN_WAS=$(get main_was) UPDATE_WAS=$(get update_was)
+  MAIN_REG=$(get main_reg) UPDATE_REG=$(get update_reg) RCL=$(get rc_local) OLDSTAGE=$(get stage) ACTION=$(get action)
+  ASIDE=/.resetpwd-fleet/$OLD
+  note recovering "found $OLD dead in phase $PHASE (recovered by $TXN)"
+  if [ "$(rank "$PHASE")" -ge 12 ]; then rm -rf "$ASIDE" "$OLDSTAGE"; rmdir /.resetpwd-fleet 2>/dev/null; STAGE=$OLDSTAGE; finish ok "committed before it stopped"; fi
+  [ -d "$OLDSTAGE" ] && OUT=$OLDSTAGE/out
+  STAGE=$OLDSTAGE
+  rollback "interrupted in phase $PHASE"
+fi
+
+MAIN_WAS=$(state_of "$M" "$MN") UPDATE_WAS=$(state_of "$U" "$UN")
+MAIN_REG=$(registered "$MN") UPDATE_REG=$(registered "$UN")
+: > "$OUT"
+phase started "action=$ACTION main=$MAIN_WAS update=$UPDATE_WAS tool=$TOOL"
+
+phase stopping
+stop_agent "$U" "$UN" || fail "cannot stop $UN"
+stop_agent "$M" "$MN" || fail "cannot stop $MN"
+phase stopped
+unregister "$U" "$UN" || fail "$UN is still registered after its remove verb"
+unregister "$M" "$MN" || fail "$MN is still registered after its remove verb"
+phase unregistered
+phase setting-aside "$ASIDE"
+if [ -d "$U" ] || [ -d "$M" ]; then mkdir -p "$ASIDE" && chmod 700 /.resetpwd-fleet "$ASIDE" || fail "cannot create $ASIDE"; fi
+[ -d "$U" ] && { mv "$U" "$ASIDE/" || fail "cannot move $U aside"; }
+[ -d "$M" ] && { mv "$M" "$ASIDE/" || fail "cannot move $M aside"; }
+phase set-aside
+
+if [ "$ACTION" = uninstall ]; then
+  drop_rc_lines all
+  rm -f "$SD/state"
+  phase committed
+  rm -rf "$ASIDE"; rmdir /.resetpwd-fleet 2>/dev/null
+  finish ok "both agents removed"
+fi
+
+phase installing
+if [ "$UDIR" != - ]; then d=$STAGE/x/$UDIR; else d=$STAGE/x/$LDIR; fi
+(cd "$d" && sh setup.sh) >> "$OUT" 2>&1 < /dev/null
+[ -d "$M" ] || fail "setup.sh did not create $M"
+said=ok; grep -q 'Failed to start service' "$OUT" && said="setup.sh printed 'Failed to start service'"
+phase installed "setup: $said"
+chmod 700 "$M/bin/$MN.script" "$M/bin/wrapper" && chmod 600 "$M"/lib/* || fail "chmod failed"
+check_modes || fail "$WHY"
+phase permissions "700 bin/$MN.script bin/wrapper, 600 lib/*"
+# One more start if setup.sh's did not take (its message proves nothing), with half the wait.
+if ! verify_running "$M" "$MN"; then
+  note retry-start "$WHY"
+  run_agent "$M" "$MN" start
+  START_WAIT=$((START_WAIT / 2 + 1))
+  verify_running "$M" "$MN" || fail "the new agent does not run: $WHY"
+fi
+phase verified "pid=$VPID jvm=$VJVM port=${"$"}{VPORT:--}"
+BOOT=
+ensure_boot "$M" "$MN" || fail "cannot register $MN to start at boot"
+[ -d "$U" ] && { ensure_boot "$U" "$UN" || fail "cannot register $UN to start at boot"; }
+phase boot "${"$"}{BOOT# }"
+{ echo "package_sha256=$PKG_SHA"; echo "version=$PKG_VERSION"; echo "log4j=$PKG_LOG4J"; echo "txn=$TXN"
+  echo "installed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "tool=$TOOL"; } > "$SD/state.tmp" && mv -f "$SD/state.tmp" "$SD/state" || fail "cannot write $SD/state"
+phase committed
+rm -rf "$ASIDE"; rmdir /.resetpwd-fleet 2>/dev/null
+finish ok "pid=$VPID"
+`;
