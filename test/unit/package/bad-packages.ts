@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { AGENT, LINUX, centralRecord, localData, minimalPackage, patchFile, pyZip, writeSha256, type ZipSpec } from './helpers.js';
+import { AGENT, LINUX, centralRecord, flipBits, localData, minimalPackage, patchFile, pyZip, writeSha256, type ZipSpec } from './helpers.js';
 
 /**
  * Packages verify must refuse, each with the words its message must hold. Shared by the verifyPackage and
@@ -43,7 +43,7 @@ export const BAD_CASES: BadCase[] = [
     make: (d) =>
       withSha(
         patchFile(zipIn(d, 'flipped', minimalPackage()), (b) => {
-          b[localData(b, `${LINUX}/setup.sh`) + 3] ^= 0x20;
+          flipBits(b, localData(b, `${LINUX}/setup.sh`) + 3);
         }),
       ),
     message: /flipped\.zip: CloudResetPwdAgent\/CloudResetPwdAgent\.Linux\/setup\.sh: CRC-32 mismatch/,

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 /** The system Python, not whatever a virtualenv puts first on PATH: the builder needs only its stdlib. */
@@ -16,6 +17,23 @@ export function tempDir(tag: string): string {
 }
 
 export type FixtureVersion = '1.0.5' | '1.1.2' | '2.1.0';
+
+export interface TestDir {
+  dir: string;
+  /** The standard fixtures in `dir`, when asked for. */
+  zips: Record<FixtureVersion, string>;
+}
+
+/** A temp folder for this test file (filled in by beforeAll, removed by afterAll), with the fixtures if asked. */
+export function useTestDir(tag: string, opts: { fixtures?: boolean } = {}): TestDir {
+  const t = {} as TestDir;
+  beforeAll(() => {
+    t.dir = tempDir(tag);
+    if (opts.fixtures) t.zips = buildFixtures(t.dir);
+  });
+  afterAll(() => rmSync(t.dir, { recursive: true, force: true }));
+  return t;
+}
 
 /** The standard fixture set (old/AUTO, current/AUTO, current/PIPE), built fresh by the real builder. */
 export function buildFixtures(out: string): Record<FixtureVersion, string> {
@@ -93,6 +111,10 @@ export function localData(buf: Buffer, name: string): number {
   const n = buf.indexOf(Buffer.from(name));
   if (n < 30 || buf.readUInt32LE(n - 30) !== 0x04034b50) throw new Error(`no local header for ${name}`);
   return n + name.length + buf.readUInt16LE(n - 30 + 28);
+}
+
+export function flipBits(buf: Buffer, at: number, mask = 0x20): void {
+  buf.writeUInt8(buf.readUInt8(at) ^ mask, at);
 }
 
 export function patchFile(file: string, patch: (buf: Buffer) => Buffer | void): string {

@@ -1,18 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { crc32 } from '../../../src/package/crc32.js';
 import { PackageError } from '../../../src/package/errors.js';
 import { unsafeNameReason } from '../../../src/package/safety.js';
 import { ZipReader } from '../../../src/package/zip.js';
-import { centralRecord, localData, pyZip, tempDir, type ZipSpec } from './helpers.js';
+import { centralRecord, flipBits, localData, pyZip, type ZipSpec, useTestDir } from './helpers.js';
 
-let dir: string;
-beforeAll(() => {
-  dir = tempDir('zip');
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const t = useTestDir('zip');
 
 const noise = randomBytes(5000);
 const SAMPLE: ZipSpec[] = [
@@ -23,7 +19,7 @@ const SAMPLE: ZipSpec[] = [
 ];
 
 function sample(name: string, comment = ''): Buffer {
-  return readFileSync(pyZip(path.join(dir, name), SAMPLE, comment));
+  return readFileSync(pyZip(path.join(t.dir, name), SAMPLE, comment));
 }
 
 function failureOf(buf: Buffer, read = false): string {
@@ -105,7 +101,7 @@ describe('ZipReader', () => {
   });
 
   it('refuses overlapping entries, the trick of non-recursive zip bombs', () => {
-    const buf = readFileSync(pyZip(path.join(dir, 'overlap.zip'), [{ name: 'a', data: 'x' }, { name: 'a', data: 'y' }]));
+    const buf = readFileSync(pyZip(path.join(t.dir, 'overlap.zip'), [{ name: 'a', data: 'x' }, { name: 'a', data: 'y' }]));
     const second = buf.lastIndexOf(Buffer.from('a')) - 46;
     buf.writeUInt32LE(0, second + 42);
     expect(failureOf(buf)).toMatch(/entries 'a' and 'a' overlap/);
@@ -113,7 +109,7 @@ describe('ZipReader', () => {
 
   it('checks each entry against its CRC-32 and declared size when reading it', () => {
     const flipped = sample('crc.zip');
-    flipped[localData(flipped, 'top/stored.bin') + 100] ^= 1;
+    flipBits(flipped, localData(flipped, 'top/stored.bin') + 100);
     expect(failureOf(flipped, true)).toMatch(/pkg\.zip: top\/stored\.bin: CRC-32 mismatch \(data [0-9a-f]{8}, header [0-9a-f]{8}\)/);
     const small = sample('size.zip');
     small.writeUInt32LE(100, centralRecord(small, 'top/run.sh') + 24);
