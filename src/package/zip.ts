@@ -86,14 +86,17 @@ export class ZipReader {
     return this.byName.get(name);
   }
 
-  /** The entry's bytes, inflated and checked against its declared size and CRC-32. */
+  /**
+   * The entry's bytes, inflated and checked against its declared size and CRC-32. A stored entry comes back
+   * as a view into the archive's buffer, not a copy (a padded package holds hundreds of MiB): do not modify it.
+   */
   readEntry(e: ZipEntry): Buffer {
     // Some archivers mark empty entries (folders) deflated yet store no deflate stream at all.
     if (e.size === 0 && e.compressedSize === 0 && e.crc32 === 0) return Buffer.alloc(0);
     const raw = this.buf.subarray(e.dataOffset, e.dataOffset + e.compressedSize);
     let data: Buffer;
     if (e.method === 0) {
-      data = Buffer.from(raw);
+      data = raw;
     } else {
       try {
         data = inflateRawSync(raw, { maxOutputLength: Math.min(e.size + 1, bufferConstants.MAX_LENGTH) });
