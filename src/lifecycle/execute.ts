@@ -163,14 +163,49 @@ export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeH
   async function follow(txn: string, mach: HostMachine | null): Promise<{ result: 'ok' | 'rolled-back' | 'failed' | 'lost'; detail: string }> {
     let from = 0;
     let drops = 0;
-    for (;;) {
-      let out: string;
+    let end: { result: 'ok' | 'rolled-back' | 'failed' | 'lost'; detail: string } | null = null;
+    let bad: unknown = null;
+    // Lines are handled as they arrive, so the journal and the progress see each transition when it happens.
+    const onLine = (line: string) => {
+      const mm = /^(\d+) (\S+)(?: (.*))?$/.exec(line);
+      if (!mm || end || bad) return;
+      const epoch = mm[1]!;
+      const state = mm[2]!;
+      const detail = mm[3] ?? '';
+      if (epoch === '0' && state === 'lost') {
+        end = { result: 'lost', detail };
+        return;
+      }
+      from++;
+      if (state === 'done') {
+        const [word, ...rest] = detail.split(' ');
+        end = { result: word === 'ok' || word === 'rolled-back' ? word : 'failed', detail: rest.join(' ') };
+        return;
+      }
       try {
-        out = (await s!.run(followScript(txn, from), { timeoutMs: Math.max(ctx.conn.stepTimeoutMs * 4, 300_000) })).stdout;
+        if (mach && isHostState(state)) mach.to(state, detail || undefined);
       } catch (e) {
+        bad = e;
+      }
+    };
+    for (;;) {
+      let partial = '';
+      try {
+        await s!.run(followScript(txn, from), {
+          timeoutMs: Math.max(ctx.conn.stepTimeoutMs * 4, 300_000),
+          onStdout: (chunk) => {
+            const lines = (partial + chunk).split('\n');
+            partial = lines.pop() ?? '';
+            lines.forEach(onLine);
+          },
+        });
+        if (partial) onLine(partial);
+      } catch (e) {
+        if (bad) throw bad;
+        if (end) return end;
         if (!(e instanceof TransportError) || !['lost', 'unreachable', 'timeout'].includes(e.reason) || drops >= 5) throw e;
         drops++;
-        mach && ctx.journal?.append(t.name, 'reconnecting', e.message);
+        if (mach) ctx.journal?.append(t.name, 'reconnecting', e.message);
         await sleep(1000 * drops);
         try {
           await reconnect();
@@ -179,21 +214,8 @@ export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeH
         }
         continue;
       }
-      for (const line of out.split('\n')) {
-        const mm = /^(\d+) (\S+)(?: (.*))?$/.exec(line);
-        if (!mm) continue;
-        const epoch = mm[1]!;
-        const state = mm[2]!;
-        const detail = mm[3] ?? '';
-        if (epoch === '0' && state === 'lost') return { result: 'lost', detail };
-        from++;
-        if (state === 'done') {
-          const [word, ...rest] = detail.split(' ');
-          const result = word === 'ok' || word === 'rolled-back' ? word : 'failed';
-          return { result, detail: rest.join(' ') };
-        }
-        if (mach && isHostState(state)) mach.to(state, detail || undefined);
-      }
+      if (bad) throw bad;
+      if (end) return end;
     }
   }
 }

@@ -126,8 +126,13 @@ export class SshTransport implements Transport {
     client.on('error', () => {}); // late errors (keepalive timeout) are reported by the pending operation
     client.on('close', () => {
       this.closed = true;
+      // An SFTP write in flight gets no callback when the connection dies: fail it here.
+      for (const fail of this.pending) fail(new TransportError('lost', `${this.where}: the connection was lost`));
+      this.pending.clear();
     });
   }
+
+  private readonly pending = new Set<(e: Error) => void>();
 
   /** The connection is gone (peer closed, sshd killed, keepalive timeout): pending commands fail with 'lost'. */
   private closed = false;
@@ -168,7 +173,10 @@ export class SshTransport implements Transport {
             reject(new TransportError('timeout', `${this.where}: command timed out after ${Math.round(opts.timeoutMs! / 1000)} s`));
           }, opts.timeoutMs);
         }
-        stream.on('data', (d: Buffer) => out.push(d));
+        stream.on('data', (d: Buffer) => {
+          out.push(d);
+          opts.onStdout?.(d.toString('utf8'));
+        });
         stream.stderr.on('data', (d: Buffer) => errOut.push(d));
         stream.on('error', () => {});
         stream.on('close', (code: number | null, signal?: string) => {
@@ -203,7 +211,10 @@ export class SshTransport implements Transport {
     if (this.closed) throw new TransportError('lost', `${this.where}: the connection was lost`);
     const sftp = await this.sftp();
     await new Promise<void>((resolve, reject) => {
+      const lost = (e: Error) => reject(e);
+      this.pending.add(lost);
       sftp.writeFile(remotePath, content, { mode }, (e) => {
+        this.pending.delete(lost);
         if (!e) return resolve();
         reject(this.closed ? new TransportError('lost', `${this.where}: the connection was lost during the upload to ${remotePath}`) : new TransportError('protocol', `${this.where}: upload to ${remotePath} failed (${e.message})`));
       });

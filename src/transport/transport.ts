@@ -7,6 +7,8 @@ export interface ExecOptions {
   stdin?: string | Buffer;
   /** Kill the command and fail after this long. */
   timeoutMs?: number;
+  /** Called with each piece of stdout as it arrives (pieces may split lines); stdout is still returned whole. */
+  onStdout?: (chunk: string) => void;
 }
 
 export interface ExecResult {

@@ -36,7 +36,7 @@ export function hashToolOf(tools: string[]): string | null {
 /** How the package is unpacked on the host: its own unzip, else Python's zipfile, else a tar we stream. */
 export function extractorOf(tools: string[]): Extractor | null {
   if (tools.includes('unzip')) return 'unzip';
-  if (tools.includes('python3')) return 'python3';
+  if (tools.includes('python3-zipfile')) return 'python3';
   if (tools.includes('tar')) return 'tar';
   return null;
 }

@@ -48,7 +48,9 @@ sec init
 [ -d /run/systemd/system ] && echo systemd=yes
 echo "pid1=$(cat /proc/1/comm 2>/dev/null)"
 sec tools
-for t in unzip sha256sum tar base64 curl wget sudo systemctl chkconfig insserv update-rc.d python3 perl; do have "$t" && echo "$t"; done
+for t in unzip sha256sum openssl busybox tar base64 curl wget sudo systemctl chkconfig insserv update-rc.d python3 perl setsid; do have "$t" && echo "$t"; done
+# python3-minimal (cloud images) has no zipfile/shutil: say whether it can unpack a zip.
+have python3 && python3 -c 'import zipfile, shutil' >/dev/null 2>&1 && echo python3-zipfile
 for a in CloudrResetPwdAgent:cloudResetPwdAgent CloudResetPwdUpdateAgent:cloudResetPwdUpdateAgent; do
   d=/$(echo "$a" | cut -d: -f1); n=$(echo "$a" | cut -d: -f2)
   sec "agent $n"

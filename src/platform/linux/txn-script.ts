@@ -28,7 +28,7 @@ ASIDE=/.resetpwd-fleet/$TXN
 OUT=$STAGE/out
 M=/CloudrResetPwdAgent MN=cloudResetPwdAgent
 U=/CloudResetPwdUpdateAgent UN=cloudResetPwdUpdateAgent
-PHASE=started RCL= MAIN_WAS= UPDATE_WAS= MAIN_REG= UPDATE_REG=
+PHASE=started RCL= MAIN_WAS= UPDATE_WAS= MAIN_REG= UPDATE_REG= EXTRA_STAGE=
 mkdir -p "$SD" && chmod 700 "$SD"
 
 note() { echo "$(date +%s) $*" >> "$J"; }
@@ -97,7 +97,9 @@ verify_running() {
 }
 stop_agent() {
   [ -d "$1" ] || return 0
-  [ -n "$(wrapper_pid "$1" "$2")" ] || return 0
+  w=$(wrapper_pid "$1" "$2")
+  [ -n "$w" ] || return 0
+  jv=$(jvm_of "$w")
   run_agent "$1" "$2" stop
   i=0
   while p=$(wrapper_pid "$1" "$2") && [ -n "$p" ]; do
@@ -107,6 +109,10 @@ stop_agent() {
     [ "$i" -ge 35 ] && return 1
     sleep 1
   done
+  # A JVM that outlived its wrapper would keep the port and the old jars busy.
+  if [ -n "$jv" ] && [ -d "/proc/$jv" ] && tr '\0' ' ' < "/proc/$jv/cmdline" 2>/dev/null | grep -q -- '-Dwrapper.key='; then
+    kill "$jv" 2>/dev/null; sleep 1; kill -9 "$jv" 2>/dev/null
+  fi
   return 0
 }
 unregister() {
@@ -207,7 +213,7 @@ finish() {
   PHASE=done; save
   echo "outcome=$1" >> "$SD/txn"
   [ -f "$OUT" ] && cp "$OUT" "$SD/out.$TXN" 2>/dev/null
-  rm -rf "$STAGE"
+  rm -rf "$STAGE" ${"$"}{EXTRA_STAGE:+"$EXTRA_STAGE"}
   for f in $(ls -t "$SD"/journal.* 2>/dev/null | tail -n +6); do rm -f "$f" "$SD/out.${"$"}{f##*journal.}"; done
   note done "$@"
   exit 0
@@ -227,9 +233,9 @@ if [ "$ACTION" = recover ]; then
   MAIN_REG=$(get main_reg) UPDATE_REG=$(get update_reg) RCL=$(get rc_local) OLDSTAGE=$(get stage) ACTION=$(get action)
   ASIDE=/.resetpwd-fleet/$OLD
   note recovering "found $OLD dead in phase $PHASE (recovered by $TXN)"
-  if [ "$(rank "$PHASE")" -ge 12 ]; then rm -rf "$ASIDE" "$OLDSTAGE"; rmdir /.resetpwd-fleet 2>/dev/null; STAGE=$OLDSTAGE; finish ok "committed before it stopped"; fi
+  if [ "$(rank "$PHASE")" -ge 12 ]; then rm -rf "$ASIDE"; rmdir /.resetpwd-fleet 2>/dev/null; EXTRA_STAGE=$STAGE STAGE=$OLDSTAGE; finish ok "committed before it stopped"; fi
   [ -d "$OLDSTAGE" ] && OUT=$OLDSTAGE/out
-  STAGE=$OLDSTAGE
+  EXTRA_STAGE=$STAGE STAGE=$OLDSTAGE
   rollback "interrupted in phase $PHASE"
 fi
 
