@@ -38,7 +38,7 @@ describe('change scripts', () => {
     const q = `'x'\\''; touch /tmp/pwned; echo '\\''$(id)\`id\`'`;
     expect(scripts.launch).toContain(q);
     expect(scripts.follow).toContain(q);
-    expect(scripts.stage).toContain(`${q}/setup.sh`.replace(/'$/, "") );
+    expect(scripts.stage).toContain(`${q.slice(0, -1)}/setup.sh'`);
   });
 
   it('launches the transaction detached (new session, stdin from /dev/null, output to a file)', () => {
