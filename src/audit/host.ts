@@ -8,7 +8,7 @@ import { KnownHosts } from '../transport/known-hosts.js';
 import { SshTransport, type SshTarget } from '../transport/ssh.js';
 import { TransportError, type ExecOptions, type ExecResult } from '../transport/transport.js';
 import type { Target } from '../inventory/target.js';
-import type { HostResult, StepRecord } from './result.js';
+import { stepTimer, type HostResult, type StepRecord } from './result.js';
 import { parseHostSpec } from '../inventory/host-list.js';
 
 /** How to reach and log in to hosts; secrets are already resolved from env vars, files or a prompt. */
@@ -116,17 +116,7 @@ export async function auditHost(t: Target, o: ConnectOptions, knownHosts: KnownH
     checks: [], agent: null, outcome: 'unreachable', steps, error: null,
   };
   if (t.connection === 'winrm') return { ...base, outcome: 'failed', error: 'WinRM hosts are not supported yet' };
-  const time = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
-    const t0 = Date.now();
-    try {
-      const r = await f();
-      steps.push({ name, ms: Date.now() - t0, ok: true });
-      return r;
-    } catch (e) {
-      steps.push({ name, ms: Date.now() - t0, ok: false });
-      throw e;
-    }
-  };
+  const time = stepTimer(steps);
   let session: HostSession | undefined;
   try {
     session = await time('connect', () => openSession(t, o, knownHosts));

@@ -54,3 +54,18 @@ export function summarize(hosts: HostResult[]): ResultDocument['summary'] {
     skipped: count(['skipped']),
   };
 }
+
+/** Times a named step of a host's work into `steps` (the result's record), failed or not. */
+export function stepTimer(steps: StepRecord[]) {
+  return async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      const r = await f();
+      steps.push({ name, ms: Date.now() - t0, ok: true });
+      return r;
+    } catch (e) {
+      steps.push({ name, ms: Date.now() - t0, ok: false });
+      throw e;
+    }
+  };
+}

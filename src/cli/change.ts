@@ -1,12 +1,10 @@
 import { Command, Option } from 'commander';
-import { writeFileSync } from 'node:fs';
 import { LINUX_CHECK_IDS } from '../checks/index.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { resolveTargets, InventoryError } from '../inventory/load.js';
 import { runChange, type ChangeDocument } from '../lifecycle/run.js';
 import type { ChangeCommand } from '../lifecycle/plan.js';
 import { renderChange } from '../report/change.js';
-import { addTargetOptions, connectOptionsOf, intArg, type TargetCliOptions } from './target-options.js';
+import { addTargetOptions, connectOptionsOf, emit, intArg, targetsOf, type TargetCliOptions } from './target-options.js';
 
 interface ChangeCliOptions extends TargetCliOptions {
   package?: string;
@@ -50,19 +48,12 @@ export function changeCommand(name: ChangeCommand): Command {
     .option('--journal <file>', 'where the run\'s journal goes (default ~/.local/state/resetpwd-fleet/runs/<run-id>.jsonl)')
     .addOption(new Option('--settle <seconds>', 'how long the new agent must keep running before it counts as running').default(3).argParser(intArg('--settle', 0, 600)));
   addTargetOptions(cmd).action(async (o: ChangeCliOptions) => {
-    if (o.report && !/\.json$/i.test(o.report)) throw new UsageError(`--report ${o.report}: only .json reports are written so far`);
     if (name !== 'uninstall' && !o.package) throw new UsageError(`${name}: --package ZIP is required (the plug-in zip, with its .sha256 beside it or --sha256)`);
     if (o.pull) throw new UsageError(`${name} --pull: hosts downloading the package themselves is not available yet; leave out --pull to push it over the connection`);
     for (const f of o.force ?? []) {
       if (!(LINUX_CHECK_IDS as readonly string[]).includes(f)) throw new UsageError(`--force ${f}: no such check; use one of ${LINUX_CHECK_IDS.join(', ')}`);
     }
-    let targets;
-    try {
-      targets = resolveTargets({ inventory: o.inventory, hosts: o.host, limit: o.limit, user: o.user });
-    } catch (e) {
-      if (e instanceof InventoryError) throw new UsageError(e.message);
-      throw e;
-    }
+    const targets = targetsOf(o);
     const conn = await connectOptionsOf(o);
     const doc = await runChange(name, targets, {
       ...conn,
@@ -76,9 +67,7 @@ export function changeCommand(name: ChangeCommand): Command {
       settleSeconds: o.settle,
       startWaitSeconds: 20,
     });
-    const json = `${JSON.stringify(doc, null, 2)}\n`;
-    if (o.report) writeFileSync(o.report, json, { mode: 0o600 });
-    process.stdout.write(o.json ? json : renderChange(doc, !!o.dryRun));
+    emit(o, doc, () => renderChange(doc, !!o.dryRun));
     process.exitCode = exitCodeOfChange(doc);
   });
   return cmd;

@@ -1,9 +1,11 @@
 import { Option, type Command } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { ConnectOptions } from '../audit/host.js';
+import { InventoryError, resolveTargets } from '../inventory/load.js';
+import type { Target } from '../inventory/target.js';
 
 /** The target options every host-touching command shares (SPEC "Command line"). */
 export function addTargetOptions(cmd: Command): Command {
@@ -123,4 +125,22 @@ async function promptSecret(prompt: string): Promise<string> {
     };
     process.stdin.on('data', onData);
   });
+}
+
+/** The targets the options name (inventories, -H, --limit); an inventory problem is a usage error (exit 2). */
+export function targetsOf(o: TargetCliOptions): Target[] {
+  if (o.report && !/\.json$/i.test(o.report)) throw new UsageError(`--report ${o.report}: only .json reports are written so far`);
+  try {
+    return resolveTargets({ inventory: o.inventory, hosts: o.host, limit: o.limit, user: o.user });
+  } catch (e) {
+    if (e instanceof InventoryError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** Writes the result document to --report (private: it names hosts and their weaknesses) and to stdout. */
+export function emit(o: TargetCliOptions, doc: unknown, human: () => string): void {
+  const json = `${JSON.stringify(doc, null, 2)}\n`;
+  if (o.report) writeFileSync(o.report, json, { mode: 0o600 });
+  process.stdout.write(o.json ? json : human());
 }

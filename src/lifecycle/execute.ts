@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { runLinuxChecks } from '../checks/index.js';
 import { quote } from '../dialect/posix.js';
 import { failureOf, gatherFacts, openSession, type ConnectOptions, type HostSession } from '../audit/host.js';
-import type { HostResult, Outcome, StepRecord } from '../audit/result.js';
+import { stepTimer, type HostResult, type Outcome, type StepRecord } from '../audit/result.js';
 import type { Target } from '../inventory/target.js';
 import type { PackageInfo } from '../package/verify.js';
 import { agentState } from '../platform/linux/agent-state.js';
@@ -57,17 +57,7 @@ export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeH
   };
   if (t.connection === 'winrm') return { ...r, outcome: 'failed', error: 'WinRM hosts are not supported yet' };
   const m = new HostMachine(t.name, ctx.journal, ctx.onTransition);
-  const time = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
-    const t0 = Date.now();
-    try {
-      const v = await f();
-      steps.push({ name, ms: Date.now() - t0, ok: true });
-      return v;
-    } catch (e) {
-      steps.push({ name, ms: Date.now() - t0, ok: false });
-      throw e;
-    }
-  };
+  const time = stepTimer(steps);
   const end = (outcome: Outcome, error: string | null): ChangeHostResult => {
     m.finish(outcome, error ?? undefined);
     return { ...r, outcome, error };

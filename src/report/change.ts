@@ -1,10 +1,6 @@
 import type { ChangeDocument } from '../lifecycle/run.js';
 import type { ChangeHostResult } from '../lifecycle/execute.js';
-
-/** The human summary of update/install/uninstall: a row per host, then the plans (dry run) or what went wrong. */
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
-}
+import { pad } from './text.js';
 
 function after(h: ChangeHostResult): string {
   const a = h.agent;
@@ -15,6 +11,7 @@ function after(h: ChangeHostResult): string {
     .join(', ');
 }
 
+/** The human summary of update/install/uninstall: a row per host, then the plans (dry run) or what went wrong. */
 export function renderChange(doc: ChangeDocument, dryRun: boolean): string {
   const nameW = Math.max(4, ...doc.hosts.map((h) => h.name.length));
   const lines: string[] = [];

@@ -1,12 +1,9 @@
 import { LINUX_CHECK_IDS } from '../checks/index.js';
 import type { HostResult, ResultDocument } from '../audit/result.js';
+import { pad } from './text.js';
 
 /** The human summary: one table row per host (checks and plug-in state), then what failed and why. */
 const SYM: Record<string, string> = { pass: 'ok', warn: 'WARN', fail: 'FAIL', skip: '-', error: 'ERR' };
-
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
-}
 
 function agentText(h: HostResult): string {
   const a = h.agent;

@@ -201,7 +201,7 @@ rollback() {
     finish rolled-back "$1; the previous agent was restored and runs (pid $VPID)"
   fi
   was=; [ "$MAIN_WAS" = stopped ] && was=" (it was not running before the change either)"
-  finish failed "$1; the previous agent was restored to $M but does not run: $WHY$was;$left"
+  finish failed "$1; the previous agent was restored to $M but does not run: $WHY$was${"$"}{left:+;$left}"
 }
 fail() {
   note failed "after $PHASE: $*"
