@@ -1,10 +1,15 @@
 #!/usr/bin/env node
-import { CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { buildProgram } from './program.js';
 import { ExitCode, exitCodeOf } from '../errors.js';
 
 const program = buildProgram();
-program.exitOverride();
+// Every level, not only the root: a subcommand's own usage error must reach the exit-code map (exit 2).
+const override = (c: Command): void => {
+  c.exitOverride();
+  c.commands.forEach(override);
+};
+override(program);
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
