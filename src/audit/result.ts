@@ -36,6 +36,14 @@ export interface HostResult {
   error: string | null;
 }
 
+/** A host the run did not start (error budget spent, interrupted): untouched, and said so. */
+export function skippedResult(t: { name: string; host: string; port: number; connection: 'ssh' | 'winrm' }, why: string): HostResult {
+  return {
+    name: t.name, address: t.host, port: t.port, transport: t.connection, reachable: false, os: null, checks: [], agent: null,
+    outcome: 'skipped', steps: [], error: `not started: ${why}`,
+  };
+}
+
 export interface ResultDocument {
   command: string;
   startedAt: string;

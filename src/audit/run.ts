@@ -1,37 +1,48 @@
 import { KnownHosts } from '../transport/known-hosts.js';
 import type { Target } from '../inventory/target.js';
+import { runFleet } from '../fleet/runner.js';
+import type { ErrorBudget } from '../fleet/budget.js';
+import type { WaveSpec } from '../fleet/canary.js';
 import { auditHost, type ConnectOptions } from './host.js';
-import { summarize, type HostResult, type ResultDocument } from './result.js';
+import { skippedResult, summarize, type HostResult, type ResultDocument } from './result.js';
 
-/** Runs fn over items with at most `limit` in flight (a sliding window, not batches); keeps input order. */
-export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
+export interface AuditRunOptions extends ConnectOptions {
+  concurrency: number;
+  waves?: WaveSpec | undefined;
+  budget?: ErrorBudget | undefined;
+  retries?: number | undefined;
+  signal?: AbortSignal | undefined;
+  onWave?: (wave: number, of: number, size: number) => void;
 }
 
 /** The library entry of `audit` and `status`: facts and checks for every target, in parallel. */
 export async function runAudit(
   command: 'audit' | 'status',
   targets: Target[],
-  o: ConnectOptions & { concurrency: number },
+  o: AuditRunOptions,
   onHost?: (h: HostResult) => void,
-): Promise<ResultDocument> {
+): Promise<ResultDocument & { stopped: { reason: string; detail: string } | null }> {
   const startedAt = new Date().toISOString();
   const knownHosts = new KnownHosts(o.knownHostsFile);
-  const hosts = await pool(targets, o.concurrency, async (t) => {
-    const { facts: _facts, ...r } = await auditHost(t, o, knownHosts);
-    // `status` reports the plug-in, not the prerequisites: its outcome is about reaching the host.
-    const h: HostResult = command === 'status' ? { ...r, checks: [], outcome: r.outcome === 'failed' && r.agent ? 'ok' : r.outcome } : r;
-    onHost?.(h);
-    return h;
-  });
-  return { command, startedAt, finishedAt: new Date().toISOString(), hosts, summary: summarize(hosts) };
+  const fleet = await runFleet(
+    targets.length,
+    async (i) => {
+      const { facts: _facts, ...r } = await auditHost(targets[i]!, o, knownHosts);
+      // `status` reports the plug-in, not the prerequisites: its outcome is about reaching the host.
+      return command === 'status' ? { ...r, checks: [], outcome: r.outcome === 'failed' && r.agent ? 'ok' : r.outcome } : r;
+    },
+    {
+      concurrency: o.concurrency,
+      waves: o.waves,
+      budget: o.budget,
+      retries: o.retries,
+      signal: o.signal,
+      outcomeOf: (h: HostResult) => h.outcome,
+      skipped: (i, why) => skippedResult(targets[i]!, why),
+      ...(onHost ? { onResult: onHost } : {}),
+      ...(o.onWave ? { onWave: o.onWave } : {}),
+    },
+  );
+  const hosts = fleet.results;
+  return { command, startedAt, finishedAt: new Date().toISOString(), hosts, summary: summarize(hosts), stopped: fleet.stopped };
 }

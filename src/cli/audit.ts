@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { runAudit } from '../audit/run.js';
 import { renderHuman } from '../report/human.js';
 import { ExitCode } from '../errors.js';
+import { Progress } from '../report/progress.js';
+import { addRolloutOptions, interruptible, rolloutOf, type RolloutCliOptions } from './rollout.js';
 import { addTargetOptions, connectOptionsOf, emit, targetsOf, type TargetCliOptions } from './target-options.js';
 
 /** `audit` (prerequisite checks + plug-in state) and `status` (plug-in state): read-only on every host. */
@@ -13,12 +15,20 @@ export function auditCommand(name: 'audit' | 'status'): Command {
         : 'report the plug-in\'s state per host: installed, agents, version, running, mode, log4j (changes nothing)',
     )
     .addHelpText('after', `\nExample:\n  resetpwd-fleet ${name} -i var/lab/inventory.ini --known-hosts var/lab/known_hosts --key var/lab/id_ed25519\n`);
-  addTargetOptions(cmd).action(async (o: TargetCliOptions) => {
+  addRolloutOptions(addTargetOptions(cmd), false).action(async (o: TargetCliOptions & RolloutCliOptions) => {
     const targets = targetsOf(o);
     const conn = await connectOptionsOf(o);
-    const doc = await runAudit(name, targets, { ...conn, concurrency: o.concurrency });
+    const progress = new Progress();
+    const stop = interruptible();
+    progress.start(targets.length, name);
+    const doc = await runAudit(name, targets, { ...conn, concurrency: o.concurrency, ...rolloutOf(o, false), signal: stop.signal, onWave: (w, of, n) => progress.wave(w, of, n) }, (h) =>
+      progress.hostDone(h),
+    ).finally(() => {
+      progress.stop();
+      stop.dispose();
+    });
     emit(o, doc, () => renderHuman(doc));
-    process.exitCode = doc.hosts.every((h) => h.outcome === 'ok') ? ExitCode.Ok : ExitCode.HostFailed;
+    process.exitCode = doc.stopped ? ExitCode.Stopped : doc.hosts.every((h) => h.outcome === 'ok') ? ExitCode.Ok : ExitCode.HostFailed;
   });
   return cmd;
 }

@@ -4,9 +4,14 @@ import { ExitCode, UsageError } from '../errors.js';
 import { runChange, type ChangeDocument } from '../lifecycle/run.js';
 import type { ChangeCommand } from '../lifecycle/plan.js';
 import { renderChange } from '../report/change.js';
+import { Progress } from '../report/progress.js';
+import { failedHosts, findRun } from '../fleet/runs.js';
+import { addRolloutOptions, interruptible, rolloutOf, type RolloutCliOptions } from './rollout.js';
 import { addTargetOptions, connectOptionsOf, emit, intArg, targetsOf, type TargetCliOptions } from './target-options.js';
 
-interface ChangeCliOptions extends TargetCliOptions {
+interface ChangeCliOptions extends TargetCliOptions, RolloutCliOptions {
+  resume?: string;
+  retryFailed?: string;
   package?: string;
   sha256?: string;
   reinstall?: boolean;
@@ -46,15 +51,28 @@ export function changeCommand(name: ChangeCommand): Command {
     .option('--dry-run', 'gather facts and print each host\'s plan; change nothing')
     .option('--force <check>', `proceed although this prerequisite check fails (${LINUX_CHECK_IDS.join(', ')}); repeatable`, collect)
     .option('--journal <file>', 'where the run\'s journal goes (default ~/.local/state/resetpwd-fleet/runs/<run-id>.jsonl)')
-    .addOption(new Option('--settle <seconds>', 'how long the new agent must keep running before it counts as running').default(3).argParser(intArg('--settle', 0, 600)));
-  addTargetOptions(cmd).action(async (o: ChangeCliOptions) => {
+    .addOption(new Option('--settle <seconds>', 'how long the new agent must keep running before it counts as running').default(3).argParser(intArg('--settle', 0, 600)))
+    .option('--resume <run>', 'continue an interrupted run (its id, or "latest"): finished hosts are not touched again')
+    .option('--retry-failed <run>', 'target only the hosts that failed, rolled back or were unreachable in that run');
+  addRolloutOptions(addTargetOptions(cmd), true).action(async (o: ChangeCliOptions) => {
     if (name !== 'uninstall' && !o.package) throw new UsageError(`${name}: --package ZIP is required (the plug-in zip, with its .sha256 beside it or --sha256)`);
     if (o.pull) throw new UsageError(`${name} --pull: hosts downloading the package themselves is not available yet; leave out --pull to push it over the connection`);
     for (const f of o.force ?? []) {
       if (!(LINUX_CHECK_IDS as readonly string[]).includes(f)) throw new UsageError(`--force ${f}: no such check; use one of ${LINUX_CHECK_IDS.join(', ')}`);
     }
-    const targets = targetsOf(o);
+    if (o.resume && o.retryFailed) throw new UsageError('--resume and --retry-failed: give one of them');
+    if (o.resume && o.dryRun) throw new UsageError('--resume with --dry-run: a dry run has no journal to continue; drop one of them');
+    let targets = targetsOf(o);
+    const resume = o.resume ? findRun(o.resume) : undefined;
+    if (o.retryFailed) {
+      const run = findRun(o.retryFailed);
+      const again = new Set(failedHosts(run));
+      targets = targets.filter((t) => again.has(t.name));
+      if (targets.length === 0) throw new UsageError(`--retry-failed ${o.retryFailed}: no host of that run failed or was unreachable (among the given targets)`);
+    }
     const conn = await connectOptionsOf(o);
+    const progress = new Progress();
+    const stop = interruptible();
     const doc = await runChange(name, targets, {
       ...conn,
       concurrency: o.concurrency,
@@ -66,6 +84,16 @@ export function changeCommand(name: ChangeCommand): Command {
       journalPath: o.journal,
       settleSeconds: o.settle,
       startWaitSeconds: 20,
+      ...rolloutOf(o, true),
+      signal: stop.signal,
+      resume,
+      onTransition: (h, state) => progress.step(h, state),
+      onHost: (h) => progress.hostDone(h),
+      onStart: (n) => progress.start(n, `${name}${o.dryRun ? ' --dry-run' : ''}`),
+      onWave: (w, of, size) => progress.wave(w, of, size),
+    }).finally(() => {
+      progress.stop();
+      stop.dispose();
     });
     emit(o, doc, () => renderChange(doc, !!o.dryRun));
     process.exitCode = exitCodeOfChange(doc);
@@ -76,6 +104,7 @@ export function changeCommand(name: ChangeCommand): Command {
 const SUCCESS = new Set(['unchanged', 'updated', 'installed', 'uninstalled']);
 
 export function exitCodeOfChange(doc: ChangeDocument): ExitCode {
+  if (doc.stopped) return ExitCode.Stopped;
   // A dry run's "skipped" hosts are the ones that would change: not a failure.
   return doc.hosts.every((h) => SUCCESS.has(h.outcome) || (h.outcome === 'skipped' && h.plan !== null)) ? ExitCode.Ok : ExitCode.HostFailed;
 }

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { toolVersion } from '../version.js';
 import { auditCommand } from './audit.js';
 import { changeCommand } from './change.js';
+import { runsCommand } from './runs.js';
 import { packageCommand } from './package.js';
 
 /**
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   program.addCommand(changeCommand('update'));
   program.addCommand(changeCommand('install'));
   program.addCommand(changeCommand('uninstall'));
+  program.addCommand(runsCommand());
   program.addCommand(packageCommand());
   return program;
 }

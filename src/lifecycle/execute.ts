@@ -116,8 +116,19 @@ export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeH
           await time('launch', () => s!.run(launchScript({ ...args, stage })));
           m.to('launched', txn);
           const fin = await time('apply', () => follow(txn, m));
-          const after = await time('facts', () => gatherFacts(s!));
-          r.agent = agentState(after);
+          if (fin.result === 'lost' && /never started/.test(fin.detail)) {
+            return end('failed', `${t.name}: the change did not start on the host (${fin.detail}); see ${stage}/txn.log there. Nothing was changed`);
+          }
+          // What the host has now, read back; if even that fails, the change's own end still stands.
+          let after: LinuxFacts | null = null;
+          try {
+            after = await time('facts', () => gatherFacts(s!));
+            r.agent = agentState(after);
+          } catch (e) {
+            if (fin.result === 'lost') throw e;
+            const word = fin.result === 'ok' && plan.kind === 'transaction' ? plan.outcome : fin.result === 'rolled-back' ? 'rolled-back' : 'failed';
+            return end(word, `${fin.result === 'ok' ? '' : `${t.name}: ${fin.detail}; `}the state after the change could not be read back (${(e as Error).message})`);
+          }
           if (fin.result === 'lost') {
             m.to('lost', fin.detail);
             m.to('done', 'the change died on the host: undo it');
@@ -130,7 +141,7 @@ export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeH
             continue;
           }
           if (fin.result === 'ok') return end(plan.outcome, null);
-          return end(fin.result === 'rolled-back' ? 'rolled-back' : 'failed', `${t.name}: ${fin.detail}${fin.result === 'failed' ? describeLeft(after) : ''}`);
+          return end(fin.result === 'rolled-back' ? 'rolled-back' : 'failed', `${t.name}: ${fin.detail}${fin.result === 'failed' && after ? describeLeft(after) : ''}`);
         }
       }
     }

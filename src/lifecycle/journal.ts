@@ -31,9 +31,14 @@ export class Journal {
   }
 
   append(host: string, state: string, detail?: string): void {
-    if (this.fd === null) return;
     const rec: JournalRecord = { t: new Date().toISOString(), run: this.run, host, state, ...(detail ? { detail } : {}) };
-    writeSync(this.fd, `${JSON.stringify(rec)}\n`);
+    this.write(rec);
+  }
+
+  /** Any other record: the run header, a host's final result, the end of the run. */
+  write(rec: object): void {
+    if (this.fd === null) return;
+    writeSync(this.fd, `${JSON.stringify({ t: new Date().toISOString(), run: this.run, ...rec })}\n`);
     fsyncSync(this.fd);
   }
 

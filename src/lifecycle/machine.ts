@@ -36,7 +36,7 @@ const TABLE: Record<HostState, readonly HostState[]> = {
   'retry-start': ['verified', 'failed', 'lost'],
   verified: ['boot', 'failed', 'lost'],
   boot: ['committed', 'failed', 'lost'],
-  committed: ['done'],
+  committed: ['done', 'lost'],
   failed: ['rolling-back', 'lost'],
   'rolling-back': ['done', 'lost'],
   recovering: ['rolling-back', 'done', 'lost'],

@@ -95,6 +95,9 @@ export function planChange(
   if (unforced.length > 0) {
     return { kind: 'refused', reason: unforced.map((c) => `${c.id}: ${c.detail}`).join('; '), steps: [] };
   }
+  // Every change uploads at least the transaction script, checked by its hash on the host.
+  const hashTool = hashToolOf(f.tools);
+  if (!hashTool) return { kind: 'refused', reason: 'the host has no SHA-256 tool (sha256sum, openssl, busybox or python3) to check what is uploaded', steps: [] };
   const present = main.present || upd.present;
   const before = `${describe(main, MAIN_AGENT.name)}; ${describe(upd, UPDATE_AGENT.name)}`;
 
@@ -120,9 +123,7 @@ export function planChange(
       return { kind: 'fix-permissions', outcome: 'updated', reason: `runs this package (${same.how}) with wrong modes`, steps: [permissionsStep] };
     }
   }
-  const hashTool = hashToolOf(f.tools);
   const extractor = extractorOf(f.tools);
-  if (!hashTool) return { kind: 'refused', reason: 'the host has no SHA-256 tool (sha256sum, openssl, busybox or python3) to check the package with', steps: [] };
   if (!extractor) return { kind: 'refused', reason: 'the host has neither unzip, python3 nor tar to unpack the package', steps: [] };
   const reason = same.same ? `reinstall: ${!main.running ? 'it does not run' : !startsAtBoot(main) ? 'it does not start at boot' : '--reinstall'}` : before;
   const mode = pkg.mode ?? 'AUTO';

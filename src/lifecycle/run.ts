@@ -2,8 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConnectOptions } from '../audit/host.js';
-import { summarize, type ResultDocument } from '../audit/result.js';
-import { pool } from '../audit/run.js';
+import { skippedResult, summarize, type ResultDocument } from '../audit/result.js';
 import type { Target } from '../inventory/target.js';
 import { PackageError, verifyPackage, type PackageInfo } from '../package/verify.js';
 import { linuxTar } from '../package/tar.js';
@@ -12,6 +11,11 @@ import { changeHost, type ChangeHostResult } from './execute.js';
 import { Journal, defaultJournalDir } from './journal.js';
 import type { HostState } from './machine.js';
 import type { ChangeCommand } from './plan.js';
+import { runFleet } from '../fleet/runner.js';
+import type { ErrorBudget } from '../fleet/budget.js';
+import type { WaveSpec } from '../fleet/canary.js';
+import { doneHosts, type RunRecord } from '../fleet/runs.js';
+import { UsageError } from '../errors.js';
 
 export interface ChangeRunOptions extends ConnectOptions {
   concurrency: number;
@@ -27,6 +31,15 @@ export interface ChangeRunOptions extends ConnectOptions {
   startWaitSeconds: number;
   onHost?: (h: ChangeHostResult) => void;
   onTransition?: (host: string, state: HostState, detail?: string) => void;
+  waves?: WaveSpec | undefined;
+  budget?: ErrorBudget | undefined;
+  retries?: number | undefined;
+  /** Aborted on SIGINT: no new host starts, hosts in flight finish. */
+  signal?: AbortSignal | undefined;
+  /** Continue this run: its finished hosts are not touched again, the rest are worked on. */
+  resume?: RunRecord | undefined;
+  onStart?: (hosts: number) => void;
+  onWave?: (wave: number, of: number, size: number) => void;
 }
 
 export interface ChangeDocument extends ResultDocument {
@@ -34,6 +47,8 @@ export interface ChangeDocument extends ResultDocument {
   journal: string | null;
   package: Pick<PackageInfo, 'fileName' | 'sha256' | 'layout' | 'version' | 'log4j' | 'mode'> | null;
   hosts: ChangeHostResult[];
+  /** Why the run stopped before every host was attempted (exit 3), or null. */
+  stopped: { reason: 'budget' | 'interrupted'; detail: string } | null;
 }
 
 /** Verifies the package and reads it once; the bytes sent are the bytes whose hash was checked. */
@@ -51,29 +66,72 @@ export function loadPackage(zipPath: string, sha256?: string): { info: PackageIn
  * The library entry of `update`, `install` and `uninstall`: package verified first (a bad one throws
  * PackageError having touched nothing), then every target changed in parallel, each transition journaled.
  */
-export async function runChange(command: ChangeCommand, targets: Target[], o: ChangeRunOptions): Promise<ChangeDocument> {
+export async function runChange(command: ChangeCommand, targetsIn: Target[], o: ChangeRunOptions): Promise<ChangeDocument> {
+  let targets = targetsIn;
   const pkg = command === 'uninstall' ? null : o.packagePath ? loadPackage(o.packagePath, o.sha256) : null;
   if (command !== 'uninstall' && !pkg) throw new PackageError(`${command} needs --package ZIP`);
   const startedAt = new Date().toISOString();
-  const runId = `${startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
-  const journal = o.dryRun ? null : new Journal(o.journalPath ?? path.join(defaultJournalDir(), `${runId}.jsonl`), runId);
+  const prior = o.resume;
+  if (prior) {
+    if (prior.header.command !== command) throw new UsageError(`--resume ${prior.id}: that run was \`${prior.header.command}\`, not \`${command}\``);
+    if (prior.header.package && pkg && prior.header.package.sha256 !== pkg.info.sha256) {
+      throw new UsageError(`--resume ${prior.id}: the run used ${prior.header.package.fileName} (${prior.header.package.sha256.slice(0, 16)}…), not this package; give the same --package`);
+    }
+    const names = new Set(targets.map((t) => t.name));
+    const missing = prior.header.hosts.filter((h) => !names.has(h));
+    if (missing.length) throw new UsageError(`--resume ${prior.id}: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ' …' : ''} not in the given inventory; give the run's inventory again`);
+    const byName = new Map(targets.map((t) => [t.name, t]));
+    targets = prior.header.hosts.map((h) => byName.get(h)!);
+  }
+  const runId = prior?.id ?? `${startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+  const journal = o.dryRun ? null : new Journal(prior?.file ?? o.journalPath ?? path.join(defaultJournalDir(), `${runId}.jsonl`), runId);
   const knownHosts = new KnownHosts(o.knownHostsFile);
+  const done = prior ? doneHosts(prior) : new Set<string>();
+  const pending = targets.filter((t) => !done.has(t.name));
   try {
-    const hosts = await pool(targets, o.concurrency, async (t) => {
-      const h = await changeHost(t, {
-        command,
-        conn: o,
-        knownHosts,
-        pkg,
-        plan: { reinstall: o.reinstall, force: o.force, settleSeconds: o.settleSeconds },
-        dryRun: o.dryRun,
-        journal,
-        startWaitSeconds: o.startWaitSeconds,
-        ...(o.onTransition ? { onTransition: o.onTransition } : {}),
-      });
-      o.onHost?.(h);
-      return h;
+    journal?.write({
+      type: 'run',
+      command,
+      package: pkg ? { fileName: pkg.info.fileName, sha256: pkg.info.sha256 } : null,
+      hosts: targets.map((t) => t.name),
+      ...(prior ? { resumed: true, pending: pending.length } : {}),
     });
+    o.onStart?.(pending.length);
+    const fleet = await runFleet(
+      pending.length,
+      async (i) => {
+        const h = await changeHost(pending[i]!, {
+          command,
+          conn: o,
+          knownHosts,
+          pkg,
+          plan: { reinstall: o.reinstall, force: o.force, settleSeconds: o.settleSeconds },
+          dryRun: o.dryRun,
+          journal,
+          startWaitSeconds: o.startWaitSeconds,
+          ...(o.onTransition ? { onTransition: o.onTransition } : {}),
+        });
+        return h;
+      },
+      {
+        concurrency: o.concurrency,
+        waves: o.waves,
+        budget: o.budget,
+        retries: o.retries,
+        signal: o.signal,
+        outcomeOf: (h) => h.outcome,
+        ...(o.onWave ? { onWave: o.onWave } : {}),
+        skipped: (i, why) => skippedHost(pending[i]!, why),
+        // Every finished host is journaled with its result at once, so a crash loses nothing already done.
+        onResult: (h: ChangeHostResult) => {
+          journal?.write({ type: 'result', host: h.name, result: h });
+          o.onHost?.(h);
+        },
+      },
+    );
+    const fresh = new Map(fleet.results.map((h) => [h.name, h]));
+    const hosts = targets.map((t) => fresh.get(t.name) ?? (prior!.results.get(t.name) as ChangeHostResult));
+    journal?.write({ type: 'end', complete: fleet.stopped === null, stopped: fleet.stopped });
     return {
       command,
       runId,
@@ -83,8 +141,14 @@ export async function runChange(command: ChangeCommand, targets: Target[], o: Ch
       finishedAt: new Date().toISOString(),
       hosts,
       summary: summarize(hosts),
+      stopped: fleet.stopped,
     };
   } finally {
     journal?.close();
   }
+}
+
+/** A host the run did not start (budget spent, interrupted): untouched, and said so. */
+export function skippedHost(t: Target, why: string): ChangeHostResult {
+  return { ...skippedResult(t, why), plan: null, txn: null };
 }

@@ -55,7 +55,7 @@ export interface StageArgs {
  */
 export function stageScript(a: StageArgs): string {
   const checks = a.files
-    .map((f) => `got=$(h ${quote(`${a.stage}/${f.name}`)}); [ "$got" = ${quote(f.sha256)} ] || { echo "error: ${f.name} has SHA-256 $got on the host, expected ${f.sha256}"; exit 1; }`)
+    .map((f) => `got=$(h ${quote(`${a.stage}/${f.name}`)}); [ -n "$got" ] || { echo "error: no working SHA-256 tool on the host to check ${f.name}"; exit 1; }; [ "$got" = ${quote(f.sha256)} ] || { echo "error: ${f.name} has SHA-256 $got on the host, expected ${f.sha256}"; exit 1; }`)
     .join('\n');
   const copy = a.uploadDir === a.stage ? '' : `for f in ${a.files.map((f) => quote(f.name)).join(' ')}; do cp "$U/$f" "$S/$f" || { echo "error: cannot copy $f into the stage"; exit 1; }; done; rm -rf "$U"\n`;
   const u = a.unpack;

@@ -21,7 +21,7 @@ LC_ALL=C; export LC_ALL
 umask 022
 trap '' HUP PIPE
 ACTION=$1 TXN=$2 STAGE=$3 LDIR=$4 UDIR=$5 PKG_SHA=$6 PKG_VERSION=$7 PKG_LOG4J=$8 SETTLE=$9
-START_WAIT=${"$"}{10} TOOL=${"$"}{11} FULL_WAIT=${"$"}{10}
+START_WAIT=${"$"}{10} TOOL=${"$"}{11} FULL_WAIT=${"$"}{10} LIMIT=300
 SD=/var/lib/resetpwd-fleet
 J=$SD/journal.$TXN
 ASIDE=/.resetpwd-fleet/$TXN
@@ -31,7 +31,7 @@ U=/CloudResetPwdUpdateAgent UN=cloudResetPwdUpdateAgent
 PHASE=started RCL= MAIN_WAS= UPDATE_WAS= MAIN_REG= UPDATE_REG= EXTRA_STAGE=
 mkdir -p "$SD" && chmod 700 "$SD"
 
-note() { echo "$(date +%s) $*" >> "$J"; }
+note() { printf '%s %s\n' "$(date +%s)" "$*" >> "$J"; }
 save() {
   { echo "id=$TXN"; echo "action=$ACTION"; echo "pid=$$"; echo "stage=$STAGE"; echo "aside=$ASIDE"
     echo "phase=$PHASE"; echo "main_was=$MAIN_WAS"; echo "update_was=$UPDATE_WAS"; echo "main_reg=$MAIN_REG"
@@ -47,10 +47,15 @@ wrapper_pid() {
 }
 state_of() { if [ ! -d "$1" ]; then echo absent; elif [ -n "$(wrapper_pid "$1" "$2")" ]; then echo running; else echo stopped; fi; }
 registered() { if [ -f "/etc/systemd/system/$1.service" ] || [ -e "/etc/init.d/$1" ]; then echo yes; else echo no; fi; }
+# The agents' own scripts and setup.sh run with the signals this script ignores restored, and within a
+# time limit where timeout(1) exists: a hung stop or setup must end in a rollback, not hold the host.
+limited() {
+  if have timeout; then (trap - HUP PIPE; exec timeout -k 10 "$LIMIT" "$@"); else (trap - HUP PIPE; exec "$@"); fi
+}
 run_agent() {
   [ -f "$1/bin/$2.script" ] || return 0
   echo "+ $2.script $3" >> "$OUT"
-  (cd "$1/bin" && sh "./$2.script" "$3") >> "$OUT" 2>&1 < /dev/null
+  (cd "$1/bin" && limited sh "./$2.script" "$3") >> "$OUT" 2>&1 < /dev/null
 }
 # The JVM is the wrapper's child whose command line carries -Dwrapper.key= (what ps shows on a real host).
 # Read with the shell's own read: no fork per process, and a process that exits meanwhile is just skipped.
@@ -127,7 +132,9 @@ boot_ok() {
   [ -d /run/systemd/system ] && [ -f "/etc/systemd/system/$2.service" ] && return 1
   for r in /etc/rc.d/rc3.d /etc/rc3.d /etc/init.d/rc3.d; do for l in "$r"/S*"$2"; do [ -e "$l" ] && return 0; done; done
   have chkconfig && chkconfig --list "$2" 2>/dev/null | grep -q '3:on' && return 0
-  for r in /etc/rc.d/rc.local /etc/rc.local /etc/init.d/after.local; do [ -f "$r" ] && grep -q "$1/bin/$2.script" "$r" && return 0; done
+  for r in /etc/rc.d/rc.local /etc/rc.local /etc/init.d/after.local; do
+    [ -f "$r" ] && awk -v l="$1/bin/$2.script start" '/^[[:space:]]*exit([[:space:]]|$)/ { exit 1 } $0 == l { f = 1; exit 0 } END { exit f ? 0 : 1 }' "$r" && return 0
+  done
   return 1
 }
 ensure_boot() {
@@ -143,10 +150,11 @@ ensure_boot() {
   elif [ -d /etc/rc.d ]; then r=/etc/rc.d/rc.local
   else r=/etc/rc.local; fi
   [ -f "$r" ] || printf '#!/bin/sh\n' > "$r" || return 1
-  if tail -n 1 "$r" | grep -q '^exit 0'; then
-    sed -i '$d' "$r" && printf '%s\nexit 0\n' "$1/bin/$2.script start" >> "$r"
+  # Before the file's first exit (Debian's rc.local ends in "exit 0"), else at its end.
+  if grep -q '^[[:space:]]*exit\([[:space:]]\|$\)' "$r"; then
+    awk -v l="$1/bin/$2.script start" '!d && /^[[:space:]]*exit([[:space:]]|$)/ { print l; d = 1 } { print }' "$r" > "$r.rpf" && cat "$r.rpf" > "$r" && rm -f "$r.rpf"
   else
-    echo "$1/bin/$2.script start" >> "$r"
+    printf '%s\n' "$1/bin/$2.script start" >> "$r"
   fi
   chmod 755 "$r"
   RCL="$RCL $r:$1/bin/$2.script"; save
@@ -178,6 +186,8 @@ undo_agent() {
     mv "$b" "$1" || return 1
   elif [ "$3" = absent ] && [ -d "$1" ]; then
     remove_new "$1" "$2"
+  elif [ "$3" != absent ] && [ ! -d "$1" ]; then
+    return 1
   fi
   if [ "$4" = yes ] && [ "$(registered "$2")" = no ] && [ -d "$1" ]; then run_agent "$1" "$2" install; fi
   return 0
@@ -187,8 +197,8 @@ rollback() {
   START_WAIT=$FULL_WAIT
   [ "$ACTION" = uninstall ] || drop_rc_lines
   left=
-  undo_agent "$U" "$UN" "$UPDATE_WAS" "$UPDATE_REG" || left="$left $U is still in $ASIDE;"
-  undo_agent "$M" "$MN" "$MAIN_WAS" "$MAIN_REG" || left="$left $M is still in $ASIDE;"
+  undo_agent "$U" "$UN" "$UPDATE_WAS" "$UPDATE_REG" || left="$left $U could not be restored from $ASIDE;"
+  undo_agent "$M" "$MN" "$MAIN_WAS" "$MAIN_REG" || left="$left $M could not be restored from $ASIDE;"
   [ -d "$ASIDE" ] && rmdir "$ASIDE" 2>/dev/null
   [ -d /.resetpwd-fleet ] && rmdir /.resetpwd-fleet 2>/dev/null
   if [ "$MAIN_WAS" = absent ]; then
@@ -216,6 +226,7 @@ finish() {
   rm -rf "$STAGE" ${"$"}{EXTRA_STAGE:+"$EXTRA_STAGE"}
   for f in $(ls -t "$SD"/journal.* 2>/dev/null | tail -n +6); do rm -f "$f" "$SD/out.${"$"}{f##*journal.}"; done
   note done "$@"
+  rm -rf "$SD/lock"
   exit 0
 }
 rank() {
@@ -226,12 +237,30 @@ rank() {
   esac
 }
 
+# --- one change at a time on a host: a lock folder naming its holder; a dead holder's lock is taken over
+# (its change is then recovered from its record).
+lock() {
+  i=0
+  until mkdir "$SD/lock" 2>/dev/null; do
+    h=$(cat "$SD/lock/pid" 2>/dev/null | tr -dc 0-9)
+    if [ -n "$h" ] && [ -r "/proc/$h/cmdline" ] && tr '\0' ' ' < "/proc/$h/cmdline" | grep -q txn.sh; then
+      note done failed "another change (pid $h) is running on this host; nothing was changed"; rm -rf "$STAGE"; exit 0
+    fi
+    i=$((i + 1)); [ "$i" -gt 3 ] && { note done failed "cannot take the lock $SD/lock"; exit 0; }
+    rm -rf "$SD/lock"
+  done
+  echo $$ > "$SD/lock/pid"
+}
+lock
+
 # --- a change that died (host rebooted, process killed): undo it from its record, or finish a committed one
 if [ "$ACTION" = recover ]; then
   get() { sed -n "s/^$1=//p" "$SD/txn" | head -n 1; }
   OLD=$(get id) PHASE=$(get phase) MAIN_WAS=$(get main_was) UPDATE_WAS=$(get update_was)
   MAIN_REG=$(get main_reg) UPDATE_REG=$(get update_reg) RCL=$(get rc_local) OLDSTAGE=$(get stage) ACTION=$(get action)
-  ASIDE=/.resetpwd-fleet/$OLD
+  # The record's own aside path: a recovery interrupted in turn is recovered from the same folders.
+  ASIDE=$(get aside)
+  case $ASIDE in /.resetpwd-fleet/?*) ;; *) note done failed "the change record has no usable aside path ($ASIDE)"; exit 0 ;; esac
   note recovering "found $OLD dead in phase $PHASE (recovered by $TXN)"
   if [ "$(rank "$PHASE")" -ge 12 ]; then rm -rf "$ASIDE"; rmdir /.resetpwd-fleet 2>/dev/null; EXTRA_STAGE=$STAGE STAGE=$OLDSTAGE; finish ok "committed before it stopped"; fi
   [ -d "$OLDSTAGE" ] && OUT=$OLDSTAGE/out
@@ -242,6 +271,10 @@ fi
 MAIN_WAS=$(state_of "$M" "$MN") UPDATE_WAS=$(state_of "$U" "$UN")
 MAIN_REG=$(registered "$MN") UPDATE_REG=$(registered "$UN")
 : > "$OUT"
+# An agent folder gone but its unit or init script left (a half-removed install): clear the leftovers, or the
+# new install's own "install" verb would refuse ("already installed").
+[ -d "$M" ] || { rm -f "/etc/systemd/system/$MN.service" "/etc/systemd/system/multi-user.target.wants/$MN.service" "/etc/init.d/$MN"; MAIN_REG=no; }
+[ -d "$U" ] || { rm -f "/etc/systemd/system/$UN.service" "/etc/systemd/system/multi-user.target.wants/$UN.service" "/etc/init.d/$UN"; UPDATE_REG=no; }
 phase started "action=$ACTION main=$MAIN_WAS update=$UPDATE_WAS tool=$TOOL"
 
 phase stopping
@@ -267,7 +300,7 @@ fi
 
 phase installing
 if [ "$UDIR" != - ]; then d=$STAGE/x/$UDIR; else d=$STAGE/x/$LDIR; fi
-(cd "$d" && sh setup.sh) >> "$OUT" 2>&1 < /dev/null
+(cd "$d" && limited sh setup.sh) >> "$OUT" 2>&1 < /dev/null || [ $? -ne 124 ] || fail "setup.sh did not finish within $LIMIT s"
 [ -d "$M" ] || fail "setup.sh did not create $M"
 said=ok; grep -q 'Failed to start service' "$OUT" && said="setup.sh printed 'Failed to start service'"
 phase installed "setup: $said"
@@ -286,7 +319,7 @@ BOOT=
 ensure_boot "$M" "$MN" || fail "cannot register $MN to start at boot"
 [ -d "$U" ] && { ensure_boot "$U" "$UN" || fail "cannot register $UN to start at boot"; }
 phase boot "${"$"}{BOOT# }"
-{ echo "package_sha256=$PKG_SHA"; echo "version=$PKG_VERSION"; echo "log4j=$PKG_LOG4J"; echo "txn=$TXN"
+{ printf 'package_sha256=%s\nversion=%s\nlog4j=%s\ntxn=%s\n' "$PKG_SHA" "$PKG_VERSION" "$PKG_LOG4J" "$TXN"
   echo "installed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "tool=$TOOL"; } > "$SD/state.tmp" && mv -f "$SD/state.tmp" "$SD/state" || fail "cannot write $SD/state"
 phase committed
 rm -rf "$ASIDE"; rmdir /.resetpwd-fleet 2>/dev/null
