@@ -1,11 +1,13 @@
 import { Option, type Command } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { ConnectOptions } from '../audit/host.js';
+import type { ResultDocument } from '../audit/result.js';
 import { InventoryError, resolveTargets } from '../inventory/load.js';
 import type { Target } from '../inventory/target.js';
+import { renderJson, reporterFor, writeReport } from '../report/reporter.js';
 
 /** The target options every host-touching command shares (SPEC "Command line"). */
 export function addTargetOptions(cmd: Command): Command {
@@ -28,7 +30,7 @@ export function addTargetOptions(cmd: Command): Command {
     .addOption(new Option('-c, --concurrency <n>', 'hosts worked on at once').default(50).argParser(intArg('--concurrency', 1, 10000)))
     .addOption(new Option('--timeout <seconds>', 'per-step time limit').default(120).argParser(intArg('--timeout', 1, 86400)))
     .option('--json', 'print the result document (JSON) on stdout instead of the summary')
-    .option('--report <file>', 'also write the result document to FILE (.json)')
+    .option('--report <file>', 'also write the result to FILE; format by extension: .json, .xml (JUnit), .html')
     .option('--pull', 'hosts would download the package themselves (makes the eip check fail without an EIP)');
 }
 
@@ -129,7 +131,7 @@ async function promptSecret(prompt: string): Promise<string> {
 
 /** The targets the options name (inventories, -H, --limit); an inventory problem is a usage error (exit 2). */
 export function targetsOf(o: TargetCliOptions): Target[] {
-  if (o.report && !/\.json$/i.test(o.report)) throw new UsageError(`--report ${o.report}: only .json reports are written so far`);
+  if (o.report) reporterFor(o.report); // an unknown report format is refused before any host is contacted
   try {
     return resolveTargets({ inventory: o.inventory, hosts: o.host, limit: o.limit, user: o.user });
   } catch (e) {
@@ -138,9 +140,11 @@ export function targetsOf(o: TargetCliOptions): Target[] {
   }
 }
 
-/** Writes the result document to --report (private: it names hosts and their weaknesses) and to stdout. */
-export function emit(o: TargetCliOptions, doc: unknown, human: () => string): void {
-  const json = `${JSON.stringify(doc, null, 2)}\n`;
-  if (o.report) writeFileSync(o.report, json, { mode: 0o600 });
-  process.stdout.write(o.json ? json : human());
+/**
+ * Writes the result to --report in the format its extension names (private: it names hosts and their
+ * weaknesses), and the result document or the human summary to stdout.
+ */
+export function emit(o: TargetCliOptions, doc: ResultDocument, human: () => string): void {
+  if (o.report) writeReport(o.report, doc);
+  process.stdout.write(o.json ? renderJson(doc) : human());
 }

@@ -1,5 +1,6 @@
 import type { ChangeDocument } from '../lifecycle/run.js';
 import type { ChangeHostResult } from '../lifecycle/execute.js';
+import { renderByReason } from './by-reason.js';
 import { pad } from './text.js';
 
 function after(h: ChangeHostResult): string {
@@ -38,5 +39,5 @@ export function renderChange(doc: ChangeDocument, dryRun: boolean): string {
   }
   lines.push('', `${doc.hosts.length} hosts: ${[...by].map(([k, v]) => `${v} ${k}`).join(', ')}`);
   if (doc.journal) lines.push(`journal: ${doc.journal}`);
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n')}\n${renderByReason(doc.hosts)}`;
 }

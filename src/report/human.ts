@@ -1,27 +1,17 @@
 import { LINUX_CHECK_IDS } from '../checks/index.js';
 import type { HostResult, ResultDocument } from '../audit/result.js';
+import { renderByReason } from './by-reason.js';
 import { pad } from './text.js';
+import { agentText, osText } from './view.js';
 
-/** The human summary: one table row per host (checks and plug-in state), then what failed and why. */
+/** The human summary: one table row per host (checks and plug-in state), then what failed and why, by reason. */
 const SYM: Record<string, string> = { pass: 'ok', warn: 'WARN', fail: 'FAIL', skip: '-', error: 'ERR' };
-
-function agentText(h: HostResult): string {
-  const a = h.agent;
-  if (!a) return '';
-  if (!a.installed) return a.updateAgent ? 'update agent only' : 'not installed';
-  const parts = [a.running ? 'running' : 'STOPPED', a.mode ?? '?'];
-  if (a.port) parts.push(`port ${a.port}`);
-  if (a.version) parts.push(`v${a.version}`);
-  if (a.log4j) parts.push(`log4j ${a.log4j}`);
-  if (a.updateAgent) parts.push('+update agent');
-  return parts.join(', ');
-}
 
 export function renderHuman(doc: ResultDocument): string {
   const withChecks = doc.command === 'audit';
   const cols = withChecks ? [...LINUX_CHECK_IDS] : [];
   const nameW = Math.max(4, ...doc.hosts.map((h) => h.name.length));
-  const osW = Math.max(2, ...doc.hosts.map((h) => (h.os ? `${h.os.id ?? '?'} ${h.os.version ?? ''}`.trim().length : 1)));
+  const osW = Math.max(2, ...doc.hosts.map((h) => osText(h).length));
   const head = [pad('host', nameW), pad('outcome', 11), pad('os', osW), ...cols.map((c) => pad(c, Math.max(c.length, 4))), 'plug-in'];
   const lines = [head.join('  ')];
   for (const h of doc.hosts) {
@@ -30,7 +20,7 @@ export function renderHuman(doc: ResultDocument): string {
       [
         pad(h.name, nameW),
         pad(h.outcome, 11),
-        pad(h.os ? `${h.os.id ?? '?'} ${h.os.version ?? ''}`.trim() : '-', osW),
+        pad(osText(h), osW),
         ...cols.map((c) => pad(byId.has(c) ? SYM[byId.get(c)!]! : '', Math.max(c.length, 4))),
         h.error ? '' : agentText(h),
       ].join('  ').trimEnd(),
@@ -45,5 +35,5 @@ export function renderHuman(doc: ResultDocument): string {
   if (problems.length) lines.push('', 'Findings:', ...problems);
   const s = doc.summary;
   lines.push('', `${s.total} hosts: ${s.ok} ok, ${s.failed} failed, ${s.unreachable} unreachable${s.skipped ? `, ${s.skipped} skipped` : ''}`);
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n')}\n${renderByReason(doc.hosts)}`;
 }
