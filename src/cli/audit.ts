@@ -3,7 +3,8 @@ import { runAudit } from '../audit/run.js';
 import { renderHuman } from '../report/human.js';
 import { ExitCode } from '../errors.js';
 import { Progress } from '../report/progress.js';
-import { addRolloutOptions, interruptible, rolloutOf, type RolloutCliOptions } from './rollout.js';
+import { addRolloutOptions, interruptible, redactorOf, rolloutOf, runLogger, scrubbed, type RolloutCliOptions } from './rollout.js';
+import { newRunId } from '../lifecycle/run.js';
 import { addTargetOptions, connectOptionsOf, emit, targetsOf, type TargetCliOptions } from './target-options.js';
 
 /** `audit` (prerequisite checks + plug-in state) and `status` (plug-in state): read-only on every host. */
@@ -18,16 +19,23 @@ export function auditCommand(name: 'audit' | 'status'): Command {
   addRolloutOptions(addTargetOptions(cmd), false).action(async (o: TargetCliOptions & RolloutCliOptions) => {
     const targets = targetsOf(o);
     const conn = await connectOptionsOf(o);
-    const progress = new Progress();
+    const redactor = redactorOf(conn, targets);
+    const logger = runLogger(o, redactor, newRunId());
+    const progress = new Progress(process.stderr, undefined, (s) => redactor.redact(s));
     const stop = interruptible();
     progress.start(targets.length, name);
-    const doc = await runAudit(name, targets, { ...conn, concurrency: o.concurrency, ...rolloutOf(o, false), signal: stop.signal, onWave: (w, of, n) => progress.wave(w, of, n) }, (h) =>
-      progress.hostDone(h),
-    ).finally(() => {
+    logger.log.info({ command: name, hosts: targets.length }, 'run start');
+    const doc = await runAudit(name, targets, { ...conn, concurrency: o.concurrency, ...rolloutOf(o, false), signal: stop.signal, onWave: (w, of, n) => progress.wave(w, of, n) }, (h) => {
+      progress.hostDone(h);
+      logger.host(h);
+    }).finally(() => {
       progress.stop();
       stop.dispose();
     });
-    emit(o, doc, () => renderHuman(doc));
+    logger.log.info({ summary: doc.summary, stopped: doc.stopped }, 'run end');
+    logger.log.flush();
+    const clean = scrubbed(doc, redactor);
+    emit(o, clean, () => renderHuman(clean));
     process.exitCode = doc.stopped ? ExitCode.Stopped : doc.hosts.every((h) => h.outcome === 'ok') ? ExitCode.Ok : ExitCode.HostFailed;
   });
   return cmd;

@@ -1,6 +1,11 @@
 import { Option, type Command } from 'commander';
 import { parseBudget, UNLIMITED, type ErrorBudget } from '../fleet/budget.js';
 import { parseCanary, type WaveSpec } from '../fleet/canary.js';
+import type { Logger } from 'pino';
+import type { ConnectOptions } from '../audit/host.js';
+import type { HostResult } from '../audit/result.js';
+import type { Target } from '../inventory/target.js';
+import { createLogger, Redactor } from '../log.js';
 import { intArg } from './target-options.js';
 
 /** Rollout controls shared by every host-touching command (SPEC "Command line"); parsed once, here. */
@@ -8,6 +13,8 @@ export interface RolloutCliOptions {
   canary?: WaveSpec;
   maxErrors?: ErrorBudget;
   retries: number;
+  log?: string;
+  verbose?: boolean;
 }
 
 export function addRolloutOptions(cmd: Command, changing: boolean): Command {
@@ -16,7 +23,43 @@ export function addRolloutOptions(cmd: Command, changing: boolean): Command {
     .addOption(
       new Option('--max-errors <n|n%>', `error budget: failed, rolled-back and unreachable hosts allowed before no new host starts (default ${changing ? '0' : 'unlimited'})`).argParser(parseBudget),
     )
-    .addOption(new Option('--retries <n>', 'retries of hosts that could not be reached (never of a half-done change)').default(0).argParser(intArg('--retries', 0, 10)));
+    .addOption(new Option('--retries <n>', 'retries of hosts that could not be reached (never of a half-done change)').default(0).argParser(intArg('--retries', 0, 10)))
+    .option('--log <file>', 'structured log: one JSON object a line (run, host, step, duration); secrets redacted')
+    .option('-v, --verbose', 'debug detail in the log: every host\'s checks and plan');
+}
+
+/**
+ * Everything secret this run knows — login and sudo passwords, key passphrases, from options and inventory —
+ * scrubbed from the log, the progress lines, the result document and the reports.
+ */
+export function redactorOf(conn: ConnectOptions, targets: Target[]): Redactor {
+  return new Redactor([conn.password, conn.becomePassword, conn.keyPassphrase, ...targets.flatMap((t) => [t.password, t.becomePassword])]);
+}
+
+/** The result document with every secret scrubbed (a last line of defence: none should be in it). */
+export function scrubbed<T>(doc: T, r: Redactor): T {
+  return JSON.parse(r.redact(JSON.stringify(doc))) as T;
+}
+
+/** The run's log events, shared by every host-touching command. */
+export function runLogger(o: RolloutCliOptions, redactor: Redactor, runId: string): { log: Logger; step: (host: string, state: string, detail?: string) => void; host: (h: HostResult) => void } {
+  const log = createLogger({ file: o.log, verbose: o.verbose, runId, redactor });
+  const since = new Map<string, number>();
+  let last = new Map<string, number>();
+  return {
+    log,
+    step: (host, state, detail) => {
+      const now = Date.now();
+      if (!since.has(host)) since.set(host, now);
+      log.info({ host, step: state, ms: now - (last.get(host) ?? now), ...(detail ? { detail } : {}) }, 'step');
+      last.set(host, now);
+    },
+    host: (h) => {
+      const t0 = since.get(h.name);
+      log.info({ host: h.name, outcome: h.outcome, ms: t0 ? Date.now() - t0 : h.steps.reduce((a, s) => a + s.ms, 0), error: h.error }, 'host done');
+      log.debug({ host: h.name, checks: h.checks, steps: h.steps, plan: (h as { plan?: unknown }).plan ?? null }, 'host detail');
+    },
+  };
 }
 
 export function rolloutOf(o: RolloutCliOptions, changing: boolean): { waves: WaveSpec | undefined; budget: ErrorBudget; retries: number } {

@@ -39,6 +39,8 @@ export interface ChangeRunOptions extends ConnectOptions {
   /** Continue this run: its finished hosts are not touched again, the rest are worked on. */
   resume?: RunRecord | undefined;
   onStart?: (hosts: number) => void;
+  /** The run's id (default: a new one, or the resumed run's). */
+  runId?: string | undefined;
   onWave?: (wave: number, of: number, size: number) => void;
 }
 
@@ -49,6 +51,11 @@ export interface ChangeDocument extends ResultDocument {
   hosts: ChangeHostResult[];
   /** Why the run stopped before every host was attempted (exit 3), or null. */
   stopped: { reason: 'budget' | 'interrupted'; detail: string } | null;
+}
+
+/** A run id: its start time (sortable) and a random suffix. */
+export function newRunId(): string {
+  return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
 }
 
 /** Verifies the package and reads it once; the bytes sent are the bytes whose hash was checked. */
@@ -83,7 +90,7 @@ export async function runChange(command: ChangeCommand, targetsIn: Target[], o: 
     const byName = new Map(targets.map((t) => [t.name, t]));
     targets = prior.header.hosts.map((h) => byName.get(h)!);
   }
-  const runId = prior?.id ?? `${startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+  const runId = prior?.id ?? o.runId ?? newRunId();
   const journal = o.dryRun ? null : new Journal(prior?.file ?? o.journalPath ?? path.join(defaultJournalDir(), `${runId}.jsonl`), runId);
   const knownHosts = new KnownHosts(o.knownHostsFile);
   const done = prior ? doneHosts(prior) : new Set<string>();

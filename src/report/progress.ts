@@ -22,6 +22,8 @@ export class Progress {
   constructor(
     private readonly out: NodeJS.WriteStream = process.stderr,
     tty?: boolean,
+    /** Scrubs secrets from what is shown (host errors can quote anything). */
+    private readonly scrub: (s: string) => string = (s) => s,
   ) {
     this.tty = tty ?? !!out.isTTY;
   }
@@ -50,9 +52,9 @@ export class Progress {
     if (bad) this.failed++;
     const secs = since ? ` ${((Date.now() - since) / 1000).toFixed(1)}s` : '';
     if (this.tty) {
-      if (bad) this.print(`${h.name}: ${h.outcome}${h.error ? `: ${h.error}` : ''}`);
+      if (bad) this.print(this.scrub(`${h.name}: ${h.outcome}${h.error ? `: ${h.error}` : ''}`));
     } else {
-      this.out.write(`[${this.done}/${this.total}] ${h.name} ${h.outcome}${secs}${bad && h.error ? `: ${h.error}` : ''}\n`);
+      this.out.write(this.scrub(`[${this.done}/${this.total}] ${h.name} ${h.outcome}${secs}${bad && h.error ? `: ${h.error}` : ''}\n`));
     }
   }
 
