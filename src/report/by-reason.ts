@@ -34,14 +34,8 @@ export function reasonOf(h: HostResult): string {
  * cut at the first "; ", " (" or line end, and with the host's name and address written as HOST.
  */
 function firstClause(error: string, h: HostResult): string {
-  let e = error.trim();
-  const where = [`${h.name} (${h.address}:${h.port}): `, `${h.address} (${h.address}:${h.port}): `, `${h.name}: `, `${h.address}: `];
-  for (const p of where) {
-    if (e.startsWith(p)) {
-      e = e.slice(p.length);
-      break;
-    }
-  }
+  const who = [h.name, h.address].filter(Boolean).map(escapeRe).join('|');
+  let e = error.trim().replace(new RegExp(`^(?:${who})(?: \\([^)]*\\))?: `), '');
   e = e.split(/; | \(|\r?\n/)[0]!.replace(/[\s.:;,]+$/, '');
   for (const s of new Set([h.name, h.address])) if (s.length >= 3) e = e.split(s).join('HOST');
   return e;

@@ -85,6 +85,7 @@ function meta(doc: ResultDocument, run: ReturnType<typeof runInfoOf>): string {
   if (run.package) items.push(['package', `${run.package.fileName}${run.package.version ? `, version ${run.package.version}` : ''}, sha256 ${run.package.sha256}`]);
   items.push(['started', when(doc.startedAt)], ['finished', when(doc.finishedAt)], ['duration', duration(spanMs(doc.startedAt, doc.finishedAt))]);
   if (run.journal) items.push(['journal', run.journal]);
+  if (run.stopped) items.push(['stopped early', `${run.stopped.reason}: ${run.stopped.detail}`]);
   return items.map(([k, v]) => `<div><dt>${html(k)}</dt><dd>${html(v)}</dd></div>`).join('');
 }
 

@@ -45,6 +45,7 @@ function properties(doc: ResultDocument): [string, string][] {
   const p: [string, string][] = [['command', doc.command], ['startedAt', doc.startedAt], ['finishedAt', doc.finishedAt]];
   if (run.runId) p.push(['runId', run.runId]);
   if (run.journal) p.push(['journal', run.journal]);
+  if (run.stopped) p.push(['stopped', `${run.stopped.reason}: ${run.stopped.detail}`]);
   if (run.package) {
     p.push(['package', run.package.fileName], ['package.sha256', run.package.sha256]);
     if (run.package.version) p.push(['package.version', run.package.version]);

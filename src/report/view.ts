@@ -50,13 +50,22 @@ export function txnOf(h: HostResult): string | null {
   return typeof t === 'string' ? t : null;
 }
 
-/** The fields a change command adds to the document (ChangeDocument); null where the document has none. */
-export function runInfoOf(doc: ResultDocument): { runId: string | null; journal: string | null; package: PackageView | null } {
-  const d = doc as { runId?: unknown; journal?: unknown; package?: PackageView | null };
+/**
+ * The fields a run adds to the document where it has them: run id, journal and package (ChangeDocument), and
+ * why the run stopped early (error budget, interrupt); null where the document has none.
+ */
+export function runInfoOf(doc: ResultDocument): {
+  runId: string | null;
+  journal: string | null;
+  package: PackageView | null;
+  stopped: { reason: string; detail: string } | null;
+} {
+  const d = doc as { runId?: unknown; journal?: unknown; package?: PackageView | null; stopped?: { reason: string; detail: string } | null };
   return {
     runId: typeof d.runId === 'string' ? d.runId : null,
     journal: typeof d.journal === 'string' ? d.journal : null,
     package: d.package && typeof d.package.sha256 === 'string' ? d.package : null,
+    stopped: d.stopped && typeof d.stopped.reason === 'string' ? d.stopped : null,
   };
 }
 
