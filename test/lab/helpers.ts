@@ -63,11 +63,11 @@ export function lab(args: string[], opts: { env?: Record<string, string>; timeou
 }
 
 /** Brings the lab up (default scenario unless given) and returns what it wrote to hosts.json. */
-export function labUp(scenario?: string): LabDoc {
+export function labUp(scenario?: string, hosts?: number): LabDoc {
   if (process.getuid?.() !== 0) {
     throw new Error('the lab tests need root (they mount overlays and create namespaces): run them as root, as CI does');
   }
-  const r = lab(['up', ...(scenario ? ['--scenario', scenario] : [])]);
+  const r = lab(['up', ...(scenario ? ['--scenario', scenario] : []), ...(hosts ? ['--hosts', String(hosts)] : [])]);
   if (r.code !== 0) throw new Error(`scripts/lab up failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
   return labDoc();
 }
