@@ -9,7 +9,8 @@ import {
  * The result document as one self-contained HTML page: inline CSS and script, nothing fetched (a
  * Content-Security-Policy allows only those two, by hash). Header, counts per outcome as tiles, a table with
  * a row per host and a cell per check, filters (outcome, failing check, text; kept in the URL's #hash, e.g.
- * `#outcome=failed&check=disk-space&q=web`), sorting, and a details row per host built on demand.
+ * `#outcome=failed&check=disk-space&q=web&sort=name`), sorting, and a details row per host built on demand
+ * (`#open=HOST` opens one).
  *
  * Everything that comes from a host is escaped. The rows are rendered here, problems first; the script only
  * toggles `hidden` and reorders rows, one pass over them per change, so the page stays usable at thousands
@@ -80,13 +81,13 @@ function duration(ms: number): string {
 }
 
 function meta(doc: ResultDocument, run: ReturnType<typeof runInfoOf>): string {
-  const items: [string, string][] = [];
+  const items: [string, string, string?][] = [];
   if (run.runId) items.push(['run', run.runId]);
   if (run.package) items.push(['package', `${run.package.fileName}${run.package.version ? `, version ${run.package.version}` : ''}, sha256 ${run.package.sha256}`]);
   items.push(['started', when(doc.startedAt)], ['finished', when(doc.finishedAt)], ['duration', duration(spanMs(doc.startedAt, doc.finishedAt))]);
   if (run.journal) items.push(['journal', run.journal]);
-  if (run.stopped) items.push(['stopped early', `${run.stopped.reason}: ${run.stopped.detail}`]);
-  return items.map(([k, v]) => `<div><dt>${html(k)}</dt><dd>${html(v)}</dd></div>`).join('');
+  if (run.stopped) items.push(['stopped early', `${run.stopped.reason}: ${run.stopped.detail}`, 'stopped']);
+  return items.map(([k, v, c]) => `<div${c ? ` class="${c}"` : ''}><dt>${html(k)}</dt><dd>${html(v)}</dd></div>`).join('');
 }
 
 /** The outcome a host's row is filed under: a dry run's would-be change is not "skipped" to a reader. */
@@ -146,6 +147,7 @@ function reasonText(h: HostResult): string {
   if (failing.length) return failing.map((c) => `${c.id}: ${c.detail}`).join('; ');
   const plan = planOf(h);
   if (plan && (h.outcome === 'unchanged' || wouldChange(h))) return `${plan.kind}: ${plan.reason}`;
+  if (h.outcome === 'skipped') return 'not attempted';
   return (h.agent?.findings ?? []).join('; ');
 }
 
@@ -168,7 +170,7 @@ const STYLE = `
 *{box-sizing:border-box}
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;padding:16px 20px;color:#1d1d1d;background:#fafafa}
 h1{font-size:20px;margin:0 0 6px}h1 .cmd{color:#1565c0}
-.meta{display:flex;flex-wrap:wrap;gap:4px 22px;margin:0 0 12px;color:#333}.meta div{display:flex;gap:6px}.meta dt{color:var(--muted)}.meta dd{margin:0;font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12.5px;word-break:break-all}
+.meta{display:flex;flex-wrap:wrap;gap:4px 22px;margin:0 0 12px;color:#333}.meta div{display:flex;gap:6px}.meta dt{color:var(--muted)}.meta dd{margin:0;font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12.5px;word-break:break-all}.meta .stopped{color:var(--fail);font-weight:700}
 .tiles{display:flex;flex-wrap:wrap;gap:8px;margin:0 0 12px}
 .tile{border:1px solid var(--line);border-radius:8px;padding:8px 14px;min-width:96px;text-align:left;background:#fff;cursor:pointer;font:inherit;color:inherit}
 .tile b{display:block;font-size:22px;line-height:1.1}.tile[aria-pressed=true]{outline:3px solid #1565c0;outline-offset:1px}
@@ -180,8 +182,8 @@ h1{font-size:20px;margin:0 0 6px}h1 .cmd{color:#1565c0}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line)}
 th,td{padding:4px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
 thead th{position:sticky;top:0;background:#f0f2f5;border-bottom:1px solid #ccc;font-weight:600;white-space:nowrap;z-index:1}
-th.chk{font-size:12px}td.host{font-weight:600;white-space:nowrap;max-width:22em;overflow:hidden;text-overflow:ellipsis}td.nw{white-space:nowrap}td.agent{min-width:13em}
-td.reason{min-width:16em;max-width:38em;overflow-wrap:anywhere;color:#333}
+th.chk{font-size:12px;white-space:normal}td.host{font-weight:600;white-space:nowrap;max-width:22em;overflow:hidden;text-overflow:ellipsis}td.nw{white-space:nowrap}td.agent{min-width:9em}
+td.reason{min-width:14em;max-width:38em;overflow-wrap:anywhere;color:#333}
 tbody tr:hover{background:#f5f9ff}
 td.s-fail{background:var(--fail-bg);color:var(--fail);font-weight:700}td.s-warn{background:var(--warn-bg);color:var(--warn);font-weight:600}
 td.s-error{background:var(--error-bg);color:var(--error);font-weight:600}td.s-pass{color:var(--ok)}td.s-skip{color:#999}
@@ -290,13 +292,15 @@ const SCRIPT = `
     section(td, 'connection'); td.appendChild(el('pre', d.transport + (d.arch ? ', ' + d.arch : '')));
     return tr;
   }
+  function toggle(r) {
+    var i = +r.getAttribute('data-i'), b = r.querySelector('button.x');
+    if (open[i]) { open[i].remove(); delete open[i]; b.setAttribute('aria-expanded', 'false'); b.textContent = '\\u25b8'; return; }
+    open[i] = buildDetails(i); open[i].hidden = r.hidden; r.after(open[i]);
+    b.setAttribute('aria-expanded', 'true'); b.textContent = '\\u25be';
+  }
   tbody.addEventListener('click', function (ev) {
     var b = ev.target.closest && ev.target.closest('button.x');
-    if (!b) return;
-    var r = b.closest('tr'), i = +r.getAttribute('data-i');
-    if (open[i]) { open[i].remove(); delete open[i]; b.setAttribute('aria-expanded', 'false'); b.textContent = '\\u25b8'; return; }
-    open[i] = buildDetails(i); r.after(open[i]);
-    b.setAttribute('aria-expanded', 'true'); b.textContent = '\\u25be';
+    if (b) toggle(b.closest('tr'));
   });
   function changed() { st.outcome = fo.value; st.check = fc.value; st.q = fq.value; st.sort = fs.value; writeHash(); apply(); }
   fo.addEventListener('change', changed); fc.addEventListener('change', changed); fs.addEventListener('change', changed);
@@ -312,6 +316,10 @@ const SCRIPT = `
   window.addEventListener('hashchange', function () { readHash(); apply(); });
   readHash();
   apply();
+  // #open=NAME (repeatable) opens those hosts' details, so a link can point at one host's plan and steps.
+  new URLSearchParams(location.hash.replace(/^#/, '')).getAll('open').forEach(function (name) {
+    rows.forEach(function (r) { if (r.cells[1].textContent === name && !open[r.getAttribute('data-i')]) toggle(r); });
+  });
   document.documentElement.setAttribute('data-ready', '');
 })();
 `;
