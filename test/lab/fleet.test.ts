@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { labDown, labUp, repo, type LabDoc, type LabHost } from './helpers.js';
@@ -62,7 +62,7 @@ for d in /proc/[0-9]*; do tr '\\0' ' ' < $d/cmdline 2>/dev/null | grep -q '[t]xn
   const [log4j = '', run = '', left = '', busy = ''] = r.stdout.trim().split('\n');
   return { log4j, running: run === 'running', leftovers: left === 'leftovers', changing: busy === 'changing' };
 }
-const latestRun = () => readdirSync(runsDir).filter((f) => f.endsWith('.jsonl')).map((f) => path.join(runsDir, f)).sort((a, b) => readFileSync(b).length - readFileSync(a).length);
+const latestRun = () => readdirSync(runsDir).filter((f) => f.endsWith('.jsonl')).map((f) => path.join(runsDir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
 function journalOf(id: string): Record<string, unknown>[] {
   return readFileSync(path.join(runsDir, `${id}.jsonl`), 'utf8').split('\n').filter(Boolean).flatMap((l) => {
     try {

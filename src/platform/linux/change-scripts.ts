@@ -118,7 +118,7 @@ echo launched
  * line, or with "0 lost …" when the transaction's process is gone without finishing (killed, host reboot).
  */
 export function followScript(txn: string, from: number): string {
-  return `${PRELUDE}SD=${STATE_DIR} T=${quote(txn)} n=${from} waited=0
+  return `${PRELUDE}SD=${STATE_DIR} T=${quote(txn)} n=${from} waited=0 gone=0
 J="$SD/journal.$T"
 nap() { sleep 0.2 2>/dev/null || sleep 1; }
 while :; do
@@ -132,7 +132,15 @@ while :; do
   pid=$(sed -n 's/^pid=//p' "$SD/txn" 2>/dev/null | tr -dc 0-9)
   id=$(sed -n 's/^id=//p' "$SD/txn" 2>/dev/null)
   if [ "$id" = "$T" ] && [ -n "$pid" ]; then
-    if ! [ -r "/proc/$pid/cmdline" ] || ! tr '\\0' ' ' < "/proc/$pid/cmdline" | grep -q txn.sh; then
+    # Gone means: no such process, or one whose command line (when readable and not empty) is not txn.sh,
+    # three checks in a row — a loaded host can answer an odd /proc read once.
+    c=$(tr '\\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)
+    if ! kill -0 "$pid" 2>/dev/null || { [ -n "$c" ] && case $c in *txn.sh*) false ;; *) true ;; esac; }; then
+      gone=$((gone + 1))
+    else
+      gone=0
+    fi
+    if [ "$gone" -ge 3 ]; then
       sed -n "$((n + 1)),\\$p" "$J"; sed -n "$((n + 1)),\\$p" "$J" | grep -q '^[0-9]* done' && exit 0
       echo "0 lost the change's process (pid $pid) ended without finishing"; exit 0
     fi
