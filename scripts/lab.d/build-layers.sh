@@ -55,6 +55,13 @@ for z in "$REPO_DIR"/packages/CloudResetPwdAgent-*.zip; do
   "$LAB_PYTHON" -c 'import sys,zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$z" "$C/usr/share/lab/fixtures/$n"
 done
 
+# A package mirror inside the "VPC": every host's metadata server also serves packages/ under /mirror/, as
+# an in-region bucket or an internal mirror would (update --pull http://169.254.169.254/mirror/<zip>).
+mkdir -p "$C/var/lib/lab-metadata/mirror"
+for z in "$REPO_DIR"/packages/CloudResetPwdAgent-*.zip; do
+  [ -f "$z" ] && cp "$z" "$z.sha256" "$C/var/lib/lab-metadata/mirror/" 2>/dev/null
+done
+
 # The base's own boot-time units (its ssh.service, e2scrub) are not this lab's: sshd is served through
 # inetd.pl, and the lab's init starts only what a test or the tool enabled.
 for w in "$base"/etc/systemd/system/multi-user.target.wants/*; do

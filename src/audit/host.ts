@@ -25,6 +25,8 @@ export interface ConnectOptions {
   connectTimeoutMs: number;
   stepTimeoutMs: number;
   pull: boolean;
+  /** Where hosts download the package from (--pull URL); undefined: it is pushed over the connection. */
+  pullUrl?: string | undefined;
 }
 
 // One read per key file per run, not one per host: a fleet of thousands shares a handful of keys.

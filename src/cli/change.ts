@@ -56,7 +56,8 @@ export function changeCommand(name: ChangeCommand): Command {
     .option('--retry-failed <run>', 'target only the hosts that failed, rolled back or were unreachable in that run');
   addRolloutOptions(addTargetOptions(cmd), true).action(async (o: ChangeCliOptions) => {
     if (name !== 'uninstall' && !o.package) throw new UsageError(`${name}: --package ZIP is required (the plug-in zip, with its .sha256 beside it or --sha256)`);
-    if (o.pull) throw new UsageError(`${name} --pull: hosts downloading the package themselves is not available yet; leave out --pull to push it over the connection`);
+    if (o.pull === true) throw new UsageError(`${name} --pull: give the URL the hosts download the package from (a mirror, or the official bucket's CloudResetPwdAgent.zip for their region and architecture)`);
+    if (typeof o.pull === 'string' && !/^https?:\/\/[^\s'"]+$/.test(o.pull)) throw new UsageError(`--pull ${o.pull}: give an http:// or https:// URL`);
     for (const f of o.force ?? []) {
       if (!(LINUX_CHECK_IDS as readonly string[]).includes(f)) throw new UsageError(`--force ${f}: no such check; use one of ${LINUX_CHECK_IDS.join(', ')}`);
     }

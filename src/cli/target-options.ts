@@ -31,7 +31,7 @@ export function addTargetOptions(cmd: Command): Command {
     .addOption(new Option('--timeout <seconds>', 'per-step time limit').default(120).argParser(intArg('--timeout', 1, 86400)))
     .option('--json', 'print the result document (JSON) on stdout instead of the summary')
     .option('--report <file>', 'also write the result to FILE; format by extension: .json, .xml (JUnit), .html')
-    .option('--pull', 'hosts would download the package themselves (makes the eip check fail without an EIP)');
+    .option('--pull [url]', 'hosts download the package themselves from URL (a mirror or the official bucket) and check its SHA-256; for audit: the eip check then fails without an EIP');
 }
 
 export function intArg(flag: string, min: number, max: number) {
@@ -68,7 +68,7 @@ export interface TargetCliOptions {
   timeout: number;
   json?: boolean;
   report?: string;
-  pull?: boolean;
+  pull?: boolean | string;
 }
 
 export async function connectOptionsOf(o: TargetCliOptions): Promise<ConnectOptions> {
@@ -101,6 +101,7 @@ export async function connectOptionsOf(o: TargetCliOptions): Promise<ConnectOpti
     connectTimeoutMs: Math.min(o.timeout, 30) * 1000,
     stepTimeoutMs: o.timeout * 1000,
     pull: !!o.pull,
+    pullUrl: typeof o.pull === 'string' ? o.pull : undefined,
   };
 }
 

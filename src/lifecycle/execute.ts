@@ -268,12 +268,15 @@ async function stageOn(s: HostSession, plan: Plan, args: TxnArgs, ctx: ChangeCon
       archive = 'pkg.zip';
     }
   }
-  for (const f of files) await s.transport.put(f.bytes, `${uploadDir}/${f.name}`, 0o600);
+  // --pull: the host downloads the zip itself (a tar for a host without unzip is still pushed).
+  const downloads = ctx.conn.pullUrl && archive === 'pkg.zip' ? [{ name: 'pkg.zip', url: ctx.conn.pullUrl }] : [];
+  for (const f of files) if (!downloads.some((d) => d.name === f.name)) await s.transport.put(f.bytes, `${uploadDir}/${f.name}`, 0o600);
   const st = await s.run(
     stageScript({
       uploadDir,
       stage,
       files: files.map(({ name, sha256: h }) => ({ name, sha256: h })),
+      downloads,
       unpack: archive && extractor ? { extractor, archive, expect: `${ctx.pkg!.info.linuxDir}/setup.sh` } : null,
     }),
   );

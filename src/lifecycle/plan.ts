@@ -13,6 +13,8 @@ export type ChangeCommand = 'update' | 'install' | 'uninstall';
 
 export interface PlanOptions {
   reinstall: boolean;
+  /** The hosts download the package from here (--pull URL) instead of receiving it. */
+  pullUrl?: string | undefined;
   /** Prerequisite check ids the operator overrides (--force CHECK). */
   force: string[];
   settleSeconds: number;
@@ -125,6 +127,9 @@ export function planChange(
   }
   const extractor = extractorOf(f.tools);
   if (!extractor) return { kind: 'refused', reason: 'the host has neither unzip, python3 nor tar to unpack the package', steps: [] };
+  if (o.pullUrl && extractor !== 'tar' && !f.tools.includes('curl') && !f.tools.includes('wget')) {
+    return { kind: 'refused', reason: '--pull: the host has neither curl nor wget to download the package; push it instead (leave out --pull)', steps: [] };
+  }
   const reason = same.same ? `reinstall: ${!main.running ? 'it does not run' : !startsAtBoot(main) ? 'it does not start at boot' : '--reinstall'}` : before;
   const mode = pkg.mode ?? 'AUTO';
   const setup = pkg.updateLinuxDir ? `${pkg.updateLinuxDir.split('/').pop()}/setup.sh (installs both agents)` : `${pkg.linuxDir.split('/').pop()}/setup.sh`;
@@ -135,7 +140,9 @@ export function planChange(
     reason,
     extractor,
     steps: [
-      `upload ${pkg.fileName} (${Math.max(1, Math.round(pkg.size / 1024))} KiB) to a private stage; check its SHA-256 ${pkg.sha256.slice(0, 16)}… on the host (${hashTool})`,
+      o.pullUrl && extractor !== 'tar'
+        ? `download ${o.pullUrl} on the host into a private stage (curl or wget); check its SHA-256 ${pkg.sha256.slice(0, 16)}… (that of ${pkg.fileName}) on the host (${hashTool})`
+        : `upload ${pkg.fileName} (${Math.max(1, Math.round(pkg.size / 1024))} KiB) to a private stage; check its SHA-256 ${pkg.sha256.slice(0, 16)}… on the host (${hashTool})`,
       extractor === 'tar' ? 'no unzip or python3 on the host: stream the package\'s Linux folders as a tar (hash-checked too) and unpack with tar' : `unpack with ${extractor}`,
       ...stopAndSetAside(f),
       `install: cd ${setup.split('/')[0]} && sh setup.sh — success is judged by the agent running, not by its message`,

@@ -112,7 +112,7 @@ export async function runChange(command: ChangeCommand, targetsIn: Target[], o: 
           conn: o,
           knownHosts,
           pkg,
-          plan: { reinstall: o.reinstall, force: o.force, settleSeconds: o.settleSeconds },
+          plan: { reinstall: o.reinstall, force: o.force, settleSeconds: o.settleSeconds, pullUrl: o.pullUrl },
           dryRun: o.dryRun,
           journal,
           startWaitSeconds: o.startWaitSeconds,

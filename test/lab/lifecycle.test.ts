@@ -242,6 +242,32 @@ describe('update when the connection or the host-side change is cut', { timeout:
   });
 });
 
+describe('update --pull', { timeout: 180_000 }, () => {
+  const mirror = 'http://169.254.169.254/mirror';
+  it('a host whose download fails is failed before anything changed, with the reason', async () => {
+    const d = await change('update', ['pull'], { pullUrl: `${mirror}/no-such.zip` });
+    expect(outcome(d, 'pull').outcome).toBe('failed');
+    expect(outcome(d, 'pull').error).toMatch(/downloading .*no-such\.zip failed.*nothing on the host was changed/);
+    expect(real('pull')).toMatchObject({ running: true, log4j: '2.12.1', stages: '' });
+  });
+
+  it('hosts download the package from a mirror themselves and check its hash: the controller sends no package bytes', async () => {
+    const d = await change('update', ['pull'], { pullUrl: `${mirror}/${GOOD}` });
+    const h = outcome(d, 'pull');
+    expect(h.outcome, h.error ?? '').toBe('updated');
+    expect(h.plan?.steps[0]).toMatch(/^download http:\/\/169\.254\.169\.254\/mirror\/CloudResetPwdAgent-2\.1\.0\.zip on the host/);
+    expectNewAgent('pull');
+  });
+
+  it('a mirror serving other bytes than the verified package is caught by the hash check on the host', async () => {
+    onHost('pull', 'rm -f /var/lib/resetpwd-fleet/state');
+    const d = await change('update', ['pull'], { pullUrl: `${mirror}/${OLD}`, reinstall: true });
+    expect(outcome(d, 'pull').outcome).toBe('failed');
+    expect(outcome(d, 'pull').error).toMatch(/pkg\.zip has SHA-256 [0-9a-f]{64} on the host, expected/);
+    expect(real('pull')).toMatchObject({ running: true, log4j: '2.17.1', aside: '' });
+  });
+});
+
 describe('install and uninstall', { timeout: 180_000 }, () => {
   it('install refuses a host that already has an agent, unless --reinstall', async () => {
     const d = await change('install', ['remove-me']);

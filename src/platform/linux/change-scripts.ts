@@ -44,6 +44,8 @@ export function extractorOf(tools: string[]): Extractor | null {
 export interface StageArgs {
   uploadDir: string;
   stage: string;
+  /** Files the host downloads itself into the stage (--pull) before the hashes are checked. */
+  downloads?: { name: string; url: string }[];
   files: { name: string; sha256: string }[];
   /** What to unpack and how (null: nothing, e.g. a recovery that only needs the transaction script). */
   unpack: { extractor: Extractor; archive: string; expect: string } | null;
@@ -57,13 +59,24 @@ export function stageScript(a: StageArgs): string {
   const checks = a.files
     .map((f) => `got=$(h ${quote(`${a.stage}/${f.name}`)}); [ -n "$got" ] || { echo "error: no working SHA-256 tool on the host to check ${f.name}"; exit 1; }; [ "$got" = ${quote(f.sha256)} ] || { echo "error: ${f.name} has SHA-256 $got on the host, expected ${f.sha256}"; exit 1; }`)
     .join('\n');
-  const copy = a.uploadDir === a.stage ? '' : `for f in ${a.files.map((f) => quote(f.name)).join(' ')}; do cp "$U/$f" "$S/$f" || { echo "error: cannot copy $f into the stage"; exit 1; }; done; rm -rf "$U"\n`;
+  const pushed = a.files.filter((f) => !(a.downloads ?? []).some((d) => d.name === f.name));
+  const copy = a.uploadDir === a.stage || pushed.length === 0 ? '' : `for f in ${pushed.map((f) => quote(f.name)).join(' ')}; do cp "$U/$f" "$S/$f" || { echo "error: cannot copy $f into the stage"; exit 1; }; done; rm -rf "$U"\n`;
   const u = a.unpack;
   const extract = u
     ? `mkdir -p "$S/x" && ${unpackCommand(u.extractor, quote(u.archive))} > "$S/extract.out" 2>&1 || { echo "error: extracting with ${u.extractor} failed: $(tail -n 2 "$S/extract.out" | tr '\\n' ' ')"; exit 1; }
 [ -f "$S/x/"${quote(u.expect)} ] || { echo "error: ${u.expect.replace(/[^\w./-]/g, '?')} is missing after extraction"; exit 1; }
 `
     : '';
+  const fetch = (a.downloads ?? [])
+    .map(
+      (d) =>
+        `if command -v curl >/dev/null 2>&1; then curl -fsS --retry 2 --max-time 600 -o "$S/"${quote(d.name)} ${quote(d.url)} 2>"$S/fetch.err"; ` +
+        `elif command -v wget >/dev/null 2>&1; then wget -q -T 60 -t 3 -O "$S/"${quote(d.name)} ${quote(d.url)} 2>"$S/fetch.err"; ` +
+        `else echo "error: neither curl nor wget on the host to download the package"; exit 1; fi || ` +
+        `{ echo "error: downloading ${d.url.replace(/[^\w:/.?=&%~-]/g, '?')} failed: $(tail -n 1 "$S/fetch.err" 2>/dev/null)"; exit 1; }
+`,
+    )
+    .join('');
   return `${PRELUDE}umask 077
 U=${quote(a.uploadDir)} S=${quote(a.stage)}
 h() {
@@ -72,7 +85,7 @@ h() {
   elif command -v busybox >/dev/null 2>&1; then busybox sha256sum "$1" | cut -c1-64
   else python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$1"; fi
 }
-${copy}${checks}
+${copy}${fetch}${checks}
 ${extract}echo staged
 `;
 }

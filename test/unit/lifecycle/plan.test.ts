@@ -118,6 +118,12 @@ describe('planChange', () => {
     expect(plan('update', facts((x) => (x.tools = ['sha256sum']))).reason).toMatch(/neither unzip, python3 nor tar/);
   });
 
+  it('with --pull URL the host downloads the package (curl or wget) instead of receiving it', () => {
+    const url = 'http://mirror.internal/CloudResetPwdAgent.zip';
+    expect(plan('update', facts(), { pullUrl: url }).steps[0]).toMatch(/^download http:\/\/mirror\.internal\/CloudResetPwdAgent\.zip on the host/);
+    expect(plan('update', facts((x) => (x.tools = x.tools.filter((t) => t !== 'curl' && t !== 'wget'))), { pullUrl: url }).reason).toMatch(/neither curl nor wget/);
+  });
+
   it('waits for a change still running on the host, and undoes one that died, before anything else', () => {
     const running = facts((x) => (x.txn = { fields: { id: 'abc', phase: 'installing' }, alive: true }));
     expect(plan('update', running)).toMatchObject({ kind: 'wait', txn: 'abc' });
