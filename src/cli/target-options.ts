@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { inShard, parseShard, type Shard } from '../fleet/shard.js';
 import type { ConnectOptions } from '../audit/host.js';
 import type { ResultDocument } from '../audit/result.js';
 import { InventoryError, resolveTargets } from '../inventory/load.js';
@@ -31,6 +32,7 @@ export function addTargetOptions(cmd: Command): Command {
     .addOption(new Option('--timeout <seconds>', 'per-step time limit').default(120).argParser(intArg('--timeout', 1, 86400)))
     .option('--json', 'print the result document (JSON) on stdout instead of the summary')
     .option('--report <file>', 'also write the result to FILE; format by extension: .json, .xml (JUnit), .html')
+    .addOption(new Option('--shard <K/N>', "this controller's share of the hosts when N controllers split the fleet (stable, by host name)").argParser(parseShard))
     .option('--pull [url]', 'hosts download the package themselves from URL (a mirror or the official bucket) and check its SHA-256; for audit: the eip check then fails without an EIP');
 }
 
@@ -69,6 +71,7 @@ export interface TargetCliOptions {
   json?: boolean;
   report?: string;
   pull?: boolean | string;
+  shard?: Shard;
 }
 
 export async function connectOptionsOf(o: TargetCliOptions): Promise<ConnectOptions> {
@@ -134,7 +137,10 @@ async function promptSecret(prompt: string): Promise<string> {
 export function targetsOf(o: TargetCliOptions): Target[] {
   if (o.report) reporterFor(o.report); // an unknown report format is refused before any host is contacted
   try {
-    return resolveTargets({ inventory: o.inventory, hosts: o.host, limit: o.limit, user: o.user });
+    const all = resolveTargets({ inventory: o.inventory, hosts: o.host, limit: o.limit, user: o.user });
+    const mine = inShard(all, o.shard);
+    if (mine.length === 0) throw new UsageError(`--shard ${o.shard!.k}/${o.shard!.n}: none of the ${all.length} hosts falls in this shard`);
+    return mine;
   } catch (e) {
     if (e instanceof InventoryError) throw new UsageError(e.message);
     throw e;
