@@ -15,7 +15,7 @@ if [ -z "${LAB_PYTHON:-}" ]; then
 fi
 : "${LAB_USER_PASS:=Lab-Passw0rd}"
 # Packages of the shared base root. Changing this list changes the cache key, so the base is rebuilt.
-LAB_BASE_PACKAGES=openssh-server,sudo,iproute2,procps,tini,python3-minimal,unzip,curl,net-tools,psmisc,sysvinit-utils,init-system-helpers,ca-certificates
+LAB_BASE_PACKAGES=openssh-server,sudo,iproute2,procps,tini,python3,unzip,curl,net-tools,psmisc,sysvinit-utils,init-system-helpers,ca-certificates
 # What the controller needs (command -> Debian package).
 LAB_HOST_TOOLS="debootstrap:debootstrap unshare:util-linux ip:iproute2 ssh:openssh-client ssh-keygen:openssh-client busybox:busybox sshpass:sshpass /usr/bin/python3:python3 perl:perl-base"
 export LAB_PYTHON LAB_DIR REPO_DIR LAB_CACHE LAB_RUN LAB_OUT LAB_SUITE LAB_MIRROR LAB_PORT LAB_USER LAB_USER_PASS

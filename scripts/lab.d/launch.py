@@ -34,7 +34,7 @@ KNOWN_KEYS = {
     "os", "arch", "disk", "mem", "selinux", "net", "metadata", "eip", "agent", "agent_state", "login",
     "flags",
 }
-KNOWN_FLAGS = {"ro-root", "no-unzip", "sudo-tty", "agent-blocked"}
+KNOWN_FLAGS = {"ro-root", "no-unzip", "no-python", "sudo-tty", "agent-blocked"}
 DEFAULTS = {
     "os": "centos7", "arch": "", "disk": "1G", "mem": "", "selinux": "disabled", "net": "dhcp",
     "metadata": "on", "eip": "", "agent": "", "agent_state": "running", "login": "root", "flags": "",
@@ -247,6 +247,9 @@ def seed_host(i, h, base, nic):
     flags = set(filter(None, h["flags"].split(",")))
     if "no-unzip" in flags:
         whiteout(seed, "usr/bin/unzip")
+    if "no-python" in flags:
+        for p in ("usr/bin/python3", "usr/bin/python3.11"):
+            whiteout(seed, p)
     if "sudo-tty" in flags:
         write(f"{seed}/etc/sudoers.d/lab-requiretty", "Defaults requiretty\n", 0o440)
     if h["arch"]:
