@@ -131,34 +131,42 @@ echo launched
  * line, or with "0 lost …" when the transaction's process is gone without finishing (killed, host reboot).
  */
 export function followScript(txn: string, from: number): string {
-  return `${PRELUDE}SD=${STATE_DIR} T=${quote(txn)} n=${from} waited=0 gone=0
+  // Cheap by design: a host follows its change for tens of seconds while hundreds of others do the same,
+  // so each check costs one fork (wc) unless the journal grew; the process check is the kill builtin, with
+  // the command line read only every few checks (pid reuse).
+  return `${PRELUDE}SD=${STATE_DIR} T=${quote(txn)} n=${from} waited=0 gone=0 i=0 pid=
 J="$SD/journal.$T"
-nap() { sleep 0.2 2>/dev/null || sleep 1; }
+nap() { sleep 0.5 2>/dev/null || sleep 1; }
 while :; do
-  total=$(cat "$J" 2>/dev/null | wc -l | tr -dc 0-9)
-  [ -n "$total" ] || total=0
-  if [ "$total" -gt "$n" ]; then
-    sed -n "$((n + 1)),\${total}p" "$J"
-    sed -n "$((n + 1)),\${total}p" "$J" | grep -q '^[0-9]* done' && exit 0
+  total=$(wc -l < "$J" 2>/dev/null) || total=0
+  total=\${total##* }
+  if [ "\${total:-0}" -gt "$n" ]; then
+    lines=$(sed -n "$((n + 1)),\${total}p" "$J")
+    printf '%s\\n' "$lines"
     n=$total
+    case $lines in *" done"*) printf '%s\\n' "$lines" | grep -q '^[0-9]* done' && exit 0 ;; esac
   fi
-  pid=$(sed -n 's/^pid=//p' "$SD/txn" 2>/dev/null | tr -dc 0-9)
-  id=$(sed -n 's/^id=//p' "$SD/txn" 2>/dev/null)
-  if [ "$id" = "$T" ] && [ -n "$pid" ]; then
-    # Gone means: no such process, or one whose command line (when readable and not empty) is not txn.sh,
-    # three checks in a row — a loaded host can answer an odd /proc read once.
-    c=$(tr '\\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)
-    if ! kill -0 "$pid" 2>/dev/null || { [ -n "$c" ] && case $c in *txn.sh*) false ;; *) true ;; esac; }; then
-      gone=$((gone + 1))
-    else
-      gone=0
+  if [ -z "$pid" ]; then
+    pid=$(sed -n 's/^pid=//p' "$SD/txn" 2>/dev/null | tr -dc 0-9)
+    id=$(sed -n 's/^id=//p' "$SD/txn" 2>/dev/null)
+    [ "$id" = "$T" ] || pid=
+  fi
+  if [ -n "$pid" ]; then
+    i=$((i + 1))
+    alive=1
+    if ! kill -0 "$pid" 2>/dev/null; then alive=0
+    elif [ $((i % 10)) -eq 0 ]; then
+      # Gone also means a pid reused by another process (a non-empty command line without txn.sh).
+      c=$(tr '\\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)
+      case $c in ''|*txn.sh*) ;; *) alive=0 ;; esac
     fi
+    if [ "$alive" = 0 ]; then gone=$((gone + 1)); else gone=0; fi
     if [ "$gone" -ge 3 ]; then
       sed -n "$((n + 1)),\\$p" "$J"; sed -n "$((n + 1)),\\$p" "$J" | grep -q '^[0-9]* done' && exit 0
       echo "0 lost the change's process (pid $pid) ended without finishing"; exit 0
     fi
   else
-    waited=$((waited + 1)); [ "$waited" -gt 100 ] && { echo "0 lost the change never started (no record of $T)"; exit 0; }
+    waited=$((waited + 1)); [ "$waited" -gt 40 ] && { echo "0 lost the change never started (no record of $T)"; exit 0; }
   fi
   nap
 done
