@@ -2,8 +2,7 @@ import { Command } from 'commander';
 import { runAudit } from '../audit/run.js';
 import { renderHuman } from '../report/human.js';
 import { ExitCode } from '../errors.js';
-import { Progress } from '../report/progress.js';
-import { addRolloutOptions, interruptible, redactorOf, rolloutOf, runLogger, scrubbed, type RolloutCliOptions } from './rollout.js';
+import { addRolloutOptions, observeRun, rolloutOf, type RolloutCliOptions } from './rollout.js';
 import { newRunId } from '../lifecycle/run.js';
 import { addTargetOptions, connectOptionsOf, emit, targetsOf, type TargetCliOptions } from './target-options.js';
 
@@ -19,22 +18,10 @@ export function auditCommand(name: 'audit' | 'status'): Command {
   addRolloutOptions(addTargetOptions(cmd), false).action(async (o: TargetCliOptions & RolloutCliOptions) => {
     const targets = targetsOf(o);
     const conn = await connectOptionsOf(o);
-    const redactor = redactorOf(conn, targets);
-    const logger = runLogger(o, redactor, newRunId());
-    const progress = new Progress(process.stderr, undefined, (s) => redactor.redact(s));
-    const stop = interruptible();
-    progress.start(targets.length, name);
-    logger.log.info({ command: name, hosts: targets.length }, 'run start');
-    const doc = await runAudit(name, targets, { ...conn, concurrency: o.concurrency, ...rolloutOf(o, false), signal: stop.signal, onWave: (w, of, n) => progress.wave(w, of, n) }, (h) => {
-      progress.hostDone(h);
-      logger.host(h);
-    }).finally(() => {
-      progress.stop();
-      stop.dispose();
-    });
-    logger.log.info({ summary: doc.summary, stopped: doc.stopped }, 'run end');
-    logger.log.flush();
-    const clean = scrubbed(doc, redactor);
+    const run = observeRun(o, conn, targets, newRunId(), name);
+    run.progress.start(targets.length, name);
+    const doc = await runAudit(name, targets, { ...conn, concurrency: o.concurrency, ...rolloutOf(o, false), signal: run.signal, onWave: run.wave }, run.host).finally(run.close);
+    const clean = run.end(doc);
     emit(o, clean, () => renderHuman(clean));
     process.exitCode = doc.stopped ? ExitCode.Stopped : doc.hosts.every((h) => h.outcome === 'ok') ? ExitCode.Ok : ExitCode.HostFailed;
   });

@@ -4,9 +4,8 @@ import { ExitCode, UsageError } from '../errors.js';
 import { newRunId, runChange, type ChangeDocument } from '../lifecycle/run.js';
 import type { ChangeCommand } from '../lifecycle/plan.js';
 import { renderChange } from '../report/change.js';
-import { Progress } from '../report/progress.js';
 import { failedHosts, findRun } from '../fleet/runs.js';
-import { addRolloutOptions, interruptible, redactorOf, rolloutOf, runLogger, scrubbed, type RolloutCliOptions } from './rollout.js';
+import { addRolloutOptions, observeRun, rolloutOf, type RolloutCliOptions } from './rollout.js';
 import { addTargetOptions, connectOptionsOf, emit, intArg, targetsOf, type TargetCliOptions } from './target-options.js';
 
 interface ChangeCliOptions extends TargetCliOptions, RolloutCliOptions {
@@ -72,12 +71,8 @@ export function changeCommand(name: ChangeCommand): Command {
       if (targets.length === 0) throw new UsageError(`--retry-failed ${o.retryFailed}: no host of that run failed or was unreachable (among the given targets)`);
     }
     const conn = await connectOptionsOf(o);
-    const redactor = redactorOf(conn, targets);
     const runId = resume?.id ?? newRunId();
-    const logger = runLogger(o, redactor, runId);
-    const progress = new Progress(process.stderr, undefined, (s) => redactor.redact(s));
-    const stop = interruptible();
-    logger.log.info({ command: name, hosts: targets.length, package: o.package ?? null, dryRun: !!o.dryRun, resume: o.resume ?? null }, 'run start');
+    const run = observeRun(o, conn, targets, runId, name, { package: o.package ?? null, dryRun: !!o.dryRun, resume: o.resume ?? null });
     const doc = await runChange(name, targets, {
       ...conn,
       concurrency: o.concurrency,
@@ -90,26 +85,15 @@ export function changeCommand(name: ChangeCommand): Command {
       settleSeconds: o.settle,
       startWaitSeconds: 20,
       ...rolloutOf(o, true),
-      signal: stop.signal,
+      signal: run.signal,
       resume,
       runId,
-      onTransition: (h, state, detail) => {
-        progress.step(h, state);
-        logger.step(h, state, detail);
-      },
-      onHost: (h) => {
-        progress.hostDone(h);
-        logger.host(h);
-      },
-      onStart: (n) => progress.start(n, `${name}${o.dryRun ? ' --dry-run' : ''}`),
-      onWave: (w, of, size) => progress.wave(w, of, size),
-    }).finally(() => {
-      progress.stop();
-      stop.dispose();
-    });
-    logger.log.info({ summary: doc.summary, stopped: doc.stopped }, 'run end');
-    logger.log.flush();
-    const clean = scrubbed(doc, redactor);
+      onTransition: run.step,
+      onHost: run.host,
+      onStart: (n) => run.progress.start(n, `${name}${o.dryRun ? ' --dry-run' : ''}`),
+      onWave: run.wave,
+    }).finally(run.close);
+    const clean = run.end(doc);
     emit(o, clean, () => renderChange(clean, !!o.dryRun));
     process.exitCode = exitCodeOfChange(doc);
   });

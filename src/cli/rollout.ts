@@ -7,6 +7,7 @@ import type { HostResult } from '../audit/result.js';
 import type { Target } from '../inventory/target.js';
 import { createLogger, Redactor } from '../log.js';
 import { intArg } from './target-options.js';
+import { Progress } from '../report/progress.js';
 
 /** Rollout controls shared by every host-touching command (SPEC "Command line"); parsed once, here. */
 export interface RolloutCliOptions {
@@ -90,6 +91,42 @@ export function interruptible(): { signal: AbortSignal; dispose: () => void } {
     dispose: () => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onInt);
+    },
+  };
+}
+
+/**
+ * What every host-touching command does around its run: progress on stderr, the log, Ctrl-C handling, and
+ * the secrets scrubbed from the document at the end.
+ */
+export function observeRun(o: RolloutCliOptions, conn: ConnectOptions, targets: Target[], runId: string, command: string, extra: Record<string, unknown> = {}) {
+  const redactor = redactorOf(conn, targets);
+  const logger = runLogger(o, redactor, runId);
+  const progress = new Progress(process.stderr, undefined, (s) => redactor.redact(s));
+  const stop = interruptible();
+  logger.log.info({ command, hosts: targets.length, ...extra }, 'run start');
+  return {
+    signal: stop.signal,
+    progress,
+    step: (host: string, state: string, detail?: string) => {
+      progress.step(host, state);
+      logger.step(host, state, detail);
+    },
+    host: (h: HostResult) => {
+      progress.hostDone(h);
+      logger.host(h);
+    },
+    wave: (w: number, of: number, n: number) => progress.wave(w, of, n),
+    /** Stops the progress and the signal handlers (also when the run threw). */
+    close: () => {
+      progress.stop();
+      stop.dispose();
+    },
+    /** The document as it may be shown: logged, flushed, scrubbed. */
+    end: <T extends { summary: unknown; stopped: unknown }>(doc: T): T => {
+      logger.log.info({ summary: doc.summary, stopped: doc.stopped }, 'run end');
+      logger.log.flush();
+      return scrubbed(doc, redactor);
     },
   };
 }

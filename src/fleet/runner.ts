@@ -67,9 +67,13 @@ export async function runFleet<R>(count: number, job: (index: number, attempt: n
     await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, size)) }, worker));
     start = end;
   }
-  stopCheck();
+  // Stopped early means hosts were left unstarted: a budget spent by the last hosts stopped nothing.
+  let unstarted = false;
   for (let i = 0; i < count; i++) {
-    if (results[i] === undefined) results[i] = o.skipped(i, state.stopped?.detail ?? 'not started');
+    if (results[i] !== undefined) continue;
+    unstarted = true;
+    stopCheck();
+    results[i] = o.skipped(i, state.stopped?.detail ?? 'not started');
   }
-  return { results, stopped: state.stopped };
+  return { results, stopped: unstarted ? state.stopped : null };
 }

@@ -35,6 +35,7 @@ export class Progress {
   }
 
   wave(n: number, of: number, size: number): void {
+    if (of === 1) return; // no --canary: one wave is no news
     this.print(`wave ${n}/${of}: ${size} host${size === 1 ? '' : 's'}`);
   }
 

@@ -39,6 +39,12 @@ describe('runFleet', () => {
     expect(stopped?.detail).toMatch(/2 hosts failed or were unreachable, --max-errors 1 allows 1/);
   });
 
+  it('a budget spent by the last hosts stopped nothing: every host was attempted, so the run is not "stopped"', async () => {
+    const { results, stopped } = await runFleet(3, async (i) => ({ i, outcome: i === 2 ? 'unreachable' : 'ok' }), base({ concurrency: 1, budget: parseBudget('0') }));
+    expect(results.map((r) => r.outcome)).toEqual(['ok', 'ok', 'unreachable']);
+    expect(stopped).toBeNull();
+  });
+
   it('counts failed, rolled-back and unreachable against the budget, never refused', async () => {
     const outcomes = ['refused', 'refused', 'rolled-back', 'unreachable', 'ok'];
     const { results, stopped } = await runFleet(5, async (i) => ({ i, outcome: outcomes[i]! }), base({ concurrency: 1, budget: parseBudget('1') }));
