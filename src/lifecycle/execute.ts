@@ -63,6 +63,8 @@ export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeH
     return { ...r, outcome, error };
   };
   let s: HostSession | undefined;
+  /** The change this run started on the host, once launched. */
+  let own: { txn: string; outcome: Outcome } | undefined;
   const reconnect = async (): Promise<HostSession> => {
     await s?.close();
     s = await openSession(t, ctx.conn, ctx.knownHosts);
@@ -93,7 +95,13 @@ export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeH
         }
         case 'wait': {
           m.to('waiting', plan.reason);
-          await time('wait', () => follow(plan.txn, null));
+          const waited = await time('wait', () => follow(plan.txn, null));
+          if (own && plan.txn === own.txn && waited.result !== 'lost') {
+            // Our own change, which the follow had taken for dead: its end is this host's outcome.
+            r.agent = agentState(await time('facts', () => gatherFacts(s!)));
+            if (waited.result === 'ok') return end(own.outcome, null);
+            return end(waited.result === 'rolled-back' ? 'rolled-back' : 'failed', `${t.name}: ${waited.detail}`);
+          }
           m.to('done', 'the other change finished');
           m.to('connected');
           continue;
@@ -102,6 +110,7 @@ export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeH
         case 'transaction': {
           const txn = `${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
           r.txn = txn;
+          if (plan.kind === 'transaction') own = { txn, outcome: plan.outcome };
           const args = txnArgs(plan, txn, ctx);
           let stage: string;
           m.to('staging');

@@ -154,7 +154,7 @@ while :; do
   if [ -n "$pid" ]; then
     i=$((i + 1))
     alive=1
-    if ! kill -0 "$pid" 2>/dev/null; then alive=0
+    if ! kill -0 "$pid" 2>/dev/null && [ ! -d "/proc/$pid" ]; then alive=0
     elif [ $((i % 10)) -eq 0 ]; then
       # Gone also means a pid reused by another process (a non-empty command line without txn.sh).
       c=$(tr '\\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)
