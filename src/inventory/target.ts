@@ -12,10 +12,23 @@ export interface Target {
   become: boolean;
   becomePassword?: string | undefined;
   connection: 'ssh' | 'winrm';
+  /** Windows over WinRM, or over SSH when the inventory says the login shell is PowerShell/cmd. */
+  os: 'linux' | 'windows';
+  /** How to speak WinRM to this host (only for connection winrm). */
+  winrm?: WinRmVars | undefined;
   eip?: string | undefined;
   jump?: string | undefined;
   groups: string[];
   vars: Record<string, string>;
+}
+
+export interface WinRmVars {
+  scheme: 'http' | 'https';
+  auth: 'basic' | 'ntlm';
+  /** CA bundle that signed the host's HTTPS certificate (ansible_winrm_ca_trust_path). */
+  caFile?: string | undefined;
+  /** Certificate not verified: only when the inventory says ansible_winrm_server_cert_validation=ignore. */
+  insecure: boolean;
 }
 
 const bool = z
@@ -37,6 +50,13 @@ export const HostVars = z.object({
   ansible_become_pass: z.string().optional(),
   ansible_connection: z.enum(['ssh', 'winrm', 'paramiko', 'smart']).optional(),
   ansible_ssh_common_args: z.string().optional(),
+  ansible_shell_type: z.enum(['sh', 'csh', 'fish', 'powershell', 'cmd']).optional(),
+  windows: bool.optional(),
+  ansible_winrm_scheme: z.enum(['http', 'https']).optional(),
+  // Kerberos and CredSSP need a domain ticket or delegated credentials this tool does not handle.
+  ansible_winrm_transport: z.enum(['basic', 'ntlm'], { message: 'supported: basic, ntlm (kerberos and credssp are not)' }).optional(),
+  ansible_winrm_server_cert_validation: z.enum(['validate', 'ignore']).optional(),
+  ansible_winrm_ca_trust_path: z.string().min(1).optional(),
   eip: z.ipv4().optional(),
 });
 
@@ -49,10 +69,23 @@ export function toTarget(name: string, vars: Record<string, string>, groups: str
   }
   const v = parsed.data;
   const jump = /ProxyJump[= ]\s*([^\s'"]+)/.exec(v.ansible_ssh_common_args ?? '')?.[1] ?? /-J\s+([^\s'"]+)/.exec(v.ansible_ssh_common_args ?? '')?.[1];
+  const winrm = v.ansible_connection === 'winrm';
+  const port = v.ansible_port ?? (winrm ? 5986 : 22);
+  const windows = winrm || v.windows === true || v.ansible_shell_type === 'powershell' || v.ansible_shell_type === 'cmd';
   return {
     name,
     host: v.ansible_host ?? name,
-    port: v.ansible_port ?? (v.ansible_connection === 'winrm' ? 5986 : 22),
+    port,
+    os: windows ? 'windows' : 'linux',
+    winrm: winrm
+      ? {
+          // As Ansible: https unless the port is WinRM's plain-HTTP one.
+          scheme: v.ansible_winrm_scheme ?? (port === 5985 ? 'http' : 'https'),
+          auth: v.ansible_winrm_transport ?? 'ntlm',
+          caFile: v.ansible_winrm_ca_trust_path,
+          insecure: v.ansible_winrm_server_cert_validation === 'ignore',
+        }
+      : undefined,
     user: v.ansible_user,
     password: v.ansible_password ?? v.ansible_ssh_pass,
     keyFile: v.ansible_ssh_private_key_file,

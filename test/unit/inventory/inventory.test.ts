@@ -120,3 +120,38 @@ describe('--limit', () => {
     expect(() => resolveTargets({})).toThrow(/no targets: give -i INVENTORY or -H/);
   });
 });
+
+describe('Windows hosts in an inventory', () => {
+  const ini = `
+[linux]
+lin1 ansible_host=10.0.0.1
+
+[win]
+w1 ansible_host=10.0.1.1
+w2 ansible_host=10.0.1.2 ansible_port=5985 ansible_winrm_transport=basic
+w3 ansible_host=10.0.1.3 ansible_winrm_server_cert_validation=ignore ansible_winrm_ca_trust_path=/etc/ca.pem
+[win:vars]
+ansible_connection=winrm
+
+[winssh]
+s1 ansible_host=10.0.2.1 ansible_shell_type=powershell
+s2 ansible_host=10.0.2.2 windows=true
+`;
+
+  it('mixes Linux, WinRM and SSH-to-Windows hosts in one inventory', () => {
+    const t = Object.fromEntries(parseAnsibleIni(ini, 'hosts.ini').map((x) => [x.name, x]));
+    expect(t.lin1).toMatchObject({ os: 'linux', connection: 'ssh', port: 22, winrm: undefined });
+    // As Ansible: WinRM on 5986 over HTTPS with NTLM unless told otherwise; 5985 means plain HTTP.
+    expect(t.w1).toMatchObject({ os: 'windows', connection: 'winrm', port: 5986, winrm: { scheme: 'https', auth: 'ntlm', insecure: false } });
+    expect(t.w2).toMatchObject({ os: 'windows', port: 5985, winrm: { scheme: 'http', auth: 'basic' } });
+    expect(t.w3!.winrm).toMatchObject({ insecure: true, caFile: '/etc/ca.pem' });
+    expect(t.s1).toMatchObject({ os: 'windows', connection: 'ssh', port: 22, winrm: undefined });
+    expect(t.s2).toMatchObject({ os: 'windows', connection: 'ssh' });
+  });
+
+  it('refuses WinRM transports it cannot speak, naming the host and what is supported', () => {
+    expect(() => parseAnsibleIni('w ansible_connection=winrm ansible_winrm_transport=kerberos', 'hosts.ini')).toThrow(
+      /host w: ansible_winrm_transport="kerberos" is not valid \(supported: basic, ntlm/,
+    );
+  });
+});
