@@ -416,7 +416,6 @@ def write_outputs(hosts):
 def parse_up_args(args):
     scenario = os.path.join(REPO_DIR, "scenarios", "default.lab")
     count = 0
-    timeout = float(os.environ.get("LAB_READY_TIMEOUT", "120"))
     while args:
         a = args.pop(0)
         if a in ("--scenario", "-s") and args:
@@ -430,7 +429,11 @@ def parse_up_args(args):
                 die("--hosts takes a number from 1 to 5000")
         else:
             die(f"up: unknown argument '{a}' (use --scenario FILE and/or --hosts N)")
-    return expand(parse_scenario(scenario), count), timeout
+    hosts = expand(parse_scenario(scenario), count)
+    # Hundreds of hosts booting at once on two cores (each starting its agents) can take minutes: the wait
+    # grows with the fleet instead of failing a slow but healthy boot.
+    timeout = float(os.environ.get("LAB_READY_TIMEOUT", str(max(120, len(hosts)))))
+    return hosts, timeout
 
 
 def cmd_check(args):

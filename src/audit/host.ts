@@ -22,6 +22,10 @@ export interface ConnectOptions {
   become: boolean;
   becomePassword?: string | undefined;
   jump?: string | undefined;
+  /** CA bundle for WinRM HTTPS hosts whose inventory names none. */
+  winrmCaFile?: string | undefined;
+  /** --insecure: WinRM HTTPS certificates are not verified (an explicit choice, never a fallback). */
+  winrmInsecure?: boolean | undefined;
   connectTimeoutMs: number;
   stepTimeoutMs: number;
   pull: boolean;

@@ -28,6 +28,8 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--known-hosts <file>', 'known_hosts file to verify host keys against', path.join(os.homedir(), '.ssh', 'known_hosts'))
     .option('--accept-new', 'trust and record host keys seen for the first time (a changed key is always refused)')
     .option('--jump <spec>', 'reach targets through a bastion [user@]host[:port] (ProxyJump)')
+    .option('--winrm-ca <file>', 'CA bundle (PEM) that signed the WinRM HTTPS certificates (per host: ansible_winrm_ca_trust_path)')
+    .option('--insecure', 'do not verify WinRM HTTPS certificates (per host: ansible_winrm_server_cert_validation=ignore); never the default')
     .addOption(new Option('-c, --concurrency <n>', 'hosts worked on at once').default(50).argParser(intArg('--concurrency', 1, 10000)))
     .addOption(new Option('--timeout <seconds>', 'per-step time limit').default(120).argParser(intArg('--timeout', 1, 86400)))
     .option('--json', 'print the result document (JSON) on stdout instead of the summary')
@@ -66,6 +68,8 @@ export interface TargetCliOptions {
   knownHosts: string;
   acceptNew?: boolean;
   jump?: string;
+  winrmCa?: string;
+  insecure?: boolean;
   concurrency: number;
   timeout: number;
   json?: boolean;
@@ -80,6 +84,13 @@ export async function connectOptionsOf(o: TargetCliOptions): Promise<ConnectOpti
       readFileSync(o.key);
     } catch {
       throw new UsageError(`--key ${o.key}: cannot read that file; give the path of a private key`);
+    }
+  }
+  if (o.winrmCa) {
+    try {
+      readFileSync(o.winrmCa);
+    } catch {
+      throw new UsageError(`--winrm-ca ${o.winrmCa}: cannot read that file; give the PEM file of the CA that signed the WinRM certificates`);
     }
   }
   let password = fromEnv('--password-env', o.passwordEnv);
@@ -101,6 +112,8 @@ export async function connectOptionsOf(o: TargetCliOptions): Promise<ConnectOpti
     become: !!o.become,
     becomePassword: fromEnv('--become-password-env', o.becomePasswordEnv),
     jump: o.jump,
+    winrmCaFile: o.winrmCa,
+    winrmInsecure: !!o.insecure,
     connectTimeoutMs: Math.min(o.timeout, 30) * 1000,
     stepTimeoutMs: o.timeout * 1000,
     pull: !!o.pull,
