@@ -6,7 +6,7 @@ import path from 'node:path';
 import { labDown, labUp, repo, type LabDoc, type LabHost } from './helpers.js';
 
 /**
- * The fleet runner end to end on 16 lab hosts (test/lab/scenarios/fleet.lab): error budget, canary waves,
+ * The fleet runner end to end on 32 lab hosts (test/lab/scenarios/fleet.lab): error budget, canary waves,
  * Ctrl-C and SIGKILL of the controller then --resume, --retry-failed, reports, and no secret in any output.
  * Every outcome is checked against the host's real state, read by nsenter.
  */
@@ -92,7 +92,7 @@ async function resetHealthyToOld() {
 }
 
 beforeAll(() => {
-  doc = labUp(path.join(repo, 'test/lab/scenarios/fleet.lab'), 16);
+  doc = labUp(path.join(repo, 'test/lab/scenarios/fleet.lab'), 32);
 }, 600_000);
 afterAll(() => {
   labDown();

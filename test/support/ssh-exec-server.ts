@@ -1,0 +1,74 @@
+/**
+ * An in-process SSH server (ssh2.Server on 127.0.0.1) that answers exec requests through a handler — the
+ * shape of Windows' OpenSSH server, whose exec requests reach a command line and stdin. Used to prove the
+ * Windows steps run unchanged over SSH; the lab's real OpenSSH servers are for the Linux side.
+ */
+import { writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import ssh2 from 'ssh2';
+
+const { Server, utils } = ssh2;
+
+export type ExecHandler = (command: string, stdin: Buffer) => Promise<{ stdout: string | Buffer; stderr?: string | Buffer; exitCode: number }>;
+
+export interface ExecServer {
+  port: number;
+  /** A known_hosts line for [127.0.0.1]:port with this server's Ed25519 key. */
+  knownHostsLine: string;
+  /** Every exec request received, in order. */
+  execs: string[];
+  close(): Promise<void>;
+}
+
+export async function startExecServer(o: { user: string; password: string; handler: ExecHandler }): Promise<ExecServer> {
+  const key = utils.generateKeyPairSync('ed25519');
+  const execs: string[] = [];
+  const server = new Server({ hostKeys: [key.private] }, (client) => {
+    client.on('error', () => {});
+    client.on('authentication', (ctx) => {
+      if (ctx.method === 'password' && ctx.username === o.user && ctx.password === o.password) return ctx.accept();
+      return ctx.reject(['password']);
+    });
+    client.on('ready', () => {
+      client.on('session', (accept) => {
+        const session = accept();
+        session.on('exec', (acceptExec, _reject, info) => {
+          const ch = acceptExec();
+          execs.push(info.command);
+          const chunks: Buffer[] = [];
+          ch.on('data', (d: Buffer) => chunks.push(d));
+          ch.on('end', () => {
+            o.handler(info.command, Buffer.concat(chunks)).then(
+              (r) => {
+                ch.write(r.stdout);
+                if (r.stderr) ch.stderr.write(r.stderr);
+                ch.exit(r.exitCode);
+                ch.end();
+              },
+              (e: Error) => {
+                ch.stderr.write(`handler failed: ${e.message}\n`);
+                ch.exit(255);
+                ch.end();
+              },
+            );
+          });
+        });
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const pub = key.public.split(' ').slice(0, 2).join(' ');
+  return {
+    port,
+    knownHostsLine: `[127.0.0.1]:${port} ${pub}`,
+    execs,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Writes a known_hosts file holding the servers' keys. */
+export function writeKnownHosts(file: string, servers: ExecServer[]): string {
+  writeFileSync(file, servers.map((s) => s.knownHostsLine).join('\n') + '\n');
+  return file;
+}
