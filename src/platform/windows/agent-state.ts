@@ -1,0 +1,34 @@
+import type { AgentState } from '../../audit/result.js';
+import { log4jVulnerable } from '../linux/agent-state.js';
+import type { WindowsFacts } from './facts.js';
+import { MAIN_AGENT, UPDATE_AGENT } from './paths.js';
+
+/** The plug-in's state as the report shows it, in the same shape as a Linux host's: a pure function of the facts. */
+export function windowsAgentState(f: WindowsFacts): AgentState {
+  const main = f.agents.main;
+  const update = f.agents.update;
+  const findings: string[] = [];
+  const log4j = main.log4jCore ?? update.log4jCore;
+  if (log4jVulnerable(log4j)) findings.push(`log4j ${log4j} is below 2.17 (Log4Shell range): update the plug-in`);
+  if (main.present && !main.service) findings.push(`${MAIN_AGENT.dir} exists but the ${MAIN_AGENT.name} service is not registered: it does not run`);
+  if (!main.present && main.service) findings.push(`the ${MAIN_AGENT.name} service is registered but ${MAIN_AGENT.dir} is missing`);
+  if (main.service && main.service.startMode !== 'Auto') findings.push(`the ${MAIN_AGENT.name} service starts ${main.service.startMode ?? 'in an unknown way'}, not automatically: it will not run after a reboot`);
+  if (main.running && main.jvmPid === null) findings.push(`the ${MAIN_AGENT.name} service runs but its wrapper has no java.exe child`);
+  for (const [a, d] of [[main, MAIN_AGENT.dir], [update, UPDATE_AGENT.dir]] as const) {
+    if (a.present && a.aclWriters && a.aclWriters.length > 0) {
+      findings.push(`${d} can be changed by ${a.aclWriters.join(', ')} (not only Administrators/SYSTEM): a user could replace what the LocalSystem service runs`);
+    }
+  }
+  return {
+    installed: main.present,
+    updateAgent: update.present,
+    version: main.version ?? update.version ?? f.stateFile.version ?? null,
+    running: main.running,
+    mode: main.backendType,
+    // The agent's port in AUTO mode is not read on Windows (no socket-to-process query that works on 2012).
+    port: null,
+    log4j,
+    packageSha256: f.stateFile.package_sha256 ?? null,
+    findings,
+  };
+}

@@ -1,0 +1,166 @@
+import { MAIN_AGENT, STATE_FILE, TXN_FILE, UPDATE_AGENT } from './paths.js';
+import { PS_ALIVE, PS_CIM, PS_SHA256, PS_WRITERS } from './ps-functions.js';
+
+/**
+ * The one script that gathers every fact a Windows check or the plug-in state needs, in one round trip:
+ * the body that psScript() wraps (prelude with Emit). Every source is locale-independent: CIM/WMI
+ * properties, .NET objects and the registry, never the text of ipconfig, sc or net (translated on a Chinese
+ * or German server). Each section runs in its own try/catch, so a failing query costs that section only
+ * (an `error.<section>` line), and `end=1` says the script got to its end.
+ *
+ * It changes one thing, briefly: writability of C: is proven by creating and deleting a uniquely named
+ * folder with one byte in it, because ACLs, a read-only volume, quotas and security software all decide
+ * it and no read-only query sees all four.
+ */
+export const WINDOWS_FACTS_SCRIPT = `${PS_CIM}
+${PS_SHA256}
+${PS_ALIVE}
+${PS_WRITERS}
+function Section([string]$name, [scriptblock]$body) {
+  try { & $body } catch { Emit ('error.' + $name) $_.Exception.Message }
+}
+function YesNo($b) { if ($b) { return 'yes' } return 'no' }
+
+Section id {
+  Emit hostname $env:COMPUTERNAME
+  $me = [System.Security.Principal.WindowsIdentity]::GetCurrent()
+  Emit user $me.Name
+  $admins = New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-32-544'
+  Emit admin (YesNo ((New-Object System.Security.Principal.WindowsPrincipal $me).IsInRole($admins)))
+  Emit ps_version $PSVersionTable.PSVersion.ToString()
+  Emit clr_version $PSVersionTable.CLRVersion
+}
+Section os {
+  $os = Cim Win32_OperatingSystem '' | Select-Object -First 1
+  Emit os_caption $os.Caption
+  Emit os_version $os.Version
+  Emit os_build $os.BuildNumber
+  Emit os_product_type $os.ProductType
+  $arch = $env:PROCESSOR_ARCHITEW6432
+  if (-not $arch) { $arch = $env:PROCESSOR_ARCHITECTURE }
+  Emit os_arch $arch
+  $cv = Get-ItemProperty -LiteralPath 'HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion' -ErrorAction SilentlyContinue
+  if ($cv) { Emit os_edition $cv.EditionID; Emit os_installation $cv.InstallationType }
+}
+Section disk {
+  $d = New-Object System.IO.DriveInfo 'C'
+  Emit c_free $d.AvailableFreeSpace
+  Emit c_size $d.TotalSize
+  Emit c_format $d.DriveFormat
+}
+Section cwrite {
+  $probe = 'C:\\resetpwd-fleet-probe.' + [Guid]::NewGuid().ToString('N')
+  try {
+    [void][System.IO.Directory]::CreateDirectory($probe)
+    [System.IO.File]::WriteAllText((Join-Path $probe 'probe'), 'x')
+    Emit c_writable yes
+  } catch {
+    Emit c_writable no
+    Emit c_write_error $_.Exception.Message
+  } finally {
+    if (Test-Path -LiteralPath $probe) { Remove-Item -LiteralPath $probe -Recurse -Force -ErrorAction SilentlyContinue }
+  }
+}
+Section net {
+  foreach ($r in @(Cim Win32_IP4RouteTable "Destination='0.0.0.0' AND Mask='0.0.0.0'" | Sort-Object Metric1)) {
+    Emit route ('{0}|{1}|{2}' -f $r.InterfaceIndex, $r.Metric1, $r.NextHop)
+  }
+  $names = @{}
+  foreach ($a in @(Cim Win32_NetworkAdapter 'NetConnectionID IS NOT NULL')) { $names[[string]$a.InterfaceIndex] = $a.NetConnectionID }
+  foreach ($c in @(Cim Win32_NetworkAdapterConfiguration 'IPEnabled=TRUE')) {
+    $ips = @($c.IPAddress | Where-Object { $_ -match '^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$' }) -join ','
+    $how = 'static'
+    if ($c.DHCPEnabled) { $how = 'dhcp' }
+    Emit nic ('{0}|{1}|{2}' -f $c.InterfaceIndex, $how, $ips)
+    $name = $names[[string]$c.InterfaceIndex]
+    if (-not $name) { $name = $c.Description }
+    Emit ('nic_name.' + $c.InterfaceIndex) $name
+  }
+}
+Section metadata {
+  # The agent talks plain HTTP to 169.254.169.254 without a proxy; so does this probe.
+  function Http([string]$path) {
+    $req = [System.Net.WebRequest]::Create('http://169.254.169.254/' + $path)
+    $req.Timeout = 3000
+    $req.ReadWriteTimeout = 3000
+    $req.Proxy = $null
+    try {
+      $resp = $req.GetResponse()
+      try { $body = (New-Object System.IO.StreamReader $resp.GetResponseStream()).ReadToEnd() } finally { $resp.Close() }
+      return @([int]$resp.StatusCode, $body)
+    } catch {
+      $e = $_.Exception
+      while ($e -and -not ($e -is [System.Net.WebException])) { $e = $e.InnerException }
+      if ($e -and $e.Response) { $code = [int]$e.Response.StatusCode; $e.Response.Close(); return @($code, '') }
+      return @(0, '')
+    }
+  }
+  $md = Http 'openstack/latest/meta_data.json'
+  Emit meta_data $md[0]
+  $ip = Http 'latest/meta-data/public-ipv4'
+  Emit public_ipv4_code $ip[0]
+  if ($ip[0] -eq 200) { Emit public_ipv4 ([string]$ip[1]).Trim() }
+}
+Section tools {
+  Emit get_file_hash (YesNo (Get-Command Get-FileHash -ErrorAction SilentlyContinue))
+  Emit expand_archive (YesNo (Get-Command Expand-Archive -ErrorAction SilentlyContinue))
+  $zip = $false
+  try { Add-Type -AssemblyName System.IO.Compression.FileSystem; $zip = $true } catch { }
+  Emit zipfile (YesNo $zip)
+  Emit cim (YesNo (Get-Command Get-CimInstance -ErrorAction SilentlyContinue))
+}
+foreach ($agent in @(@('main', '${MAIN_AGENT.dir}', '${MAIN_AGENT.name}'), @('update', '${UPDATE_AGENT.dir}', '${UPDATE_AGENT.name}'))) {
+  $k = $agent[0]
+  $dir = $agent[1]
+  $svcName = $agent[2]
+  Section ('agent.' + $k) {
+    if (Test-Path -LiteralPath $dir -PathType Container) {
+      Emit ($k + '.dir') present
+      $props = Join-Path $dir 'conf\\resource.properties'
+      if (Test-Path -LiteralPath $props) {
+        foreach ($l in [System.IO.File]::ReadAllLines($props)) { if ($l -match '^\\s*resetPwdAgentVersion\\s*=\\s*(\\S+)') { Emit ($k + '.version') $Matches[1] } }
+      }
+      $conf = Join-Path $dir 'conf\\wrapper.conf'
+      if (Test-Path -LiteralPath $conf) {
+        foreach ($l in [System.IO.File]::ReadAllLines($conf)) { if ($l -match '^\\s*wrapper\\.backend\\.type\\s*=\\s*(\\S+)') { Emit ($k + '.backend') $Matches[1] } }
+      }
+      $lib = Join-Path $dir 'lib'
+      if (Test-Path -LiteralPath $lib) {
+        foreach ($j in @(Get-ChildItem -LiteralPath $lib -Force | Where-Object { $_.Name -like 'log4j-core-*.jar' })) { Emit ($k + '.log4j_core') $j.Name }
+        $jar = Join-Path $lib 'resetpwdagent.jar'
+        if (Test-Path -LiteralPath $jar) { Emit ($k + '.jar_sha256') (Sha256 $jar) }
+      }
+      Emit ($k + '.acl_writers') (Writers $dir)
+    } else {
+      Emit ($k + '.dir') absent
+    }
+    $gs = Get-Service -Name $svcName -ErrorAction SilentlyContinue
+    if ($gs) { Emit ($k + '.status') $gs.Status }
+    $ws = Cim Win32_Service ("Name='" + $svcName + "'") | Select-Object -First 1
+    if ($ws) {
+      Emit ($k + '.service_state') $ws.State
+      Emit ($k + '.start_mode') $ws.StartMode
+      Emit ($k + '.service_pid') $ws.ProcessId
+      Emit ($k + '.service_path') $ws.PathName
+      if ($ws.ProcessId) {
+        $jvm = @(Cim Win32_Process ('ParentProcessId=' + $ws.ProcessId) | Where-Object { $_.Name -match '^javaw?[.]exe$' })
+        if ($jvm.Count -gt 0) { Emit ($k + '.jvm_pid') $jvm[0].ProcessId }
+      }
+    }
+  }
+}
+Section state {
+  if (Test-Path -LiteralPath '${STATE_FILE}') { foreach ($l in [System.IO.File]::ReadAllLines('${STATE_FILE}')) { Emit state $l } }
+}
+Section txn {
+  if (Test-Path -LiteralPath '${TXN_FILE}') {
+    $t = @{}
+    foreach ($l in [System.IO.File]::ReadAllLines('${TXN_FILE}')) {
+      Emit txn $l
+      $i = $l.IndexOf('=')
+      if ($i -gt 0) { $t[$l.Substring(0, $i)] = $l.Substring($i + 1) }
+    }
+    Emit txn_alive (Alive $t['pid'] $t['pid_start'])
+  }
+}
+Emit end 1`;

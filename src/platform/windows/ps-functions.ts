@@ -1,0 +1,84 @@
+/**
+ * PowerShell functions more than one Windows script needs, as text pasted into those scripts' bodies (a
+ * script travels alone on stdin: there is no module to import on the host). Written for Windows PowerShell
+ * 5.1 and still valid on 3.0 (Server 2012) and 4.0 (2012 R2): no classes, no ::new(), and each newer cmdlet
+ * behind a Get-Command test with a .NET fallback.
+ */
+
+/** CIM (3.0+, local DCOM) or the older WMI cmdlets: class and WQL filter are constants of our scripts. */
+export const PS_CIM = `function Cim([string]$class, [string]$filter) {
+  if (Get-Command Get-CimInstance -ErrorAction SilentlyContinue) {
+    if ($filter) { return @(Get-CimInstance -ClassName $class -Filter $filter) }
+    return @(Get-CimInstance -ClassName $class)
+  }
+  if ($filter) { return @(Get-WmiObject -Class $class -Filter $filter) }
+  return @(Get-WmiObject -Class $class)
+}`;
+
+/** SHA-256 of a file as lower-case hex: Get-FileHash where it exists (4.0+), else .NET's SHA256. */
+export const PS_SHA256 = `function Sha256([string]$path) {
+  if (Get-Command Get-FileHash -ErrorAction SilentlyContinue) {
+    return (Get-FileHash -LiteralPath $path -Algorithm SHA256).Hash.ToLowerInvariant()
+  }
+  $fs = [System.IO.File]::OpenRead($path)
+  try {
+    $h = [System.Security.Cryptography.SHA256]::Create()
+    return ([System.BitConverter]::ToString($h.ComputeHash($fs)) -replace '-', '').ToLowerInvariant()
+  } finally { $fs.Close() }
+}`;
+
+/**
+ * Is the change's process still the one that wrote the record? A pid alone can be reused after the process
+ * died; its start time (UTC ticks, recorded by the transaction itself) cannot.
+ */
+export const PS_ALIVE = `function Alive([string]$procId, [string]$started) {
+  if (-not $procId) { return 'no' }
+  $p = Get-Process -Id ([int]$procId) -ErrorAction SilentlyContinue
+  if (-not $p) { return 'no' }
+  if ($started) {
+    try { if ([string]$p.StartTime.ToUniversalTime().Ticks -ne $started) { return 'no' } } catch { }
+  }
+  return 'yes'
+}`;
+
+/**
+ * A folder only Administrators and SYSTEM may change (Users may read and run when $users): a protected DACL,
+ * inherited by everything below. Folders made in C:\\ otherwise inherit "Authenticated Users: Modify", which
+ * would let any user replace a binary that a LocalSystem service runs.
+ */
+export const PS_PROTECT = `function Protect([string]$path, [bool]$users) {
+  $acl = New-Object System.Security.AccessControl.DirectorySecurity
+  $acl.SetAccessRuleProtection($true, $false)
+  $inherit = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
+  $prop = [System.Security.AccessControl.PropagationFlags]::None
+  $grants = @(@('S-1-5-18', 'FullControl'), @('S-1-5-32-544', 'FullControl'))
+  if ($users) { $grants += ,@('S-1-5-32-545', 'ReadAndExecute') }
+  foreach ($g in $grants) {
+    $sid = New-Object System.Security.Principal.SecurityIdentifier $g[0]
+    $acl.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule $sid, $g[1], $inherit, $prop, 'Allow'))
+  }
+  (Get-Item -LiteralPath $path -Force).SetAccessControl($acl)
+}`;
+
+/**
+ * The SIDs other than SYSTEM, Administrators, CREATOR OWNER and TrustedInstaller that may write, delete or
+ * re-permission a path (comma-separated; empty when none). SIDs, not names: names are localized.
+ * The mask is WriteData, AppendData, WriteExtendedAttributes, DeleteSubdirectoriesAndFiles, WriteAttributes,
+ * Delete, ChangePermissions, TakeOwnership, GENERIC_ALL and GENERIC_WRITE.
+ */
+export const PS_WRITERS = `function Writers([string]$path) {
+  $trusted = @('S-1-5-18', 'S-1-5-32-544', 'S-1-3-0', 'S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464')
+  $found = @()
+  foreach ($r in (Get-Acl -LiteralPath $path).GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
+    $sid = $r.IdentityReference.Value
+    if ($r.AccessControlType -eq 'Allow' -and (([long]$r.FileSystemRights -band 0x500D0156) -ne 0) -and ($trusted -notcontains $sid) -and ($found -notcontains $sid)) { $found += $sid }
+  }
+  return ($found -join ',')
+}`;
+
+/** Windows paths, SIDs and counts are ASCII, but error messages are localized: journal lines are escaped as Emit does. */
+export const PS_ESCAPE = `function Esc([string]$t) {
+  $b = New-Object System.Text.StringBuilder
+  foreach ($c in $t.ToCharArray()) { $n = [int]$c; if ($n -lt 32 -or $n -gt 126 -or $n -eq 92) { [void]$b.AppendFormat('\\u{0:x4}', $n) } else { [void]$b.Append($c) } }
+  return $b.ToString()
+}`;
