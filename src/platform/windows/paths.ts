@@ -23,7 +23,7 @@ export const UPDATE_AGENT: WindowsAgent = {
 export const STATE_DIR = 'C:\\ProgramData\\resetpwd-fleet';
 export const STATE_FILE = `${STATE_DIR}\\state`;
 export const TXN_FILE = `${STATE_DIR}\\txn`;
-export const LOCK_DIR = `${STATE_DIR}\\lock`;
+export const LOCK_FILE = `${STATE_DIR}\\lock`;
 
 /**
  * Old installs are set aside here, on C: itself, so that moving them is a rename on one NTFS volume:

@@ -1,0 +1,203 @@
+import { encodeCommand, psQuote, psScript } from '../../dialect/powershell.js';
+import { MAIN_AGENT, STATE_DIR, TXN_FILE, UPDATE_AGENT } from './paths.js';
+import { PS_ALIVE, PS_CIM, PS_PROTECT, PS_SHA256, PS_WRITERS } from './ps-functions.js';
+
+/**
+ * The short scripts a Windows change runs around the host-side transaction (txn-script.ts): make a private
+ * stage, check what was uploaded and extract it, start the transaction detached, follow its journal, and
+ * the small in-place fix. Each is a constant body; the values of one change reach it only as `$name = '…'`
+ * literals written by psScript(), never pasted into the code.
+ */
+
+/**
+ * Makes STATE_DIR (Administrators and SYSTEM only) and a fresh stage folder in it, and removes stages no
+ * live change uses once an hour old (a re-run cleans up after a cut connection). Prints `stage=<path>`.
+ */
+export const PREPARE_BODY = String.raw`${PS_PROTECT}
+$sd = '${STATE_DIR}'
+if (-not (Test-Path -LiteralPath $sd)) { [void][System.IO.Directory]::CreateDirectory($sd) }
+Protect $sd $false
+$live = ''
+$rec = Join-Path $sd 'txn'
+if (Test-Path -LiteralPath $rec) { foreach ($l in [System.IO.File]::ReadAllLines($rec)) { if ($l.StartsWith('stage=')) { $live = $l.Substring(6) } } }
+foreach ($d in @(Get-ChildItem -LiteralPath $sd -Force | Where-Object { $_.PSIsContainer -and $_.Name -like 'stage.*' })) {
+  if ($d.FullName -ne $live -and $d.CreationTimeUtc -lt [DateTime]::UtcNow.AddHours(-1)) { Remove-Item -LiteralPath $d.FullName -Recurse -Force -ErrorAction SilentlyContinue }
+}
+$stage = Join-Path $sd ('stage.' + [Guid]::NewGuid().ToString('N').Substring(0, 16))
+[void][System.IO.Directory]::CreateDirectory($stage)
+Protect $stage $false
+Emit stage $stage`;
+
+export const prepareScript = (): string => psScript(PREPARE_BODY);
+
+/**
+ * Checks the SHA-256 of every uploaded file on the host (Get-FileHash, or .NET's SHA256 before PowerShell
+ * 4.0), downloading the package first with --pull, then extracts it (System.IO.Compression.ZipFile, .NET
+ * 4.5; Expand-Archive on 5.0+ if that fails) and checks that the main setup.bat is there. Nothing outside
+ * the stage is touched. Prints `verified=<file>` lines, then `staged=1`, or `error=<why>` and exits 1.
+ */
+export const STAGE_BODY = String.raw`${PS_SHA256}
+$files = @(,@('txn.ps1', $txnSha))
+$zip = Join-Path $stage 'pkg.zip'
+if ($zipSha) {
+  if ($url) {
+    try {
+      [System.Net.ServicePointManager]::SecurityProtocol = [System.Net.ServicePointManager]::SecurityProtocol -bor 3072
+      (New-Object System.Net.WebClient).DownloadFile($url, $zip)
+    } catch { Emit error ('downloading the package failed: ' + $_.Exception.Message); exit 1 }
+  }
+  $files += ,@('pkg.zip', $zipSha)
+}
+foreach ($f in $files) {
+  $p = Join-Path $stage $f[0]
+  if (-not (Test-Path -LiteralPath $p -PathType Leaf)) { Emit error ($f[0] + ' is missing from the stage'); exit 1 }
+  $got = Sha256 $p
+  if ($got -ne $f[1]) { Emit error ($f[0] + ' has SHA-256 ' + $got + ' on the host, expected ' + $f[1]); exit 1 }
+  Emit verified $f[0]
+}
+if ($zipSha) {
+  $x = Join-Path $stage 'x'
+  $how = ''
+  try {
+    Add-Type -AssemblyName System.IO.Compression.FileSystem
+    [System.IO.Compression.ZipFile]::ExtractToDirectory($zip, $x)
+    $how = 'ZipFile'
+  } catch {
+    $why = $_.Exception.Message
+    if (Get-Command Expand-Archive -ErrorAction SilentlyContinue) {
+      try { Expand-Archive -LiteralPath $zip -DestinationPath $x -Force; $how = 'Expand-Archive' } catch { $why = $_.Exception.Message }
+    }
+    if (-not $how) { Emit error ('extracting the package failed: ' + $why); exit 1 }
+  }
+  if (-not (Test-Path -LiteralPath (Join-Path $x $expect) -PathType Leaf)) { Emit error ($expect + ' is missing after extraction'); exit 1 }
+  Emit extractor $how
+}
+Emit staged 1`;
+
+export interface WindowsStageArgs {
+  stage: string;
+  txnSha: string;
+  /** The package's SHA-256; '' when the change needs no package (uninstall, recover). */
+  zipSha: string;
+  /** --pull: the host downloads the package from here into the stage first. */
+  url: string;
+  /** Stage-relative path (under x\) of the main setup.bat that must exist after extraction. */
+  expect: string;
+}
+
+export const stageScript = (a: WindowsStageArgs): string =>
+  psScript(STAGE_BODY, { stage: a.stage, txnSha: a.txnSha, zipSha: a.zipSha, url: a.url, expect: a.expect });
+
+/**
+ * The command line of the detached transaction: Windows PowerShell reading txn.ps1 into a script block.
+ * A script block made from text is not subject to the execution policy (a GPO's AllSigned would refuse
+ * `-File txn.ps1`); the file was hash-checked in a folder only administrators can write.
+ */
+export function txnCommandArgs(stage: string): string {
+  const boot = `$ProgressPreference = 'SilentlyContinue'; & ([ScriptBlock]::Create([System.IO.File]::ReadAllText(${psQuote(`${stage}\\txn.ps1`)})))`;
+  return `-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand ${encodeCommand(boot)}`;
+}
+
+/**
+ * Starts the transaction with Win32_Process.Create: the process is made by the WMI service, not inside the
+ * WinRM shell's job object, so it outlives the shell and the connection. It asks for
+ * CREATE_BREAKAWAY_FROM_JOB too (out of any job of the WMI provider host) and, where that host's job forbids
+ * breaking away, starts it without. Prints `launched=<pid>` and `breakaway=yes|no`.
+ */
+export const LAUNCH_BODY = String.raw`$sd = '${STATE_DIR}'
+$exe = Join-Path $env:SystemRoot 'System32\WindowsPowerShell\v1.0\powershell.exe'
+$cmdline = '"' + $exe + '" ' + $psArgs
+function Launch([uint32]$flags) {
+  if (Get-Command Invoke-CimMethod -ErrorAction SilentlyContinue) {
+    $si = New-CimInstance -ClassName Win32_ProcessStartup -ClientOnly -Property @{ ShowWindow = [uint16]0; CreateFlags = $flags }
+    return (Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments @{ CommandLine = $cmdline; CurrentDirectory = $sd; ProcessStartupInformation = $si })
+  }
+  $si = ([wmiclass]'Win32_ProcessStartup').CreateInstance()
+  $si.ShowWindow = 0
+  $si.CreateFlags = $flags
+  return (([wmiclass]'Win32_Process').Create($cmdline, $sd, $si))
+}
+$r = Launch 16777216
+$breakaway = 'yes'
+if ($r.ReturnValue -ne 0) { $r = Launch 0; $breakaway = 'no' }
+if ($r.ReturnValue -ne 0) { Emit error ('Win32_Process.Create returned ' + $r.ReturnValue); exit 1 }
+Emit launched $r.ProcessId
+Emit breakaway $breakaway`;
+
+export const launchScript = (stage: string): string => psScript(LAUNCH_BODY, { psArgs: txnCommandArgs(stage) });
+
+/**
+ * Follows a transaction's journal from line `from` for up to `window` seconds: prints new complete lines as
+ * they come and stops after the "done" line; "0 lost …" when the change's process (pid and start time from
+ * its record) is gone three checks in a row without a "done", or never recorded itself; "0 poll <n>" when
+ * the window ends (the controller polls again). Cheap: a file read and a Get-Process every half second.
+ */
+export const FOLLOW_BODY = String.raw`${PS_ALIVE}
+$sd = '${STATE_DIR}'
+$J = Join-Path $sd ('journal.' + $txn)
+$rec = '${TXN_FILE}'
+$n = [int]$from
+$gone = 0
+$waited = 0
+$lost = ''
+$until = [DateTime]::UtcNow.AddSeconds($window)
+while ($true) {
+  $text = ''
+  if ([System.IO.File]::Exists($J)) {
+    try {
+      $fs = New-Object System.IO.FileStream $J, 'Open', 'Read', 'ReadWrite, Delete'
+      try { $text = (New-Object System.IO.StreamReader $fs).ReadToEnd() } finally { $fs.Close() }
+    } catch { $text = '' }
+  }
+  $cut = $text.LastIndexOf([string][char]10)
+  if ($cut -ge 0) {
+    $lines = @($text.Substring(0, $cut).Split([char]10) | ForEach-Object { $_.TrimEnd([char]13) } | Where-Object { $_ -ne '' })
+    for ($i = $n; $i -lt $lines.Count; $i++) {
+      [Console]::Out.WriteLine($lines[$i])
+      if ($lines[$i] -match '^[0-9]+ done( |$)') { exit 0 }
+    }
+    if ($lines.Count -gt $n) { $n = $lines.Count }
+  }
+  if ($lost) { [Console]::Out.WriteLine('0 lost ' + $lost); exit 0 }
+  $t = @{}
+  if ([System.IO.File]::Exists($rec)) {
+    try { foreach ($l in [System.IO.File]::ReadAllLines($rec)) { $k = $l.IndexOf('='); if ($k -gt 0) { $t[$l.Substring(0, $k)] = $l.Substring($k + 1) } } } catch { }
+  }
+  if ($t['id'] -eq $txn) {
+    if ((Alive $t['pid'] $t['pid_start']) -eq 'yes') { $gone = 0 } else { $gone++ }
+    if ($gone -ge 3) { $lost = 'the change''s process (pid ' + $t['pid'] + ') ended without finishing'; continue }
+  } else {
+    $waited++
+    if ($waited -gt 40) { $lost = 'the change never started (no record of ' + $txn + ')'; continue }
+  }
+  if ([DateTime]::UtcNow -gt $until) { [Console]::Out.WriteLine('0 poll ' + $n); exit 0 }
+  Start-Sleep -Milliseconds 500
+}`;
+
+export const followScript = (txn: string, from: number, window: number): string => psScript(FOLLOW_BODY, { txn, from, window });
+
+/**
+ * The in-place fix for a host that runs the right package: its folders' ACLs (Administrators and SYSTEM
+ * only) and the services' start type Automatic, each read back. Prints `fixed=<what>` lines and `ok=1`, or
+ * `error=<why>`.
+ */
+export const FIX_BODY = String.raw`${PS_CIM}
+${PS_PROTECT}
+${PS_WRITERS}
+foreach ($a in @(@('${MAIN_AGENT.dir}', '${MAIN_AGENT.name}'), @('${UPDATE_AGENT.dir}', '${UPDATE_AGENT.name}'))) {
+  if (Test-Path -LiteralPath $a[0] -PathType Container) {
+    if (Writers $a[0]) { Protect $a[0] $true; Emit fixed ('acl ' + $a[0]) }
+    $w = Writers $a[0]
+    if ($w) { Emit error ($a[0] + ' can still be changed by ' + $w); exit 1 }
+  }
+  $s = Cim Win32_Service ("Name='" + $a[1] + "'") | Select-Object -First 1
+  if ($s -and $s.StartMode -ne 'Auto') {
+    Set-Service -Name $a[1] -StartupType Automatic
+    $s = Cim Win32_Service ("Name='" + $a[1] + "'") | Select-Object -First 1
+    if ($s.StartMode -ne 'Auto') { Emit error ($a[1] + ' still starts ' + $s.StartMode + ' after Set-Service -StartupType Automatic'); exit 1 }
+    Emit fixed ('start type ' + $a[1])
+  }
+}
+Emit ok 1`;
+
+export const fixScript = (): string => psScript(FIX_BODY);

@@ -1,0 +1,448 @@
+import { psScript } from '../../dialect/powershell.js';
+import { ASIDE_DIR, MAIN_AGENT, STATE_DIR, UPDATE_AGENT } from './paths.js';
+import { PS_CIM, PS_ESCAPE, PS_PROTECT, PS_WRITERS } from './ps-functions.js';
+
+/**
+ * The host side of a Windows change: one PowerShell script that the controller uploads into the stage,
+ * checks by hash, and starts detached through Win32_Process.Create (change-scripts.ts), so a dropped WinRM
+ * connection or a deleted shell cannot stop it half-way. It walks the same states as the controller's
+ * machine (src/lifecycle/machine.ts), appending "<epoch> <state> <detail>" lines to a journal the
+ * controller follows, and rewrites a change record (STATE_DIR\txn) at every phase so a later run can tell a
+ * change still running (pid and its start time) from one that died and must be undone.
+ *
+ * The previous install is never deleted before the new one is verified: the agents' folders are renamed
+ * into ASIDE_DIR\<txn> and renamed back on any failure. Success is the service manager's word (the
+ * service Running with a java.exe under its wrapper, and the same wrapper after the settle time), never
+ * setup.bat's "SUCCESS" text; setup.bat and the agents' .bat files run with stdin from NUL (setup.bat
+ * ends in `pause`) and within a time limit.
+ *
+ * Written with no backtick escapes and no `${`, so the body is a String.raw template.
+ */
+export interface WindowsTxnArgs {
+  action: 'install' | 'uninstall' | 'recover';
+  txn: string;
+  stage: string;
+  /** Stage-relative folders holding setup.bat: x\CloudResetPwdAgent\CloudResetPwdAgent.Windows ('' when none). */
+  mainSetup: string;
+  updateSetup: string;
+  pkgSha: string;
+  pkgVersion: string;
+  pkgLog4j: string;
+  settle: number;
+  startWait: number;
+  /** Seconds any .bat file may run before its process tree is killed. */
+  limit: number;
+  tool: string;
+}
+
+export const WINDOWS_TXN_BODY = String.raw`${PS_CIM}
+${PS_PROTECT}
+${PS_WRITERS}
+${PS_ESCAPE}
+$LF = [string][char]10
+$CRLF = [string][char]13 + [string][char]10
+$sd = '${STATE_DIR}'
+$J = Join-Path $sd ('journal.' + $txn)
+$asideRoot = '${ASIDE_DIR}'
+$aside = Join-Path $asideRoot $txn
+$out = Join-Path $stage 'out.txt'
+$fullWait = $startWait
+$agents = @(
+  @{ key = 'update'; dir = '${UPDATE_AGENT.dir}'; name = '${UPDATE_AGENT.name}'; leaf = '${UPDATE_AGENT.dir.slice(3)}' },
+  @{ key = 'main'; dir = '${MAIN_AGENT.dir}'; name = '${MAIN_AGENT.name}'; leaf = '${MAIN_AGENT.dir.slice(3)}' }
+)
+$main = $agents[1]
+$rec = [ordered]@{ id = $txn; action = $action; pid = $PID; pid_start = ''; stage = $stage; aside = $aside; phase = 'started'; main_was = ''; update_was = ''; main_reg = ''; update_reg = ''; main_start = ''; update_start = ''; outcome = '' }
+try { $rec.pid_start = [string](Get-Process -Id $PID).StartTime.ToUniversalTime().Ticks } catch { }
+# What functions change for the rest of the script lives in one table: the script runs as a script block
+# (read from txn.ps1), where a function's $script: scope would not be the scope that reads it.
+$S = @{ why = ''; vpid = 0; vjvm = 0; rolling = $false; lock = $null; lastOutput = ''; startWait = $startWait; extraStage = '' }
+
+function Note([string]$state, [string]$detail) {
+  $epoch = [long]([DateTime]::UtcNow - (New-Object DateTime 1970, 1, 1, 0, 0, 0, 'Utc')).TotalSeconds
+  $line = [string]$epoch + ' ' + $state
+  if ($detail) { $line += ' ' + (Esc $detail) }
+  [System.IO.File]::AppendAllText($J, $line + $LF)
+}
+function Save {
+  $tmp = Join-Path $sd 'txn.tmp'
+  $lines = @()
+  foreach ($k in @($rec.Keys)) { $lines += ($k + '=' + [string]$rec[$k]) }
+  [System.IO.File]::WriteAllLines($tmp, [string[]]$lines)
+  $dst = Join-Path $sd 'txn'
+  if ([System.IO.File]::Exists($dst)) { [System.IO.File]::Replace($tmp, $dst, [NullString]::Value) } else { [System.IO.File]::Move($tmp, $dst) }
+}
+function Phase([string]$p, [string]$detail) { $rec.phase = $p; Save; Note $p $detail }
+function Log([string]$t) { try { [System.IO.File]::AppendAllText($out, $t + $CRLF) } catch { } }
+function Svc([string]$name) { return (Cim Win32_Service ("Name='" + $name + "'") | Select-Object -First 1) }
+function StateOf($a) {
+  if (-not (Test-Path -LiteralPath $a.dir -PathType Container)) { return 'absent' }
+  $s = Svc $a.name
+  if ($s -and $s.State -eq 'Running') { return 'running' }
+  return 'stopped'
+}
+function Registered($a) { if (Svc $a.name) { return 'yes' } return 'no' }
+function StartMode($a) { $s = Svc $a.name; if ($s) { return [string]$s.StartMode } return '' }
+function KillTree([int]$id, [int]$depth) {
+  if ($depth -lt 6) {
+    foreach ($c in @(Cim Win32_Process ('ParentProcessId=' + $id))) { if ($c.ProcessId -ne $PID) { KillTree ([int]$c.ProcessId) ($depth + 1) } }
+  }
+  Stop-Process -Id $id -Force -ErrorAction SilentlyContinue
+}
+# wrapper.exe or java.exe that run from the folder or name it on their command line (old builds run the main
+# agent on the update agent's Java).
+function Procs([string]$dir) {
+  $p = $dir.TrimEnd('\') + '\'
+  return @(Cim Win32_Process '' | Where-Object {
+    $_.ProcessId -ne $PID -and (($_.ExecutablePath -and $_.ExecutablePath.StartsWith($p, [StringComparison]::OrdinalIgnoreCase)) -or
+      ($_.Name -match '^(wrapper|javaw?)[.]exe$' -and $_.CommandLine -and $_.CommandLine.IndexOf($p, [StringComparison]::OrdinalIgnoreCase) -ge 0))
+  })
+}
+# A .bat file run as the documents say (from its own folder), with stdin from NUL so a final pause returns at
+# once, output to a file, and its process tree killed after $secs seconds.
+function RunBat([string]$dir, [string]$bat, [int]$secs) {
+  Log ('+ ' + $bat + ' in ' + $dir)
+  $o = Join-Path $stage ('run.' + [Guid]::NewGuid().ToString('N') + '.txt')
+  $cmd = Join-Path $env:SystemRoot 'System32\cmd.exe'
+  $p = Start-Process -FilePath $cmd -ArgumentList ('/d /c "' + $bat + ' < NUL"') -WorkingDirectory $dir -NoNewWindow -PassThru -RedirectStandardOutput $o -RedirectStandardError ($o + '.err')
+  $null = $p.Handle
+  $finished = $p.WaitForExit($secs * 1000)
+  if (-not $finished) { KillTree $p.Id 0; [void]$p.WaitForExit(10000) }
+  $S.lastOutput = ''
+  foreach ($f in @($o, ($o + '.err'))) {
+    if (Test-Path -LiteralPath $f) { try { $S.lastOutput += [System.IO.File]::ReadAllText($f) } catch { } }
+  }
+  Log $S.lastOutput
+  if (-not $finished) { Log ('! ' + $bat + ' killed after ' + $secs + ' s'); return 'timeout' }
+  return [string]$p.ExitCode
+}
+function StopAgent($a) {
+  $s = Svc $a.name
+  if (-not $s -or $s.State -eq 'Stopped') { return $true }
+  try {
+    $sc = Get-Service -Name $a.name
+    if ($sc.Status -ne 'Stopped' -and $sc.Status -ne 'StopPending') { $sc.Stop() }
+    $sc.WaitForStatus('Stopped', (New-TimeSpan -Seconds 30))
+  } catch { Log ('! stopping ' + $a.name + ': ' + $_.Exception.Message) }
+  $s = Svc $a.name
+  if ($s -and $s.State -ne 'Stopped') {
+    if ($s.ProcessId) { Log ('! killing ' + $a.name + ' (pid ' + $s.ProcessId + ')'); KillTree ([int]$s.ProcessId) 0 }
+    Start-Sleep -Seconds 2
+    $s = Svc $a.name
+  }
+  return (-not $s -or $s.State -eq 'Stopped')
+}
+function DeleteService($a) {
+  $s = Svc $a.name
+  if (-not $s) { return }
+  if (Get-Command Invoke-CimMethod -ErrorAction SilentlyContinue) { [void](Invoke-CimMethod -InputObject $s -MethodName Delete) } else { [void]$s.Delete() }
+}
+# The agent's own UninstallApp-NT.bat (wrapper -p, -r); a service it leaves behind (a hung .bat) is stopped
+# and deleted through Win32_Service. Returns what was done, or $null (with $why) when it is still registered.
+function Unregister($a) {
+  if ((Registered $a) -eq 'no') { return '' }
+  $bin = Join-Path $a.dir 'bin'
+  $how = 'no UninstallApp-NT.bat'
+  if (Test-Path -LiteralPath (Join-Path $bin 'UninstallApp-NT.bat')) { $how = 'UninstallApp-NT.bat ' + (RunBat $bin 'UninstallApp-NT.bat' $limit) }
+  if ((Registered $a) -eq 'yes') { [void](StopAgent $a); DeleteService $a; $how += ', then Win32_Service.Delete' }
+  if ((Registered $a) -eq 'yes') { $S.why = $a.name + ' is still registered after ' + $how; return $null }
+  return ($a.name + ': ' + $how)
+}
+# A rename on C: (atomic, no space needed). A folder that will not move is held open by a process: stop the
+# service, kill what runs from the folder (the documents' "delete it from Task Manager") and try again.
+function MoveAside($a) {
+  if (-not (Test-Path -LiteralPath $a.dir -PathType Container)) { return '' }
+  $dst = Join-Path $aside $a.leaf
+  $killed = @()
+  $err = ''
+  for ($i = 0; $i -lt 6; $i++) {
+    try {
+      [System.IO.Directory]::Move($a.dir, $dst)
+      if ($killed.Count -gt 0) { return ($a.dir + ' (after killing ' + ($killed -join ', ') + ')') }
+      return $a.dir
+    } catch { $err = $_.Exception.Message }
+    if ($i -eq 0 -or $i -eq 3) {
+      [void](StopAgent $a)
+      foreach ($p in (Procs $a.dir)) { $killed += ($p.Name + ' ' + $p.ProcessId); Stop-Process -Id $p.ProcessId -Force -ErrorAction SilentlyContinue }
+    }
+    Start-Sleep -Seconds 2
+  }
+  $S.why = 'cannot move ' + $a.dir + ' aside: ' + $err
+  return $null
+}
+function CheckOnce {
+  $s = Svc $main.name
+  if (-not $s) { $S.why = 'the service ' + $main.name + ' is not registered'; return $false }
+  if ($s.State -ne 'Running' -or -not $s.ProcessId) { $S.why = 'the service ' + $main.name + ' is ' + $s.State; return $false }
+  $jvm = @(Cim Win32_Process ('ParentProcessId=' + $s.ProcessId) | Where-Object { $_.Name -match '^javaw?[.]exe$' })
+  if ($jvm.Count -eq 0) { $S.why = 'its wrapper (pid ' + $s.ProcessId + ') runs no java.exe'; return $false }
+  $S.vpid = [int]$s.ProcessId
+  $S.vjvm = [int]$jvm[0].ProcessId
+  return $true
+}
+# Running means: the service Running, a JVM under its wrapper, and the same wrapper still so $settle seconds
+# later (a JVM that dies at start looks fine for a moment).
+function VerifyRunning {
+  $i = 0
+  while (-not (CheckOnce)) {
+    $i++
+    if ($i -ge $S.startWait) { return $false }
+    Start-Sleep -Seconds 1
+  }
+  $first = $S.vpid
+  Start-Sleep -Seconds $settle
+  if (-not (CheckOnce)) { return $false }
+  if ($S.vpid -ne $first) { $S.why = 'the wrapper restarted (pid ' + $first + ', then ' + $S.vpid + ')'; return $false }
+  return $true
+}
+function EnsureAuto($a) {
+  $m = StartMode $a
+  if ($m -eq 'Auto') { return ($a.name + ':Auto') }
+  Set-Service -Name $a.name -StartupType Automatic
+  if ((StartMode $a) -ne 'Auto') { $S.why = $a.name + ' still starts ' + (StartMode $a) + ' after Set-Service -StartupType Automatic'; return $null }
+  return ($a.name + ':' + $m + '->Auto')
+}
+function RemoveStage {
+  foreach ($d in @($stage, $S.extraStage)) { if ($d -and (Test-Path -LiteralPath $d)) { Remove-Item -LiteralPath $d -Recurse -Force -ErrorAction SilentlyContinue } }
+}
+function DropAside {
+  if (Test-Path -LiteralPath $aside) { Remove-Item -LiteralPath $aside -Recurse -Force -ErrorAction SilentlyContinue }
+  if ((Test-Path -LiteralPath $asideRoot) -and @(Get-ChildItem -LiteralPath $asideRoot -Force).Count -eq 0) { Remove-Item -LiteralPath $asideRoot -Force -ErrorAction SilentlyContinue }
+}
+# The end of every change: the record says done, the agents' output is kept beside the journal, the stage
+# goes, only the last five journals stay, and the lock file closes (it deletes itself).
+function Finish([string]$word, [string]$detail) {
+  $rec.phase = 'done'
+  $rec.outcome = $word
+  Save
+  if (Test-Path -LiteralPath $out) { Copy-Item -LiteralPath $out -Destination (Join-Path $sd ('out.' + $txn)) -Force -ErrorAction SilentlyContinue }
+  RemoveStage
+  foreach ($f in @(Get-ChildItem -LiteralPath $sd -Force | Where-Object { $_.Name -like 'journal.*' -and $_.Name -ne ('journal.' + $txn) } | Sort-Object LastWriteTimeUtc -Descending | Select-Object -Skip 4)) {
+    Remove-Item -LiteralPath $f.FullName -Force -ErrorAction SilentlyContinue
+    Remove-Item -LiteralPath (Join-Path $sd ('out.' + $f.Name.Substring(8))) -Force -ErrorAction SilentlyContinue
+  }
+  Note done ($word + ' ' + $detail)
+  if ($S.lock) { $S.lock.Close() }
+  exit 0
+}
+function RemoveNew($a) {
+  [void](StopAgent $a)
+  [void](Unregister $a)
+  if ((Registered $a) -eq 'yes') { DeleteService $a }
+  for ($i = 0; $i -lt 3 -and (Test-Path -LiteralPath $a.dir); $i++) {
+    try { Remove-Item -LiteralPath $a.dir -Recurse -Force }
+    catch { foreach ($p in (Procs $a.dir)) { Stop-Process -Id $p.ProcessId -Force -ErrorAction SilentlyContinue }; Start-Sleep -Seconds 2 }
+  }
+}
+# Brings back exactly what was there: the set-aside folder renamed back, the service registered again with
+# the agent's own InstallApp-NT.bat if it was registered, with the start type it had.
+function UndoAgent($a) {
+  $was = [string]$rec[$a.key + '_was']
+  $reg = [string]$rec[$a.key + '_reg']
+  $mode = [string]$rec[$a.key + '_start']
+  $b = Join-Path $aside $a.leaf
+  if (Test-Path -LiteralPath $b) {
+    if ((Test-Path -LiteralPath $a.dir) -or ((Registered $a) -eq 'yes')) { RemoveNew $a }
+    [System.IO.Directory]::Move($b, $a.dir)
+  } elseif ($was -eq 'absent' -or $was -eq '') {
+    if ((Test-Path -LiteralPath $a.dir) -or ((Registered $a) -eq 'yes')) { RemoveNew $a }
+    return (-not (Test-Path -LiteralPath $a.dir))
+  } elseif (-not (Test-Path -LiteralPath $a.dir)) {
+    return $false
+  }
+  $bin = Join-Path $a.dir 'bin'
+  if ($reg -eq 'yes' -and (Registered $a) -eq 'no' -and (Test-Path -LiteralPath (Join-Path $bin 'InstallApp-NT.bat'))) { [void](RunBat $bin 'InstallApp-NT.bat' $limit) }
+  $names = @{ Auto = 'Automatic'; Manual = 'Manual'; Disabled = 'Disabled' }
+  if ($names.ContainsKey($mode) -and (Registered $a) -eq 'yes' -and (StartMode $a) -ne $mode) { Set-Service -Name $a.name -StartupType $names[$mode] }
+  return $true
+}
+function Rollback([string]$reason) {
+  $S.rolling = $true
+  $rec.phase = 'rolling-back'
+  Save
+  Note rolling-back ''
+  $S.startWait = $fullWait
+  $left = ''
+  foreach ($a in $agents) {
+    $ok = $false
+    try { $ok = UndoAgent $a } catch { Log ('! ' + $_.Exception.Message) }
+    if (-not $ok) { $left += ' ' + $a.dir + ' could not be restored from ' + $aside + ';' }
+  }
+  if ((Test-Path -LiteralPath $aside) -and @(Get-ChildItem -LiteralPath $aside -Force).Count -eq 0) { DropAside }
+  if ($rec.main_was -eq 'absent') {
+    if ((Test-Path -LiteralPath $main.dir) -or (Test-Path -LiteralPath $agents[0].dir)) { Finish failed ('rollback could not remove the partial install:' + $left) }
+    Finish failed ($reason + '; the partial install was removed (no agent was installed before, none is now)')
+  }
+  if ($rec.update_was -ne 'absent') { try { Start-Service -Name $agents[0].name } catch { Log ('! ' + $_.Exception.Message) } }
+  try { Start-Service -Name $main.name } catch { Log ('! ' + $_.Exception.Message) }
+  if (VerifyRunning) { Finish rolled-back ($reason + '; the previous agent was restored and runs (pid ' + $S.vpid + ')') }
+  $was = ''
+  if ($rec.main_was -eq 'stopped') { $was = ' (it was not running before the change either)' }
+  Finish failed ($reason + '; the previous agent was restored to ' + $main.dir + ' but does not run: ' + $S.why + $was + $left)
+}
+function Fail([string]$reason) {
+  if ($S.rolling) { Finish failed ('the rollback stopped: ' + $reason) }
+  Note failed ('after ' + $rec.phase + ': ' + $reason)
+  Rollback $reason
+}
+# One change at a time: a lock file created exclusively and deleted by Windows when its handle closes, so a
+# killed transaction releases it; one left by a crash (the handle died with the machine) is taken over.
+function Lock {
+  $lockFile = Join-Path $sd 'lock'
+  for ($i = 0; $i -lt 4; $i++) {
+    try {
+      $S.lock = New-Object System.IO.FileStream $lockFile, 'CreateNew', 'Write', 'Read, Delete', 4096, 'DeleteOnClose'
+      $b = [System.Text.Encoding]::ASCII.GetBytes([string]$PID)
+      $S.lock.Write($b, 0, $b.Length)
+      $S.lock.Flush()
+      return
+    } catch { }
+    $holder = ''
+    try {
+      $fs = New-Object System.IO.FileStream $lockFile, 'Open', 'Read', 'ReadWrite, Delete'
+      try { $holder = (New-Object System.IO.StreamReader $fs).ReadToEnd().Trim() } finally { $fs.Close() }
+    } catch { }
+    $hp = $null
+    if ($holder -match '^[0-9]+$') { $hp = Get-Process -Id ([int]$holder) -ErrorAction SilentlyContinue }
+    if ($hp -and $hp.ProcessName -eq 'powershell') {
+      Note done ('failed another change (pid ' + $holder + ') is running on this host; nothing was changed')
+      RemoveStage
+      exit 0
+    }
+    Remove-Item -LiteralPath $lockFile -Force -ErrorAction SilentlyContinue
+    Start-Sleep -Seconds 1
+  }
+  Note done 'failed cannot take the lock'
+  RemoveStage
+  exit 0
+}
+
+Lock
+try {
+  if ($action -eq 'recover') {
+    $old = @{}
+    foreach ($l in [System.IO.File]::ReadAllLines((Join-Path $sd 'txn'))) { $i = $l.IndexOf('='); if ($i -gt 0) { $old[$l.Substring(0, $i)] = $l.Substring($i + 1) } }
+    $oldAside = [string]$old['aside']
+    if (-not $oldAside.StartsWith($asideRoot + '\', [StringComparison]::OrdinalIgnoreCase) -or $oldAside.Contains('..')) {
+      Note done ('failed the change record has no usable aside path (' + $oldAside + ')')
+      RemoveStage
+      exit 0
+    }
+    foreach ($k in @('action', 'main_was', 'update_was', 'main_reg', 'update_reg', 'main_start', 'update_start')) { $rec[$k] = [string]$old[$k] }
+    $aside = $oldAside
+    $rec.aside = $oldAside
+    $S.extraStage = [string]$old['stage']
+    $rec.phase = 'recovering'
+    Save
+    Note recovering ('found ' + $old['id'] + ' dead in phase ' + $old['phase'] + ' (recovered by ' + $txn + ')')
+    if ($old['phase'] -eq 'committed') { DropAside; Finish ok 'committed before it stopped' }
+    Rollback ('interrupted in phase ' + $old['phase'])
+  }
+
+  $rec.main_was = StateOf $main
+  $rec.update_was = StateOf $agents[0]
+  $rec.main_reg = Registered $main
+  $rec.update_reg = Registered $agents[0]
+  $rec.main_start = StartMode $main
+  $rec.update_start = StartMode $agents[0]
+  [System.IO.File]::WriteAllText($out, '')
+  Phase started ('action=' + $action + ' main=' + $rec.main_was + ' update=' + $rec.update_was + ' tool=' + $tool)
+
+  Phase stopping ''
+  foreach ($a in $agents) { if (-not (StopAgent $a)) { Fail ('cannot stop ' + $a.name) } }
+  Phase stopped ''
+  $done = @()
+  foreach ($a in $agents) {
+    $u = Unregister $a
+    if ($null -eq $u) { Fail $S.why }
+    if ($u) { $done += $u }
+  }
+  Phase unregistered ($done -join '; ')
+  Phase setting-aside $aside
+  if ((Test-Path -LiteralPath $main.dir) -or (Test-Path -LiteralPath $agents[0].dir)) {
+    try {
+      if (-not (Test-Path -LiteralPath $asideRoot)) {
+        [void][System.IO.Directory]::CreateDirectory($asideRoot)
+        Protect $asideRoot $false
+        (Get-Item -LiteralPath $asideRoot -Force).Attributes = 'Hidden, Directory'
+      }
+      [void][System.IO.Directory]::CreateDirectory($aside)
+    } catch { Fail ('cannot create ' + $aside + ': ' + $_.Exception.Message) }
+  }
+  $moved = @()
+  foreach ($a in $agents) {
+    $m = MoveAside $a
+    if ($null -eq $m) { Fail $S.why }
+    if ($m) { $moved += $m }
+  }
+  Phase set-aside ($moved -join '; ')
+
+  if ($action -eq 'uninstall') {
+    Remove-Item -LiteralPath (Join-Path $sd 'state') -Force -ErrorAction SilentlyContinue
+    Phase committed ''
+    DropAside
+    Finish ok 'both agents removed'
+  }
+
+  Phase installing ''
+  $said = @()
+  foreach ($rel in @($updateSetup, $mainSetup)) {
+    if (-not $rel) { continue }
+    $d = Join-Path (Join-Path $stage 'x') $rel
+    if (-not (Test-Path -LiteralPath (Join-Path $d 'setup.bat'))) { Fail ('no setup.bat in ' + $rel) }
+    $rc = RunBat $d 'setup.bat' $limit
+    $leaf = Split-Path $rel -Leaf
+    if ($rc -eq 'timeout') { Fail ($leaf + '\setup.bat did not finish within ' + $limit + ' s') }
+    $msg = 'printed no SUCCESS'
+    if ($S.lastOutput -match 'SUCCESS') { $msg = 'printed SUCCESS' } elseif ($S.lastOutput -match 'FAILED') { $msg = 'printed FAILED' }
+    $said += ($leaf + '\setup.bat exit ' + $rc + ', ' + $msg)
+  }
+  if (-not (Test-Path -LiteralPath $main.dir)) { Fail ('setup.bat did not create ' + $main.dir) }
+  Phase installed ($said -join '; ')
+
+  $prot = @()
+  foreach ($a in $agents) {
+    if (-not (Test-Path -LiteralPath $a.dir)) { continue }
+    try { Protect $a.dir $true } catch { Fail ('cannot set the ACL of ' + $a.dir + ': ' + $_.Exception.Message) }
+    $w = Writers $a.dir
+    if ($w) { Fail ($a.dir + ' can still be changed by ' + $w) }
+    $prot += $a.dir
+  }
+  Phase permissions ('only Administrators and SYSTEM may change ' + ($prot -join ', '))
+
+  if (-not (VerifyRunning)) {
+    Note retry-start $S.why
+    try { Start-Service -Name $main.name } catch { Log ('! ' + $_.Exception.Message) }
+    $S.startWait = [int][Math]::Floor($S.startWait / 2) + 1
+    if (-not (VerifyRunning)) { Fail ('the new agent does not run: ' + $S.why) }
+  }
+  Phase verified ('pid=' + $S.vpid + ' jvm=' + $S.vjvm)
+
+  $boot = @()
+  foreach ($a in $agents) {
+    if ((Registered $a) -eq 'no') { continue }
+    $b = EnsureAuto $a
+    if ($null -eq $b) { Fail $S.why }
+    $boot += $b
+  }
+  Phase boot ($boot -join ' ')
+  try {
+    $when = [DateTime]::UtcNow.ToString('yyyy-MM-ddTHH:mm:ssZ', [Globalization.CultureInfo]::InvariantCulture)
+    $state = @('package_sha256=' + $pkgSha, 'version=' + $pkgVersion, 'log4j=' + $pkgLog4j, 'txn=' + $txn, 'installed_at=' + $when, 'tool=' + $tool)
+    [System.IO.File]::WriteAllLines((Join-Path $sd 'state.tmp'), [string[]]$state)
+    Move-Item -LiteralPath (Join-Path $sd 'state.tmp') -Destination (Join-Path $sd 'state') -Force
+  } catch { Fail ('cannot write the state record: ' + $_.Exception.Message) }
+  Phase committed ''
+  DropAside
+  Finish ok ('pid=' + $S.vpid)
+} catch {
+  Fail ('unexpected error: ' + $_.Exception.Message)
+}`;
+
+/** The transaction script as it is uploaded (txn.ps1): the prelude, this change's values as literals, the body. */
+export function windowsTxnScript(a: WindowsTxnArgs): string {
+  return psScript(WINDOWS_TXN_BODY, {
+    action: a.action, txn: a.txn, stage: a.stage, mainSetup: a.mainSetup, updateSetup: a.updateSetup, pkgSha: a.pkgSha,
+    pkgVersion: a.pkgVersion, pkgLog4j: a.pkgLog4j, settle: a.settle, startWait: a.startWait, limit: a.limit, tool: a.tool,
+  });
+}

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { PS_PRELUDE, decodeCommand, psQuote, psScript } from '../../../../src/dialect/powershell.js';
+import {
+  FIX_BODY, FOLLOW_BODY, LAUNCH_BODY, PREPARE_BODY, STAGE_BODY, fixScript, followScript, launchScript, prepareScript, stageScript, txnCommandArgs,
+} from '../../../../src/platform/windows/change-scripts.js';
+import { WINDOWS_FACTS_SCRIPT } from '../../../../src/platform/windows/facts-script.js';
+import { WINDOWS_TXN_BODY, windowsTxnScript } from '../../../../src/platform/windows/txn-script.js';
+import { parsePowerShell } from '../../../support/powershell-grammar.js';
+
+/**
+ * Every PowerShell script the tool sends to a Windows host parses without errors (tree-sitter's PowerShell
+ * grammar: syntax only; docs/WINDOWS.md reviews what each one calls), and every value of a change reaches
+ * it as a single-quoted literal on a `$name = '…'` line, never inside the code.
+ */
+const hostile = `x'; Remove-Item C:\\ -Recurse; '$(Stop-Computer)\u2019\`$env:PATH"`;
+const stage = 'C:\\ProgramData\\resetpwd-fleet\\stage.0123456789abcdef';
+const txnArgs = {
+  action: 'install' as const, txn: hostile, stage, mainSetup: `x\\${hostile}\\CloudResetPwdAgent.Windows`, updateSetup: '', pkgSha: 'ab'.repeat(32),
+  pkgVersion: hostile, pkgLog4j: '2.17.1', settle: 3, startWait: 20, limit: 300, tool: '0.1.0',
+};
+const scripts: Record<string, string> = {
+  facts: psScript(WINDOWS_FACTS_SCRIPT),
+  prepare: prepareScript(),
+  stage: stageScript({ stage, txnSha: 'cd'.repeat(32), zipSha: 'ab'.repeat(32), url: hostile, expect: `${hostile}\\setup.bat` }),
+  'stage (nothing to unpack)': stageScript({ stage, txnSha: 'cd'.repeat(32), zipSha: '', url: '', expect: '' }),
+  launch: launchScript(`C:\\ProgramData\\resetpwd-fleet\\${hostile}`),
+  follow: followScript(hostile, 3, 20),
+  fix: fixScript(),
+  txn: windowsTxnScript(txnArgs),
+};
+const bodies = { WINDOWS_FACTS_SCRIPT, PREPARE_BODY, STAGE_BODY, LAUNCH_BODY, FOLLOW_BODY, FIX_BODY, WINDOWS_TXN_BODY };
+
+describe('Windows scripts', () => {
+  for (const [name, text] of Object.entries(scripts)) {
+    it(`${name} parses as PowerShell without errors`, async () => {
+      const r = await parsePowerShell(text);
+      expect(r.errors).toEqual([]);
+    });
+  }
+
+  it('each body is a constant: no value of a change is inside the code, only in the $name lines after the prelude', () => {
+    for (const [name, body] of Object.entries(bodies)) {
+      expect(body, name).not.toContain('Stop-Computer');
+      expect(body, name).not.toMatch(/\$\{/);
+    }
+    const txn = scripts.txn!;
+    expect(txn.startsWith(`${PS_PRELUDE}\n`)).toBe(true);
+    expect(txn.endsWith(`${WINDOWS_TXN_BODY}\n`)).toBe(true);
+    const params = txn.slice(PS_PRELUDE.length + 1, txn.length - WINDOWS_TXN_BODY.length - 1);
+    expect(params).toContain(`$txn = ${psQuote(hostile)}\n`);
+    expect(params).toContain(`$pkgVersion = ${psQuote(hostile)}\n`);
+    expect(params).toContain('$settle = 3\n');
+  });
+
+  it('hostile values parse as one string literal each (no command of theirs is ever a command)', async () => {
+    for (const text of [scripts.txn!, scripts.follow!, scripts.stage!]) {
+      const r = await parsePowerShell(text);
+      for (const c of ['Remove-Item C:', 'Stop-Computer']) expect(r.commands.join('\n')).not.toContain(c);
+      expect(r.commands).not.toContain('Stop-Computer');
+    }
+  });
+
+  it('starts the transaction through Win32_Process.Create with a fixed bootstrap that reads txn.ps1 into a script block', () => {
+    const launch = scripts.launch!;
+    expect(launch).toContain('Invoke-CimMethod -ClassName Win32_Process -MethodName Create');
+    expect(launch).toContain('CreateFlags = $flags');
+    const args = txnCommandArgs(stage);
+    expect(args).toMatch(/^-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand [A-Za-z0-9+/=]+$/);
+    expect(decodeCommand(args.split(' ').pop()!)).toBe(
+      `$ProgressPreference = 'SilentlyContinue'; & ([ScriptBlock]::Create([System.IO.File]::ReadAllText('${stage}\\txn.ps1')))`,
+    );
+  });
+
+  it('runs every .bat from its own folder with stdin from NUL and a time limit, and judges by the service', () => {
+    expect(WINDOWS_TXN_BODY).toContain(`-ArgumentList ('/d /c "' + $bat + ' < NUL"') -WorkingDirectory $dir`);
+    expect(WINDOWS_TXN_BODY).toContain('$p.WaitForExit($secs * 1000)');
+    expect(WINDOWS_TXN_BODY).toContain("RunBat $d 'setup.bat' $limit");
+    expect(WINDOWS_TXN_BODY).toContain("$s.State -ne 'Running'");
+    expect(WINDOWS_TXN_BODY).not.toMatch(/if \(\$S\.lastOutput -match 'SUCCESS'\) \{ (Phase|Finish)/);
+  });
+
+  it('uses Get-FileHash with a .NET fallback, never certutil', () => {
+    expect(STAGE_BODY).toContain('Get-FileHash -LiteralPath $path -Algorithm SHA256');
+    expect(STAGE_BODY).toContain('[System.Security.Cryptography.SHA256]::Create()');
+    for (const b of Object.values(bodies)) expect(b.toLowerCase()).not.toContain('certutil');
+  });
+
+  it('reads only locale-independent sources: no ipconfig, sc, net or netsh text', async () => {
+    for (const [name, text] of Object.entries(scripts)) {
+      const cmds = (await parsePowerShell(text)).commands.map((c) => c.toLowerCase());
+      for (const bad of ['ipconfig', 'ipconfig.exe', 'sc', 'sc.exe', 'net', 'net.exe', 'netsh', 'certutil', 'wmic', 'icacls']) expect(cmds, name).not.toContain(bad);
+    }
+  });
+});
