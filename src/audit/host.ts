@@ -10,6 +10,8 @@ import { TransportError, type ExecOptions, type ExecResult } from '../transport/
 import type { Target } from '../inventory/target.js';
 import { stepTimer, type HostResult, type StepRecord } from './result.js';
 import { parseHostSpec } from '../inventory/host-list.js';
+import type { WindowsSession } from '../platform/windows/session.js';
+import { gatherWindowsFacts, openWindowsSession, windowsAudit } from './windows-host.js';
 
 /** How to reach and log in to hosts; secrets are already resolved from env vars, files or a prompt. */
 export interface ConnectOptions {
@@ -121,8 +123,8 @@ export async function auditHost(t: Target, o: ConnectOptions, knownHosts: KnownH
     name: t.name, address: t.host, port: t.port, transport: t.connection, reachable: false, os: null,
     checks: [], agent: null, outcome: 'unreachable', steps, error: null,
   };
-  if (t.connection === 'winrm') return { ...base, outcome: 'failed', error: 'WinRM hosts are not supported yet' };
   const time = stepTimer(steps);
+  if (t.os === 'windows') return auditWindowsHost(t, o, knownHosts, base, time);
   let session: HostSession | undefined;
   try {
     session = await time('connect', () => openSession(t, o, knownHosts));
@@ -137,6 +139,19 @@ export async function auditHost(t: Target, o: ConnectOptions, knownHosts: KnownH
       outcome: checks.some((c) => c.status === 'fail') ? 'failed' : 'ok',
       facts,
     };
+  } catch (e) {
+    return { ...base, ...failureOf(e, t.name) };
+  } finally {
+    await session?.close();
+  }
+}
+
+async function auditWindowsHost(t: Target, o: ConnectOptions, knownHosts: KnownHosts, base: HostResult, time: ReturnType<typeof stepTimer>): Promise<HostResult> {
+  let session: WindowsSession | undefined;
+  try {
+    session = await time('connect', () => openWindowsSession(t, o, knownHosts));
+    const facts = await time('facts', () => gatherWindowsFacts(session!, { timeoutMs: o.stepTimeoutMs }));
+    return { ...base, reachable: true, ...windowsAudit(facts, t, o) };
   } catch (e) {
     return { ...base, ...failureOf(e, t.name) };
   } finally {

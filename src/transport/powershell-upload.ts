@@ -1,0 +1,25 @@
+import { clixmlToText, PS_STDIN_COMMAND } from '../dialect/powershell.js';
+import { TransportError, type Transport } from './transport.js';
+import { isAbsoluteWindowsPath, planUpload, uploadStdin } from './winrm/upload.js';
+
+/**
+ * A Windows host reached over SSH: uploads go through the same PowerShell script as over WinRM (base64
+ * lines on stdin, SHA-256 checked on the host before the file is moved into place) instead of SFTP, whose
+ * subsystem and path syntax vary between Windows OpenSSH setups.
+ */
+export function withPowerShellUpload(t: Transport): Transport {
+  return {
+    kind: t.kind,
+    exec: (command, opts) => t.exec(command, opts),
+    close: () => t.close(),
+    async put(content, remotePath) {
+      if (!isAbsoluteWindowsPath(remotePath)) throw new Error(`upload target must be an absolute Windows path: ${remotePath}`);
+      const plan = planUpload(content, remotePath);
+      const r = await t.exec(PS_STDIN_COMMAND, { stdin: Buffer.concat([...uploadStdin(plan, content)]) });
+      if (r.code !== 0) {
+        const why = clixmlToText(r.stderr).trim().split(/\r?\n/)[0] || `exit code ${r.code}`;
+        throw new TransportError('protocol', `upload to ${remotePath} failed: ${why}`);
+      }
+    },
+  };
+}
