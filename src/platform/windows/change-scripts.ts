@@ -201,3 +201,11 @@ foreach ($a in @(@('${MAIN_AGENT.dir}', '${MAIN_AGENT.name}'), @('${UPDATE_AGENT
 Emit ok 1`;
 
 export const fixScript = (): string => psScript(FIX_BODY);
+
+/** Removes a stage whose staging failed (nothing else was touched). Only a path under STATE_DIR is accepted. */
+export const CLEANUP_BODY = String.raw`if ($stage.StartsWith('${STATE_DIR}\stage.', [StringComparison]::OrdinalIgnoreCase) -and -not $stage.Contains('..') -and (Test-Path -LiteralPath $stage)) {
+  Remove-Item -LiteralPath $stage -Recurse -Force
+}
+Emit removed 1`;
+
+export const cleanupScript = (stage: string): string => psScript(CLEANUP_BODY, { stage });

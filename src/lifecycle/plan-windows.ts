@@ -1,0 +1,128 @@
+import type { CheckResult } from '../checks/index.js';
+import type { PackageInfo } from '../package/verify.js';
+import type { WindowsAgentFacts, WindowsFacts } from '../platform/windows/facts.js';
+import { ASIDE_DIR, MAIN_AGENT, STATE_FILE, UPDATE_AGENT, windowsPackageDirs } from '../platform/windows/paths.js';
+import type { ChangeCommand, Plan, PlanOptions } from './plan.js';
+
+/**
+ * What a change will do on one Windows host: a pure function of its facts, its checks, the package and the
+ * options, returning the same Plan as a Linux host's (src/lifecycle/plan.ts), so the runner, the reports
+ * and --dry-run treat both alike. `fix-permissions` here is the in-place fix of a host that runs the right
+ * package: its folders' ACLs and the services' start type.
+ */
+function describe(a: WindowsAgentFacts, name: string): string {
+  if (!a.present) return `${name} absent`;
+  const v = a.version ?? (a.log4jCore ? `with log4j ${a.log4jCore}` : 'of unknown version');
+  return `${name} ${v}, ${a.running ? 'running' : a.service ? (a.service.state ?? 'stopped').toLowerCase() : 'not registered'}`;
+}
+
+export const startsAutomatically = (a: WindowsAgentFacts): boolean => a.service?.startMode === 'Auto';
+const aclOk = (a: WindowsAgentFacts): boolean => !a.present || (a.aclWriters !== null && a.aclWriters.length === 0);
+
+/** Is this exact package what the host has? The state record first; without one, the installed files. */
+export function sameWindowsPackage(f: WindowsFacts, pkg: PackageInfo): { same: boolean; how: string } {
+  const main = f.agents.main;
+  if (!main.present) return { same: false, how: 'no agent installed' };
+  const layoutMatches = (pkg.layout === 'old') === f.agents.update.present;
+  const jarMatches = main.jarSha256 !== null && pkg.agentJarSha256 !== null ? main.jarSha256 === pkg.agentJarSha256 : null;
+  const recorded = f.stateFile.package_sha256;
+  if (recorded) {
+    const same = recorded.toLowerCase() === pkg.sha256 && jarMatches !== false && layoutMatches;
+    return { same, how: same ? `${STATE_FILE} records this package` : `installed from another package (${recorded.slice(0, 12)}…)` };
+  }
+  const same = jarMatches === true && main.log4jCore === pkg.log4j && (pkg.mode === null || main.backendType === pkg.mode) && layoutMatches;
+  return { same, how: same ? 'its files match this package (no state record)' : 'its files differ from this package' };
+}
+
+/** Only an unwritable or full C: stops an uninstall: it needs no download, no metadata, no DHCP. */
+const REFUSE_UNINSTALL = new Set(['c-writable']);
+
+export function planWindowsChange(
+  command: ChangeCommand,
+  f: WindowsFacts,
+  checks: CheckResult[],
+  pkg: PackageInfo | null,
+  o: PlanOptions,
+): Plan {
+  const main = f.agents.main;
+  const upd = f.agents.update;
+  if (f.txn && f.txn.fields.phase !== 'done') {
+    const id = f.txn.fields.id ?? '?';
+    if (f.txn.alive) return { kind: 'wait', txn: id, reason: `change ${id} is running on the host (phase ${f.txn.fields.phase})`, steps: [`wait for change ${id} to finish`] };
+    return {
+      kind: 'recover',
+      txn: id,
+      reason: `change ${id} stopped in phase ${f.txn.fields.phase} without finishing`,
+      steps: [`undo change ${id} from its record (move the set-aside agents back from ${ASIDE_DIR}, register and start them)`, 'then plan again'],
+    };
+  }
+  const blocking = checks.filter((c) => c.status === 'fail' && (command !== 'uninstall' || REFUSE_UNINSTALL.has(c.id)));
+  const unforced = blocking.filter((c) => !o.force.includes(c.id));
+  if (unforced.length > 0) return { kind: 'refused', reason: unforced.map((c) => `${c.id}: ${c.detail}`).join('; '), steps: [] };
+  if (f.admin === false) return { kind: 'refused', reason: `${f.user ?? 'the login'} is not an administrator on the host`, steps: [] };
+  const present = main.present || upd.present;
+  const before = `${describe(main, MAIN_AGENT.name)}; ${describe(upd, UPDATE_AGENT.name)}`;
+
+  if (command === 'uninstall') {
+    if (!present && !main.service && !upd.service) return { kind: 'unchanged', reason: 'no agent is installed', steps: [] };
+    return {
+      kind: 'transaction', action: 'uninstall', outcome: 'uninstalled', reason: before, extractor: null,
+      steps: [...stopAndSetAside(f), `remove the state record ${STATE_FILE}`, 'commit: delete the set-aside folders'],
+    };
+  }
+  if (!pkg) throw new Error('a package is needed to plan an update or install');
+  if (!pkg.windows) {
+    return { kind: 'refused', reason: `${pkg.fileName} has no ${MAIN_AGENT.pkgFolder}\\setup.bat: it cannot install the plug-in on Windows`, steps: [] };
+  }
+  if (command === 'install' && present && !o.reinstall) {
+    return { kind: 'refused', reason: `an agent is already installed (${before}); use update, or install --reinstall`, steps: [] };
+  }
+  if (!f.tools.zipFile && !f.tools.expandArchive) {
+    return { kind: 'refused', reason: `PowerShell ${f.psVersion ?? '?'} on .NET ${f.clrVersion ?? '?'} has neither System.IO.Compression.ZipFile (.NET 4.5) nor Expand-Archive (5.0) to unpack the package; install WMF 5.1`, steps: [] };
+  }
+  const same = sameWindowsPackage(f, pkg);
+  if (same.same && !o.reinstall && main.running) {
+    const fixes = [
+      ...[main, upd].filter((a) => a.present && !aclOk(a)).map((a) => `restrict the ACL of ${a === main ? MAIN_AGENT.dir : UPDATE_AGENT.dir} to Administrators and SYSTEM (Users read)`),
+      ...[main, upd].filter((a) => a.service && !startsAutomatically(a)).map((a) => `set ${a === main ? MAIN_AGENT.name : UPDATE_AGENT.name} to start Automatic (it starts ${a.service!.startMode})`),
+    ];
+    if (fixes.length === 0) return { kind: 'unchanged', reason: `already runs this package: ${same.how}`, steps: [] };
+    return { kind: 'fix-permissions', outcome: 'updated', reason: `runs this package (${same.how}); ${fixes.join('; ')}`, steps: [...fixes, 'read both back'] };
+  }
+  const dirs = windowsPackageDirs(pkg);
+  const reason = same.same ? `reinstall: ${!main.running ? 'it does not run' : '--reinstall'}` : before;
+  const hash = f.tools.getFileHash ? 'Get-FileHash' : '.NET SHA256 (no Get-FileHash before PowerShell 4.0)';
+  const setups = dirs.update
+    ? `${UPDATE_AGENT.pkgFolder}\\setup.bat, then ${MAIN_AGENT.pkgFolder}\\setup.bat`
+    : `${MAIN_AGENT.pkgFolder}\\setup.bat`;
+  return {
+    kind: 'transaction',
+    action: 'install',
+    outcome: command === 'update' && present ? 'updated' : 'installed',
+    reason,
+    extractor: null,
+    steps: [
+      o.pullUrl
+        ? `download ${o.pullUrl} on the host into a private stage under C:\\ProgramData\\resetpwd-fleet (Administrators/SYSTEM only); check its SHA-256 ${pkg.sha256.slice(0, 16)}… with ${hash}`
+        : `upload ${pkg.fileName} (${Math.max(1, Math.round(pkg.size / 1024))} KiB) to a private stage under C:\\ProgramData\\resetpwd-fleet (Administrators/SYSTEM only); check its SHA-256 ${pkg.sha256.slice(0, 16)}… on the host with ${hash}`,
+      `extract with ${f.tools.zipFile ? 'System.IO.Compression.ZipFile' : 'Expand-Archive'}; start the change detached (Win32_Process.Create) so a dropped connection cannot stop it`,
+      ...stopAndSetAside(f),
+      `install: ${setups}, each run from its own folder as cmd.exe /d /c "setup.bat < NUL" (its final pause returns at once), time-limited; its SUCCESS text is not trusted`,
+      'restrict the installed folders to Administrators and SYSTEM (Users read); read the ACL back',
+      `verify it runs: service ${MAIN_AGENT.name} Running with a java.exe under its wrapper, the same wrapper after ${o.settleSeconds} s`,
+      'start type Automatic (Set-Service if not), read back',
+      `commit: record ${pkg.version ?? 'the package'} in ${STATE_FILE}; delete the set-aside folders and the stage`,
+      'on any failure: remove the new install, move the old folders back, register and start the old agent, verify it runs',
+    ],
+  };
+}
+
+function stopAndSetAside(f: WindowsFacts): string[] {
+  const agents = [f.agents.update.present || f.agents.update.service ? UPDATE_AGENT : null, f.agents.main.present || f.agents.main.service ? MAIN_AGENT : null].filter((a) => a !== null);
+  if (agents.length === 0) return ['nothing installed: nothing to stop or set aside'];
+  return [
+    `stop ${agents.map((a) => a.name).join(', then ')}${agents.length > 1 ? ' (the update agent first: it could restart or overwrite the main agent)' : ''}`,
+    `unregister each with its bin\\UninstallApp-NT.bat (stdin from NUL, time-limited; a service left behind is deleted through Win32_Service)`,
+    `set aside ${agents.map((a) => a.dir).join(' and ')} into ${ASIDE_DIR}\\<change> (a rename on C:, kept until the new agent is verified); a folder held open: stop its service, kill its wrapper.exe/java.exe, retry`,
+  ];
+}
