@@ -1,0 +1,951 @@
+/**
+ * A simulated Windows Server for tests (there is no Windows here). It receives exactly what a real host
+ * receives — the fixed PowerShell command line with a script on stdin, and uploads — recognises which of
+ * the tool's scripts stdin holds by its exact text (prelude + `$name = '…'` lines + one of the exported
+ * bodies), reads the values back from those lines, and answers as that script would print (Emit lines,
+ * journal lines), applying the script's effects to a model: OS, C:, adapters, metadata, a case-insensitive
+ * file system, services and processes. The detached transaction is the body of txn.ps1 re-enacted step by
+ * step (same states, same journal details, same decisions), advancing a few journal lines per follow poll,
+ * so the controller really follows it, and can lose its connection or its process half-way.
+ *
+ * What it cannot prove: that PowerShell, CIM, Win32_Process.Create, Start-Process and the service manager
+ * behave as the scripts assume. docs/WINDOWS.md lists those claims and scripts/windows/prove.ps1 checks them
+ * on a real server.
+ */
+import { createHash } from 'node:crypto';
+import { PS_PRELUDE, PS_STDIN_COMMAND, decodeCommand, psParams } from '../../src/dialect/powershell.js';
+import { ZipReader } from '../../src/package/zip.js';
+import {
+  CLEANUP_BODY, FIX_BODY, FOLLOW_BODY, LAUNCH_BODY, PREPARE_BODY, STAGE_BODY, txnCommandArgs,
+} from '../../src/platform/windows/change-scripts.js';
+import { WINDOWS_FACTS_SCRIPT } from '../../src/platform/windows/facts-script.js';
+import { ASIDE_DIR, MAIN_AGENT, STATE_DIR, UPDATE_AGENT } from '../../src/platform/windows/paths.js';
+import { WINDOWS_TXN_BODY } from '../../src/platform/windows/txn-script.js';
+import { TransportError, type ExecOptions, type ExecResult, type Transport } from '../../src/transport/transport.js';
+
+export type StartMode = 'Auto' | 'Manual' | 'Disabled';
+type Params = Record<string, string | number | boolean>;
+
+export interface SimAdapter {
+  ifIndex: number;
+  name: string;
+  dhcp: boolean;
+  ipv4: string[];
+  /** Carries the default route (0.0.0.0/0); the lowest metric wins when several do. */
+  defaultRoute?: { metric: number; nextHop: string } | undefined;
+}
+
+export interface SimInstall {
+  layout: 'old' | 'current';
+  version: string;
+  log4j: string;
+  mode?: 'PIPE' | 'AUTO';
+  running?: boolean;
+  startMode?: StartMode;
+}
+
+export interface SimKnobs {
+  /** Services setup.bat installs come up for a moment (setup.bat prints SUCCESS) and never run again. */
+  setupServiceNeverRuns: boolean;
+  /** A wrapper.exe started by hand from this agent's folder survives the service stop and holds the folder until it is killed. */
+  lockedFolder: 'main' | 'update' | null;
+  /** UninstallApp-NT.bat never returns (the transaction kills it after its time limit). */
+  uninstallHangs: boolean;
+  /** The follow poll during which the transaction reaches this state loses its connection (once); the change goes on. */
+  dropConnectionAt: string | null;
+  /** How many journal lines the detached change writes between two follow polls. */
+  linesPerPoll: number;
+  /** The transaction's process dies right after writing this state (once). */
+  killTransactionAt: string | null;
+}
+
+export interface SimulatedWindowsHostOptions {
+  os?: Partial<{ caption: string; version: string; build: number; productType: number; arch: string; edition: string; installation: string }>;
+  psVersion?: string;
+  clrVersion?: string;
+  admin?: boolean;
+  cFreeBytes?: number;
+  cWritable?: boolean;
+  adapters?: SimAdapter[];
+  metadataReachable?: boolean;
+  publicIpv4?: string | null;
+  /** What is installed before the test (null: a clean host). */
+  install?: SimInstall | null;
+  /** A state record STATE_DIR\state written by an earlier run. */
+  stateRecord?: Record<string, string> | null;
+  tools?: Partial<{ getFileHash: boolean; expandArchive: boolean; zipFile: boolean }>;
+  /** --pull: what the host downloads from each URL. */
+  mirror?: Record<string, Buffer>;
+  knobs?: Partial<SimKnobs>;
+}
+
+interface SimService {
+  name: string;
+  dir: string;
+  state: 'Running' | 'Stopped';
+  startMode: StartMode;
+  wrapperPid: number;
+  jvmPid: number;
+  /** Installed by setup.bat while setupServiceNeverRuns: it cannot run. */
+  broken: boolean;
+}
+
+interface SimProcess {
+  pid: number;
+  name: string;
+  exe: string;
+  commandLine: string;
+  parent: number;
+  startTicks: string;
+}
+
+export interface ReceivedScript {
+  commandLine: string;
+  /** Which script: facts, prepare, stage, launch, follow, fix, cleanup (or unknown). */
+  kind: string;
+  params: Params;
+  script: string;
+}
+
+const KNOWN: Array<[string, string]> = [
+  ['facts', WINDOWS_FACTS_SCRIPT],
+  ['prepare', PREPARE_BODY],
+  ['stage', STAGE_BODY],
+  ['launch', LAUNCH_BODY],
+  ['follow', FOLLOW_BODY],
+  ['fix', FIX_BODY],
+  ['cleanup', CLEANUP_BODY],
+];
+
+const QUOTES = "'\u2018\u2019\u201A\u201B";
+const AUTH_USERS = 'S-1-5-11';
+const CRLF = '\r\n';
+
+/** Reads back the `$name = literal` lines psParams wrote; null unless re-writing them gives the same text. */
+export function parseParams(block: string): Params | null {
+  const out: Params = {};
+  let i = 0;
+  while (i < block.length) {
+    const m = /^\$([A-Za-z_][A-Za-z0-9_]*) = /.exec(block.slice(i));
+    if (!m) return null;
+    i += m[0].length;
+    if (QUOTES.includes(block[i]!)) {
+      let v = '';
+      i++;
+      for (;;) {
+        if (i >= block.length) return null;
+        const c = block[i]!;
+        if (QUOTES.includes(c)) {
+          if (i + 1 < block.length && QUOTES.includes(block[i + 1]!)) { v += c; i += 2; continue; }
+          i++;
+          break;
+        }
+        v += c;
+        i++;
+      }
+      out[m[1]!] = v;
+    } else {
+      const nl = block.indexOf('\n', i);
+      const lit = block.slice(i, nl < 0 ? block.length : nl);
+      i += lit.length;
+      out[m[1]!] = lit === '$true' ? true : lit === '$false' ? false : Number(lit);
+    }
+    if (block[i] === '\n') i++;
+    else if (i < block.length) return null;
+  }
+  return psParams(out) === block.replace(/\n$/, '') ? out : null;
+}
+
+/** Which known body a script is, with its parameters; null when it is not exactly psScript(body, params). */
+export function recognise(script: string, bodies: Array<[string, string]> = KNOWN): { kind: string; params: Params } | null {
+  const head = `${PS_PRELUDE}\n`;
+  if (!script.startsWith(head)) return null;
+  for (const [kind, body] of bodies) {
+    const tail = `${body}\n`;
+    if (!script.endsWith(tail) || script.length < head.length + tail.length) continue;
+    const block = script.slice(head.length, script.length - tail.length);
+    const params = block === '' ? {} : parseParams(block);
+    if (params) return { kind, params };
+  }
+  return null;
+}
+
+/** The escaping of Emit and of the journal: anything outside printable ASCII, and the backslash, as \uXXXX. */
+export function esc(v: string): string {
+  let s = '';
+  for (const ch of v) {
+    for (let k = 0; k < ch.length; k++) {
+      const n = ch.charCodeAt(k);
+      s += n < 32 || n > 126 || n === 92 ? `\\u${n.toString(16).padStart(4, '0')}` : ch[k];
+    }
+  }
+  return s;
+}
+
+const norm = (p: string) => p.replace(/\//g, '\\').replace(/\\+$/, '').toLowerCase();
+const under = (p: string, dir: string) => norm(p).startsWith(`${norm(dir)}\\`);
+const leaf = (p: string) => p.split('\\').pop()!;
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Ends the re-enacted transaction (PowerShell's `exit 0`). */
+class Exit {}
+
+interface TxnRun {
+  txn: string;
+  pid: number;
+  gen: Generator<string, void, void>;
+  finished: boolean;
+}
+
+export class SimulatedWindowsHost {
+  readonly os: Required<NonNullable<SimulatedWindowsHostOptions['os']>>;
+  psVersion: string;
+  clrVersion: string;
+  admin: boolean;
+  cFreeBytes: number;
+  cWritable: boolean;
+  adapters: SimAdapter[];
+  metadataReachable: boolean;
+  publicIpv4: string | null;
+  tools: { getFileHash: boolean; expandArchive: boolean; zipFile: boolean };
+  knobs: SimKnobs;
+  mirror: Record<string, Buffer>;
+  /** Files by lower-cased path: the path as written, and the bytes. */
+  readonly files = new Map<string, { path: string; data: Buffer }>();
+  readonly dirs = new Map<string, string>();
+  /** SIDs besides Administrators/SYSTEM that may change a folder, by lower-cased folder path. */
+  readonly acl = new Map<string, string[]>();
+  readonly services = new Map<string, SimService>();
+  readonly processes = new Map<number, SimProcess>();
+  /** Every script received, in order, as received. */
+  readonly received: ReceivedScript[] = [];
+  readonly uploads: string[] = [];
+  /** How many times the connection was dropped by a knob. */
+  drops = 0;
+  private nextPid = 4000;
+  private runs = new Map<string, TxnRun>();
+  private dropped = false;
+  private killed = false;
+  private lockHolder: number | null = null;
+
+  constructor(o: SimulatedWindowsHostOptions = {}) {
+    this.os = {
+      caption: 'Microsoft Windows Server 2019 Datacenter', version: '10.0.17763', build: 17763, productType: 3, arch: 'AMD64',
+      edition: 'ServerDatacenter', installation: 'Server', ...o.os,
+    };
+    this.psVersion = o.psVersion ?? '5.1.17763.5830';
+    this.clrVersion = o.clrVersion ?? '4.0.30319.42000';
+    this.admin = o.admin ?? true;
+    this.cFreeBytes = o.cFreeBytes ?? 20 * 1024 ** 3;
+    this.cWritable = o.cWritable ?? true;
+    this.adapters = o.adapters ?? [{ ifIndex: 6, name: 'Ethernet', dhcp: true, ipv4: ['192.168.0.12'], defaultRoute: { metric: 0, nextHop: '192.168.0.1' } }];
+    this.metadataReachable = o.metadataReachable ?? true;
+    this.publicIpv4 = o.publicIpv4 === undefined ? '203.0.113.7' : o.publicIpv4;
+    this.tools = { getFileHash: true, expandArchive: true, zipFile: true, ...o.tools };
+    this.mirror = o.mirror ?? {};
+    this.knobs = { setupServiceNeverRuns: false, lockedFolder: null, uninstallHangs: false, dropConnectionAt: null, linesPerPoll: 3, killTransactionAt: null, ...o.knobs };
+    this.mkdir('C:\\Windows\\System32');
+    this.mkdir('C:\\ProgramData');
+    if (o.install) this.installOld(o.install);
+    if (o.stateRecord) this.writeFile(`${STATE_DIR}\\state`, Buffer.from(Object.entries(o.stateRecord).map(([k, v]) => `${k}=${v}`).join(CRLF) + CRLF));
+  }
+
+  // ---- the file system -------------------------------------------------------------------------------
+  mkdir(path: string): void {
+    const parts = path.split('\\');
+    for (let i = 1; i <= parts.length; i++) {
+      const p = parts.slice(0, i).join('\\');
+      if (!this.dirs.has(norm(p))) this.dirs.set(norm(p), p);
+    }
+  }
+  /** An upload (the transport's put) or a file a script writes. */
+  writeFile(path: string, data: Buffer | string): void {
+    const parent = path.split('\\').slice(0, -1).join('\\');
+    this.mkdir(parent);
+    this.files.set(norm(path), { path, data: Buffer.isBuffer(data) ? data : Buffer.from(data) });
+  }
+  readFile(path: string): Buffer | null {
+    return this.files.get(norm(path))?.data ?? null;
+  }
+  readText(path: string): string | null {
+    return this.readFile(path)?.toString('utf8') ?? null;
+  }
+  isDir(path: string): boolean {
+    return this.dirs.has(norm(path));
+  }
+  exists(path: string): boolean {
+    return this.isDir(path) || this.files.has(norm(path));
+  }
+  /** Paths (as written) of every file under a folder. */
+  filesUnder(dir: string): string[] {
+    return [...this.files.values()].filter((f) => under(f.path, dir)).map((f) => f.path).sort();
+  }
+  private appendText(path: string, text: string): void {
+    const old = this.readFile(path) ?? Buffer.alloc(0);
+    this.writeFile(path, Buffer.concat([old, Buffer.from(text)]));
+  }
+  private removeTree(dir: string): void {
+    for (const k of [...this.files.keys()]) if (k.startsWith(`${norm(dir)}\\`) || k === norm(dir)) this.files.delete(k);
+    for (const k of [...this.dirs.keys()]) if (k.startsWith(`${norm(dir)}\\`) || k === norm(dir)) this.dirs.delete(k);
+    for (const k of [...this.acl.keys()]) if (k.startsWith(`${norm(dir)}\\`) || k === norm(dir)) this.acl.delete(k);
+  }
+  /** Directory.Move on one volume: fails while a process runs from the folder (its image is open). */
+  private moveDir(src: string, dst: string): void {
+    const holder = [...this.processes.values()].find((p) => under(p.exe, src));
+    if (holder) throw new Error(`The process cannot access the file because it is being used by another process (${holder.name} ${holder.pid})`);
+    if (this.exists(dst)) throw new Error(`Cannot create ${dst} because a file or directory with the same name already exists.`);
+    const s = norm(src);
+    const rename = (p: string) => dst + p.slice(src.length);
+    for (const [k, v] of [...this.files]) if (k.startsWith(`${s}\\`)) { this.files.delete(k); this.files.set(norm(rename(v.path)), { path: rename(v.path), data: v.data }); }
+    for (const [k, v] of [...this.dirs]) if (k === s || k.startsWith(`${s}\\`)) { this.dirs.delete(k); this.dirs.set(norm(rename(v)), rename(v)); }
+    for (const [k, v] of [...this.acl]) if (k === s || k.startsWith(`${s}\\`)) { this.acl.delete(k); this.acl.set(norm(dst) + k.slice(s.length), v); }
+    this.mkdir(dst.split('\\').slice(0, -1).join('\\'));
+  }
+  private copyTree(src: string, dst: string): void {
+    this.mkdir(dst);
+    for (const f of this.filesUnder(src)) this.writeFile(dst + f.slice(src.length), this.readFile(f)!);
+    for (const d of [...this.dirs.values()]) if (under(d, src)) this.mkdir(dst + d.slice(src.length));
+  }
+
+  // ---- processes and services -------------------------------------------------------------------------
+  private spawn(name: string, exe: string, commandLine: string, parent: number): SimProcess {
+    const p: SimProcess = { pid: this.nextPid, name, exe, commandLine, parent, startTicks: String(638_000_000_000_000_000n + BigInt(this.nextPid)) };
+    this.nextPid += 4;
+    this.processes.set(p.pid, p);
+    return p;
+  }
+  private startService(s: SimService): void {
+    if (s.state === 'Running' || s.broken) return;
+    const w = this.spawn('wrapper.exe', `${s.dir}\\bin\\wrapper.exe`, `"${s.dir}\\bin\\wrapper.exe" -s "${s.dir}\\conf\\wrapper.conf"`, 640);
+    const j = this.spawn('java.exe', 'C:\\Program Files\\Java\\jre1.8.0_361\\bin\\java.exe', 'java -Dwrapper.key=k1 -classpath ..\\lib\\wrapper.jar org.tanukisoftware.wrapper.WrapperSimpleApp', w.pid);
+    Object.assign(s, { state: 'Running', wrapperPid: w.pid, jvmPid: j.pid });
+  }
+  private stopService(s: SimService): void {
+    this.processes.delete(s.wrapperPid);
+    this.processes.delete(s.jvmPid);
+    Object.assign(s, { state: 'Stopped', wrapperPid: 0, jvmPid: 0 });
+  }
+  /** InstallApp-NT.bat: wrapper.exe -i with the folder's wrapper.conf (name and start type from it). */
+  private registerFrom(dir: string): void {
+    const conf = this.readText(`${dir}\\conf\\wrapper.conf`) ?? '';
+    const name = /^wrapper\.name=(\S+)/m.exec(conf)?.[1];
+    if (!name || this.services.has(name.toLowerCase())) return;
+    const start = /^wrapper\.ntservice\.starttype=(\S+)/m.exec(conf)?.[1];
+    this.services.set(name.toLowerCase(), { name, dir, state: 'Stopped', startMode: start === 'DEMAND_START' ? 'Manual' : 'Auto', wrapperPid: 0, jvmPid: 0, broken: false });
+  }
+  service(name: string): SimService | undefined {
+    return this.services.get(name.toLowerCase());
+  }
+
+  /** An agent folder as an older install left it (DOMAIN.md §2): bin\*.bat, wrapper.exe, conf, lib, the service. */
+  private installOld(i: SimInstall): void {
+    const agents = i.layout === 'old' ? [UPDATE_AGENT, MAIN_AGENT] : [MAIN_AGENT];
+    for (const a of agents) {
+      const d = a.dir;
+      for (const b of ['InstallApp-NT.bat', 'UninstallApp-NT.bat', 'App.bat']) this.writeFile(`${d}\\bin\\${b}`, `@echo off\r\nrem ${b} of ${a.name}\r\n`);
+      this.writeFile(`${d}\\bin\\wrapper.exe`, Buffer.alloc(64, 1));
+      this.writeFile(`${d}\\conf\\wrapper.conf`, `wrapper.name=${a.name}\r\nwrapper.backend.type=${a === MAIN_AGENT ? (i.mode ?? 'AUTO') : 'PIPE'}\r\nwrapper.ntservice.starttype=AUTO_START\r\n`);
+      this.writeFile(`${d}\\lib\\resetpwdagent.jar`, Buffer.from(`jar ${a.name} ${i.version}`));
+      this.writeFile(`${d}\\lib\\log4j-core-${i.log4j}.jar`, Buffer.from(`log4j ${i.log4j}`));
+      if (a === UPDATE_AGENT) this.writeFile(`${d}\\conf\\resource.properties`, `resetPwdAgentVersion=${i.version}\r\nintervalTime=21600\r\n`);
+      this.acl.set(norm(d), [AUTH_USERS]);
+      this.registerFrom(d);
+      const s = this.service(a.name)!;
+      s.startMode = i.startMode ?? 'Auto';
+      if (i.running ?? true) this.startService(s);
+    }
+    const locked = this.knobs.lockedFolder === 'main' ? MAIN_AGENT : this.knobs.lockedFolder === 'update' ? UPDATE_AGENT : null;
+    if (locked && this.isDir(locked.dir)) this.spawn('wrapper.exe', `${locked.dir}\\bin\\wrapper.exe`, `"${locked.dir}\\bin\\wrapper.exe" -c "${locked.dir}\\conf\\wrapper.conf"`, 2200);
+  }
+
+  // ---- the connection ---------------------------------------------------------------------------------
+  /** One exec of the PowerShell command line with a script on stdin, answered as the script would. */
+  async handle(commandLine: string, stdin: Buffer): Promise<{ stdout: string; stderr?: string; exitCode: number }> {
+    const script = stdin.toString('utf8');
+    if (commandLine !== PS_STDIN_COMMAND) {
+      this.received.push({ commandLine, kind: 'unknown', params: {}, script });
+      return { stdout: '', stderr: `'${commandLine.split(' ')[0]}' is not the tool's PowerShell command line`, exitCode: 1 };
+    }
+    const r = recognise(script);
+    this.received.push({ commandLine, kind: r?.kind ?? 'unknown', params: r?.params ?? {}, script });
+    if (!r) return { stdout: '', stderr: 'the simulated host does not know this script', exitCode: 1 };
+    const p = r.params;
+    const lines: string[] = [];
+    const emit = (k: string, v: string | number) => lines.push(`${k}=${esc(String(v))}`);
+    let code = 0;
+    try {
+      switch (r.kind) {
+        case 'facts':
+          this.facts(emit);
+          break;
+        case 'prepare':
+          this.prepare(emit);
+          break;
+        case 'stage':
+          code = this.stage(p, emit);
+          break;
+        case 'launch':
+          code = this.launch(String(p.psArgs), emit);
+          break;
+        case 'follow':
+          return { stdout: this.follow(String(p.txn), Number(p.from)), exitCode: 0 };
+        case 'fix':
+          code = this.fix(emit);
+          break;
+        case 'cleanup':
+          if (String(p.stage).toLowerCase().startsWith(`${STATE_DIR.toLowerCase()}\\stage.`) && !String(p.stage).includes('..')) this.removeTree(String(p.stage));
+          emit('removed', 1);
+          break;
+      }
+    } catch (e) {
+      if (e instanceof TransportError) throw e;
+      return { stdout: lines.map((l) => l + CRLF).join(''), stderr: (e as Error).message, exitCode: 1 };
+    }
+    return { stdout: lines.map((l) => l + CRLF).join(''), exitCode: code };
+  }
+
+  private facts(emit: (k: string, v: string | number) => void): void {
+    emit('hostname', 'WIN-SIM01');
+    emit('user', 'WIN-SIM01\\Administrator');
+    emit('admin', this.admin ? 'yes' : 'no');
+    emit('ps_version', this.psVersion);
+    emit('clr_version', this.clrVersion);
+    emit('os_caption', this.os.caption);
+    emit('os_version', this.os.version);
+    emit('os_build', this.os.build);
+    emit('os_product_type', this.os.productType);
+    emit('os_arch', this.os.arch);
+    emit('os_edition', this.os.edition);
+    emit('os_installation', this.os.installation);
+    emit('c_free', this.cFreeBytes);
+    emit('c_size', 40 * 1024 ** 3);
+    emit('c_format', 'NTFS');
+    if (this.cWritable) emit('c_writable', 'yes');
+    else {
+      emit('c_writable', 'no');
+      emit('c_write_error', "Access to the path 'C:\\resetpwd-fleet-probe.0f3c' is denied.");
+    }
+    for (const a of [...this.adapters].filter((x) => x.defaultRoute).sort((x, y) => x.defaultRoute!.metric - y.defaultRoute!.metric)) {
+      emit('route', `${a.ifIndex}|${a.defaultRoute!.metric}|${a.defaultRoute!.nextHop}`);
+    }
+    for (const a of this.adapters) {
+      emit('nic', `${a.ifIndex}|${a.dhcp ? 'dhcp' : 'static'}|${a.ipv4.join(',')}`);
+      emit(`nic_name.${a.ifIndex}`, a.name);
+    }
+    emit('meta_data', this.metadataReachable ? 200 : 0);
+    emit('public_ipv4_code', this.metadataReachable ? (this.publicIpv4 ? 200 : 404) : 0);
+    if (this.metadataReachable && this.publicIpv4) emit('public_ipv4', this.publicIpv4);
+    emit('get_file_hash', this.tools.getFileHash ? 'yes' : 'no');
+    emit('expand_archive', this.tools.expandArchive ? 'yes' : 'no');
+    emit('zipfile', this.tools.zipFile ? 'yes' : 'no');
+    emit('cim', 'yes');
+    for (const [k, a] of [['main', MAIN_AGENT], ['update', UPDATE_AGENT]] as const) {
+      const d = a.dir;
+      if (this.isDir(d)) {
+        emit(`${k}.dir`, 'present');
+        const props = this.readText(`${d}\\conf\\resource.properties`);
+        const v = props && /^\s*resetPwdAgentVersion\s*=\s*(\S+)/m.exec(props)?.[1];
+        if (v) emit(`${k}.version`, v);
+        const conf = this.readText(`${d}\\conf\\wrapper.conf`);
+        const b = conf && /^\s*wrapper\.backend\.type\s*=\s*(\S+)/m.exec(conf)?.[1];
+        if (b) emit(`${k}.backend`, b);
+        for (const f of this.filesUnder(`${d}\\lib`)) if (/^log4j-core-.*\.jar$/i.test(leaf(f)) && f.split('\\').length === d.split('\\').length + 2) emit(`${k}.log4j_core`, leaf(f));
+        const jar = this.readFile(`${d}\\lib\\resetpwdagent.jar`);
+        if (jar) emit(`${k}.jar_sha256`, sha256(jar));
+        emit(`${k}.acl_writers`, (this.acl.get(norm(d)) ?? []).join(','));
+      } else emit(`${k}.dir`, 'absent');
+      const s = this.service(a.name);
+      if (s) {
+        emit(`${k}.status`, s.state);
+        emit(`${k}.service_state`, s.state);
+        emit(`${k}.start_mode`, s.startMode);
+        emit(`${k}.service_pid`, s.wrapperPid);
+        emit(`${k}.service_path`, `"${s.dir}\\bin\\wrapper.exe" -s "${s.dir}\\conf\\wrapper.conf"`);
+        if (s.wrapperPid && s.jvmPid) emit(`${k}.jvm_pid`, s.jvmPid);
+      }
+    }
+    const state = this.readText(`${STATE_DIR}\\state`);
+    if (state !== null) for (const l of state.split(/\r?\n/).filter(Boolean)) emit('state', l);
+    const rec = this.record();
+    if (rec) {
+      for (const l of rec.lines) emit('txn', l);
+      emit('txn_alive', this.alive(rec.fields.pid, rec.fields.pid_start) ? 'yes' : 'no');
+    }
+    emit('end', 1);
+  }
+
+  private record(): { lines: string[]; fields: Record<string, string> } | null {
+    const t = this.readText(`${STATE_DIR}\\txn`);
+    if (t === null) return null;
+    const lines = t.split(/\r?\n/).filter(Boolean);
+    const fields: Record<string, string> = {};
+    for (const l of lines) { const i = l.indexOf('='); if (i > 0) fields[l.slice(0, i)] = l.slice(i + 1); }
+    return { lines, fields };
+  }
+  private alive(pid: string | undefined, start: string | undefined): boolean {
+    const p = pid ? this.processes.get(Number(pid)) : undefined;
+    return !!p && (!start || p.startTicks === start);
+  }
+
+  private prepare(emit: (k: string, v: string | number) => void): void {
+    this.mkdir(STATE_DIR);
+    const stage = `${STATE_DIR}\\stage.${createHash('sha256').update(String(this.nextPid++)).digest('hex').slice(0, 16)}`;
+    this.mkdir(stage);
+    emit('stage', stage);
+  }
+
+  private stage(p: Params, emit: (k: string, v: string | number) => void): number {
+    const stage = String(p.stage);
+    const zip = `${stage}\\pkg.zip`;
+    const files: Array<[string, string]> = [['txn.ps1', String(p.txnSha)]];
+    if (p.zipSha) {
+      if (p.url) {
+        const body = this.mirror[String(p.url)];
+        if (!body) { emit('error', 'downloading the package failed: The remote server returned an error: (404) Not Found.'); return 1; }
+        this.writeFile(zip, body);
+      }
+      files.push(['pkg.zip', String(p.zipSha)]);
+    }
+    for (const [name, want] of files) {
+      const b = this.readFile(`${stage}\\${name}`);
+      if (!b) { emit('error', `${name} is missing from the stage`); return 1; }
+      const got = sha256(b);
+      if (got !== want) { emit('error', `${name} has SHA-256 ${got} on the host, expected ${want}`); return 1; }
+      emit('verified', name);
+    }
+    if (p.zipSha) {
+      if (!this.tools.zipFile && !this.tools.expandArchive) { emit('error', 'extracting the package failed: Cannot find path'); return 1; }
+      const z = new ZipReader(this.readFile(zip)!, zip);
+      for (const e of z.entries) {
+        const path = `${stage}\\x\\${e.name.replace(/\/$/, '').replace(/\//g, '\\')}`;
+        if (e.isDirectory) this.mkdir(path);
+        else this.writeFile(path, z.readEntry(e));
+      }
+      if (!this.files.has(norm(`${stage}\\x\\${String(p.expect)}`))) { emit('error', `${String(p.expect)} is missing after extraction`); return 1; }
+      emit('extractor', this.tools.zipFile ? 'ZipFile' : 'Expand-Archive');
+    }
+    emit('staged', 1);
+    return 0;
+  }
+
+  private fix(emit: (k: string, v: string | number) => void): number {
+    for (const a of [MAIN_AGENT, UPDATE_AGENT]) {
+      if (this.isDir(a.dir) && (this.acl.get(norm(a.dir)) ?? []).length > 0) { this.acl.set(norm(a.dir), []); emit('fixed', `acl ${a.dir}`); }
+      const s = this.service(a.name);
+      if (s && s.startMode !== 'Auto') { s.startMode = 'Auto'; emit('fixed', `start type ${a.name}`); }
+    }
+    emit('ok', 1);
+    return 0;
+  }
+
+  // ---- the detached transaction -----------------------------------------------------------------------
+  private launch(psArgs: string, emit: (k: string, v: string | number) => void): number {
+    const boot = decodeCommand(psArgs.split(' ').pop()!);
+    const path = /ReadAllText\('((?:[^']|'')*)'\)/.exec(boot)?.[1]?.replace(/''/g, "'");
+    const stage = path?.replace(/\\txn\.ps1$/, '');
+    if (!path || !stage || psArgs !== txnCommandArgs(stage)) { emit('error', 'Win32_Process.Create returned 9'); return 1; }
+    const text = this.readText(path);
+    const r = text === null ? null : recognise(text, [['txn', WINDOWS_TXN_BODY]]);
+    if (!r) { emit('error', 'Win32_Process.Create returned 9'); return 1; }
+    const proc = this.spawn('powershell.exe', 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', `"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe" ${psArgs}`, 1880);
+    const p = r.params;
+    const run: TxnRun = { txn: String(p.txn), pid: proc.pid, gen: this.transaction(p, proc), finished: false };
+    this.runs.set(run.txn, run);
+    emit('launched', proc.pid);
+    emit('breakaway', 'yes');
+    return 0;
+  }
+
+  /** Lets the detached change run for one poll's worth of journal lines, then answers the follow script. */
+  private follow(txn: string, from: number): string {
+    const run = this.runs.get(txn);
+    let drop = false;
+    if (run && !run.finished) {
+      for (let i = 0; i < this.knobs.linesPerPoll && !run.finished; i++) {
+        const next = run.gen.next();
+        if (next.done) { this.endRun(run); break; }
+        const state = next.value.split(' ')[1];
+        if (this.knobs.dropConnectionAt === state && !this.dropped) { this.dropped = true; drop = true; }
+        if (this.knobs.killTransactionAt === state && !this.killed) {
+          this.killed = true;
+          this.endRun(run);
+          break;
+        }
+      }
+    }
+    if (drop) {
+      this.drops++;
+      throw new TransportError('lost', 'the WinRM connection was reset (simulated)');
+    }
+    const lines = (this.readText(`${STATE_DIR}\\journal.${txn}`) ?? '').split('\n').filter(Boolean);
+    const out: string[] = [];
+    for (let i = from; i < lines.length; i++) {
+      out.push(lines[i]!);
+      if (/^[0-9]+ done( |$)/.test(lines[i]!)) return out.map((l) => l + CRLF).join('');
+    }
+    const rec = this.record();
+    if (rec?.fields.id === txn) {
+      if (!this.alive(rec.fields.pid, rec.fields.pid_start)) out.push(`0 lost the change's process (pid ${rec.fields.pid}) ended without finishing`);
+      else out.push(`0 poll ${Math.max(from, lines.length)}`);
+    } else if (!run) out.push(`0 lost the change never started (no record of ${txn})`);
+    else out.push(`0 poll ${Math.max(from, lines.length)}`);
+    return out.map((l) => l + CRLF).join('');
+  }
+
+  private endRun(run: TxnRun): void {
+    run.finished = true;
+    this.processes.delete(run.pid);
+    if (this.lockHolder === run.pid) this.lockHolder = null; // the lock file deletes itself when its handle closes
+  }
+
+  /** txn.ps1 re-enacted: one journal line per yield, with the script's decisions and effects on the model. */
+  private *transaction(p: Params, proc: SimProcess): Generator<string, void, void> {
+    const host = this;
+    const txn = String(p.txn);
+    const stage = String(p.stage);
+    const limit = Number(p.limit);
+    const settleAndWait = { startWait: Number(p.startWait) };
+    const fullWait = Number(p.startWait);
+    const J = `${STATE_DIR}\\journal.${txn}`;
+    let aside = `${ASIDE_DIR}\\${txn}`;
+    const out = `${stage}\\out.txt`;
+    const agents = [
+      { key: 'update', dir: UPDATE_AGENT.dir, name: UPDATE_AGENT.name, leaf: leaf(UPDATE_AGENT.dir) },
+      { key: 'main', dir: MAIN_AGENT.dir, name: MAIN_AGENT.name, leaf: leaf(MAIN_AGENT.dir) },
+    ];
+    type A = (typeof agents)[number];
+    const main = agents[1]!;
+    const rec: Record<string, string> = {
+      id: txn, action: String(p.action), pid: String(proc.pid), pid_start: proc.startTicks, stage, aside, phase: 'started',
+      main_was: '', update_was: '', main_reg: '', update_reg: '', main_start: '', update_start: '', outcome: '',
+    };
+    const S = { why: '', vpid: 0, vjvm: 0, rolling: false, lastOutput: '', extraStage: '' };
+
+    function* note(state: string, detail = ''): Generator<string, void, void> {
+      const line = `${Math.floor(Date.now() / 1000)} ${state}${detail ? ` ${esc(detail)}` : ''}`;
+      host.appendText(J, `${line}\n`);
+      yield line;
+    }
+    const save = () => host.writeFile(`${STATE_DIR}\\txn`, Object.entries(rec).map(([k, v]) => `${k}=${v}`).join(CRLF) + CRLF);
+    function* phase(ph: string, detail = ''): Generator<string, void, void> {
+      rec.phase = ph;
+      save();
+      yield* note(ph, detail);
+    }
+    const log = (t: string) => host.appendText(out, t + CRLF);
+    const svc = (a: A) => host.service(a.name);
+    const stateOf = (a: A) => (!host.isDir(a.dir) ? 'absent' : svc(a)?.state === 'Running' ? 'running' : 'stopped');
+    const registered = (a: A) => (svc(a) ? 'yes' : 'no');
+    const startMode = (a: A) => svc(a)?.startMode ?? '';
+    const procs = (dir: string) =>
+      [...host.processes.values()].filter((x) => x.pid !== proc.pid && (under(x.exe, dir) || (/^(wrapper|javaw?)\.exe$/i.test(x.name) && x.commandLine.toLowerCase().includes(`${dir.toLowerCase()}\\`))));
+    /** The .bat files of the package and the agents, as they behave (scripts/fixture-package/windows). */
+    const runBat = (dir: string, bat: string): string => {
+      log(`+ ${bat} in ${dir}`);
+      const agentDir = dir.replace(/\\bin$/i, '');
+      let text = '';
+      let rc = '0';
+      if (/^UninstallApp-NT\.bat$/i.test(bat)) {
+        if (host.knobs.uninstallHangs) {
+          log(`! ${bat} killed after ${limit} s`);
+          S.lastOutput = '';
+          return 'timeout';
+        }
+        const s = [...host.services.values()].find((x) => norm(x.dir) === norm(agentDir));
+        if (s) { host.stopService(s); host.services.delete(s.name.toLowerCase()); text = `wrapper  | ${s.name} service removed.${CRLF}`; }
+      } else if (/^InstallApp-NT\.bat$/i.test(bat)) {
+        host.registerFrom(agentDir);
+        text = `wrapper  | installed.${CRLF}`;
+      } else if (/^setup\.bat$/i.test(bat)) {
+        const setup = host.readText(`${dir}\\setup.bat`) ?? '';
+        const app = /xcopy "%CUR_DIR%\\([^"]+)" "C:\\([^"\\]+)\\"/i.exec(setup)?.[2];
+        if (!app) { rc = '1'; text = `The system cannot find the path specified.${CRLF}`; }
+        else {
+          const dst = `C:\\${app}`;
+          const fresh = !host.isDir(dst);
+          host.copyTree(`${dir}\\${app}`, dst);
+          if (fresh) host.acl.set(norm(dst), [AUTH_USERS]);
+          host.registerFrom(dst);
+          const s = [...host.services.values()].find((x) => norm(x.dir) === norm(dst));
+          let running = false;
+          if (s) {
+            if (host.knobs.setupServiceNeverRuns) {
+              // sc query sees RUNNING for a moment; then the JVM dies and the wrapper stops the service.
+              running = true;
+              s.broken = true;
+            } else {
+              host.startService(s);
+              running = s.state === 'Running';
+            }
+          }
+          text = `${running ? `SUCCESS: Congratulations! ${app} installed successfully.` : `FAILED: ${app} install failed.`}${CRLF}Press any key to continue . . . ${CRLF}`;
+        }
+      }
+      S.lastOutput = text;
+      log(text);
+      return rc;
+    };
+    const stopAgent = (a: A): boolean => {
+      const s = svc(a);
+      if (!s || s.state === 'Stopped') return true;
+      host.stopService(s);
+      return true;
+    };
+    const deleteService = (a: A) => { const s = svc(a); if (s) { host.stopService(s); host.services.delete(s.name.toLowerCase()); } };
+    const unregister = (a: A): string | null => {
+      if (registered(a) === 'no') return '';
+      const bin = `${a.dir}\\bin`;
+      let how = 'no UninstallApp-NT.bat';
+      if (host.exists(`${bin}\\UninstallApp-NT.bat`)) how = `UninstallApp-NT.bat ${runBat(bin, 'UninstallApp-NT.bat')}`;
+      if (registered(a) === 'yes') { stopAgent(a); deleteService(a); how += ', then Win32_Service.Delete'; }
+      if (registered(a) === 'yes') { S.why = `${a.name} is still registered after ${how}`; return null; }
+      return `${a.name}: ${how}`;
+    };
+    const moveAside = (a: A): string | null => {
+      if (!host.isDir(a.dir)) return '';
+      const dst = `${aside}\\${a.leaf}`;
+      const killed: string[] = [];
+      let err = '';
+      for (let i = 0; i < 6; i++) {
+        try {
+          host.moveDir(a.dir, dst);
+          return killed.length > 0 ? `${a.dir} (after killing ${killed.join(', ')})` : a.dir;
+        } catch (e) { err = (e as Error).message; }
+        if (i === 0 || i === 3) {
+          stopAgent(a);
+          for (const x of procs(a.dir)) { killed.push(`${x.name} ${x.pid}`); host.processes.delete(x.pid); }
+        }
+      }
+      S.why = `cannot move ${a.dir} aside: ${err}`;
+      return null;
+    };
+    const checkOnce = (): boolean => {
+      const s = svc(main);
+      if (!s) { S.why = `the service ${main.name} is not registered`; return false; }
+      if (s.state !== 'Running' || !s.wrapperPid) { S.why = `the service ${main.name} is ${s.state}`; return false; }
+      if (!s.jvmPid) { S.why = `its wrapper (pid ${s.wrapperPid}) runs no java.exe`; return false; }
+      S.vpid = s.wrapperPid;
+      S.vjvm = s.jvmPid;
+      return true;
+    };
+    // Nothing changes while the simulated script sleeps: one check stands for the wait, one for the settle.
+    const verifyRunning = (): boolean => checkOnce() && checkOnce();
+    const ensureAuto = (a: A): string | null => {
+      const m = startMode(a);
+      if (m === 'Auto') return `${a.name}:Auto`;
+      svc(a)!.startMode = 'Auto';
+      return `${a.name}:${m}->Auto`;
+    };
+    const removeStage = () => { for (const d of [stage, S.extraStage]) if (d && host.exists(d)) host.removeTree(d); };
+    const dropAside = () => {
+      if (host.exists(aside)) host.removeTree(aside);
+      if (host.isDir(ASIDE_DIR) && ![...host.dirs.keys()].some((k) => k.startsWith(`${norm(ASIDE_DIR)}\\`))) host.removeTree(ASIDE_DIR);
+    };
+    function* finish(word: string, detail: string): Generator<string, never, void> {
+      rec.phase = 'done';
+      rec.outcome = word;
+      save();
+      const o = host.readFile(out);
+      if (o) host.writeFile(`${STATE_DIR}\\out.${txn}`, o);
+      removeStage();
+      yield* note('done', `${word} ${detail}`);
+      throw new Exit();
+    }
+    const removeNew = (a: A) => {
+      stopAgent(a);
+      unregister(a);
+      if (registered(a) === 'yes') deleteService(a);
+      for (const x of procs(a.dir)) host.processes.delete(x.pid);
+      if (host.isDir(a.dir)) host.removeTree(a.dir);
+    };
+    const undoAgent = (a: A): boolean => {
+      const was = rec[`${a.key}_was`]!;
+      const reg = rec[`${a.key}_reg`]!;
+      const mode = rec[`${a.key}_start`]!;
+      const b = `${aside}\\${a.leaf}`;
+      if (host.isDir(b)) {
+        if (host.isDir(a.dir) || registered(a) === 'yes') removeNew(a);
+        host.moveDir(b, a.dir);
+      } else if (was === 'absent' || was === '') {
+        if (host.isDir(a.dir) || registered(a) === 'yes') removeNew(a);
+        return !host.isDir(a.dir);
+      } else if (!host.isDir(a.dir)) return false;
+      const bin = `${a.dir}\\bin`;
+      if (reg === 'yes' && registered(a) === 'no' && host.exists(`${bin}\\InstallApp-NT.bat`)) runBat(bin, 'InstallApp-NT.bat');
+      if (['Auto', 'Manual', 'Disabled'].includes(mode) && registered(a) === 'yes' && startMode(a) !== mode) svc(a)!.startMode = mode as StartMode;
+      return true;
+    };
+    function* rollback(reason: string): Generator<string, never, void> {
+      S.rolling = true;
+      rec.phase = 'rolling-back';
+      save();
+      yield* note('rolling-back');
+      settleAndWait.startWait = fullWait;
+      let left = '';
+      for (const a of agents) {
+        let ok = false;
+        try { ok = undoAgent(a); } catch (e) { log(`! ${(e as Error).message}`); }
+        if (!ok) left += ` ${a.dir} could not be restored from ${aside};`;
+      }
+      if (host.isDir(aside) && ![...host.dirs.keys()].some((k) => k.startsWith(`${norm(aside)}\\`))) dropAside();
+      if (rec.main_was === 'absent') {
+        if (host.isDir(main.dir) || host.isDir(agents[0]!.dir)) yield* finish('failed', `rollback could not remove the partial install:${left}`);
+        yield* finish('failed', `${reason}; the partial install was removed (no agent was installed before, none is now)`);
+      }
+      if (rec.update_was !== 'absent') { const s = svc(agents[0]!); if (s) host.startService(s); }
+      { const s = svc(main); if (s) host.startService(s); }
+      if (verifyRunning()) yield* finish('rolled-back', `${reason}; the previous agent was restored and runs (pid ${S.vpid})`);
+      const was = rec.main_was === 'stopped' ? ' (it was not running before the change either)' : '';
+      yield* finish('failed', `${reason}; the previous agent was restored to ${main.dir} but does not run: ${S.why}${was}${left}`);
+    }
+    function* fail(reason: string): Generator<string, never, void> {
+      if (S.rolling) yield* finish('failed', `the rollback stopped: ${reason}`);
+      yield* note('failed', `after ${rec.phase}: ${reason}`);
+      yield* rollback(reason);
+    }
+
+    try {
+      // Lock: one change at a time.
+      if (host.lockHolder !== null && host.processes.has(host.lockHolder)) {
+        yield* note('done', `failed another change (pid ${host.lockHolder}) is running on this host; nothing was changed`);
+        removeStage();
+        return;
+      }
+      host.lockHolder = proc.pid;
+      if (p.action === 'recover') {
+        const old = host.record()?.fields ?? {};
+        const oldAside = old.aside ?? '';
+        if (!oldAside.toLowerCase().startsWith(`${ASIDE_DIR.toLowerCase()}\\`) || oldAside.includes('..')) {
+          yield* note('done', `failed the change record has no usable aside path (${oldAside})`);
+          removeStage();
+          return;
+        }
+        for (const k of ['action', 'main_was', 'update_was', 'main_reg', 'update_reg', 'main_start', 'update_start']) rec[k] = old[k] ?? '';
+        aside = oldAside;
+        rec.aside = oldAside;
+        S.extraStage = old.stage ?? '';
+        rec.phase = 'recovering';
+        save();
+        yield* note('recovering', `found ${old.id} dead in phase ${old.phase} (recovered by ${txn})`);
+        if (old.phase === 'committed') { dropAside(); yield* finish('ok', 'committed before it stopped'); }
+        yield* rollback(`interrupted in phase ${old.phase}`);
+      }
+      rec.main_was = stateOf(main);
+      rec.update_was = stateOf(agents[0]!);
+      rec.main_reg = registered(main);
+      rec.update_reg = registered(agents[0]!);
+      rec.main_start = startMode(main);
+      rec.update_start = startMode(agents[0]!);
+      host.writeFile(out, '');
+      yield* phase('started', `action=${String(p.action)} main=${rec.main_was} update=${rec.update_was} tool=${String(p.tool)}`);
+      yield* phase('stopping');
+      for (const a of agents) if (!stopAgent(a)) yield* fail(`cannot stop ${a.name}`);
+      yield* phase('stopped');
+      const done: string[] = [];
+      for (const a of agents) {
+        const u = unregister(a);
+        if (u === null) yield* fail(S.why);
+        if (u) done.push(u);
+      }
+      yield* phase('unregistered', done.join('; '));
+      yield* phase('setting-aside', aside);
+      if (host.isDir(main.dir) || host.isDir(agents[0]!.dir)) {
+        if (!host.isDir(ASIDE_DIR)) { host.mkdir(ASIDE_DIR); host.acl.set(norm(ASIDE_DIR), []); }
+        host.mkdir(aside);
+      }
+      const moved: string[] = [];
+      for (const a of agents) {
+        const m = moveAside(a);
+        if (m === null) yield* fail(S.why);
+        if (m) moved.push(m);
+      }
+      yield* phase('set-aside', moved.join('; '));
+      if (p.action === 'uninstall') {
+        host.files.delete(norm(`${STATE_DIR}\\state`));
+        yield* phase('committed');
+        dropAside();
+        yield* finish('ok', 'both agents removed');
+      }
+      yield* phase('installing');
+      const said: string[] = [];
+      for (const rel of [String(p.updateSetup), String(p.mainSetup)]) {
+        if (!rel) continue;
+        const d = `${stage}\\x\\${rel}`;
+        if (!host.exists(`${d}\\setup.bat`)) yield* fail(`no setup.bat in ${rel}`);
+        const rc = runBat(d, 'setup.bat');
+        const lf = leaf(rel);
+        if (rc === 'timeout') yield* fail(`${lf}\\setup.bat did not finish within ${limit} s`);
+        const msg = /SUCCESS/.test(S.lastOutput) ? 'printed SUCCESS' : /FAILED/.test(S.lastOutput) ? 'printed FAILED' : 'printed no SUCCESS';
+        said.push(`${lf}\\setup.bat exit ${rc}, ${msg}`);
+      }
+      if (!host.isDir(main.dir)) yield* fail(`setup.bat did not create ${main.dir}`);
+      yield* phase('installed', said.join('; '));
+      const prot: string[] = [];
+      for (const a of agents) {
+        if (!host.isDir(a.dir)) continue;
+        host.acl.set(norm(a.dir), []);
+        prot.push(a.dir);
+      }
+      yield* phase('permissions', `only Administrators and SYSTEM may change ${prot.join(', ')}`);
+      if (!verifyRunning()) {
+        yield* note('retry-start', S.why);
+        { const s = svc(main); if (s) host.startService(s); }
+        settleAndWait.startWait = Math.floor(settleAndWait.startWait / 2) + 1;
+        if (!verifyRunning()) yield* fail(`the new agent does not run: ${S.why}`);
+      }
+      yield* phase('verified', `pid=${S.vpid} jvm=${S.vjvm}`);
+      const boot: string[] = [];
+      for (const a of agents) {
+        if (registered(a) === 'no') continue;
+        const b = ensureAuto(a);
+        if (b === null) yield* fail(S.why);
+        boot.push(b!);
+      }
+      yield* phase('boot', boot.join(' '));
+      host.writeFile(`${STATE_DIR}\\state`, [
+        `package_sha256=${String(p.pkgSha)}`, `version=${String(p.pkgVersion)}`, `log4j=${String(p.pkgLog4j)}`, `txn=${txn}`,
+        `installed_at=${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`, `tool=${String(p.tool)}`,
+      ].join(CRLF) + CRLF);
+      yield* phase('committed');
+      dropAside();
+      yield* finish('ok', `pid=${S.vpid}`);
+    } catch (e) {
+      if (e instanceof Exit) return;
+      throw e;
+    }
+  }
+}
+
+/**
+ * A Transport to a SimulatedWindowsHost, as a WinRM transport would be: exec runs handle() (stdout also
+ * through onStdout, as a streaming transport delivers it), put() is an upload. After a dropped connection
+ * it fails every call, like a dead socket: the controller must open a new one.
+ */
+export function simulatedTransport(host: SimulatedWindowsHost): Transport & { dead: boolean; closed: boolean } {
+  const t = {
+    kind: 'winrm' as const,
+    dead: false,
+    closed: false,
+    async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+      if (t.dead || t.closed) throw new TransportError('lost', 'the connection is closed');
+      const stdin = opts.stdin === undefined ? Buffer.alloc(0) : Buffer.isBuffer(opts.stdin) ? opts.stdin : Buffer.from(opts.stdin);
+      try {
+        const r = await host.handle(command, stdin);
+        if (r.stdout) opts.onStdout?.(r.stdout);
+        return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr ?? '' };
+      } catch (e) {
+        if (e instanceof TransportError) t.dead = true;
+        throw e;
+      }
+    },
+    async put(content: Buffer, remotePath: string): Promise<void> {
+      if (t.dead || t.closed) throw new TransportError('lost', 'the connection is closed');
+      host.uploads.push(remotePath);
+      host.writeFile(remotePath, content);
+    },
+    async close(): Promise<void> {
+      t.closed = true;
+    },
+  };
+  return t;
+}

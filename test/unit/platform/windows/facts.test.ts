@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { windowsAgentState } from '../../../../src/platform/windows/agent-state.js';
+import { parseWindowsFacts, windowsOs } from '../../../../src/platform/windows/facts.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const sample = (name: string) => parseWindowsFacts(readFileSync(path.join(here, '../../fixtures/windows-facts', name), 'utf8'));
+
+describe('parseWindowsFacts', () => {
+  it('reads a Server 2019 with the old two-agent layout: OS, C:, adapters, metadata, both agents and their services', () => {
+    const f = sample('ws2019-old-two-agents.txt');
+    expect(f.complete).toBe(true);
+    expect(f.user).toBe('ECS-WIN2019-01\\Administrator');
+    expect(f.admin).toBe(true);
+    expect(f.os).toMatchObject({ caption: 'Microsoft Windows Server 2019 Datacenter', version: '10.0.17763', build: 17763, productType: 3, arch: 'AMD64' });
+    expect(f.c).toMatchObject({ freeBytes: 21474836480, writable: true });
+    expect(f.adapters).toEqual([{ ifIndex: 6, name: 'Ethernet', dhcp: true, ipv4: ['192.168.0.12'] }]);
+    expect(f.defaultRoutes).toEqual([{ ifIndex: 6, metric: 0, nextHop: '192.168.0.1' }]);
+    expect(f.metadata).toEqual({ code: 200, reachable: true, publicIpv4: '203.0.113.7' });
+    expect(f.agents.main).toMatchObject({ present: true, log4jCore: '2.8.2', backendType: 'AUTO', running: true, jvmPid: 2240, aclWriters: ['S-1-5-11'] });
+    expect(f.agents.main.service).toMatchObject({ state: 'Running', startMode: 'Auto', pid: 2212 });
+    expect(f.agents.main.service!.path).toBe('"C:\\CloudResetPwdAgent\\bin\\wrapper.exe" -s "C:\\CloudResetPwdAgent\\conf\\wrapper.conf"');
+    expect(f.agents.update).toMatchObject({ present: true, version: '1.0.5', running: true });
+    expect(f.txn).toBeNull();
+    expect(windowsOs(f)).toEqual({ family: 'windows', id: 'windows-server-2019', version: '10.0.17763', arch: 'x86_64' });
+  });
+
+  it('reports the plug-in in the same AgentState shape as Linux, with Windows findings', () => {
+    const a = windowsAgentState(sample('ws2019-old-two-agents.txt'));
+    expect(a).toMatchObject({ installed: true, updateAgent: true, version: '1.0.5', running: true, mode: 'AUTO', port: null, log4j: '2.8.2', packageSha256: null });
+    expect(a.findings.join('\n')).toMatch(/log4j 2\.8\.2 is below 2\.17/);
+    expect(a.findings.join('\n')).toMatch(/C:\\CloudResetPwdAgent can be changed by S-1-5-11/);
+  });
+
+  it('reads Server 2012 R2 on PowerShell 4.0: two default routes by metric, a 404 from metadata (reachable), no EIP, nothing installed', () => {
+    const f = sample('ws2012r2-clean-static.txt');
+    expect(f.psVersion).toBe('4.0');
+    expect(f.tools).toEqual({ getFileHash: true, expandArchive: false, zipFile: true, cim: true });
+    expect(f.defaultRoutes.map((r) => r.ifIndex)).toEqual([12, 14]);
+    expect(f.adapters.find((a) => a.ifIndex === 12)).toMatchObject({ name: 'Ethernet 2', dhcp: false });
+    expect(f.metadata).toEqual({ code: 404, reachable: true, publicIpv4: null });
+    expect(f.agents.main).toMatchObject({ present: false, service: null, running: false });
+    expect(windowsOs(f).id).toBe('windows-server-2012r2');
+    expect(windowsAgentState(f)).toMatchObject({ installed: false, updateAgent: false, running: false, version: null });
+  });
+
+  it('unescapes localized text (Chinese caption, user, adapter, error) and keeps a failed section as an error', () => {
+    const f = sample('ws2016-cn-locked.txt');
+    expect(f.os.caption).toBe('Microsoft Windows Server 2016 数据中心版');
+    expect(f.user).toBe('SRV-CN\\管理员');
+    expect(f.adapters[0]!.name).toBe('以太网');
+    expect(f.c.writable).toBe(false);
+    expect(f.c.writeError).toContain('C:\\resetpwd-fleet-probe.7f1e');
+    expect(f.errors).toEqual({ metadata: '操作超时' });
+    expect(f.metadata.reachable).toBeNull();
+    expect(f.agents.main).toMatchObject({ running: false, aclWriters: [] });
+    expect(f.agents.main.service!.startMode).toBe('Manual');
+    expect(f.stateFile).toEqual({ package_sha256: 'ab'.repeat(32), version: '2.1.0' });
+    expect(f.txn).toEqual({ fields: { id: 'm0abc12345678', action: 'install', pid: '5120', phase: 'set-aside', aside: 'C:\\.resetpwd-fleet\\m0abc12345678' }, alive: false });
+    expect(windowsAgentState(f).findings.join('\n')).toMatch(/starts Manual, not automatically/);
+  });
+
+  it('is tolerant of missing lines: a cut output is incomplete, and what it lacks is null, not guessed', () => {
+    const f = sample('cut-short.txt');
+    expect(f.complete).toBe(false);
+    expect(f.os.build).toBe(17763);
+    expect(f.metadata.code).toBeNull();
+    expect(f.agents.main.present).toBe(false);
+    const empty = parseWindowsFacts('');
+    expect(empty.complete).toBe(false);
+    expect(empty.os).toEqual({ caption: null, version: null, build: null, productType: null, arch: null, edition: null, installation: null });
+    expect(windowsOs(empty)).toEqual({ family: 'windows', id: null, version: null, arch: null });
+  });
+});
