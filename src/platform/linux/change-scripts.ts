@@ -147,9 +147,11 @@ while :; do
     case $lines in *" done"*) printf '%s\\n' "$lines" | grep -q '^[0-9]* done' && exit 0 ;; esac
   fi
   if [ -z "$pid" ]; then
-    pid=$(sed -n 's/^pid=//p' "$SD/txn" 2>/dev/null | tr -dc 0-9)
-    id=$(sed -n 's/^id=//p' "$SD/txn" 2>/dev/null)
-    [ "$id" = "$T" ] || pid=
+    # One read of the record: the change replaces it (rename) at every phase, and two reads could pair the
+    # previous change's pid with this change's id — a dead pid that made a live change look gone.
+    rec=$(cat "$SD/txn" 2>/dev/null)
+    case $rec in "id=$T
+"*) pid=$(printf '%s\\n' "$rec" | sed -n 's/^pid=//p' | tr -dc 0-9) ;; *) pid= ;; esac
   fi
   if [ -n "$pid" ]; then
     i=$((i + 1))

@@ -81,8 +81,10 @@ else awk 'NR > 1 && $4 == "0A" { print $2 }' /proc/net/tcp 2>/dev/null; fi
 sec state; cat /var/lib/resetpwd-fleet/state 2>/dev/null
 sec txn
 if [ -f /var/lib/resetpwd-fleet/txn ]; then
-  cat /var/lib/resetpwd-fleet/txn
-  p=$(sed -n 's/^pid=//p' /var/lib/resetpwd-fleet/txn | tr -dc 0-9)
+  # One read: the record is replaced at every phase, and the pid must be the one of the fields printed.
+  rec=$(cat /var/lib/resetpwd-fleet/txn)
+  printf '%s\\n' "$rec"
+  p=$(printf '%s\\n' "$rec" | sed -n 's/^pid=//p' | tr -dc 0-9)
   [ -n "$p" ] && [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' < "/proc/$p/cmdline" | grep -q txn.sh && echo "alive=yes"
 fi
 echo "@@end"
