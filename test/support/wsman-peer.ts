@@ -222,6 +222,11 @@ export class WsmanPeer {
     this.faults.push({ ...f, left: f.times ?? 1 });
   }
 
+  /** Closes every open connection (as an HTTP.sys idle timeout or a restart would); shells stay. */
+  resetConnections(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
   /** Stops listening and drops every connection (and pending delayed replies). */
   async close(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
