@@ -12,6 +12,8 @@ import {
 import type { LinuxFacts } from '../platform/linux/facts.js';
 import { TXN_SCRIPT } from '../platform/linux/txn-script.js';
 import { TransportError } from '../transport/transport.js';
+import { openWindowsSession } from '../audit/windows-host.js';
+import { changeWindowsHost } from './execute-windows.js';
 import type { KnownHosts } from '../transport/known-hosts.js';
 import { toolVersion } from '../version.js';
 import type { Journal } from './journal.js';
@@ -55,7 +57,7 @@ export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeH
     name: t.name, address: t.host, port: t.port, transport: t.connection, reachable: false, os: null,
     checks: [], agent: null, outcome: 'unreachable', steps, error: null, plan: null, txn: null,
   };
-  if (t.connection === 'winrm') return { ...r, outcome: 'failed', error: 'WinRM hosts are not supported yet' };
+  if (t.os === 'windows') return changeWindowsHost(t, ctx, () => openWindowsSession(t, ctx.conn, ctx.knownHosts));
   const m = new HostMachine(t.name, ctx.journal, ctx.onTransition);
   const time = stepTimer(steps);
   const end = (outcome: Outcome, error: string | null): ChangeHostResult => {
