@@ -135,7 +135,7 @@ describe('exec against a command handler', () => {
   });
 
   it('sends large stdin in many Sends, each within MaxEnvelopeSize, End only on the last', async () => {
-    let got = Buffer.alloc(0);
+    let got: Buffer = Buffer.alloc(0);
     const peer = await startPeer({
       handler: async (_cmd, stdin) => {
         got = stdin;
