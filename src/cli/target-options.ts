@@ -32,6 +32,7 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--insecure', 'do not verify WinRM HTTPS certificates (per host: ansible_winrm_server_cert_validation=ignore); never the default')
     .addOption(new Option('-c, --concurrency <n>', 'hosts worked on at once').default(50).argParser(intArg('--concurrency', 1, 10000)))
     .addOption(new Option('--timeout <seconds>', 'per-step time limit').default(120).argParser(intArg('--timeout', 1, 86400)))
+    .addOption(new Option('--connect-timeout <seconds>', 'time limit for connecting and logging in (default: the smaller of --timeout and 30)').argParser(intArg('--connect-timeout', 1, 3600)))
     .option('--json', 'print the result document (JSON) on stdout instead of the summary')
     .option('--report <file>', 'also write the result to FILE; format by extension: .json, .xml (JUnit), .html')
     .addOption(new Option('--shard <K/N>', "this controller's share of the hosts when N controllers split the fleet (stable, by host name)").argParser(parseShard))
@@ -72,6 +73,7 @@ export interface TargetCliOptions {
   insecure?: boolean;
   concurrency: number;
   timeout: number;
+  connectTimeout?: number;
   json?: boolean;
   report?: string;
   pull?: boolean | string;
@@ -114,7 +116,7 @@ export async function connectOptionsOf(o: TargetCliOptions): Promise<ConnectOpti
     jump: o.jump,
     winrmCaFile: o.winrmCa,
     winrmInsecure: !!o.insecure,
-    connectTimeoutMs: Math.min(o.timeout, 30) * 1000,
+    connectTimeoutMs: (o.connectTimeout ?? Math.min(o.timeout, 30)) * 1000,
     stepTimeoutMs: o.timeout * 1000,
     pull: !!o.pull,
     pullUrl: typeof o.pull === 'string' ? o.pull : undefined,
