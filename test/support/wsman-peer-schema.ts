@@ -92,6 +92,17 @@ function attrLocal(el: Element, local: string): string | undefined {
   return undefined;
 }
 
+/** Same scheme, port and path (the host may be spelled as a name or an address). */
+function sameEndpoint(a: string, b: string): boolean {
+  try {
+    const x = new URL(a);
+    const y = new URL(b);
+    return x.protocol === y.protocol && x.port === y.port && x.pathname === y.pathname;
+  } catch {
+    return false;
+  }
+}
+
 export function durationMs(d: string): number {
   const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(d);
   if (!m) return NaN;
@@ -134,7 +145,7 @@ export function checkRequest(xml: string, ctx: CheckContext): { parsed: ParsedRe
   const to = kid(header, URI.wsa, 'To');
   parsed.to = txt(to);
   if (!to) v.push('missing a:To');
-  else if (ctx.url !== undefined && parsed.to !== ctx.url) v.push(`a:To is ${parsed.to}, expected ${ctx.url}`);
+  else if (ctx.url !== undefined && !sameEndpoint(parsed.to, ctx.url)) v.push(`a:To is ${parsed.to}, expected ${ctx.url}`);
 
   const replyTo = kid(kid(header, URI.wsa, 'ReplyTo'), URI.wsa, 'Address');
   if (!replyTo) v.push('missing a:ReplyTo/a:Address');

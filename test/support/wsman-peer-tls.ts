@@ -16,6 +16,9 @@ export interface TestPki {
   otherCaFile: string;
   key: Buffer;
   cert: Buffer;
+  /** A certificate from the same CA for another name only (other.example), to show the name is checked. */
+  otherNameKey: Buffer;
+  otherNameCert: Buffer;
   remove(): void;
 }
 
@@ -35,15 +38,21 @@ export function makeTestPki(): TestPki {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wsman-pki-'));
   makeCa(dir, 'ca');
   makeCa(dir, 'other-ca');
-  openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
-  writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n');
-  openssl(dir, ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext']);
+  const leaf = (name: string, san: string) => {
+    openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', '/CN=localhost']);
+    writeFileSync(path.join(dir, `${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`);
+    openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`]);
+  };
+  leaf('server', 'DNS:localhost,IP:127.0.0.1');
+  leaf('other', 'DNS:other.example');
   return {
     dir,
     caFile: path.join(dir, 'ca.pem'),
     otherCaFile: path.join(dir, 'other-ca.pem'),
     key: readFileSync(path.join(dir, 'server.key')),
     cert: readFileSync(path.join(dir, 'server.pem')),
+    otherNameKey: readFileSync(path.join(dir, 'other.key')),
+    otherNameCert: readFileSync(path.join(dir, 'other.pem')),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
