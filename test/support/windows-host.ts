@@ -565,6 +565,8 @@ export class SimulatedWindowsHost {
         const next = run.gen.next();
         if (next.done) { this.endRun(run); break; }
         const state = next.value.split(' ')[1];
+        // After its "done" line the script closes the lock and exits at once.
+        if (state === 'done') { while (!run.gen.next().done); this.endRun(run); }
         if (this.knobs.dropConnectionAt === state && !this.dropped) { this.dropped = true; drop = true; }
         if (this.knobs.killTransactionAt === state && !this.killed) {
           this.killed = true;
@@ -775,7 +777,7 @@ export class SimulatedWindowsHost {
       if (['Auto', 'Manual', 'Disabled'].includes(mode) && registered(a) === 'yes' && startMode(a) !== mode) svc(a)!.startMode = mode as StartMode;
       return true;
     };
-    function* rollback(reason: string): Generator<string, never, void> {
+    function* rollback(reason: string): Generator<string, void, void> {
       S.rolling = true;
       rec.phase = 'rolling-back';
       save();
@@ -798,7 +800,7 @@ export class SimulatedWindowsHost {
       const was = rec.main_was === 'stopped' ? ' (it was not running before the change either)' : '';
       yield* finish('failed', `${reason}; the previous agent was restored to ${main.dir} but does not run: ${S.why}${was}${left}`);
     }
-    function* fail(reason: string): Generator<string, never, void> {
+    function* fail(reason: string): Generator<string, void, void> {
       if (S.rolling) yield* finish('failed', `the rollback stopped: ${reason}`);
       yield* note('failed', `after ${rec.phase}: ${reason}`);
       yield* rollback(reason);

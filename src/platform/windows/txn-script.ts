@@ -22,7 +22,7 @@ export interface WindowsTxnArgs {
   action: 'install' | 'uninstall' | 'recover';
   txn: string;
   stage: string;
-  /** Stage-relative folders holding setup.bat: x\CloudResetPwdAgent\CloudResetPwdAgent.Windows ('' when none). */
+  /** Folders holding setup.bat, relative to the extracted package (stage\x): CloudResetPwdAgent\CloudResetPwdAgent.Windows ('' when none). */
   mainSetup: string;
   updateSetup: string;
   pkgSha: string;

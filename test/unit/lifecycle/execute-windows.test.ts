@@ -1,0 +1,247 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ConnectOptions } from '../../../src/audit/host.js';
+import { psScript } from '../../../src/dialect/powershell.js';
+import type { Target } from '../../../src/inventory/target.js';
+import type { ChangeContext } from '../../../src/lifecycle/execute.js';
+import { changeWindowsHost, windowsTxnArgs } from '../../../src/lifecycle/execute-windows.js';
+import { Journal } from '../../../src/lifecycle/journal.js';
+import { verifyPackage, type PackageInfo } from '../../../src/package/verify.js';
+import { WINDOWS_FACTS_SCRIPT } from '../../../src/platform/windows/facts-script.js';
+import { followScript, launchScript, prepareScript, stageScript } from '../../../src/platform/windows/change-scripts.js';
+import { windowsSession } from '../../../src/platform/windows/session.js';
+import { windowsTxnScript } from '../../../src/platform/windows/txn-script.js';
+import type { KnownHosts } from '../../../src/transport/known-hosts.js';
+import { useTestDir } from '../package/helpers.js';
+import { SimulatedWindowsHost, simulatedTransport, type SimulatedWindowsHostOptions } from '../../support/windows-host.js';
+
+/**
+ * Whole Windows changes against the simulated host, through a fake transport that hands each exec to the
+ * host and each upload to its file system — exactly what the WinRM transport carries. Packages are the
+ * real fixture zips (scripts/build-fixture-package), verified as the CLI verifies them.
+ */
+const dir = useTestDir('win-exec', { fixtures: true });
+const pkgOf = (v: '1.0.5' | '1.1.2' | '2.1.0'): { info: PackageInfo; bytes: Buffer; tar: () => Buffer } => {
+  const zip = dir.zips[v];
+  return { info: verifyPackage(zip), bytes: readFileSync(zip), tar: () => { throw new Error('no tar for Windows'); } };
+};
+const target: Target = { name: 'win-1', host: '192.0.2.30', port: 5986, become: false, connection: 'winrm', os: 'windows', groups: [], vars: {} };
+const conn: ConnectOptions = { knownHostsFile: '/dev/null', acceptNew: false, become: false, connectTimeoutMs: 5000, stepTimeoutMs: 60_000, pull: false };
+const context = (over: Partial<ChangeContext> = {}): ChangeContext => ({
+  command: 'update', conn, knownHosts: {} as KnownHosts, pkg: pkgOf('2.1.0'), plan: { reinstall: false, force: [], settleSeconds: 3 },
+  dryRun: false, journal: null, startWaitSeconds: 20, ...over,
+});
+const fast = { followWindowSeconds: 1, reconnectDelayMs: () => 0 };
+const OLD: SimulatedWindowsHostOptions['install'] = { layout: 'old', version: '1.0.5', log4j: '2.8.2', mode: 'AUTO' };
+
+/** A host, a way to connect to it (counted), and the run. */
+function setup(o: SimulatedWindowsHostOptions = {}) {
+  const host = new SimulatedWindowsHost(o);
+  const opened: ReturnType<typeof simulatedTransport>[] = [];
+  const open = async () => {
+    const t = simulatedTransport(host);
+    opened.push(t);
+    return windowsSession(t);
+  };
+  const states: string[] = [];
+  const run = (over: Partial<ChangeContext> = {}) => changeWindowsHost(target, context({ onTransition: (_h, s) => states.push(s), ...over }), open, fast);
+  return { host, open, opened, run, states, kinds: () => host.received.map((r) => r.kind) };
+}
+const snapshot = (h: SimulatedWindowsHost) => ({
+  files: [...h.files.values()].map((f) => `${f.path}:${f.data.length}`).sort(),
+  services: [...h.services.values()].map((s) => `${s.name}:${s.state}:${s.startMode}`).sort(),
+});
+
+describe('changeWindowsHost', () => {
+  it('updates the old two-agent layout: both stopped, uninstalled, set aside, new agent installed, verified, committed', async () => {
+    const { host, run, states, kinds } = setup({ install: OLD });
+    const r = await run();
+    expect(r.error).toBeNull();
+    expect(r.outcome).toBe('updated');
+    expect(r.os).toEqual({ family: 'windows', id: 'windows-server-2019', version: '10.0.17763', arch: 'x86_64' });
+    expect(r.agent).toMatchObject({ installed: true, updateAgent: false, running: true, log4j: '2.17.1', mode: 'PIPE', packageSha256: pkgOf('2.1.0').info.sha256, findings: [] });
+    expect(states).toEqual([
+      'connected', 'planned', 'staging', 'staged', 'launched', 'started', 'stopping', 'stopped', 'unregistered', 'setting-aside', 'set-aside',
+      'installing', 'installed', 'permissions', 'verified', 'boot', 'committed', 'done',
+    ]);
+    expect(kinds()[0]).toBe('facts');
+    expect(kinds().slice(1, 4)).toEqual(['prepare', 'stage', 'launch']);
+    expect(kinds().slice(4, -1).every((k) => k === 'follow')).toBe(true);
+    expect(kinds().at(-1)).toBe('facts');
+    // What the host has now: the new agent from the package, the update agent gone, nothing left behind.
+    expect(host.service('cloudResetPwdAgent')).toMatchObject({ state: 'Running', startMode: 'Auto' });
+    expect(host.service('cloudResetPwdUpdateAgent')).toBeUndefined();
+    expect(host.isDir('C:\\CloudResetPwdUpdateAgent')).toBe(false);
+    expect(host.readFile('C:\\CloudResetPwdAgent\\lib\\log4j-core-2.17.1.jar')).not.toBeNull();
+    expect(host.readFile('C:\\CloudResetPwdAgent\\lib\\log4j-core-2.8.2.jar')).toBeNull();
+    expect(host.acl.get('c:\\cloudresetpwdagent')).toEqual([]);
+    expect(host.isDir('C:\\.resetpwd-fleet')).toBe(false);
+    expect([...host.dirs.values()].filter((d) => /\\stage\./.test(d))).toEqual([]);
+    expect(host.readText('C:\\ProgramData\\resetpwd-fleet\\state')).toMatch(new RegExp(`^package_sha256=${pkgOf('2.1.0').info.sha256}\r\nversion=2\\.1\\.0\r\n`));
+    const rec = host.readText('C:\\ProgramData\\resetpwd-fleet\\txn')!;
+    expect(rec).toContain('phase=done\r\n');
+    expect(rec).toContain('outcome=ok\r\n');
+    const out = host.readText(`C:\\ProgramData\\resetpwd-fleet\\out.${r.txn}`)!;
+    expect(out).toContain('SUCCESS: Congratulations! CloudResetPwdAgent installed successfully.');
+  });
+
+  it('sends exactly the tool\'s scripts with this change\'s values, and uploads txn.ps1 and the verified zip into the stage', async () => {
+    const { host, run } = setup({ install: OLD });
+    const ctx = context();
+    const r = await run();
+    const stage = String(host.received[2]!.params.stage);
+    expect(stage).toMatch(/^C:\\ProgramData\\resetpwd-fleet\\stage\.[0-9a-f]{16}$/);
+    expect(host.received[0]!.script).toBe(psScript(WINDOWS_FACTS_SCRIPT));
+    expect(host.received[1]!.script).toBe(prepareScript());
+    expect(host.uploads).toEqual([`${stage}\\txn.ps1`, `${stage}\\pkg.zip`]);
+    const plan = r.plan!;
+    const txn = windowsTxnScript(windowsTxnArgs({ ...plan, kind: 'transaction', action: 'install', outcome: 'updated', extractor: null }, r.txn!, stage, ctx));
+    expect(host.readFile(`${stage}\\txn.ps1`)).toBeNull(); // the stage is gone after the commit; compare what was checked
+    const { createHash } = await import('node:crypto');
+    expect(host.received[2]!.script).toBe(stageScript({
+      stage, txnSha: createHash('sha256').update(txn).digest('hex'), zipSha: ctx.pkg!.info.sha256, url: '',
+      expect: 'CloudResetPwdAgent\\CloudResetPwdAgent.Windows\\setup.bat',
+    }));
+    expect(host.received[3]!.script).toBe(launchScript(stage));
+    expect(host.received[4]!.script).toBe(followScript(r.txn!, 0, 1));
+    expect(txn).toContain(`$mainSetup = 'CloudResetPwdAgent\\CloudResetPwdAgent.Windows'\n$updateSetup = ''\n`);
+  });
+
+  it('installs on a clean host (outcome installed), and an old-layout package installs both agents, the update agent first', async () => {
+    const a = setup();
+    const r = await a.run({ command: 'install' });
+    expect(r.outcome).toBe('installed');
+    expect(a.host.service('cloudResetPwdAgent')?.state).toBe('Running');
+
+    const b = setup();
+    const r2 = await b.run({ command: 'install', pkg: pkgOf('1.0.5') });
+    expect(r2.outcome).toBe('installed');
+    expect(r2.agent).toMatchObject({ installed: true, updateAgent: true, version: '1.0.5', running: true });
+    const out = b.host.readText(`C:\\ProgramData\\resetpwd-fleet\\out.${r2.txn}`)!;
+    expect(out.indexOf('CloudResetPwdUpdateAgent installed successfully')).toBeGreaterThan(-1);
+    expect(out.indexOf('CloudResetPwdUpdateAgent installed successfully')).toBeLessThan(out.indexOf('CloudResetPwdAgent installed successfully'));
+    expect(b.host.service('cloudResetPwdUpdateAgent')).toMatchObject({ state: 'Running', startMode: 'Auto' });
+  });
+
+  it('a second run changes nothing: unchanged, no stage, no upload', async () => {
+    const { host, run, kinds } = setup({ install: OLD });
+    expect((await run()).outcome).toBe('updated');
+    const before = snapshot(host);
+    const n = host.received.length;
+    const uploads = host.uploads.length;
+    const r = await run();
+    expect(r.outcome).toBe('unchanged');
+    expect(r.plan?.reason).toMatch(/state records this package/);
+    expect(kinds().slice(n)).toEqual(['facts']);
+    expect(host.uploads.length).toBe(uploads);
+    expect(snapshot(host)).toEqual(before);
+  });
+
+  it('a full C: is refused and the host is untouched (only the facts script ran)', async () => {
+    const { host, run, kinds } = setup({ install: OLD, cFreeBytes: 250 * 1024 * 1024 });
+    const before = snapshot(host);
+    const r = await run();
+    expect(r.outcome).toBe('refused');
+    expect(r.error).toBe('disk-space: only 250 MiB free on C:; more than 300 MB is needed');
+    expect(kinds()).toEqual(['facts']);
+    expect(host.uploads).toEqual([]);
+    expect(snapshot(host)).toEqual(before);
+  });
+
+  it('setup.bat says SUCCESS but the service never runs: rolled back, the old agents restored, registered and running', async () => {
+    const { host, run, states } = setup({ install: OLD, knobs: { setupServiceNeverRuns: true } });
+    const before = snapshot(host);
+    const r = await run();
+    expect(r.outcome).toBe('rolled-back');
+    expect(r.error).toMatch(/^win-1: the new agent does not run: the service cloudResetPwdAgent is Stopped; the previous agent was restored and runs \(pid \d+\)$/);
+    expect(states).toContain('retry-start');
+    expect(states.slice(-3)).toEqual(['failed', 'rolling-back', 'done']);
+    expect(r.agent).toMatchObject({ installed: true, updateAgent: true, version: '1.0.5', running: true, log4j: '2.8.2' });
+    expect(host.service('cloudResetPwdAgent')).toMatchObject({ state: 'Running', startMode: 'Auto', broken: false });
+    expect(host.service('cloudResetPwdUpdateAgent')).toMatchObject({ state: 'Running' });
+    expect(snapshot(host).files.filter((f) => /^C:\\Cloud/.test(f))).toEqual(before.files.filter((f) => /^C:\\Cloud/.test(f)));
+    expect(host.readText('C:\\ProgramData\\resetpwd-fleet\\state')).toBeNull();
+    expect(host.isDir('C:\\.resetpwd-fleet')).toBe(false);
+    const out = host.readText(`C:\\ProgramData\\resetpwd-fleet\\out.${r.txn}`)!;
+    expect(out).toContain('SUCCESS: Congratulations!');
+  });
+
+  it('a folder held by a stray wrapper.exe: the process is killed, the folder moves, and the update goes on', async () => {
+    const { host, run } = setup({ install: OLD, knobs: { lockedFolder: 'update' } });
+    const stray = [...host.processes.values()].find((p) => p.commandLine.includes(' -c '))!;
+    const r = await run();
+    expect(r.outcome).toBe('updated');
+    expect(host.processes.has(stray.pid)).toBe(false);
+    const journal = host.readText(`C:\\ProgramData\\resetpwd-fleet\\journal.${r.txn}`)!;
+    expect(journal).toMatch(new RegExp(`set-aside C:\\\\u005cCloudResetPwdUpdateAgent \\(after killing wrapper\\.exe ${stray.pid}\\); C:\\\\u005cCloudResetPwdAgent\\n`));
+  });
+
+  it('UninstallApp-NT.bat that hangs is killed after its time limit and the service deleted through Win32_Service', async () => {
+    const { host, run } = setup({ install: OLD, knobs: { uninstallHangs: true } });
+    const r = await run();
+    expect(r.outcome).toBe('updated');
+    const journal = host.readText(`C:\\ProgramData\\resetpwd-fleet\\journal.${r.txn}`)!;
+    expect(journal).toContain('unregistered cloudResetPwdUpdateAgent: UninstallApp-NT.bat timeout, then Win32_Service.Delete; cloudResetPwdAgent: UninstallApp-NT.bat timeout, then Win32_Service.Delete');
+  });
+
+  it('a connection dropped mid-change: the host goes on alone, the controller reconnects and follows it to the end', async () => {
+    const { host, run, opened, states } = setup({ install: OLD, knobs: { dropConnectionAt: 'set-aside' } });
+    const jfile = path.join(dir.dir, 'drop.jsonl');
+    const journal = new Journal(jfile, 'run-1');
+    const r = await run({ journal });
+    journal.close();
+    expect(host.drops).toBe(1);
+    expect(opened.length).toBe(2);
+    expect(opened[0]!.dead).toBe(true);
+    expect(r.outcome).toBe('updated');
+    expect(states.filter((s) => s === 'set-aside')).toHaveLength(1);
+    expect(states.at(-2)).toBe('committed');
+    const recs = readFileSync(jfile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { state: string });
+    expect(recs.map((x) => x.state)).toContain('reconnecting');
+  });
+
+  it('a transaction killed half-way is recovered (old agents back) and the update done again in the same run', async () => {
+    const { host, run, states } = setup({ install: OLD, knobs: { killTransactionAt: 'set-aside' } });
+    const r = await run();
+    expect(r.outcome).toBe('updated');
+    expect(states).toContain('lost');
+    expect(states).toContain('recovering');
+    expect(host.service('cloudResetPwdAgent')).toMatchObject({ state: 'Running' });
+    expect(host.readText('C:\\ProgramData\\resetpwd-fleet\\state')).toContain(`package_sha256=${pkgOf('2.1.0').info.sha256}`);
+    expect(host.isDir('C:\\.resetpwd-fleet')).toBe(false);
+  });
+
+  it('--dry-run sends the facts script only and shows the plan', async () => {
+    const { host, run, kinds } = setup({ install: OLD });
+    const r = await run({ dryRun: true });
+    expect(r.outcome).toBe('skipped');
+    expect(r.plan?.kind).toBe('transaction');
+    expect(r.plan?.steps.length).toBeGreaterThan(5);
+    expect(kinds()).toEqual(['facts']);
+    expect(host.uploads).toEqual([]);
+  });
+
+  it('uninstall removes both agents and the state record; a second uninstall is unchanged', async () => {
+    const { host, run } = setup({ install: OLD, stateRecord: { package_sha256: 'ee'.repeat(32) } });
+    const r = await run({ command: 'uninstall', pkg: null });
+    expect(r.outcome).toBe('uninstalled');
+    expect(host.isDir('C:\\CloudResetPwdAgent')).toBe(false);
+    expect(host.services.size).toBe(0);
+    expect(host.readText('C:\\ProgramData\\resetpwd-fleet\\state')).toBeNull();
+    expect((await run({ command: 'uninstall', pkg: null })).outcome).toBe('unchanged');
+  });
+
+  it('an upload that does not match its hash on the host fails before anything is changed', async () => {
+    const { host, run } = setup({ install: OLD });
+    const write = host.writeFile.bind(host);
+    host.writeFile = (p: string, data: Buffer | string) => write(p, /pkg\.zip$/.test(p) ? Buffer.concat([Buffer.from(data), Buffer.from('x')]) : data);
+    const before = snapshot(host);
+    const r = await run();
+    expect(r.outcome).toBe('failed');
+    expect(r.error).toMatch(/^win-1: pkg\.zip has SHA-256 [0-9a-f]{64} on the host, expected [0-9a-f]{64} \(nothing on the host was changed\)$/);
+    expect(host.received.map((x) => x.kind)).toEqual(['facts', 'prepare', 'stage', 'cleanup']);
+    expect(snapshot(host).services).toEqual(before.services);
+    expect([...host.dirs.values()].filter((d) => /\\stage\./.test(d))).toEqual([]);
+  });
+});
