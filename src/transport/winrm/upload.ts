@@ -96,6 +96,9 @@ export function* uploadStdin(plan: UploadPlan, content: Buffer): Generator<Buffe
   for (let i = 0; i < content.length; i += UPLOAD_LINE_BYTES) {
     yield Buffer.from(`${content.subarray(i, i + UPLOAD_LINE_BYTES).toString('base64')}\n`, 'ascii');
   }
+  // An empty file still gets one (blank, skipped) line: a here-string with no line at all is not valid
+  // PowerShell to every parser.
+  if (content.length === 0) yield Buffer.from('\n', 'ascii');
   // The here-string's content ends at the newline before its closing '@; the head already ended with one
   // after the opening @' line, and every data line ends with its own.
   yield Buffer.from(plan.tail.replace(/^\n/, ''), 'utf8');
