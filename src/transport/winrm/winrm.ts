@@ -5,7 +5,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import type { Document } from '@xmldom/xmldom';
-import { PS_STDIN_COMMAND, clixmlToText } from '../../dialect/powershell.js';
+import { PS_STDIN_COMMAND, clixmlToText, parseEmitted } from '../../dialect/powershell.js';
 import { TransportError, type ExecOptions, type ExecResult, type Transport } from '../transport.js';
 import {
   commandEnvelope,
@@ -166,6 +166,10 @@ export class WinRmTransport implements Transport {
     if (r.code !== 0) {
       const why = clixmlToText(r.stderr).trim().split(/\r?\n/)[0] || `exit code ${r.code}`;
       throw new TransportError('protocol', `${this.s.where}: upload to ${remotePath} failed: ${why}`);
+    }
+    // Exit 0 alone could come from a shell that never ran the script; the script confirms the size it wrote.
+    if (parseEmitted(r.stdout).get('uploaded')?.[0] !== String(content.length)) {
+      throw new TransportError('protocol', `${this.s.where}: upload to ${remotePath}: the host did not confirm it (no uploaded=${content.length} line in its output)`);
     }
   }
 

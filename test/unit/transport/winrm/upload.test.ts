@@ -142,6 +142,14 @@ describe('put', () => {
     await t.close();
   });
 
+  it('exit 0 without the script\'s confirmation line is not taken for success', async () => {
+    const peer = await startPeer({ handler: async () => ({ stdout: '', exitCode: 0 }) });
+    const t = await connect(peer);
+    const e = await rejection(t.put(Buffer.from('abc'), 'C:\\f.txt'));
+    expect(e.message).toContain('the host did not confirm it (no uploaded=3 line in its output)');
+    await t.close();
+  });
+
   it('refuses a path that is not an absolute Windows path', async () => {
     const peer = await startPeer();
     const t = await connect(peer);
