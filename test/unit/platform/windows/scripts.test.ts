@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PS_PRELUDE, decodeCommand, psQuote, psScript } from '../../../../src/dialect/powershell.js';
 import {
-  FIX_BODY, FOLLOW_BODY, LAUNCH_BODY, PREPARE_BODY, STAGE_BODY, fixScript, followScript, launchScript, prepareScript, stageScript, txnCommandArgs,
+  CLEANUP_BODY, FIX_BODY, FOLLOW_BODY, LAUNCH_BODY, PREPARE_BODY, STAGE_BODY, cleanupScript, fixScript, followScript, launchScript, prepareScript, stageScript, txnCommandArgs,
 } from '../../../../src/platform/windows/change-scripts.js';
 import { WINDOWS_FACTS_SCRIPT } from '../../../../src/platform/windows/facts-script.js';
 import { WINDOWS_TXN_BODY, windowsTxnScript } from '../../../../src/platform/windows/txn-script.js';
@@ -22,13 +22,14 @@ const scripts: Record<string, string> = {
   facts: psScript(WINDOWS_FACTS_SCRIPT),
   prepare: prepareScript(),
   stage: stageScript({ stage, txnSha: 'cd'.repeat(32), zipSha: 'ab'.repeat(32), url: hostile, expect: `${hostile}\\setup.bat` }),
+  cleanup: cleanupScript(hostile),
   'stage (nothing to unpack)': stageScript({ stage, txnSha: 'cd'.repeat(32), zipSha: '', url: '', expect: '' }),
   launch: launchScript(`C:\\ProgramData\\resetpwd-fleet\\${hostile}`),
   follow: followScript(hostile, 3, 20),
   fix: fixScript(),
   txn: windowsTxnScript(txnArgs),
 };
-const bodies = { WINDOWS_FACTS_SCRIPT, PREPARE_BODY, STAGE_BODY, LAUNCH_BODY, FOLLOW_BODY, FIX_BODY, WINDOWS_TXN_BODY };
+const bodies = { WINDOWS_FACTS_SCRIPT, CLEANUP_BODY, PREPARE_BODY, STAGE_BODY, LAUNCH_BODY, FOLLOW_BODY, FIX_BODY, WINDOWS_TXN_BODY };
 
 describe('Windows scripts', () => {
   for (const [name, text] of Object.entries(scripts)) {
@@ -90,5 +91,16 @@ describe('Windows scripts', () => {
       const cmds = (await parsePowerShell(text)).commands.map((c) => c.toLowerCase());
       for (const bad of ['ipconfig', 'ipconfig.exe', 'sc', 'sc.exe', 'net', 'net.exe', 'netsh', 'certutil', 'wmic', 'icacls']) expect(cmds, name).not.toContain(bad);
     }
+  });
+});
+
+describe('scripts/windows/prove.ps1', () => {
+  it('parses as PowerShell and rebuilds scripts the way psScript and txnCommandArgs do', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('../../../../scripts/windows/prove.ps1', import.meta.url), 'utf8');
+    expect((await parsePowerShell(text)).errors).toEqual([]);
+    expect(text).toContain("return $prelude + \"`n\" + $p + $body + \"`n\"");
+    expect(text).toContain("'-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand '");
+    expect(txnCommandArgs(stage)).toContain('-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand ');
   });
 });

@@ -1,0 +1,279 @@
+<#
+.SYNOPSIS
+  Proves on a real Windows Server what the tests can only assume about resetpwd-fleet's Windows scripts.
+
+.DESCRIPTION
+  Runs the exact scripts the tool sends (exported by scripts/windows/export-scripts from the built tool)
+  through the tool's own PowerShell command line with the script on stdin, and checks each claim of
+  docs/WINDOWS.md against the server itself, printing PASS, FAIL or SKIP per claim. The exit code is the
+  number of FAILs.
+
+  With -Package it really updates the plug-in on this server (uninstall, set aside, setup.bat, verify,
+  commit): use a test server. -Rollback then installs a copy of the package whose Java path is broken and
+  expects the change to roll back to the working agent; -LockedFolder runs a process from
+  C:\CloudResetPwdAgent before a third change and expects it killed. The server is left with -Package
+  installed and running.
+
+.EXAMPLE
+  # on the controller:   npm run build; scripts/windows/export-scripts prove-scripts
+  # copy prove-scripts\, this file and CloudResetPwdAgent.zip to the server, then as Administrator:
+  powershell -NoProfile -ExecutionPolicy Bypass -File prove.ps1 -Scripts C:\prove\prove-scripts -Package C:\prove\CloudResetPwdAgent.zip -Rollback -LockedFolder
+#>
+param(
+  [Parameter(Mandatory = $true)][string]$Scripts,
+  [string]$Package = '',
+  [string]$Sha256 = '',
+  [switch]$Rollback,
+  [switch]$LockedFolder,
+  [switch]$ShowFacts,
+  [int]$Settle = 5,
+  [int]$StartWait = 60
+)
+$ErrorActionPreference = 'Stop'
+$script:fails = 0
+
+function Claim([string]$name, [bool]$ok, [string]$detail) {
+  if ($ok) { Write-Host ('PASS ' + $name) } else { Write-Host ('FAIL ' + $name + ': ' + $detail); $script:fails++ }
+}
+function Skip([string]$name, [string]$why) { Write-Host ('SKIP ' + $name + ': ' + $why) }
+
+# psQuote of src/dialect/powershell.ts: every kind of single quote doubled.
+function Q([string]$s) { return "'" + [regex]::Replace($s, '[''\u2018\u2019\u201A\u201B]', '$0$0') + "'" }
+function Body([string]$name) { return [System.IO.File]::ReadAllText((Join-Path $Scripts ($name + '.body.ps1'))) }
+$prelude = [System.IO.File]::ReadAllText((Join-Path $Scripts 'prelude.ps1'))
+$stdinCommand = [System.IO.File]::ReadAllText((Join-Path $Scripts 'stdin-command.txt')).Trim()
+
+# psScript of src/dialect/powershell.ts: prelude, one "$name = literal" line per value, body.
+function Build([string]$body, [object[]]$params) {
+  $lines = @()
+  for ($i = 0; $i -lt $params.Count; $i += 2) {
+    $v = $params[$i + 1]
+    $lit = Q ([string]$v)
+    if ($v -is [int]) { $lit = [string]$v }
+    $lines += ('$' + $params[$i] + ' = ' + $lit)
+  }
+  $p = ''
+  if ($lines.Count -gt 0) { $p = ($lines -join "`n") + "`n" }
+  return $prelude + "`n" + $p + $body + "`n"
+}
+
+# The tool's command line with the script on stdin, as the WinRM and SSH transports run it.
+function Run([string]$text, [int]$seconds) {
+  $cut = $stdinCommand.IndexOf(' ')
+  $psi = New-Object System.Diagnostics.ProcessStartInfo
+  $psi.FileName = $stdinCommand.Substring(0, $cut)
+  $psi.Arguments = $stdinCommand.Substring($cut + 1)
+  $psi.UseShellExecute = $false
+  $psi.RedirectStandardInput = $true
+  $psi.RedirectStandardOutput = $true
+  $psi.RedirectStandardError = $true
+  $p = [System.Diagnostics.Process]::Start($psi)
+  $out = $p.StandardOutput.ReadToEndAsync()
+  $err = $p.StandardError.ReadToEndAsync()
+  $p.StandardInput.Write($text)
+  $p.StandardInput.Close()
+  if (-not $p.WaitForExit($seconds * 1000)) { $p.Kill(); throw ('a script did not finish within ' + $seconds + ' s') }
+  return @{ code = $p.ExitCode; out = $out.Result; err = $err.Result }
+}
+
+function Emitted([string]$out) {
+  $m = @{}
+  foreach ($l in ($out -split "`r?`n")) {
+    $i = $l.IndexOf('=')
+    if ($i -le 0) { continue }
+    $k = $l.Substring(0, $i)
+    $v = [regex]::Replace($l.Substring($i + 1), '\\u([0-9a-fA-F]{4})', { param($x) [string][char][Convert]::ToInt32($x.Groups[1].Value, 16) })
+    if (-not $m.ContainsKey($k)) { $m[$k] = @() }
+    $m[$k] += $v
+  }
+  return $m
+}
+function First($m, [string]$k) { if ($m.ContainsKey($k)) { return $m[$k][0] } return $null }
+
+# Who besides SYSTEM, Administrators, CREATOR OWNER and TrustedInstaller may change a path (by SID).
+function Writers([string]$path) {
+  $trusted = @('S-1-5-18', 'S-1-5-32-544', 'S-1-3-0', 'S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464')
+  $found = @()
+  foreach ($r in (Get-Acl -LiteralPath $path).GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
+    if ($r.AccessControlType -eq 'Allow' -and (([long]$r.FileSystemRights -band 0x500D0156) -ne 0) -and ($trusted -notcontains $r.IdentityReference.Value)) { $found += $r.IdentityReference.Value }
+  }
+  return ($found -join ',')
+}
+
+# The host-side states and the transitions src/lifecycle/machine.ts accepts from a journal.
+$next = @{
+  'launched' = @('started', 'recovering'); 'started' = @('stopping', 'failed'); 'stopping' = @('stopped', 'failed'); 'stopped' = @('unregistered', 'failed')
+  'unregistered' = @('setting-aside', 'failed'); 'setting-aside' = @('set-aside', 'failed'); 'set-aside' = @('installing', 'committed', 'failed')
+  'installing' = @('installed', 'failed'); 'installed' = @('permissions', 'failed'); 'permissions' = @('verified', 'retry-start', 'failed')
+  'retry-start' = @('verified', 'failed'); 'verified' = @('boot', 'failed'); 'boot' = @('committed', 'failed'); 'committed' = @('done')
+  'failed' = @('rolling-back'); 'rolling-back' = @('done'); 'recovering' = @('rolling-back', 'done')
+}
+
+$admin = (New-Object System.Security.Principal.WindowsPrincipal ([System.Security.Principal.WindowsIdentity]::GetCurrent())).IsInRole([System.Security.Principal.WindowsBuiltInRole]::Administrator)
+if (-not $admin) { Write-Host 'FAIL run prove.ps1 as Administrator'; exit 1 }
+Write-Host ('Windows PowerShell ' + $PSVersionTable.PSVersion + ' on ' + (Get-CimInstance Win32_OperatingSystem).Caption)
+
+# ---- facts --------------------------------------------------------------------------------------------
+$r = Run (Build (Body 'facts') @()) 180
+$f = Emitted $r.out
+if ($ShowFacts) { Write-Host $r.out }
+Claim 'facts: runs through the tool''s command line with the script on stdin and reaches its end' ($r.code -eq 0 -and (First $f 'end') -eq '1') ('exit ' + $r.code + ' ' + $r.err)
+$errs = @($f.Keys | Where-Object { $_ -like 'error.*' })
+Claim 'facts: every section reads (no error.* line)' ($errs.Count -eq 0) (($errs | ForEach-Object { $_ + '=' + (First $f $_) }) -join '; ')
+$os = Get-CimInstance Win32_OperatingSystem
+Claim 'facts: os_build and os_product_type are Win32_OperatingSystem''s' ((First $f 'os_build') -eq [string]$os.BuildNumber -and (First $f 'os_product_type') -eq [string]$os.ProductType) ((First $f 'os_build') + '/' + (First $f 'os_product_type'))
+$free = (New-Object System.IO.DriveInfo 'C').AvailableFreeSpace
+Claim 'facts: c_free is the free space of C: (within 100 MB)' ([Math]::Abs([double](First $f 'c_free') - $free) -lt 104857600) ((First $f 'c_free') + ' vs ' + $free)
+Claim 'facts: c_writable=yes on a writable C:, and the probe folder is gone' ((First $f 'c_writable') -eq 'yes' -and @(Get-ChildItem -LiteralPath 'C:\' -Force | Where-Object { $_.Name -like 'resetpwd-fleet-probe.*' }).Count -eq 0) ((First $f 'c_write_error'))
+$route = First $f 'route'
+if (Get-Command Get-NetRoute -ErrorAction SilentlyContinue) {
+  $best = Get-NetRoute -DestinationPrefix '0.0.0.0/0' -AddressFamily IPv4 | Sort-Object { $_.RouteMetric + (Get-NetIPInterface -InterfaceIndex $_.ifIndex -AddressFamily IPv4).InterfaceMetric } | Select-Object -First 1
+  $idx = if ($route) { $route.Split('|')[0] } else { '' }
+  Claim 'facts: the first default route (Win32_IP4RouteTable by Metric1) is the one Windows prefers (Get-NetRoute)' ($idx -eq [string]$best.ifIndex) ($idx + ' vs ' + $best.ifIndex)
+  $nic = @($f['nic'] | Where-Object { $_.Split('|')[0] -eq [string]$best.ifIndex }) | Select-Object -First 1
+  $dhcp = (Get-NetIPInterface -InterfaceIndex $best.ifIndex -AddressFamily IPv4).Dhcp
+  Claim 'facts: DHCPEnabled of that adapter agrees with Get-NetIPInterface' ($nic -and (($nic.Split('|')[1] -eq 'dhcp') -eq ([string]$dhcp -eq 'Enabled'))) ([string]$nic + ' vs ' + $dhcp)
+} else { Skip 'facts: default route and DHCP against Get-NetRoute' 'no NetTCPIP module (before Server 2012)' }
+$svc = Get-Service -Name 'cloudResetPwdAgent' -ErrorAction SilentlyContinue
+if ($svc) {
+  $w = Get-CimInstance Win32_Service -Filter "Name='cloudResetPwdAgent'"
+  Claim 'facts: the agent''s service state and start mode are Get-Service''s and Win32_Service''s' ((First $f 'main.status') -eq [string]$svc.Status -and (First $f 'main.start_mode') -eq [string]$w.StartMode) ((First $f 'main.status') + '/' + (First $f 'main.start_mode'))
+} else { Skip 'facts: service state' 'cloudResetPwdAgent is not installed yet' }
+
+# ---- a change, as the controller drives it -----------------------------------------------------------------
+function Change([string]$zip, [string]$sha, [string]$label) {
+  $prep = Emitted (Run (Build (Body 'prepare') @()) 120).out
+  $stage = First $prep 'stage'
+  Claim ($label + ': the stage is a new folder under ProgramData that only Administrators and SYSTEM may change') ($stage -and (Test-Path -LiteralPath $stage) -and -not (Writers $stage) -and (Get-Acl -LiteralPath $stage).AreAccessRulesProtected) ([string]$stage)
+  $za = [System.IO.Compression.ZipFile]::OpenRead($zip)
+  $names = @($za.Entries | ForEach-Object { $_.FullName })
+  $za.Dispose()
+  $prefix = ''
+  if ($names -contains 'CloudResetPwdAgent/CloudResetPwdAgent.Windows/setup.bat') { $prefix = 'CloudResetPwdAgent\' }
+  $main = $prefix + 'CloudResetPwdAgent.Windows'
+  $upd = ''
+  if ($names -contains (($prefix -replace '\\', '/') + 'CloudResetPwdUpdateAgent.Windows/setup.bat')) { $upd = $prefix + 'CloudResetPwdUpdateAgent.Windows' }
+  $txn = 'prove' + [Guid]::NewGuid().ToString('N').Substring(0, 12)
+  $text = Build (Body 'txn') @('action', 'install', 'txn', $txn, 'stage', $stage, 'mainSetup', $main, 'updateSetup', $upd, 'pkgSha', $sha, 'pkgVersion', 'prove', 'pkgLog4j', '', 'settle', $Settle, 'startWait', $StartWait, 'limit', 300, 'tool', 'prove.ps1')
+  [System.IO.File]::WriteAllText((Join-Path $stage 'txn.ps1'), $text)
+  Copy-Item -LiteralPath $zip -Destination (Join-Path $stage 'pkg.zip')
+  $txnSha = (Get-FileHash -LiteralPath (Join-Path $stage 'txn.ps1') -Algorithm SHA256).Hash.ToLowerInvariant()
+  $st = Emitted (Run (Build (Body 'stage') @('stage', $stage, 'txnSha', $txnSha, 'zipSha', $sha, 'url', '', 'expect', ($main + '\setup.bat'))) 900).out
+  Claim ($label + ': the host checks both SHA-256 and extracts the package') ((First $st 'staged') -eq '1') ([string](First $st 'error'))
+  $boot = "`$ProgressPreference = 'SilentlyContinue'; & ([ScriptBlock]::Create([System.IO.File]::ReadAllText(" + (Q ($stage + '\txn.ps1')) + ')))'
+  $psArgs = '-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand ' + [Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($boot))
+  $launch = Build (Body 'launch') @('psArgs', $psArgs)
+  $session = $null
+  try { if (Test-WSMan -ComputerName localhost -ErrorAction Stop) { $session = New-PSSession -ComputerName localhost } } catch { $session = $null }
+  if ($session) {
+    # Started from inside a WinRM shell that is then deleted: the change must outlive it.
+    $out = Invoke-Command -Session $session -ArgumentList $stdinCommand, $launch -ScriptBlock {
+      param($cmd, $t)
+      $cut = $cmd.IndexOf(' ')
+      $psi = New-Object System.Diagnostics.ProcessStartInfo
+      $psi.FileName = $cmd.Substring(0, $cut)
+      $psi.Arguments = $cmd.Substring($cut + 1)
+      $psi.UseShellExecute = $false
+      $psi.RedirectStandardInput = $true
+      $psi.RedirectStandardOutput = $true
+      $p = [System.Diagnostics.Process]::Start($psi)
+      $p.StandardInput.Write($t)
+      $p.StandardInput.Close()
+      $o = $p.StandardOutput.ReadToEnd()
+      $p.WaitForExit()
+      $o
+    }
+    $l = Emitted (($out | Out-String))
+    Remove-PSSession $session
+    Start-Sleep -Seconds 3
+    $txnPid = First $l 'launched'
+    Claim ($label + ': Win32_Process.Create from a WinRM shell starts the change (breakaway=' + (First $l 'breakaway') + ')') ([bool]$txnPid) ([string](First $l 'error'))
+    Claim ($label + ': the change outlives the WinRM shell that started it') ([bool]($txnPid -and (Get-Process -Id ([int]$txnPid) -ErrorAction SilentlyContinue))) ('pid ' + $txnPid)
+  } else {
+    Skip ($label + ': the change outlives the WinRM shell') 'WinRM is not enabled on localhost (Enable-PSRemoting)'
+    $l = Emitted (Run $launch 120).out
+    Claim ($label + ': Win32_Process.Create starts the change (breakaway=' + (First $l 'breakaway') + ')') ([bool](First $l 'launched')) ([string](First $l 'error'))
+  }
+  $lines = @()
+  $from = 0
+  $until = (Get-Date).AddMinutes(20)
+  while ((Get-Date) -lt $until) {
+    $fo = Run (Build (Body 'follow') @('txn', $txn, 'from', $from, 'window', 20)) 120
+    $stop = $false
+    foreach ($n in @($fo.out -split "`r?`n" | Where-Object { $_ -match '^[0-9]+ ' })) {
+      if ($n -match '^0 lost') { $lines += $n; $stop = $true }
+      elseif ($n -notmatch '^0 ') { $lines += $n; $from++; if ($n -match '^[0-9]+ done') { $stop = $true } }
+    }
+    if ($stop) { break }
+  }
+  $states = @($lines | ForEach-Object { $_.Split(' ')[1] })
+  $bad = ''
+  $prev = 'launched'
+  foreach ($s in $states) { if ($next[$prev] -notcontains $s) { $bad = $prev + ' -> ' + $s; break }; $prev = $s }
+  Claim ($label + ': the follow script streams a journal the controller''s state machine accepts') (-not $bad -and $prev -eq 'done') ($bad + ' ' + ($states -join ','))
+  Write-Host ('  journal: ' + ($lines -join ' | '))
+  return @{ lines = $lines; stage = $stage; txn = $txn; done = [string]($lines | Where-Object { $_ -match '^[0-9]+ done' } | Select-Object -First 1) }
+}
+
+function Running {
+  $w = Get-CimInstance Win32_Service -Filter "Name='cloudResetPwdAgent'"
+  if (-not $w -or $w.State -ne 'Running') { return $false }
+  return @(Get-CimInstance Win32_Process -Filter ('ParentProcessId=' + $w.ProcessId) | Where-Object { $_.Name -match '^javaw?[.]exe$' }).Count -gt 0
+}
+
+if (-not $Package) {
+  Skip 'update, rollback, locked folder' 'give -Package CloudResetPwdAgent.zip (a test server: the plug-in is really updated)'
+} else {
+  Add-Type -AssemblyName System.IO.Compression.FileSystem
+  $sha = (Get-FileHash -LiteralPath $Package -Algorithm SHA256).Hash.ToLowerInvariant()
+  if ($Sha256) { Claim 'package: its SHA-256 is the published one' ($sha -eq $Sha256.ToLowerInvariant()) $sha }
+  $u = Change $Package $sha 'update'
+  $t0 = [long]($u.lines | Where-Object { $_ -match ' installing' } | ForEach-Object { $_.Split(' ')[0] } | Select-Object -First 1)
+  $t1 = [long]($u.lines | Where-Object { $_ -match ' installed' } | ForEach-Object { $_.Split(' ')[0] } | Select-Object -First 1)
+  Claim 'update: ends "done ok"' ($u.done -match ' done ok') $u.done
+  Claim 'update: setup.bat with stdin from NUL returns past its pause (installing to installed in under 300 s)' ($t1 -gt 0 -and ($t1 - $t0) -lt 300) ([string]($t1 - $t0) + ' s')
+  Claim 'update: cloudResetPwdAgent runs with a java.exe under its wrapper' (Running) ''
+  Claim 'update: its start type is Automatic' ((Get-CimInstance Win32_Service -Filter "Name='cloudResetPwdAgent'").StartMode -eq 'Auto') ''
+  Claim 'update: only Administrators and SYSTEM may change C:\CloudResetPwdAgent' (-not (Writers 'C:\CloudResetPwdAgent')) (Writers 'C:\CloudResetPwdAgent')
+  Claim 'update: the state record names the package' ([System.IO.File]::ReadAllText('C:\ProgramData\resetpwd-fleet\state') -match ('package_sha256=' + $sha)) ''
+  Claim 'update: the set-aside copy and the stage are gone' (-not (Test-Path -LiteralPath ('C:\.resetpwd-fleet\' + $u.txn)) -and -not (Test-Path -LiteralPath $u.stage)) ''
+
+  if ($Rollback) {
+    # The same package with a Java path that does not exist: setup.bat installs it, the service cannot run.
+    $broken = Join-Path $env:TEMP ('prove-broken-' + [Guid]::NewGuid().ToString('N').Substring(0, 8) + '.zip')
+    Copy-Item -LiteralPath $Package -Destination $broken
+    $za = [System.IO.Compression.ZipFile]::Open($broken, 'Update')
+    foreach ($e in @($za.Entries | Where-Object { $_.FullName -match 'CloudResetPwdAgent\.Windows/CloudResetPwdAgent/conf/wrapper\.conf$' })) {
+      $rd = New-Object System.IO.StreamReader ($e.Open())
+      $conf = $rd.ReadToEnd()
+      $rd.Close()
+      $name = $e.FullName
+      $e.Delete()
+      $ne = $za.CreateEntry($name)
+      $wr = New-Object System.IO.StreamWriter ($ne.Open())
+      $wr.Write(($conf -replace '(?m)^wrapper\.java\.command=.*$', 'wrapper.java.command=C:\resetpwd-fleet-prove\no-such-java.exe'))
+      $wr.Close()
+    }
+    $za.Dispose()
+    $bsha = (Get-FileHash -LiteralPath $broken -Algorithm SHA256).Hash.ToLowerInvariant()
+    $b = Change $broken $bsha 'rollback'
+    Claim 'rollback: a new agent that does not run ends "done rolled-back"' ($b.done -match ' done rolled-back') $b.done
+    Claim 'rollback: the previous agent runs again, Automatic' ((Running) -and (Get-CimInstance Win32_Service -Filter "Name='cloudResetPwdAgent'").StartMode -eq 'Auto') ''
+    Claim 'rollback: the state record still names the previous package' ([System.IO.File]::ReadAllText('C:\ProgramData\resetpwd-fleet\state') -match ('package_sha256=' + $sha)) ''
+    Claim 'rollback: no set-aside copy is left' (-not (Test-Path -LiteralPath ('C:\.resetpwd-fleet\' + $b.txn))) ''
+    Remove-Item -LiteralPath $broken -Force
+  } else { Skip 'rollback' 'give -Rollback' }
+
+  if ($LockedFolder) {
+    # A process whose image is in the agent's folder keeps the folder from being renamed until it is killed.
+    $hold = 'C:\CloudResetPwdAgent\bin\prove-hold.exe'
+    Copy-Item -LiteralPath (Join-Path $env:SystemRoot 'System32\PING.EXE') -Destination $hold -Force
+    $hp = Start-Process -FilePath $hold -ArgumentList '-n 3600 127.0.0.1' -WindowStyle Hidden -PassThru
+    $c = Change $Package $sha 'locked folder'
+    Claim 'locked folder: the change kills the process and ends "done ok"' ($c.done -match ' done ok' -and -not (Get-Process -Id $hp.Id -ErrorAction SilentlyContinue)) $c.done
+    Claim 'locked folder: the journal names the killed process' (@($c.lines | Where-Object { $_ -match 'set-aside .*after killing prove-hold\.exe' }).Count -eq 1) ''
+  } else { Skip 'locked folder' 'give -LockedFolder' }
+}
+
+Write-Host ('' + $script:fails + ' claim(s) failed')
+exit $script:fails
