@@ -83,8 +83,8 @@ sec txn
 if [ -f /var/lib/resetpwd-fleet/txn ]; then
   # One read: the record is replaced at every phase, and the pid must be the one of the fields printed.
   rec=$(cat /var/lib/resetpwd-fleet/txn)
-  printf '%s\\n' "$rec"
-  p=$(printf '%s\\n' "$rec" | sed -n 's/^pid=//p' | tr -dc 0-9)
+  printf '%s\n' "$rec"
+  p=$(printf '%s\n' "$rec" | sed -n 's/^pid=//p' | tr -dc 0-9)
   [ -n "$p" ] && [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' < "/proc/$p/cmdline" | grep -q txn.sh && echo "alive=yes"
 fi
 echo "@@end"
