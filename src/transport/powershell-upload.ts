@@ -1,4 +1,4 @@
-import { clixmlToText, PS_STDIN_COMMAND } from '../dialect/powershell.js';
+import { clixmlToText, parseEmitted, PS_STDIN_COMMAND } from '../dialect/powershell.js';
 import { TransportError, type Transport } from './transport.js';
 import { isAbsoluteWindowsPath, planUpload, uploadStdin } from './winrm/upload.js';
 
@@ -19,6 +19,10 @@ export function withPowerShellUpload(t: Transport): Transport {
       if (r.code !== 0) {
         const why = clixmlToText(r.stderr).trim().split(/\r?\n/)[0] || `exit code ${r.code}`;
         throw new TransportError('protocol', `upload to ${remotePath} failed: ${why}`);
+      }
+      // As over WinRM: exit 0 alone could come from a shell that never ran the script.
+      if (parseEmitted(r.stdout).get('uploaded')?.[0] !== String(content.length)) {
+        throw new TransportError('protocol', `upload to ${remotePath}: the host did not confirm it (no uploaded=${content.length} line in its output)`);
       }
     },
   };
