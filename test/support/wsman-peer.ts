@@ -366,6 +366,8 @@ export class WsmanPeer {
 
   private reply(res: http.ServerResponse, rec: RecordedRequest, status: number, xml: string): void {
     rec.status = status;
+    const max = rec.parsed?.maxEnvelopeSize;
+    if (max && Buffer.byteLength(xml) > max) this.violations.push(`peer error: a ${rec.op} reply of ${Buffer.byteLength(xml)} bytes exceeds the client's MaxEnvelopeSize ${max}`);
     if (res.destroyed) return;
     res.writeHead(status, { 'Content-Type': 'application/soap+xml;charset=UTF-8', 'Content-Length': String(Buffer.byteLength(xml)), Server: 'Microsoft-HTTPAPI/2.0' });
     res.end(xml);
@@ -553,13 +555,21 @@ export class WsmanPeer {
       if (req.socket.destroyed) return;
       if (!waited) return this.reply(res, rec, 500, this.build(FAULT_FIXTURES.timedOut, parsed));
     }
-    // What fits in the client's MaxEnvelopeSize: base64 grows by 4/3, plus room for the envelope itself.
-    const budget = Math.floor(((parsed.maxEnvelopeSize ?? 153_600) - 4096) / 4) * 3;
+    // What fits in the client's MaxEnvelopeSize: each piece costs its base64 plus its rsp:Stream element,
+    // and the rest of the envelope needs room too (Windows never answers with more than the client allows).
+    const budget = (parsed.maxEnvelopeSize ?? 153_600) - 3072;
+    const cost = (p: Piece) => Math.ceil(p.data.length / 3) * 4 + 160;
     const take: Piece[] = [];
     let used = 0;
-    while (cmd.queue.length && used + cmd.queue[0]!.data.length <= budget) {
+    const head = cmd.queue[0];
+    if (head && cost(head) > budget) {
+      // A piece bigger than this client's envelope allows is split to fit.
+      const fit = Math.floor((budget - 160) / 4) * 3;
+      cmd.queue.splice(0, 1, { stream: head.stream, data: head.data.subarray(0, fit) }, { stream: head.stream, data: head.data.subarray(fit) });
+    }
+    while (cmd.queue.length && used + cost(cmd.queue[0]!) <= budget) {
       const p = cmd.queue.shift()!;
-      used += p.data.length;
+      used += cost(p);
       take.push(p);
     }
     const done = cmd.state === 'done' && cmd.queue.length === 0;

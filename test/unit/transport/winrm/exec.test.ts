@@ -153,10 +153,10 @@ describe('exec against a command handler', () => {
     await t.close();
   });
 
-  it('a smaller MaxEnvelopeSize means smaller Sends, still within it', async () => {
-    const peer = await startPeer({ handler: async (_c, stdin) => ({ stdout: String(stdin.length), exitCode: 0 }) });
+  it('a smaller MaxEnvelopeSize means smaller Sends (and replies), still within it', async () => {
+    const peer = await startPeer({ pieceBytes: 64 * 1024, handler: async (_c, stdin) => ({ stdout: `${stdin.length} `.repeat(20_000), exitCode: 0 }) });
     const t = await connect(peer, {}, { maxEnvelopeSize: 16_384 });
-    expect((await t.exec('x', { stdin: Buffer.alloc(100_000, 0x41) })).stdout).toBe('100000');
+    expect((await t.exec('x', { stdin: Buffer.alloc(100_000, 0x41) })).stdout).toBe('100000 '.repeat(20_000));
     const sends = peer.requests.filter((r) => r.op === 'Send');
     expect(sends.length).toBeGreaterThanOrEqual(9);
     for (const s of sends) expect(s.bytes).toBeLessThanOrEqual(16_384);
