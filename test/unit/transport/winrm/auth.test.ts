@@ -163,6 +163,14 @@ describe('HTTPS', () => {
     expect(e.message).toContain('TLS: its certificate does not name 127.0.0.1; pass the CA file');
   });
 
+  it('connectTimeoutMs bounds connecting only, not a command that takes longer', async () => {
+    const slow = () => new Promise<{ stdout: string; exitCode: number }>((r) => setTimeout(() => r({ stdout: 'x', exitCode: 0 }), 800));
+    const peer = await startPeer({ tls: { key: pki.key, cert: pki.cert }, handler: slow });
+    const t = await connect(peer, { caFile: pki.caFile, connectTimeoutMs: 200 });
+    expect((await t.exec('slow')).stdout).toBe('x');
+    await t.close();
+  });
+
   it('insecure: true skips verification, only when set', async () => {
     const peer = await startPeer({ tls: { key: pki.key, cert: pki.cert } });
     const t = await connect(peer, { insecure: true });
