@@ -135,11 +135,6 @@ const STATUS: Map<string, number> = new Map(
 
 const upperUuid = () => randomUUID().toUpperCase();
 
-function elementKids(el: Element): Element[] {
-  const out: Element[] = [];
-  for (let n = el.firstChild; n; n = n.nextSibling) if (n.nodeType === 1) out.push(n as Element);
-  return out;
-}
 function first(doc: Document, ns: string, local: string): Element | undefined {
   return Array.from(doc.getElementsByTagNameNS(ns, local))[0];
 }
