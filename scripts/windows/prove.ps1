@@ -88,7 +88,7 @@ function Emitted([string]$out) {
   }
   return $m
 }
-function First($m, [string]$k) { if ($m.ContainsKey($k)) { return $m[$k][0] } return $null }
+function First($m, [string]$k) { if ($m.ContainsKey($k)) { return $m[$k][0] }; return $null }
 
 # Who besides SYSTEM, Administrators, CREATOR OWNER and TrustedInstaller may change a path (by SID).
 function Writers([string]$path) {

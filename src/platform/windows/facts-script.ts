@@ -19,7 +19,7 @@ ${PS_WRITERS}
 function Section([string]$name, [scriptblock]$body) {
   try { & $body } catch { Emit ('error.' + $name) $_.Exception.Message }
 }
-function YesNo($b) { if ($b) { return 'yes' } return 'no' }
+function YesNo($b) { if ($b) { return 'yes' }; return 'no' }
 
 Section id {
   Emit hostname $env:COMPUTERNAME

@@ -55,8 +55,9 @@ $main = $agents[1]
 $rec = [ordered]@{ id = $txn; action = $action; pid = $PID; pid_start = ''; stage = $stage; aside = $aside; phase = 'started'; main_was = ''; update_was = ''; main_reg = ''; update_reg = ''; main_start = ''; update_start = ''; outcome = '' }
 try { $rec.pid_start = [string](Get-Process -Id $PID).StartTime.ToUniversalTime().Ticks } catch { }
 # What functions change for the rest of the script lives in one table: the script runs as a script block
-# (read from txn.ps1), where a function's $script: scope would not be the scope that reads it.
-$S = @{ why = ''; vpid = 0; vjvm = 0; rolling = $false; lock = $null; lastOutput = ''; startWait = $startWait; extraStage = '' }
+# (read from txn.ps1), where a function's $script: scope would not be the scope that reads it. (Variable
+# names are case-insensitive: no function may have a local of the same name.)
+$Shared = @{ why = ''; vpid = 0; vjvm = 0; rolling = $false; lock = $null; lastOutput = ''; startWait = $startWait; extraStage = '' }
 
 function Note([string]$state, [string]$detail) {
   $epoch = [long]([DateTime]::UtcNow - (New-Object DateTime 1970, 1, 1, 0, 0, 0, 'Utc')).TotalSeconds
@@ -81,8 +82,8 @@ function StateOf($a) {
   if ($s -and $s.State -eq 'Running') { return 'running' }
   return 'stopped'
 }
-function Registered($a) { if (Svc $a.name) { return 'yes' } return 'no' }
-function StartMode($a) { $s = Svc $a.name; if ($s) { return [string]$s.StartMode } return '' }
+function Registered($a) { if (Svc $a.name) { return 'yes' }; return 'no' }
+function StartMode($a) { $s = Svc $a.name; if ($s) { return [string]$s.StartMode }; return '' }
 function KillTree([int]$id, [int]$depth) {
   if ($depth -lt 6) {
     foreach ($c in @(Cim Win32_Process ('ParentProcessId=' + $id))) { if ($c.ProcessId -ne $PID) { KillTree ([int]$c.ProcessId) ($depth + 1) } }
@@ -108,11 +109,11 @@ function RunBat([string]$dir, [string]$bat, [int]$secs) {
   $null = $p.Handle
   $finished = $p.WaitForExit($secs * 1000)
   if (-not $finished) { KillTree $p.Id 0; [void]$p.WaitForExit(10000) }
-  $S.lastOutput = ''
+  $Shared.lastOutput = ''
   foreach ($f in @($o, ($o + '.err'))) {
-    if (Test-Path -LiteralPath $f) { try { $S.lastOutput += [System.IO.File]::ReadAllText($f) } catch { } }
+    if (Test-Path -LiteralPath $f) { try { $Shared.lastOutput += [System.IO.File]::ReadAllText($f) } catch { } }
   }
-  Log $S.lastOutput
+  Log $Shared.lastOutput
   if (-not $finished) { Log ('! ' + $bat + ' killed after ' + $secs + ' s'); return 'timeout' }
   return [string]$p.ExitCode
 }
@@ -145,7 +146,7 @@ function Unregister($a) {
   $how = 'no UninstallApp-NT.bat'
   if (Test-Path -LiteralPath (Join-Path $bin 'UninstallApp-NT.bat')) { $how = 'UninstallApp-NT.bat ' + (RunBat $bin 'UninstallApp-NT.bat' $limit) }
   if ((Registered $a) -eq 'yes') { [void](StopAgent $a); DeleteService $a; $how += ', then Win32_Service.Delete' }
-  if ((Registered $a) -eq 'yes') { $S.why = $a.name + ' is still registered after ' + $how; return $null }
+  if ((Registered $a) -eq 'yes') { $Shared.why = $a.name + ' is still registered after ' + $how; return $null }
   return ($a.name + ': ' + $how)
 }
 # A rename on C: (atomic, no space needed). A folder that will not move is held open by a process: stop the
@@ -167,17 +168,17 @@ function MoveAside($a) {
     }
     Start-Sleep -Seconds 2
   }
-  $S.why = 'cannot move ' + $a.dir + ' aside: ' + $err
+  $Shared.why = 'cannot move ' + $a.dir + ' aside: ' + $err
   return $null
 }
 function CheckOnce {
   $s = Svc $main.name
-  if (-not $s) { $S.why = 'the service ' + $main.name + ' is not registered'; return $false }
-  if ($s.State -ne 'Running' -or -not $s.ProcessId) { $S.why = 'the service ' + $main.name + ' is ' + $s.State; return $false }
+  if (-not $s) { $Shared.why = 'the service ' + $main.name + ' is not registered'; return $false }
+  if ($s.State -ne 'Running' -or -not $s.ProcessId) { $Shared.why = 'the service ' + $main.name + ' is ' + $s.State; return $false }
   $jvm = @(Cim Win32_Process ('ParentProcessId=' + $s.ProcessId) | Where-Object { $_.Name -match '^javaw?[.]exe$' })
-  if ($jvm.Count -eq 0) { $S.why = 'its wrapper (pid ' + $s.ProcessId + ') runs no java.exe'; return $false }
-  $S.vpid = [int]$s.ProcessId
-  $S.vjvm = [int]$jvm[0].ProcessId
+  if ($jvm.Count -eq 0) { $Shared.why = 'its wrapper (pid ' + $s.ProcessId + ') runs no java.exe'; return $false }
+  $Shared.vpid = [int]$s.ProcessId
+  $Shared.vjvm = [int]$jvm[0].ProcessId
   return $true
 }
 # Running means: the service Running, a JVM under its wrapper, and the same wrapper still so $settle seconds
@@ -186,24 +187,24 @@ function VerifyRunning {
   $i = 0
   while (-not (CheckOnce)) {
     $i++
-    if ($i -ge $S.startWait) { return $false }
+    if ($i -ge $Shared.startWait) { return $false }
     Start-Sleep -Seconds 1
   }
-  $first = $S.vpid
+  $first = $Shared.vpid
   Start-Sleep -Seconds $settle
   if (-not (CheckOnce)) { return $false }
-  if ($S.vpid -ne $first) { $S.why = 'the wrapper restarted (pid ' + $first + ', then ' + $S.vpid + ')'; return $false }
+  if ($Shared.vpid -ne $first) { $Shared.why = 'the wrapper restarted (pid ' + $first + ', then ' + $Shared.vpid + ')'; return $false }
   return $true
 }
 function EnsureAuto($a) {
   $m = StartMode $a
   if ($m -eq 'Auto') { return ($a.name + ':Auto') }
   Set-Service -Name $a.name -StartupType Automatic
-  if ((StartMode $a) -ne 'Auto') { $S.why = $a.name + ' still starts ' + (StartMode $a) + ' after Set-Service -StartupType Automatic'; return $null }
+  if ((StartMode $a) -ne 'Auto') { $Shared.why = $a.name + ' still starts ' + (StartMode $a) + ' after Set-Service -StartupType Automatic'; return $null }
   return ($a.name + ':' + $m + '->Auto')
 }
 function RemoveStage {
-  foreach ($d in @($stage, $S.extraStage)) { if ($d -and (Test-Path -LiteralPath $d)) { Remove-Item -LiteralPath $d -Recurse -Force -ErrorAction SilentlyContinue } }
+  foreach ($d in @($stage, $Shared.extraStage)) { if ($d -and (Test-Path -LiteralPath $d)) { Remove-Item -LiteralPath $d -Recurse -Force -ErrorAction SilentlyContinue } }
 }
 function DropAside {
   if (Test-Path -LiteralPath $aside) { Remove-Item -LiteralPath $aside -Recurse -Force -ErrorAction SilentlyContinue }
@@ -222,7 +223,7 @@ function Finish([string]$word, [string]$detail) {
     Remove-Item -LiteralPath (Join-Path $sd ('out.' + $f.Name.Substring(8))) -Force -ErrorAction SilentlyContinue
   }
   Note done ($word + ' ' + $detail)
-  if ($S.lock) { $S.lock.Close() }
+  if ($Shared.lock) { $Shared.lock.Close() }
   exit 0
 }
 function RemoveNew($a) {
@@ -257,11 +258,11 @@ function UndoAgent($a) {
   return $true
 }
 function Rollback([string]$reason) {
-  $S.rolling = $true
+  $Shared.rolling = $true
   $rec.phase = 'rolling-back'
   Save
   Note rolling-back ''
-  $S.startWait = $fullWait
+  $Shared.startWait = $fullWait
   $left = ''
   foreach ($a in $agents) {
     $ok = $false
@@ -275,13 +276,13 @@ function Rollback([string]$reason) {
   }
   if ($rec.update_was -ne 'absent') { try { Start-Service -Name $agents[0].name } catch { Log ('! ' + $_.Exception.Message) } }
   try { Start-Service -Name $main.name } catch { Log ('! ' + $_.Exception.Message) }
-  if (VerifyRunning) { Finish rolled-back ($reason + '; the previous agent was restored and runs (pid ' + $S.vpid + ')') }
+  if (VerifyRunning) { Finish rolled-back ($reason + '; the previous agent was restored and runs (pid ' + $Shared.vpid + ')') }
   $was = ''
   if ($rec.main_was -eq 'stopped') { $was = ' (it was not running before the change either)' }
-  Finish failed ($reason + '; the previous agent was restored to ' + $main.dir + ' but does not run: ' + $S.why + $was + $left)
+  Finish failed ($reason + '; the previous agent was restored to ' + $main.dir + ' but does not run: ' + $Shared.why + $was + $left)
 }
 function Fail([string]$reason) {
-  if ($S.rolling) { Finish failed ('the rollback stopped: ' + $reason) }
+  if ($Shared.rolling) { Finish failed ('the rollback stopped: ' + $reason) }
   Note failed ('after ' + $rec.phase + ': ' + $reason)
   Rollback $reason
 }
@@ -291,10 +292,10 @@ function Lock {
   $lockFile = Join-Path $sd 'lock'
   for ($i = 0; $i -lt 4; $i++) {
     try {
-      $S.lock = New-Object System.IO.FileStream $lockFile, 'CreateNew', 'Write', 'Read, Delete', 4096, 'DeleteOnClose'
+      $Shared.lock = New-Object System.IO.FileStream $lockFile, 'CreateNew', 'Write', 'Read, Delete', 4096, 'DeleteOnClose'
       $b = [System.Text.Encoding]::ASCII.GetBytes([string]$PID)
-      $S.lock.Write($b, 0, $b.Length)
-      $S.lock.Flush()
+      $Shared.lock.Write($b, 0, $b.Length)
+      $Shared.lock.Flush()
       return
     } catch { }
     $holder = ''
@@ -331,7 +332,7 @@ try {
     foreach ($k in @('action', 'main_was', 'update_was', 'main_reg', 'update_reg', 'main_start', 'update_start')) { $rec[$k] = [string]$old[$k] }
     $aside = $oldAside
     $rec.aside = $oldAside
-    $S.extraStage = [string]$old['stage']
+    $Shared.extraStage = [string]$old['stage']
     $rec.phase = 'recovering'
     Save
     Note recovering ('found ' + $old['id'] + ' dead in phase ' + $old['phase'] + ' (recovered by ' + $txn + ')')
@@ -354,7 +355,7 @@ try {
   $done = @()
   foreach ($a in $agents) {
     $u = Unregister $a
-    if ($null -eq $u) { Fail $S.why }
+    if ($null -eq $u) { Fail $Shared.why }
     if ($u) { $done += $u }
   }
   Phase unregistered ($done -join '; ')
@@ -372,7 +373,7 @@ try {
   $moved = @()
   foreach ($a in $agents) {
     $m = MoveAside $a
-    if ($null -eq $m) { Fail $S.why }
+    if ($null -eq $m) { Fail $Shared.why }
     if ($m) { $moved += $m }
   }
   Phase set-aside ($moved -join '; ')
@@ -394,7 +395,7 @@ try {
     $leaf = Split-Path $rel -Leaf
     if ($rc -eq 'timeout') { Fail ($leaf + '\setup.bat did not finish within ' + $limit + ' s') }
     $msg = 'printed no SUCCESS'
-    if ($S.lastOutput -match 'SUCCESS') { $msg = 'printed SUCCESS' } elseif ($S.lastOutput -match 'FAILED') { $msg = 'printed FAILED' }
+    if ($Shared.lastOutput -match 'SUCCESS') { $msg = 'printed SUCCESS' } elseif ($Shared.lastOutput -match 'FAILED') { $msg = 'printed FAILED' }
     $said += ($leaf + '\setup.bat exit ' + $rc + ', ' + $msg)
   }
   if (-not (Test-Path -LiteralPath $main.dir)) { Fail ('setup.bat did not create ' + $main.dir) }
@@ -411,18 +412,18 @@ try {
   Phase permissions ('only Administrators and SYSTEM may change ' + ($prot -join ', '))
 
   if (-not (VerifyRunning)) {
-    Note retry-start $S.why
+    Note retry-start $Shared.why
     try { Start-Service -Name $main.name } catch { Log ('! ' + $_.Exception.Message) }
-    $S.startWait = [int][Math]::Floor($S.startWait / 2) + 1
-    if (-not (VerifyRunning)) { Fail ('the new agent does not run: ' + $S.why) }
+    $Shared.startWait = [int][Math]::Floor($Shared.startWait / 2) + 1
+    if (-not (VerifyRunning)) { Fail ('the new agent does not run: ' + $Shared.why) }
   }
-  Phase verified ('pid=' + $S.vpid + ' jvm=' + $S.vjvm)
+  Phase verified ('pid=' + $Shared.vpid + ' jvm=' + $Shared.vjvm)
 
   $boot = @()
   foreach ($a in $agents) {
     if ((Registered $a) -eq 'no') { continue }
     $b = EnsureAuto $a
-    if ($null -eq $b) { Fail $S.why }
+    if ($null -eq $b) { Fail $Shared.why }
     $boot += $b
   }
   Phase boot ($boot -join ' ')
@@ -434,7 +435,7 @@ try {
   } catch { Fail ('cannot write the state record: ' + $_.Exception.Message) }
   Phase committed ''
   DropAside
-  Finish ok ('pid=' + $S.vpid)
+  Finish ok ('pid=' + $Shared.vpid)
 } catch {
   Fail ('unexpected error: ' + $_.Exception.Message)
 }`;

@@ -77,7 +77,7 @@ describe('Windows scripts', () => {
     expect(WINDOWS_TXN_BODY).toContain('$p.WaitForExit($secs * 1000)');
     expect(WINDOWS_TXN_BODY).toContain("RunBat $d 'setup.bat' $limit");
     expect(WINDOWS_TXN_BODY).toContain("$s.State -ne 'Running'");
-    expect(WINDOWS_TXN_BODY).not.toMatch(/if \(\$S\.lastOutput -match 'SUCCESS'\) \{ (Phase|Finish)/);
+    expect(WINDOWS_TXN_BODY).not.toMatch(/if \(\$Shared\.lastOutput -match 'SUCCESS'\) \{ (Phase|Finish)/);
   });
 
   it('uses Get-FileHash with a .NET fallback, never certutil', () => {
@@ -102,5 +102,24 @@ describe('scripts/windows/prove.ps1', () => {
     expect(text).toContain("return $prelude + \"`n\" + $p + $body + \"`n\"");
     expect(text).toContain("'-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand '");
     expect(txnCommandArgs(stage)).toContain('-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand ');
+  });
+});
+
+describe('the transaction script\'s variables', () => {
+  it('no function has a local named like a script-level variable it would then hide (PowerShell names ignore case: $s is $S)', () => {
+    const shared = ['sd', 'j', 'asideroot', 'aside', 'out', 'fullwait', 'agents', 'main', 'rec', 'shared', 'stage', 'limit', 'settle', 'txn', 'startwait', 'lf', 'crlf'];
+    const functions = WINDOWS_TXN_BODY.split('\n').reduce<string[]>((acc, line) => {
+      if (/^function /.test(line)) acc.push(line);
+      else if (acc.length && !/^\}/.test(acc[acc.length - 1]!.split('\n').pop()!) && !/^function .*\}$/.test(acc[acc.length - 1]!)) acc[acc.length - 1] += `\n${line}`;
+      return acc;
+    }, []);
+    expect(functions.length).toBeGreaterThan(20);
+    for (const f of functions) {
+      const name = /^function (\w+)/.exec(f)![1]!;
+      const params = [...(/^function \w+\(([^)]*)\)/.exec(f)?.[1] ?? '').matchAll(/\$(\w+)/g)].map((m) => m[1]!.toLowerCase());
+      const locals = [...f.matchAll(/(?<![.\w])\$(\w+)\s*(?:\+)?=(?!=)/g)].map((m) => m[1]!.toLowerCase());
+      const loops = [...f.matchAll(/foreach \(\$(\w+) in/g)].map((m) => m[1]!.toLowerCase());
+      for (const v of [...params, ...locals, ...loops]) expect(shared, `${name} has a local $${v}`).not.toContain(v);
+    }
   });
 });
