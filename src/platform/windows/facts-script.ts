@@ -86,8 +86,10 @@ Section metadata {
     $req.Proxy = $null
     try {
       $resp = $req.GetResponse()
-      try { $body = (New-Object System.IO.StreamReader $resp.GetResponseStream()).ReadToEnd() } finally { $resp.Close() }
-      return @([int]$resp.StatusCode, $body)
+      # StatusCode throws once the response is closed: read it first.
+      $code = [int]$resp.StatusCode
+      try { $text = (New-Object System.IO.StreamReader $resp.GetResponseStream()).ReadToEnd() } finally { $resp.Close() }
+      return @($code, $text)
     } catch {
       $e = $_.Exception
       while ($e -and -not ($e -is [System.Net.WebException])) { $e = $e.InnerException }
