@@ -1,23 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WsmanPeer, type PeerOptions } from '../../../support/wsman-peer.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { md4 } from '../../../support/wsman-peer-ntlm.js';
 import { makeTestPki, type TestPki } from '../../../support/wsman-peer-tls.js';
 import { WinRmTransport } from '../../../../src/transport/winrm/index.js';
-import { connect, rejection, targetFor } from './helpers.js';
+import { connect, rejection, targetFor, usePeers } from './helpers.js';
 
-const peers: WsmanPeer[] = [];
-async function startPeer(opts: PeerOptions = {}): Promise<WsmanPeer> {
-  const p = await WsmanPeer.start(opts);
-  peers.push(p);
-  return p;
-}
-afterEach(async () => {
-  for (const p of peers.splice(0)) {
-    expect(p.violations).toEqual([]);
-    expect(p.openShells()).toEqual([]);
-    await p.close();
-  }
-});
+const startPeer = usePeers();
 
 describe('Basic authentication', () => {
   it('logs in on every request with the user and password', async () => {

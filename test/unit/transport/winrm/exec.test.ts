@@ -1,23 +1,10 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { FIXTURES, WsmanPeer, fixture, type CommandHandler, type PeerOptions } from '../../../support/wsman-peer.js';
-import { connect } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { FIXTURES, WsmanPeer, fixture, type CommandHandler } from '../../../support/wsman-peer.js';
+import { connect, usePeers } from './helpers.js';
 
-const peers: WsmanPeer[] = [];
-async function startPeer(opts: PeerOptions = {}): Promise<WsmanPeer> {
-  const p = await WsmanPeer.start(opts);
-  peers.push(p);
-  return p;
-}
-afterEach(async () => {
-  // Every spec ends with no request a Windows host would refuse, and no shell left open.
-  for (const p of peers.splice(0)) {
-    expect(p.violations).toEqual([]);
-    expect(p.openShells()).toEqual([]);
-    await p.close();
-  }
-});
+const startPeer = usePeers();
 
 /**
  * What a recorded scenario's Receive replies decode to, read with plain regular expressions (independent

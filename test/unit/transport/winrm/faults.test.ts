@@ -1,23 +1,10 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WinRmFault } from '../../../../src/transport/winrm/index.js';
-import { FAULT_FIXTURES, WsmanPeer, type PeerOptions } from '../../../support/wsman-peer.js';
-import { connect, rejection } from './helpers.js';
+import { FAULT_FIXTURES } from '../../../support/wsman-peer.js';
+import { connect, rejection, usePeers } from './helpers.js';
 
-const peers: WsmanPeer[] = [];
-async function startPeer(opts: PeerOptions = {}): Promise<WsmanPeer> {
-  const p = await WsmanPeer.start(opts);
-  peers.push(p);
-  return p;
-}
-afterEach(async () => {
-  // Whatever failed, the client sent nothing Windows would refuse, and closing deleted the shell.
-  for (const p of peers.splice(0)) {
-    expect(p.violations).toEqual([]);
-    expect(p.openShells()).toEqual([]);
-    await p.close();
-  }
-});
+const startPeer = usePeers();
 
 const never = () => new Promise<never>(() => undefined);
 
@@ -156,7 +143,7 @@ describe('time limits and closing', () => {
     const shell = t2.shellId;
     gone.resetConnections();
     await gone.close();
-    peers.splice(peers.indexOf(gone), 1);
+    startPeer.release(gone);
     await expect(t2.close()).resolves.toBeUndefined();
     expect(gone.openShells()).toEqual([shell]); // nobody could delete it: Windows' IdleTimeout will
   });

@@ -1,26 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PS_STDIN_COMMAND } from '../../../../src/dialect/powershell.js';
 import { UPLOAD_HASH_MISMATCH, planUpload, uploadScript, uploadStdin } from '../../../../src/transport/winrm/index.js';
 import { parsePowerShell } from '../../../support/powershell-grammar.js';
-import { WsmanPeer, localPath, scriptParams, type PeerOptions } from '../../../support/wsman-peer.js';
-import { connect, rejection } from './helpers.js';
+import { localPath, scriptParams } from '../../../support/wsman-peer.js';
+import { connect, rejection, usePeers } from './helpers.js';
 
-const peers: WsmanPeer[] = [];
-async function startPeer(opts: PeerOptions = {}): Promise<WsmanPeer> {
-  const p = await WsmanPeer.start(opts);
-  peers.push(p);
-  return p;
-}
-afterEach(async () => {
-  for (const p of peers.splice(0)) {
-    expect(p.violations).toEqual([]);
-    expect(p.openShells()).toEqual([]);
-    await p.close();
-  }
-});
+const startPeer = usePeers();
 
 const TARGET = 'C:\\ProgramData\\Cloud Password Reset\\plugin it\u2019s.zip';
 
