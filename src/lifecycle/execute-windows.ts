@@ -13,7 +13,8 @@ import { windowsTxnScript, type WindowsTxnArgs } from '../platform/windows/txn-s
 import { TransportError } from '../transport/transport.js';
 import { toolVersion } from '../version.js';
 import type { ChangeContext, ChangeHostResult } from './execute.js';
-import { HostMachine, isHostState } from './machine.js';
+import { followJournal, type FollowEnd } from './follow.js';
+import { HostMachine } from './machine.js';
 import { planWindowsChange } from './plan-windows.js';
 import type { Plan } from './plan.js';
 
@@ -30,8 +31,6 @@ export interface WindowsChangeOptions {
 }
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-type End = { result: 'ok' | 'rolled-back' | 'failed' | 'lost'; detail: string };
 
 class StageError extends Error {}
 
@@ -169,73 +168,16 @@ export async function changeWindowsHost(
     await s?.close().catch(() => undefined);
   }
 
-  /**
-   * Polls the host-side journal (one short follow script per window) into the machine until its "done"
-   * line; reconnects (up to 5 times) when the connection drops and resumes from the last line seen.
-   * `mach` null: only wait (someone else's change).
-   */
-  async function follow(txn: string, mach: HostMachine | null): Promise<End> {
-    let from = 0;
-    let drops = 0;
-    let fin: End | null = null;
-    let bad: unknown = null;
-    const onLine = (raw: string) => {
-      const line = raw.replace(/\r$/, '');
-      const mm = /^(\d+) (\S+)(?: (.*))?$/.exec(line);
-      if (!mm || fin || bad) return;
-      const state = mm[2]!;
-      const detail = unescapeEmitted(mm[3] ?? '');
-      if (mm[1] === '0') {
-        if (state === 'lost') fin = { result: 'lost', detail };
-        return; // "0 poll n": the window ended
-      }
-      from++;
-      if (state === 'done') {
-        const [word, ...rest] = detail.split(' ');
-        fin = { result: word === 'ok' || word === 'rolled-back' ? word : 'failed', detail: rest.join(' ') };
-        return;
-      }
-      try {
-        if (mach && isHostState(state)) mach.to(state, detail || undefined);
-      } catch (e) {
-        bad = e;
-      }
-    };
-    for (;;) {
-      let partial = '';
-      let streamed = false;
-      try {
-        const out = await s!.run(followScript(txn, from, window), {
-          timeoutMs: Math.max(ctx.conn.stepTimeoutMs, (window + 60) * 1000),
-          onStdout: (chunk) => {
-            streamed = true;
-            const lines = (partial + chunk).split('\n');
-            partial = lines.pop() ?? '';
-            lines.forEach(onLine);
-          },
-        });
-        if (streamed) {
-          if (partial) onLine(partial);
-        } else {
-          out.stdout.split('\n').forEach(onLine);
-        }
-      } catch (e) {
-        if (bad) throw bad;
-        if (fin) return fin;
-        if (!(e instanceof TransportError) || !['lost', 'unreachable', 'timeout'].includes(e.reason) || drops >= 5) throw e;
-        drops++;
-        if (mach) ctx.journal?.append(t.name, 'reconnecting', e.message);
-        await sleep(backoff(drops));
-        try {
-          await reconnect();
-        } catch (err) {
-          if (drops >= 5) throw err;
-        }
-        continue;
-      }
-      if (bad) throw bad;
-      if (fin) return fin;
-    }
+  /** Follows the host-side journal (one short follow script per window) to its end (see follow.ts). */
+  function follow(txn: string, mach: HostMachine | null): Promise<FollowEnd> {
+    return followJournal({
+      mach,
+      poll: (from, onStdout) => s!.run(followScript(txn, from, window), { timeoutMs: Math.max(ctx.conn.stepTimeoutMs, (window + 60) * 1000), onStdout }),
+      reconnect,
+      backoff,
+      onDrop: (e) => mach && ctx.journal?.append(t.name, 'reconnecting', e.message),
+      decode: unescapeEmitted,
+    });
   }
 }
 

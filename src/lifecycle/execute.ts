@@ -17,7 +17,8 @@ import { changeWindowsHost } from './execute-windows.js';
 import type { KnownHosts } from '../transport/known-hosts.js';
 import { toolVersion } from '../version.js';
 import type { Journal } from './journal.js';
-import { HostMachine, isHostState, type HostState } from './machine.js';
+import { followJournal, type FollowEnd } from './follow.js';
+import { HostMachine, type HostState } from './machine.js';
 import { planChange, type ChangeCommand, type Plan, type PlanOptions } from './plan.js';
 
 /** Everything a change on one host needs besides the target: how to connect, the package, the options. */
@@ -42,7 +43,6 @@ export interface ChangeHostResult extends HostResult {
 const STAGE_RE = /^\/var\/lib\/resetpwd-fleet\/stage\.[A-Za-z0-9]+$/;
 const UPLOAD_RE = /^\/[A-Za-z0-9._/-]*\/resetpwd-fleet\.[A-Za-z0-9]+$/;
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 class StageError extends Error {}
 
@@ -168,67 +168,15 @@ export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeH
     await s?.close();
   }
 
-  /**
-   * Copies a host-side change's journal into the machine until its "done" line; reconnects (up to 5 times)
-   * when the connection drops, resuming from the last line seen. `m` null: only wait (someone else's change).
-   */
-  async function follow(txn: string, mach: HostMachine | null): Promise<{ result: 'ok' | 'rolled-back' | 'failed' | 'lost'; detail: string }> {
-    let from = 0;
-    let drops = 0;
-    let end: { result: 'ok' | 'rolled-back' | 'failed' | 'lost'; detail: string } | null = null;
-    let bad: unknown = null;
-    // Lines are handled as they arrive, so the journal and the progress see each transition when it happens.
-    const onLine = (line: string) => {
-      const mm = /^(\d+) (\S+)(?: (.*))?$/.exec(line);
-      if (!mm || end || bad) return;
-      const epoch = mm[1]!;
-      const state = mm[2]!;
-      const detail = mm[3] ?? '';
-      if (epoch === '0' && state === 'lost') {
-        end = { result: 'lost', detail };
-        return;
-      }
-      from++;
-      if (state === 'done') {
-        const [word, ...rest] = detail.split(' ');
-        end = { result: word === 'ok' || word === 'rolled-back' ? word : 'failed', detail: rest.join(' ') };
-        return;
-      }
-      try {
-        if (mach && isHostState(state)) mach.to(state, detail || undefined);
-      } catch (e) {
-        bad = e;
-      }
-    };
-    for (;;) {
-      let partial = '';
-      try {
-        await s!.run(followScript(txn, from), {
-          timeoutMs: Math.max(ctx.conn.stepTimeoutMs * 4, 300_000),
-          onStdout: (chunk) => {
-            const lines = (partial + chunk).split('\n');
-            partial = lines.pop() ?? '';
-            lines.forEach(onLine);
-          },
-        });
-        if (partial) onLine(partial);
-      } catch (e) {
-        if (bad) throw bad;
-        if (end) return end;
-        if (!(e instanceof TransportError) || !['lost', 'unreachable', 'timeout'].includes(e.reason) || drops >= 5) throw e;
-        drops++;
-        if (mach) ctx.journal?.append(t.name, 'reconnecting', e.message);
-        await sleep(1000 * drops);
-        try {
-          await reconnect();
-        } catch (err) {
-          if (drops >= 5) throw err;
-        }
-        continue;
-      }
-      if (bad) throw bad;
-      if (end) return end;
-    }
+  /** Follows a host-side change's journal to its end (see follow.ts). `mach` null: only wait (someone else's change). */
+  function follow(txn: string, mach: HostMachine | null): Promise<FollowEnd> {
+    return followJournal({
+      mach,
+      poll: (from, onStdout) => s!.run(followScript(txn, from), { timeoutMs: Math.max(ctx.conn.stepTimeoutMs * 4, 300_000), onStdout }),
+      reconnect,
+      backoff: (n) => 1000 * n,
+      onDrop: (e) => mach && ctx.journal?.append(t.name, 'reconnecting', e.message),
+    });
   }
 }
 

@@ -2,7 +2,7 @@ import type { CheckResult } from '../checks/index.js';
 import type { PackageInfo } from '../package/verify.js';
 import type { WindowsAgentFacts, WindowsFacts } from '../platform/windows/facts.js';
 import { ASIDE_DIR, MAIN_AGENT, STATE_FILE, UPDATE_AGENT, windowsPackageDirs } from '../platform/windows/paths.js';
-import type { ChangeCommand, Plan, PlanOptions } from './plan.js';
+import { installedIsPackage, type ChangeCommand, type Plan, type PlanOptions } from './plan.js';
 
 /**
  * What a change will do on one Windows host: a pure function of its facts, its checks, the package and the
@@ -21,17 +21,7 @@ const aclOk = (a: WindowsAgentFacts): boolean => !a.present || (a.aclWriters !==
 
 /** Is this exact package what the host has? The state record first; without one, the installed files. */
 export function sameWindowsPackage(f: WindowsFacts, pkg: PackageInfo): { same: boolean; how: string } {
-  const main = f.agents.main;
-  if (!main.present) return { same: false, how: 'no agent installed' };
-  const layoutMatches = (pkg.layout === 'old') === f.agents.update.present;
-  const jarMatches = main.jarSha256 !== null && pkg.agentJarSha256 !== null ? main.jarSha256 === pkg.agentJarSha256 : null;
-  const recorded = f.stateFile.package_sha256;
-  if (recorded) {
-    const same = recorded.toLowerCase() === pkg.sha256 && jarMatches !== false && layoutMatches;
-    return { same, how: same ? `${STATE_FILE} records this package` : `installed from another package (${recorded.slice(0, 12)}…)` };
-  }
-  const same = jarMatches === true && main.log4jCore === pkg.log4j && (pkg.mode === null || main.backendType === pkg.mode) && layoutMatches;
-  return { same, how: same ? 'its files match this package (no state record)' : 'its files differ from this package' };
+  return installedIsPackage(f.agents.main, f.agents.update.present, f.stateFile.package_sha256, STATE_FILE, pkg);
 }
 
 /** Only an unwritable or full C: stops an uninstall: it needs no download, no metadata, no DHCP. */

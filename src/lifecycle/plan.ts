@@ -58,14 +58,25 @@ export function startsAtBoot(a: AgentFacts): boolean {
  * one (installed by hand, or by the older batch scripts) the installed files are compared with the package's.
  */
 export function samePackage(f: LinuxFacts, pkg: PackageInfo): { same: boolean; how: string } {
-  const main = f.agents.main;
+  return installedIsPackage(f.agents.main, f.agents.update.present, f.stateFile.package_sha256, STATE_FILE, pkg);
+}
+
+/** What either OS knows of its installed main agent, for comparing it with a package. */
+export interface InstalledAgent {
+  present: boolean;
+  jarSha256: string | null;
+  log4jCore: string | null;
+  backendType: string | null;
+}
+
+/** The comparison for any OS: the state record (at `stateFile`) first; without one, the installed files. */
+export function installedIsPackage(main: InstalledAgent, updatePresent: boolean, recorded: string | undefined, stateFile: string, pkg: PackageInfo): { same: boolean; how: string } {
   if (!main.present) return { same: false, how: 'no agent installed' };
-  const layoutMatches = (pkg.layout === 'old') === f.agents.update.present;
+  const layoutMatches = (pkg.layout === 'old') === updatePresent;
   const jarMatches = main.jarSha256 !== null && pkg.agentJarSha256 !== null ? main.jarSha256 === pkg.agentJarSha256 : null;
-  const recorded = f.stateFile.package_sha256;
   if (recorded) {
     const same = recorded.toLowerCase() === pkg.sha256 && jarMatches !== false && layoutMatches;
-    return { same, how: same ? `${STATE_FILE} records this package` : `installed from another package (${recorded.slice(0, 12)}…)` };
+    return { same, how: same ? `${stateFile} records this package` : `installed from another package (${recorded.slice(0, 12)}…)` };
   }
   const same = jarMatches === true && main.log4jCore === pkg.log4j && (pkg.mode === null || main.backendType === pkg.mode) && layoutMatches;
   return { same, how: same ? 'its files match this package (no state record)' : 'its files differ from this package' };
