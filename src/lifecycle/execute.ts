@@ -1,8 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { runLinuxChecks } from '../checks/index.js';
 import { quote } from '../dialect/posix.js';
-import { failureOf, gatherFacts, openSession, type ConnectOptions, type HostSession } from '../audit/host.js';
-import { stepTimer, type HostResult, type Outcome, type StepRecord } from '../audit/result.js';
+import { gatherFacts, openSession, type ConnectOptions, type HostSession } from '../audit/host.js';
+import type { HostResult } from '../audit/result.js';
 import type { Target } from '../inventory/target.js';
 import type { PackageInfo } from '../package/verify.js';
 import { agentState } from '../platform/linux/agent-state.js';
@@ -11,14 +11,14 @@ import {
 } from '../platform/linux/change-scripts.js';
 import type { LinuxFacts } from '../platform/linux/facts.js';
 import { TXN_SCRIPT } from '../platform/linux/txn-script.js';
-import { TransportError } from '../transport/transport.js';
+import { TXN_FILE } from '../platform/linux/paths.js';
 import { openWindowsSession } from '../audit/windows-host.js';
 import { changeWindowsHost } from './execute-windows.js';
 import type { KnownHosts } from '../transport/known-hosts.js';
 import { toolVersion } from '../version.js';
 import type { Journal } from './journal.js';
-import { followJournal, type FollowEnd } from './follow.js';
-import { HostMachine, type HostState } from './machine.js';
+import { driveChange, StageError } from './drive.js';
+import type { HostState } from './machine.js';
 import { planChange, type ChangeCommand, type Plan, type PlanOptions } from './plan.js';
 
 /** Everything a change on one host needs besides the target: how to connect, the package, the options. */
@@ -44,140 +44,42 @@ const STAGE_RE = /^\/var\/lib\/resetpwd-fleet\/stage\.[A-Za-z0-9]+$/;
 const UPLOAD_RE = /^\/[A-Za-z0-9._/-]*\/resetpwd-fleet\.[A-Za-z0-9]+$/;
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-class StageError extends Error {}
-
 /**
- * One host's change: connect, facts, plan, then — unless the plan says unchanged or refused — stage the
- * package, start the host-side transaction and follow it to its end, reconnecting if the connection drops.
- * Never throws: every failure is the host's result, and the result's agent state is read back from the host.
+ * One host's change (see drive.ts for the steps and their guarantees): a Linux host through its POSIX
+ * scripts, a Windows host through execute-windows.ts.
  */
 export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeHostResult> {
-  const steps: StepRecord[] = [];
-  const r: ChangeHostResult = {
-    name: t.name, address: t.host, port: t.port, transport: t.connection, reachable: false, os: null,
-    checks: [], agent: null, outcome: 'unreachable', steps, error: null, plan: null, txn: null,
-  };
   if (t.os === 'windows') return changeWindowsHost(t, ctx, () => openWindowsSession(t, ctx.conn, ctx.knownHosts));
-  const m = new HostMachine(t.name, ctx.journal, ctx.onTransition);
-  const time = stepTimer(steps);
-  const end = (outcome: Outcome, error: string | null): ChangeHostResult => {
-    m.finish(outcome, error ?? undefined);
-    return { ...r, outcome, error };
-  };
-  let s: HostSession | undefined;
-  /** The change this run started on the host, once launched. */
-  let own: { txn: string; outcome: Outcome } | undefined;
-  const reconnect = async (): Promise<HostSession> => {
-    await s?.close();
-    s = await openSession(t, ctx.conn, ctx.knownHosts);
-    return s;
-  };
-  try {
-    s = await time('connect', () => openSession(t, ctx.conn, ctx.knownHosts));
-    r.reachable = true;
-    m.to('connected');
-    for (let round = 0; round < 4; round++) {
-      const facts = await time('facts', () => gatherFacts(s!));
-      r.os = { family: 'linux', id: facts.os.id, version: facts.os.version, arch: facts.os.arch };
-      r.checks = runLinuxChecks(facts, { pull: ctx.conn.pull, inventoryEip: t.eip });
-      r.agent = agentState(facts);
-      const plan = planChange(ctx.command, facts, r.checks, ctx.pkg?.info ?? null, ctx.plan);
-      r.plan = { kind: plan.kind, reason: plan.reason, steps: plan.steps };
-      m.to('planned', `${plan.kind}: ${plan.reason}`);
-      if (ctx.dryRun) return end(plan.kind === 'unchanged' ? 'unchanged' : plan.kind === 'refused' ? 'refused' : 'skipped', plan.kind === 'refused' ? plan.reason : null);
-      switch (plan.kind) {
-        case 'unchanged':
-          return end('unchanged', null);
-        case 'refused':
-          return end('refused', plan.reason);
-        case 'fix-permissions': {
-          const out = await time('permissions', () => s!.run(FIX_PERMISSIONS_SCRIPT));
-          r.agent = agentState(await gatherFacts(s!));
-          return out.stdout.trim() === 'ok' ? end(plan.outcome, null) : end('failed', out.stdout.trim() || out.stderr.trim());
-        }
-        case 'wait': {
-          m.to('waiting', plan.reason);
-          const waited = await time('wait', () => follow(plan.txn, null));
-          if (own && plan.txn === own.txn && waited.result !== 'lost') {
-            // Our own change, which the follow had taken for dead: its end is this host's outcome.
-            r.agent = agentState(await time('facts', () => gatherFacts(s!)));
-            if (waited.result === 'ok') return end(own.outcome, null);
-            return end(waited.result === 'rolled-back' ? 'rolled-back' : 'failed', `${t.name}: ${waited.detail}`);
-          }
-          m.to('done', 'the other change finished');
-          m.to('connected');
-          continue;
-        }
-        case 'recover':
-        case 'transaction': {
-          const txn = `${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
-          r.txn = txn;
-          if (plan.kind === 'transaction') own = { txn, outcome: plan.outcome };
-          const args = txnArgs(plan, txn, ctx);
-          let stage: string;
-          m.to('staging');
-          try {
-            stage = await time('stage', () => stageOn(s!, plan, args, ctx));
-          } catch (e) {
-            if (e instanceof StageError) return end('failed', `${t.name}: ${e.message} (nothing on the host was changed)`);
-            if (e instanceof TransportError && e.reason === 'lost') return end('failed', `${e.message}; nothing on the host was changed (a re-run starts over)`);
-            throw e;
-          }
-          m.to('staged', stage);
-          await time('launch', () => s!.run(launchScript({ ...args, stage })));
-          m.to('launched', txn);
-          const fin = await time('apply', () => follow(txn, m));
-          if (fin.result === 'lost' && /never started/.test(fin.detail)) {
-            return end('failed', `${t.name}: the change did not start on the host (${fin.detail}); see ${stage}/txn.log there. Nothing was changed`);
-          }
-          // What the host has now, read back; if even that fails, the change's own end still stands.
-          let after: LinuxFacts | null = null;
-          try {
-            after = await time('facts', () => gatherFacts(s!));
-            r.agent = agentState(after);
-          } catch (e) {
-            if (fin.result === 'lost') throw e;
-            const word = fin.result === 'ok' && plan.kind === 'transaction' ? plan.outcome : fin.result === 'rolled-back' ? 'rolled-back' : 'failed';
-            return end(word, `${fin.result === 'ok' ? '' : `${t.name}: ${fin.detail}; `}the state after the change could not be read back (${(e as Error).message})`);
-          }
-          if (fin.result === 'lost') {
-            m.to('lost', fin.detail);
-            m.to('done', 'the change died on the host: undo it');
-            m.to('connected');
-            continue; // the next round finds the dead change and undoes it
-          }
-          if (plan.kind === 'recover') {
-            m.to('done', `recovered ${plan.txn}: ${fin.result} ${fin.detail}`.trim());
-            m.to('connected');
-            continue;
-          }
-          if (fin.result === 'ok') return end(plan.outcome, null);
-          return end(fin.result === 'rolled-back' ? 'rolled-back' : 'failed', `${t.name}: ${fin.detail}${fin.result === 'failed' && after ? describeLeft(after) : ''}`);
-        }
-      }
-    }
-    return end('failed', `${t.name}: the host kept reporting unfinished changes; look at /var/lib/resetpwd-fleet/txn`);
-  } catch (e) {
-    const f = failureOf(e, t.name);
-    if (m.touched()) {
-      // The host-side change runs on by itself: say so rather than guess its end.
-      return end('failed', `${f.error}; the change continues on the host by itself (it ends updated or rolled back): re-run to see and complete it`);
-    }
-    return end(f.outcome, f.error);
-  } finally {
-    await s?.close();
-  }
-
-  /** Follows a host-side change's journal to its end (see follow.ts). `mach` null: only wait (someone else's change). */
-  function follow(txn: string, mach: HostMachine | null): Promise<FollowEnd> {
-    return followJournal({
-      mach,
-      poll: (from, onStdout) => s!.run(followScript(txn, from), { timeoutMs: Math.max(ctx.conn.stepTimeoutMs * 4, 300_000), onStdout }),
-      reconnect,
-      backoff: (n) => 1000 * n,
-      onDrop: (e) => mach && ctx.journal?.append(t.name, 'reconnecting', e.message),
-    });
-  }
+  let args: TxnArgs | undefined;
+  return driveChange<HostSession, LinuxFacts>(t, ctx, {
+    open: () => openSession(t, ctx.conn, ctx.knownHosts),
+    facts: gatherFacts,
+    readBack: (f, r) => {
+      r.os = { family: 'linux', id: f.os.id, version: f.os.version, arch: f.os.arch };
+      r.agent = agentState(f);
+    },
+    checks: (f) => runLinuxChecks(f, { pull: ctx.conn.pull, inventoryEip: t.eip }),
+    plan: (f, checks) => planChange(ctx.command, f, checks, ctx.pkg?.info ?? null, ctx.plan),
+    fixStep: 'permissions',
+    fix: async (s) => {
+      const out = await s.run(FIX_PERMISSIONS_SCRIPT);
+      return out.stdout.trim() === 'ok' ? { ok: true } : { ok: false, error: out.stdout.trim() || out.stderr.trim() || 'the fix did not finish' };
+    },
+    stage: (s, plan, txn) => {
+      args = txnArgs(plan, txn, ctx);
+      return stageOn(s, plan, args, ctx);
+    },
+    // The launch line backgrounds the change and returns; whether it really started is the follow's to see.
+    launch: async (s, stage) => {
+      await s.run(launchScript({ ...args!, stage }));
+      return null;
+    },
+    poll: (s, txn, from, onStdout) => s.run(followScript(txn, from), { timeoutMs: Math.max(ctx.conn.stepTimeoutMs * 4, 300_000), onStdout }),
+    backoff: (n) => 1000 * n,
+    stageLog: (stage) => `${stage}/txn.log`,
+    txnFile: TXN_FILE,
+    describeLeft,
+  });
 }
 
 function txnArgs(plan: Plan, txn: string, ctx: ChangeContext): TxnArgs {

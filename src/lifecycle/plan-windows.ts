@@ -2,7 +2,7 @@ import type { CheckResult } from '../checks/index.js';
 import type { PackageInfo } from '../package/verify.js';
 import type { WindowsAgentFacts, WindowsFacts } from '../platform/windows/facts.js';
 import { ASIDE_DIR, MAIN_AGENT, STATE_FILE, UPDATE_AGENT, windowsPackageDirs } from '../platform/windows/paths.js';
-import { installedIsPackage, type ChangeCommand, type Plan, type PlanOptions } from './plan.js';
+import { installedIsPackage, pendingOrBlocked, type ChangeCommand, type Plan, type PlanOptions } from './plan.js';
 
 /**
  * What a change will do on one Windows host: a pure function of its facts, its checks, the package and the
@@ -36,19 +36,8 @@ export function planWindowsChange(
 ): Plan {
   const main = f.agents.main;
   const upd = f.agents.update;
-  if (f.txn && f.txn.fields.phase !== 'done') {
-    const id = f.txn.fields.id ?? '?';
-    if (f.txn.alive) return { kind: 'wait', txn: id, reason: `change ${id} is running on the host (phase ${f.txn.fields.phase})`, steps: [`wait for change ${id} to finish`] };
-    return {
-      kind: 'recover',
-      txn: id,
-      reason: `change ${id} stopped in phase ${f.txn.fields.phase} without finishing`,
-      steps: [`undo change ${id} from its record (move the set-aside agents back from ${ASIDE_DIR}, register and start them)`, 'then plan again'],
-    };
-  }
-  const blocking = checks.filter((c) => c.status === 'fail' && (command !== 'uninstall' || REFUSE_UNINSTALL.has(c.id)));
-  const unforced = blocking.filter((c) => !o.force.includes(c.id));
-  if (unforced.length > 0) return { kind: 'refused', reason: unforced.map((c) => `${c.id}: ${c.detail}`).join('; '), steps: [] };
+  const first = pendingOrBlocked(command, f.txn, checks, REFUSE_UNINSTALL, o, `move the set-aside agents back from ${ASIDE_DIR}, register and start them`);
+  if (first) return first;
   if (f.admin === false) return { kind: 'refused', reason: `${f.user ?? 'the login'} is not an administrator on the host`, steps: [] };
   const present = main.present || upd.present;
   const before = `${describe(main, MAIN_AGENT.name)}; ${describe(upd, UPDATE_AGENT.name)}`;

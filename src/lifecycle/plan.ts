@@ -84,6 +84,41 @@ export function installedIsPackage(main: InstalledAgent, updatePresent: boolean,
 
 const REFUSE_UNINSTALL = new Set(['root-writable']);
 
+/** What a host's change record says, as either OS's facts carry it. */
+export interface PendingChange {
+  fields: Record<string, string>;
+  alive: boolean;
+}
+
+/**
+ * The first questions of every plan, on every OS: is a change of the tool's still running on the host
+ * (wait for it), or dead half-way (undo it first)? Does a prerequisite the operator did not --force fail?
+ * Only the checks in `uninstallBlockers` stop an uninstall: it needs no download, metadata or DHCP.
+ */
+export function pendingOrBlocked(
+  command: ChangeCommand,
+  txn: PendingChange | null | undefined,
+  checks: CheckResult[],
+  uninstallBlockers: ReadonlySet<string>,
+  o: PlanOptions,
+  undo: string,
+): Plan | null {
+  if (txn && txn.fields.phase !== 'done') {
+    const id = txn.fields.id ?? '?';
+    if (txn.alive) return { kind: 'wait', txn: id, reason: `change ${id} is running on the host (phase ${txn.fields.phase})`, steps: [`wait for change ${id} to finish`] };
+    return {
+      kind: 'recover',
+      txn: id,
+      reason: `change ${id} stopped in phase ${txn.fields.phase} without finishing`,
+      steps: [`undo change ${id} from its record (${undo})`, 'then plan again'],
+    };
+  }
+  const blocking = checks.filter((c) => c.status === 'fail' && (command !== 'uninstall' || uninstallBlockers.has(c.id)));
+  const unforced = blocking.filter((c) => !o.force.includes(c.id));
+  if (unforced.length > 0) return { kind: 'refused', reason: unforced.map((c) => `${c.id}: ${c.detail}`).join('; '), steps: [] };
+  return null;
+}
+
 export function planChange(
   command: ChangeCommand,
   f: LinuxFacts,
@@ -93,21 +128,8 @@ export function planChange(
 ): Plan {
   const main = f.agents.main;
   const upd = f.agents.update;
-  if (f.txn && f.txn.fields.phase !== 'done') {
-    const id = f.txn.fields.id ?? '?';
-    if (f.txn.alive) return { kind: 'wait', txn: id, reason: `change ${id} is running on the host (phase ${f.txn.fields.phase})`, steps: [`wait for change ${id} to finish`] };
-    return {
-      kind: 'recover',
-      txn: id,
-      reason: `change ${id} stopped in phase ${f.txn.fields.phase} without finishing`,
-      steps: [`undo change ${id} from its record (restore the set-aside agents, re-register and start them)`, 'then plan again'],
-    };
-  }
-  const blocking = checks.filter((c) => c.status === 'fail' && (command !== 'uninstall' || REFUSE_UNINSTALL.has(c.id)));
-  const unforced = blocking.filter((c) => !o.force.includes(c.id));
-  if (unforced.length > 0) {
-    return { kind: 'refused', reason: unforced.map((c) => `${c.id}: ${c.detail}`).join('; '), steps: [] };
-  }
+  const first = pendingOrBlocked(command, f.txn, checks, REFUSE_UNINSTALL, o, 'restore the set-aside agents, re-register and start them');
+  if (first) return first;
   // Every change uploads at least the transaction script, checked by its hash on the host.
   const hashTool = hashToolOf(f.tools);
   if (!hashTool) return { kind: 'refused', reason: 'the host has no SHA-256 tool (sha256sum, openssl, busybox or python3) to check what is uploaded', steps: [] };

@@ -1,0 +1,234 @@
+import { describe, expect, it } from 'vitest';
+import type { ConnectOptions } from '../../../src/audit/host.js';
+import type { Target } from '../../../src/inventory/target.js';
+import { driveChange, StageError, type ChangeDriver } from '../../../src/lifecycle/drive.js';
+import type { ChangeContext } from '../../../src/lifecycle/execute.js';
+import type { Plan } from '../../../src/lifecycle/plan.js';
+import type { KnownHosts } from '../../../src/transport/known-hosts.js';
+import { TransportError, type ExecResult } from '../../../src/transport/transport.js';
+
+/**
+ * The change driver, OS aside: a fake driver plays a host whose plans, stage, launch and change journal are
+ * scripted, and the specs read what the driver made of them — the outcome, its words, the steps and the
+ * states the host went through. Both executors (Linux, Windows) are this driver plus their scripts.
+ */
+const target: Target = { name: 'h1', host: '192.0.2.10', port: 22, become: false, connection: 'ssh', os: 'linux', groups: [], vars: {} };
+const conn: ConnectOptions = { knownHostsFile: '/dev/null', acceptNew: false, become: false, connectTimeoutMs: 1000, stepTimeoutMs: 1000, pull: false };
+
+const FULL = ['started', 'stopping', 'stopped', 'unregistered', 'setting-aside', 'set-aside', 'installing', 'installed', 'permissions', 'verified', 'boot', 'committed'];
+const journal = (states: string[], end: string) => [...states.map((s) => `1 ${s}`), end].join('\n') + '\n';
+
+const install: Plan = { kind: 'transaction', action: 'install', outcome: 'updated', reason: 'agent 1.1.2', steps: ['…'], extractor: 'unzip' };
+
+interface Script {
+  plans: Plan[];
+  /** One entry per change followed (launched, or waited for): what each poll of its journal returns (an Error is thrown). */
+  polls?: (string | Error)[][];
+  stage?: () => string;
+  launch?: string | null;
+  fix?: { ok: true } | { ok: false; error: string };
+  open?: (n: number) => void;
+}
+
+function setup(sc: Script, over: Partial<ChangeContext> = {}) {
+  const calls: string[] = [];
+  const states: string[] = [];
+  let opened = 0;
+  let change = -1;
+  let poll = 0;
+  const session = { close: async () => void calls.push('close') };
+  const d: ChangeDriver<typeof session, { n: number }> = {
+    open: async () => {
+      opened++;
+      sc.open?.(opened);
+      calls.push('open');
+      return session;
+    },
+    facts: async () => {
+      calls.push('facts');
+      return { n: calls.filter((c) => c === 'facts').length };
+    },
+    readBack: (f, r) => {
+      r.agent = { installed: true, updateAgent: false, version: `read ${f.n}`, running: true, mode: 'AUTO', port: null, log4j: null, packageSha256: null, findings: [] };
+    },
+    checks: () => [],
+    plan: () => {
+      const p = sc.plans.shift();
+      if (!p) throw new Error('no plan left in the script');
+      calls.push(`plan ${p.kind}`);
+      if (p.kind === 'wait') {
+        change++; // a wait follows someone else's change: the next scripted journal
+        poll = 0;
+      }
+      return p;
+    },
+    fixStep: 'permissions',
+    fix: async () => {
+      calls.push('fix');
+      return sc.fix ?? { ok: true };
+    },
+    stage: async (_s, plan) => {
+      calls.push(`stage ${plan.kind}`);
+      return sc.stage ? sc.stage() : '/var/lib/resetpwd-fleet/stage.x';
+    },
+    launch: async () => {
+      calls.push('launch');
+      change++;
+      poll = 0;
+      return sc.launch ?? null;
+    },
+    poll: async (_s, txn, from, onStdout): Promise<ExecResult> => {
+      calls.push(`poll ${from}`);
+      const out = sc.polls?.[change]?.[poll++];
+      if (out === undefined) throw new Error(`no poll scripted for change ${change} (${txn})`);
+      if (out instanceof Error) throw out;
+      onStdout(out);
+      return { code: 0, stdout: out, stderr: '' };
+    },
+    backoff: () => 0,
+    stageLog: (stage) => `${stage}/txn.log`,
+    txnFile: '/var/lib/resetpwd-fleet/txn',
+    describeLeft: () => '. Now on the host: no agent installed',
+  };
+  const ctx: ChangeContext = {
+    command: 'update', conn, knownHosts: {} as KnownHosts, pkg: null, plan: { reinstall: false, force: [], settleSeconds: 1 },
+    dryRun: false, journal: null, startWaitSeconds: 5, onTransition: (_h, s) => states.push(s), ...over,
+  };
+  return { run: () => driveChange(target, ctx, d), calls, states, opened: () => opened };
+}
+
+describe('driveChange', () => {
+  it('an up-to-date host: one connection, one facts read, nothing staged', async () => {
+    const h = setup({ plans: [{ kind: 'unchanged', reason: 'already runs this package', steps: [] }] });
+    const r = await h.run();
+    expect(r.outcome).toBe('unchanged');
+    expect(r.error).toBeNull();
+    expect(h.calls).toEqual(['open', 'facts', 'plan unchanged', 'close']);
+    expect(r.steps.map((s) => s.name)).toEqual(['connect', 'facts']);
+  });
+
+  it('a refused plan is the outcome, with its reason', async () => {
+    const r = await setup({ plans: [{ kind: 'refused', reason: 'disk-space: 12 MB free', steps: [] }] }).run();
+    expect(r).toMatchObject({ outcome: 'refused', error: 'disk-space: 12 MB free', reachable: true });
+  });
+
+  it('--dry-run plans and stops: the plan is reported, the host is skipped and untouched', async () => {
+    const h = setup({ plans: [install] }, { dryRun: true });
+    const r = await h.run();
+    expect(r.outcome).toBe('skipped');
+    expect(r.plan).toEqual({ kind: 'transaction', reason: 'agent 1.1.2', steps: ['…'] });
+    expect(h.calls).not.toContain('stage transaction');
+  });
+
+  it('a change: stage, launch, follow its journal to the end, then read the host back', async () => {
+    const h = setup({ plans: [install], polls: [[journal(FULL, '1 done ok')]] });
+    const r = await h.run();
+    expect(r.outcome).toBe('updated');
+    expect(r.error).toBeNull();
+    expect(r.txn).toMatch(/^[a-z0-9]+$/);
+    expect(r.steps.map((s) => s.name)).toEqual(['connect', 'facts', 'stage', 'launch', 'apply', 'facts']);
+    expect(r.agent?.version).toBe('read 2'); // the state after, not before
+    expect(h.states).toEqual(['connected', 'planned', 'staging', 'staged', 'launched', ...FULL, 'done']);
+  });
+
+  it('a change that rolled back says so with the host\'s own reason', async () => {
+    const r = await setup({ plans: [install], polls: [[journal(['started', 'stopping', 'failed', 'rolling-back'], '1 done rolled-back the new agent did not start')]] }).run();
+    expect(r).toMatchObject({ outcome: 'rolled-back', error: 'h1: the new agent did not start' });
+  });
+
+  it('a failed rollback adds what the host has now', async () => {
+    const r = await setup({ plans: [install], polls: [[journal(['started', 'failed', 'rolling-back'], '1 done failed the old agent did not start')]] }).run();
+    expect(r.outcome).toBe('failed');
+    expect(r.error).toBe('h1: the old agent did not start. Now on the host: no agent installed');
+  });
+
+  it('a stage the host refuses fails the host and says nothing was changed; nothing is launched', async () => {
+    const h = setup({ plans: [install], stage: () => { throw new StageError('SHA-256 mismatch on pkg.zip'); } });
+    const r = await h.run();
+    expect(r).toMatchObject({ outcome: 'failed', error: 'h1: SHA-256 mismatch on pkg.zip (nothing on the host was changed)' });
+    expect(h.calls).not.toContain('launch');
+  });
+
+  it('a connection lost during the stage: failed, nothing changed, a re-run starts over', async () => {
+    const r = await setup({ plans: [install], stage: () => { throw new TransportError('lost', 'h1: the connection was lost'); } }).run();
+    expect(r).toMatchObject({ outcome: 'failed', error: 'h1: the connection was lost; nothing on the host was changed (a re-run starts over)' });
+  });
+
+  it('a launch the host refuses: failed, nothing changed, no follow', async () => {
+    const h = setup({ plans: [install], launch: 'access denied' });
+    const r = await h.run();
+    expect(r).toMatchObject({ outcome: 'failed', error: 'h1: the change could not be started on the host (access denied); nothing was changed' });
+    expect(h.calls.some((c) => c.startsWith('poll'))).toBe(false);
+  });
+
+  it('a change that never started points at its log on the host', async () => {
+    const r = await setup({ plans: [install], polls: [['0 lost the change never started\n']] }).run();
+    expect(r.outcome).toBe('failed');
+    expect(r.error).toBe('h1: the change did not start on the host (the change never started); see /var/lib/resetpwd-fleet/stage.x/txn.log there. Nothing was changed');
+  });
+
+  it('a dropped connection mid-change: reconnect and follow on from the last line seen', async () => {
+    const first = journal(['started', 'stopping'], '').trimEnd() + '\n';
+    const h = setup({ plans: [install], polls: [[first, new TransportError('lost', 'h1: the connection was lost'), journal(FULL.slice(2), '1 done ok')]] });
+    const r = await h.run();
+    expect(r.outcome).toBe('updated');
+    expect(h.opened()).toBe(2);
+    expect(h.calls.filter((c) => c.startsWith('poll'))).toEqual(['poll 0', 'poll 2', 'poll 2']);
+  });
+
+  it('a change that died half-way is undone first, then the host is planned and changed again', async () => {
+    const recover: Plan = { kind: 'recover', txn: 'old1', reason: 'change old1 stopped in phase installing', steps: [] };
+    const h = setup({
+      plans: [install, recover, install],
+      polls: [
+        ['1 started\n0 lost the change\'s process is gone\n'],
+        [journal(['recovering', 'rolling-back'], '1 done rolled-back restored the old agent')],
+        [journal(FULL, '1 done ok')],
+      ],
+    });
+    const r = await h.run();
+    expect(r.outcome).toBe('updated');
+    expect(h.calls.filter((c) => c.startsWith('plan') || c.startsWith('stage'))).toEqual([
+      'plan transaction', 'stage transaction', 'plan recover', 'stage recover', 'plan transaction', 'stage transaction',
+    ]);
+    expect(h.states.filter((s) => s === 'lost' || s === 'recovering')).toEqual(['lost', 'recovering']);
+  });
+
+  it('another change running on the host is waited for, then the host is planned again', async () => {
+    const h = setup({
+      plans: [{ kind: 'wait', txn: 'other', reason: 'change other is running', steps: [] }, { kind: 'unchanged', reason: 'already runs this package', steps: [] }],
+      polls: [['1 verified\n1 done ok\n']],
+    });
+    const r = await h.run();
+    expect(r.outcome).toBe('unchanged');
+    expect(h.states).toEqual(['connected', 'planned', 'waiting', 'done', 'connected', 'planned', 'done']);
+  });
+
+  it('the in-place fix: its failure is the host\'s, with the host named', async () => {
+    const fixPlan: Plan = { kind: 'fix-permissions', outcome: 'updated', reason: 'wrong modes', steps: [] };
+    const ok = await setup({ plans: [{ ...fixPlan }] }).run();
+    expect(ok).toMatchObject({ outcome: 'updated', error: null });
+    expect(ok.steps.map((s) => s.name)).toEqual(['connect', 'facts', 'permissions', 'facts']);
+    const bad = await setup({ plans: [{ ...fixPlan }], fix: { ok: false, error: 'chmod: read-only file system' } }).run();
+    expect(bad).toMatchObject({ outcome: 'failed', error: 'h1: chmod: read-only file system' });
+  });
+
+  it('a host that cannot be reached is unreachable, not failed', async () => {
+    const r = await setup({ plans: [], open: () => { throw new TransportError('unreachable', 'h1: connection refused'); } }).run();
+    expect(r).toMatchObject({ outcome: 'unreachable', reachable: false, error: 'h1: connection refused' });
+  });
+
+  it('the connection gone for good after the launch: the change goes on by itself on the host, and the result says so', async () => {
+    const lost = () => new TransportError('lost', 'h1: the connection was lost');
+    const h = setup({ plans: [install], polls: [[lost(), lost(), lost(), lost(), lost(), lost()]], open: (n) => { if (n > 1) throw new TransportError('unreachable', 'h1: connection refused'); } });
+    const r = await h.run();
+    expect(r.outcome).toBe('failed');
+    expect(r.error).toMatch(/the change continues on the host by itself \(it ends updated or rolled back\): re-run to see and complete it$/);
+  });
+
+  it('a host that keeps reporting unfinished changes is given up after four rounds, pointing at its record', async () => {
+    const wait: Plan = { kind: 'wait', txn: 'other', reason: 'change other is running', steps: [] };
+    const r = await setup({ plans: [wait, wait, wait, wait], polls: [['1 done ok\n'], ['1 done ok\n'], ['1 done ok\n'], ['1 done ok\n']] }).run();
+    expect(r).toMatchObject({ outcome: 'failed', error: 'h1: the host kept reporting unfinished changes; look at /var/lib/resetpwd-fleet/txn' });
+  });
+});
