@@ -33,9 +33,10 @@ sec nic-config
 dump "/etc/sysconfig/network-scripts/ifcfg-$nic" "/etc/sysconfig/network/ifcfg-$nic" /etc/network/interfaces
 for f in /etc/netplan/*.yaml /etc/netplan/*.yml /etc/network/interfaces.d/* /etc/NetworkManager/system-connections/*; do dump "$f"; done
 sec metadata
+# One retry after a timeout: a busy server can miss one 3 s answer, and a refusal must not rest on that.
 md() {
-  if have curl; then curl -s -m 3 -o "$2" -w '%{http_code}' "http://169.254.169.254/$1" 2>/dev/null || echo 000
-  elif have wget; then if wget -q -T 3 -t 1 -O "$2" "http://169.254.169.254/$1" 2>/dev/null; then echo 200; else echo 000; fi
+  if have curl; then curl -s -m 3 --retry 1 -o "$2" -w '%{http_code}' "http://169.254.169.254/$1" 2>/dev/null || echo 000
+  elif have wget; then if wget -q -T 3 -t 2 -O "$2" "http://169.254.169.254/$1" 2>/dev/null; then echo 200; else echo 000; fi
   else echo none; fi
 }
 tmp=$(mktemp 2>/dev/null || echo /dev/null)

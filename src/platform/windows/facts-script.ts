@@ -80,21 +80,25 @@ Section net {
 Section metadata {
   # The agent talks plain HTTP to 169.254.169.254 without a proxy; so does this probe.
   function Http([string]$path) {
-    $req = [System.Net.WebRequest]::Create('http://169.254.169.254/' + $path)
-    $req.Timeout = 3000
-    $req.ReadWriteTimeout = 3000
-    $req.Proxy = $null
-    try {
-      $resp = $req.GetResponse()
-      # StatusCode throws once the response is closed: read it first.
-      $code = [int]$resp.StatusCode
-      try { $text = (New-Object System.IO.StreamReader $resp.GetResponseStream()).ReadToEnd() } finally { $resp.Close() }
-      return @($code, $text)
-    } catch {
-      $e = $_.Exception
-      while ($e -and -not ($e -is [System.Net.WebException])) { $e = $e.InnerException }
-      if ($e -and $e.Response) { $code = [int]$e.Response.StatusCode; $e.Response.Close(); return @($code, '') }
-      return @(0, '')
+    for ($try = 1; ; $try++) {
+      $req = [System.Net.WebRequest]::Create('http://169.254.169.254/' + $path)
+      $req.Timeout = 3000
+      $req.ReadWriteTimeout = 3000
+      $req.Proxy = $null
+      try {
+        $resp = $req.GetResponse()
+        # StatusCode throws once the response is closed: read it first.
+        $code = [int]$resp.StatusCode
+        try { $text = (New-Object System.IO.StreamReader $resp.GetResponseStream()).ReadToEnd() } finally { $resp.Close() }
+        return @($code, $text)
+      } catch {
+        $e = $_.Exception
+        while ($e -and -not ($e -is [System.Net.WebException])) { $e = $e.InnerException }
+        if ($e -and $e.Response) { $code = [int]$e.Response.StatusCode; $e.Response.Close(); return @($code, '') }
+        # One retry after a timeout: a busy server can miss one 3 s answer, and a refusal must not rest on that.
+        if ($try -lt 2 -and $e -and $e.Status -eq [System.Net.WebExceptionStatus]::Timeout) { continue }
+        return @(0, '')
+      }
     }
   }
   $md = Http 'openstack/latest/meta_data.json'

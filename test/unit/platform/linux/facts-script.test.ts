@@ -5,11 +5,47 @@ import { parseLinuxFacts } from '../../../../src/platform/linux/facts.js';
 
 /**
  * The facts script must run on old and minimal shells (SLES 11, busybox-based images): it is run here
- * under every POSIX shell this machine has, and must finish, parse, and print no shell error.
+ * under every POSIX shell this machine has, and must finish, parse, and print no shell error. It runs in a
+ * network namespace of its own (unshare -n, as root): its metadata probe must not leave this machine.
  */
 const shells = [['dash'], ['busybox', 'sh'], ['bash', '--posix']].filter(
   ([s]) => spawnSync('sh', ['-c', `command -v ${s}`]).status === 0,
 );
+
+/**
+ * Runs `script` under `sh` in a new network namespace whose loopback also holds 169.254.169.254, with
+ * `server` (a python3 program) listening there first if given; the server is stopped by its pid after.
+ */
+function isolated(sh: string[], script: string, server?: string) {
+  const start = server ? `/usr/bin/python3 -c "$SERVER" </dev/null >/dev/null 2>&1 & srv=$!; sleep 1;` : 'srv=;';
+  const body = `ip link set lo up && ip addr add 169.254.169.254/32 dev lo || exit 1; ${start} "$@"; rc=$?; [ -n "$srv" ] && kill $srv; exit $rc`;
+  return spawnSync('unshare', ['-n', 'sh', '-c', body, 'isolated', ...sh, '-c', script], {
+    encoding: 'utf8', timeout: 60_000, env: { ...process.env, SERVER: server ?? '' },
+  });
+}
+
+/**
+ * A metadata service that misses its first answer to each path (it answers after 5 s, when curl has given
+ * up after 3), then answers at once — a busy server's hiccup.
+ */
+const SLOW_ONCE = String.raw`
+import http.server, os, threading, time
+threading.Timer(40, os._exit, [0]).start()  # never outlives the spec, even one killed by its timeout
+seen = set()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path not in seen:
+            seen.add(self.path)
+            time.sleep(5)
+        body = b"203.0.113.9" if self.path.endswith("public-ipv4") else b"{}"
+        try:
+            self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+        except OSError:
+            pass
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("169.254.169.254", 80), H).serve_forever()
+`;
 
 describe('the Linux facts script', () => {
   it('is found under at least two POSIX shells here', () => {
@@ -17,7 +53,7 @@ describe('the Linux facts script', () => {
   });
   for (const sh of shells) {
     it(`runs to the end under ${sh.join(' ')} with no shell error, and parses`, () => {
-      const r = spawnSync(sh[0]!, [...sh.slice(1), '-c', LINUX_FACTS_SCRIPT], { encoding: 'utf8', timeout: 60_000 });
+      const r = isolated(sh, LINUX_FACTS_SCRIPT);
       expect(r.stdout.trim().split('\n').at(-1)).toBe('@@end');
       expect(r.stderr).not.toMatch(/syntax error|not found|unexpected|bad substitution|illegal/i);
       const f = parseLinuxFacts(r.stdout);
@@ -25,6 +61,16 @@ describe('the Linux facts script', () => {
       expect(f.root.availKb).toBeGreaterThan(0);
     });
   }
+  it('a metadata service that misses one answer is still found: the probe retries once after a timeout', () => {
+    const r = isolated(['sh'], LINUX_FACTS_SCRIPT, SLOW_ONCE);
+    const f = parseLinuxFacts(r.stdout);
+    expect(r.stdout).toMatch(/^meta_data=200$/m);
+    expect(f.metadata.publicIpv4).toBe('203.0.113.9');
+  }, 60_000);
+  it('no metadata service at all: the probe reports it unreachable', () => {
+    const r = isolated(['sh'], LINUX_FACTS_SCRIPT);
+    expect(r.stdout).toMatch(/^meta_data=0+$/m);
+  });
   it('never writes: no redirection into a file other than /dev/null or its own mktemp file', () => {
     // Single-quoted text is awk/sed programs and literals (where ">" compares), not redirections.
     const shellText = LINUX_FACTS_SCRIPT.replace(/'[^']*'/g, "''");
