@@ -7,7 +7,7 @@ import type { KnownHosts } from '../transport/known-hosts.js';
 import { withPowerShellUpload } from '../transport/powershell-upload.js';
 import { SshTransport } from '../transport/ssh.js';
 import { TransportError } from '../transport/transport.js';
-import { WinRmTransport, type WinRmTarget } from '../transport/winrm/index.js';
+import type { WinRmTarget } from '../transport/winrm/index.js';
 import { sshTargetOf, type ConnectOptions } from './host.js';
 import type { HostResult } from './result.js';
 
@@ -47,7 +47,11 @@ export async function openWindowsSession(t: Target, o: ConnectOptions, knownHost
   if (t.become || (o.become && t.connection === 'ssh')) {
     throw new TransportError('auth-failed', `${t.name}: --become/ansible_become is for Linux sudo; log in to Windows hosts with an administrator account`);
   }
-  if (t.connection === 'winrm') return windowsSession(await WinRmTransport.connect(winrmTargetOf(t, o)));
+  if (t.connection === 'winrm') {
+    // Loaded on the first WinRM host: a Linux-only run does not pay for the XML and NTLM stack at startup.
+    const { WinRmTransport } = await import('../transport/winrm/index.js');
+    return windowsSession(await WinRmTransport.connect(winrmTargetOf(t, o)));
+  }
   const target = sshTargetOf({ ...t, user: t.user ?? o.user ?? DEFAULT_WINDOWS_USER }, o);
   const ssh = await SshTransport.connect(target, { knownHosts, acceptNew: o.acceptNew, connectTimeoutMs: o.connectTimeoutMs });
   return windowsSession(withPowerShellUpload(ssh));

@@ -1,8 +1,10 @@
-import { parse, YAMLParseError } from 'yaml';
+import { createRequire } from 'node:module';
 import { InventoryError, expandRange, toTarget, type Target } from './target.js';
 
 /** Ansible YAML inventory: all: { hosts, vars, children: { group: { hosts, vars, children } } }. */
 export function parseAnsibleYaml(text: string, file: string): Target[] {
+  // Required here, not imported: only a YAML inventory needs the parser, and every run pays for its load.
+  const { parse, YAMLParseError } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   let doc: unknown;
   try {
     doc = parse(text);
