@@ -14,7 +14,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 dump() { for f in "$@"; do [ -f "$f" ] && { echo "#file $f"; cat "$f"; echo; }; done; return 0; }
 
 sec id; echo "user=$(id -un 2>/dev/null)"; echo "uid=$(id -u 2>/dev/null)"
-sec uname; echo "sysname=$(uname -s)"; echo "machine=$(uname -m)"; echo "hostname=$(hostname 2>/dev/null || uname -n)"
+sec uname; set -- $(uname -s -n -m); echo "sysname=$1"; echo "machine=$3"; echo "hostname=$2"
 sec os-release; dump /etc/os-release
 sec vendor-release; dump /etc/SuSE-release /etc/redhat-release /etc/centos-release /etc/euleros-release /etc/kylin-release /etc/lsb-release
 sec df; df -Pk / 2>/dev/null | tail -n 1
@@ -23,7 +23,7 @@ sec root-writable; if test -w /; then echo yes; else echo no; fi
 sec meminfo; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo 2>/dev/null
 sec selinux
 if have getenforce; then echo "getenforce=$(getenforce 2>/dev/null)"; fi
-if [ -r /sys/fs/selinux/enforce ]; then echo "enforce=$(cat /sys/fs/selinux/enforce)"; fi
+if [ -r /sys/fs/selinux/enforce ]; then read -r e < /sys/fs/selinux/enforce; echo "enforce=$e"; fi
 if [ -r /etc/selinux/config ]; then echo "config=$(sed -n 's/^[[:space:]]*SELINUX=//p' /etc/selinux/config | tail -n 1)"; fi
 sec route
 nic=$(awk 'NR > 1 && $2 == "00000000" { print $1; exit }' /proc/net/route 2>/dev/null)
@@ -47,30 +47,31 @@ echo "public_ipv4_code=$code"
 [ "$tmp" != /dev/null ] && rm -f "$tmp"
 sec init
 [ -d /run/systemd/system ] && echo systemd=yes
-echo "pid1=$(cat /proc/1/comm 2>/dev/null)"
+c=; [ -r /proc/1/comm ] && read -r c < /proc/1/comm; echo "pid1=$c"
 sec tools
 for t in unzip sha256sum openssl busybox tar base64 curl wget sudo systemctl chkconfig insserv update-rc.d python3 perl setsid; do have "$t" && echo "$t"; done
-# python3-minimal (cloud images) has no zipfile/shutil: say whether it can unpack a zip.
-have python3 && python3 -c 'import zipfile, shutil' >/dev/null 2>&1 && echo python3-zipfile
-for a in CloudrResetPwdAgent:cloudResetPwdAgent CloudResetPwdUpdateAgent:cloudResetPwdUpdateAgent; do
-  d=/$(echo "$a" | cut -d: -f1); n=$(echo "$a" | cut -d: -f2)
+# python3-minimal (cloud images) has no zipfile/shutil: whether it can unpack a zip matters (and is asked,
+# at the cost of a Python start) only where there is no unzip.
+have unzip || { have python3 && python3 -c 'import zipfile, shutil' >/dev/null 2>&1 && echo python3-zipfile; }
+for a in "CloudrResetPwdAgent cloudResetPwdAgent" "CloudResetPwdUpdateAgent cloudResetPwdUpdateAgent"; do
+  set -- $a; d=/$1; n=$2
   sec "agent $n"
   [ -d "$d" ] || { echo "dir=absent"; continue; }
   echo "dir=present"
-  pid=$(cat "$d/bin/$n.pid" 2>/dev/null | tr -dc 0-9)
+  pid=; [ -r "$d/bin/$n.pid" ] && read -r pid < "$d/bin/$n.pid"; case $pid in *[!0-9]*) pid=$(printf '%s' "$pid" | tr -dc 0-9) ;; esac
   if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
     echo "pid=$pid"; echo "cmdline=$(tr '\0' ' ' < /proc/$pid/cmdline | head -c 300)"
   elif [ -n "$pid" ]; then echo "stale_pid=$pid"; fi
   [ -f "$d/conf/wrapper.conf" ] && grep -E '^wrapper\.(backend\.type|java\.command)=' "$d/conf/wrapper.conf" | tr -d '\r'
-  for j in "$d"/lib/log4j-core-*.jar; do [ -f "$j" ] && echo "log4j_core=$(basename "$j")"; done
+  for j in "$d"/lib/log4j-core-*.jar; do [ -f "$j" ] && echo "log4j_core=$j"; done
   [ -f "$d/conf/resource.properties" ] && sed -n 's/^resetPwdAgentVersion=/version=/p' "$d/conf/resource.properties" | tr -d '\r'
   have sha256sum && [ -f "$d/lib/resetpwdagent.jar" ] && echo "jar_sha256=$(sha256sum "$d/lib/resetpwdagent.jar" | cut -c1-64)"
   [ -f "/etc/systemd/system/$n.service" ] && echo "unit=present"
   [ -e "/etc/systemd/system/multi-user.target.wants/$n.service" ] && echo "unit_enabled=yes"
   [ -e "/etc/init.d/$n" ] && echo "initd=present"
-  for m in "$d/bin/$n.script" "$d/bin/wrapper"; do [ -e "$m" ] && echo "mode $(ls -ld "$m" | cut -c1-10) $m"; done
-  bad=0; for l in "$d"/lib/*; do [ -f "$l" ] || continue; case $(ls -ld "$l" | cut -c1-10) in -rw-------) ;; *) bad=$((bad + 1)) ;; esac; done
-  echo "lib_bad_modes=$bad"
+  for m in "$d/bin/$n.script" "$d/bin/wrapper"; do [ -e "$m" ] && { set -- $(ls -ld "$m"); echo "mode $1 $m"; }; done
+  # One ls for the whole lib folder, whatever its size: files (or links to files) whose mode is not 600.
+  ls -lL "$d/lib" 2>/dev/null | awk 'substr($1, 1, 1) == "-" && substr($1, 1, 10) != "-rw-------" { b++ } END { print "lib_bad_modes=" b + 0 }'
   for r in /etc/rc.d/rc3.d /etc/rc3.d /etc/init.d/rc3.d; do for l in "$r"/S*"$n"; do [ -e "$l" ] && echo "rc_link=$l"; done; done
   have chkconfig && chkconfig --list "$n" 2>/dev/null | grep -q '3:on' && echo "chkconfig=on"
   for r in /etc/rc.d/rc.local /etc/rc.local /etc/init.d/after.local; do [ -f "$r" ] && grep -q "$d/bin/$n.script" "$r" && echo "rc_local=$r"; done

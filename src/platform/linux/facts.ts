@@ -149,7 +149,8 @@ function agent(s: Record<string, string>, lines: string[] | undefined): AgentFac
   const modes: Record<string, string> = {};
   for (const l of lines ?? []) {
     const m = /^mode (\S+) (.+)$/.exec(l);
-    if (m) modes[m[2]!] = m[1]!;
+    // ls's mode field, less the ACL/SELinux marker some systems append ("-rwx------." or "+").
+    if (m) modes[m[2]!] = m[1]!.slice(0, 10);
   }
   const pid = num(s.pid);
   return {
@@ -160,7 +161,8 @@ function agent(s: Record<string, string>, lines: string[] | undefined): AgentFac
     stalePid: num(s.stale_pid),
     backendType: s['wrapper.backend.type']?.toUpperCase() ?? null,
     javaCommand: s['wrapper.java.command'] ?? null,
-    log4jCore: /^log4j-core-(.+)\.jar$/.exec(s.log4j_core ?? '')?.[1] ?? null,
+    // The jar's path (or, in older records, its name).
+    log4jCore: /^log4j-core-(.+)\.jar$/.exec((s.log4j_core ?? '').split('/').pop()!)?.[1] ?? null,
     version: s.version ?? null,
     jarSha256: s.jar_sha256 ?? null,
     unit: s.unit === 'present',
