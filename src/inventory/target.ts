@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { isIPv4 } from 'node:net';
 
 /** One host to work on, whatever inventory format it came from. Secrets here came from files the
  * operator controls (inventory vars, host_list.txt) or env vars — never from argv. */
@@ -31,43 +31,73 @@ export interface WinRmVars {
   insecure: boolean;
 }
 
-const bool = z
-  .string()
-  .transform((s) => s.toLowerCase())
-  .pipe(z.enum(['true', 'false', 'yes', 'no', '1', '0']))
-  .transform((s) => ['true', 'yes', '1'].includes(s));
+/** A value's check: its parsed form, or the reason it is not valid. */
+type Field<T> = (v: string) => { ok: true; value: T } | { ok: false; why: string };
 
-/** The Ansible variables this tool understands, validated; unknown variables are kept as they are. */
-export const HostVars = z.object({
-  ansible_host: z.string().min(1).optional(),
-  ansible_port: z.coerce.number().int().min(1).max(65535).optional(),
-  ansible_user: z.string().min(1).optional(),
-  ansible_password: z.string().optional(),
-  ansible_ssh_pass: z.string().optional(),
-  ansible_ssh_private_key_file: z.string().min(1).optional(),
-  ansible_become: bool.optional(),
-  ansible_become_password: z.string().optional(),
-  ansible_become_pass: z.string().optional(),
-  ansible_connection: z.enum(['ssh', 'winrm', 'paramiko', 'smart']).optional(),
-  ansible_ssh_common_args: z.string().optional(),
-  ansible_shell_type: z.enum(['sh', 'csh', 'fish', 'powershell', 'cmd']).optional(),
-  windows: bool.optional(),
-  ansible_winrm_scheme: z.enum(['http', 'https']).optional(),
+const str =
+  (nonEmpty: boolean): Field<string> =>
+  (v) =>
+    nonEmpty && v.length === 0 ? { ok: false, why: 'must not be empty' } : { ok: true, value: v };
+const oneOf =
+  <T extends string>(values: readonly T[], why = `one of: ${values.join(', ')}`): Field<T> =>
+  (v) =>
+    (values as readonly string[]).includes(v) ? { ok: true, value: v as T } : { ok: false, why };
+const bool: Field<boolean> = (v) => {
+  const l = v.toLowerCase();
+  if (['true', 'yes', '1'].includes(l)) return { ok: true, value: true };
+  if (['false', 'no', '0'].includes(l)) return { ok: true, value: false };
+  return { ok: false, why: 'true or false (yes/no, 1/0)' };
+};
+const port: Field<number> = (v) => {
+  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  return Number.isInteger(n) && n >= 1 && n <= 65535 ? { ok: true, value: n } : { ok: false, why: 'a port number, 1 to 65535' };
+};
+const ipv4: Field<string> = (v) => (isIPv4(v) ? { ok: true, value: v } : { ok: false, why: 'an IPv4 address' });
+
+/**
+ * The Ansible variables this tool understands, each with its check; unknown variables are kept as they
+ * are. Checked by hand rather than with a schema library: every run reads an inventory, and a schema
+ * library's load time (~60 ms for zod) is paid by every run.
+ */
+const HOST_VARS = {
+  ansible_host: str(true),
+  ansible_port: port,
+  ansible_user: str(true),
+  ansible_password: str(false),
+  ansible_ssh_pass: str(false),
+  ansible_ssh_private_key_file: str(true),
+  ansible_become: bool,
+  ansible_become_password: str(false),
+  ansible_become_pass: str(false),
+  ansible_connection: oneOf(['ssh', 'winrm', 'paramiko', 'smart'] as const),
+  ansible_ssh_common_args: str(false),
+  ansible_shell_type: oneOf(['sh', 'csh', 'fish', 'powershell', 'cmd'] as const),
+  windows: bool,
+  ansible_winrm_scheme: oneOf(['http', 'https'] as const),
   // Kerberos and CredSSP need a domain ticket or delegated credentials this tool does not handle.
-  ansible_winrm_transport: z.enum(['basic', 'ntlm'], { message: 'supported: basic, ntlm (kerberos and credssp are not)' }).optional(),
-  ansible_winrm_server_cert_validation: z.enum(['validate', 'ignore']).optional(),
-  ansible_winrm_ca_trust_path: z.string().min(1).optional(),
-  eip: z.ipv4().optional(),
-});
+  ansible_winrm_transport: oneOf(['basic', 'ntlm'] as const, 'supported: basic, ntlm (kerberos and credssp are not)'),
+  ansible_winrm_server_cert_validation: oneOf(['validate', 'ignore'] as const),
+  ansible_winrm_ca_trust_path: str(true),
+  eip: ipv4,
+} as const;
+
+type HostVars = { [K in keyof typeof HOST_VARS]?: (typeof HOST_VARS)[K] extends Field<infer T> ? T : never };
+
+/** The known variables of one host, parsed; the first that is not valid throws, naming it and its value. */
+export function parseHostVars(vars: Record<string, string>, where: string, name: string): HostVars {
+  const out: Record<string, unknown> = {};
+  for (const [key, check] of Object.entries(HOST_VARS) as [keyof HostVars, Field<unknown>][]) {
+    const raw = vars[key];
+    if (raw === undefined) continue;
+    const r = check(raw);
+    if (!r.ok) throw new InventoryError(`${where}: host ${name}: ${key}=${JSON.stringify(raw)} is not valid (${r.why})`);
+    out[key] = r.value;
+  }
+  return out as HostVars;
+}
 
 export function toTarget(name: string, vars: Record<string, string>, groups: string[], where: string): Target {
-  const parsed = HostVars.safeParse(vars);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = String(issue.path[0] ?? '');
-    throw new InventoryError(`${where}: host ${name}: ${key}=${JSON.stringify(vars[key] ?? '')} is not valid (${issue.message})`);
-  }
-  const v = parsed.data;
+  const v = parseHostVars(vars, where, name);
   const jump = /ProxyJump[= ]\s*([^\s'"]+)/.exec(v.ansible_ssh_common_args ?? '')?.[1] ?? /-J\s+([^\s'"]+)/.exec(v.ansible_ssh_common_args ?? '')?.[1];
   const winrm = v.ansible_connection === 'winrm';
   const port = v.ansible_port ?? (winrm ? 5986 : 22);
