@@ -63,7 +63,7 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
   let s: S | undefined;
   /** The change this run started on the host, once launched. */
   let own: { txn: string; outcome: Outcome } | undefined;
-  /** A change of ours was started on the host: from here on it runs (and ends) without us. */
+  /** A change of ours is running on the host while we follow it: if we are cut off, it ends without us. */
   let launched = false;
   const reconnect = async (): Promise<S> => {
     await s?.close().catch(() => undefined);
@@ -109,7 +109,9 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
         }
         case 'wait': {
           m.to('waiting', plan.reason);
+          launched = own !== undefined && plan.txn === own.txn;
           const waited = await time('wait', () => follow(plan.txn, null));
+          launched = false;
           if (own && plan.txn === own.txn && waited.result !== 'lost') {
             // Our own change, which the follow had taken for dead: its end is this host's outcome.
             await readBack();
@@ -140,6 +142,7 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
           m.to('launched', txn);
           launched = true;
           const fin = await time('apply', () => follow(txn, m));
+          launched = false; // it ended (or died): what follows is this run's own failure, not the change's
           if (fin.result === 'lost' && /never started/.test(fin.detail)) {
             return end('failed', `${t.name}: the change did not start on the host (${fin.detail}); see ${d.stageLog(stage)} there. Nothing was changed`);
           }

@@ -226,6 +226,21 @@ describe('driveChange', () => {
     expect(r.error).toMatch(/the change continues on the host by itself \(it ends updated or rolled back\): re-run to see and complete it$/);
   });
 
+  it('cut off after a change has ended: the failure is the connection\'s, not "the change continues"', async () => {
+    const recover: Plan = { kind: 'recover', txn: 'old1', reason: 'change old1 stopped in phase installing', steps: [] };
+    let stages = 0;
+    const r = await setup({
+      plans: [recover, install],
+      polls: [[journal(['recovering', 'rolling-back'], '1 done rolled-back restored the old agent')]],
+      stage: () => {
+        if (++stages === 2) throw new TransportError('timeout', 'h1: timed out after 1 s');
+        return '/var/lib/resetpwd-fleet/stage.x';
+      },
+    }).run();
+    expect(r.error).toBe('h1: timed out after 1 s');
+    expect(r.outcome).toBe('unreachable');
+  });
+
   it('a host that keeps reporting unfinished changes is given up after four rounds, pointing at its record', async () => {
     const wait: Plan = { kind: 'wait', txn: 'other', reason: 'change other is running', steps: [] };
     const r = await setup({ plans: [wait, wait, wait, wait], polls: [['1 done ok\n'], ['1 done ok\n'], ['1 done ok\n'], ['1 done ok\n']] }).run();
