@@ -30,7 +30,7 @@ export interface ChangeDriver<S extends { close(): Promise<void> }, F> {
   /** Makes the private stage and fills it; throws StageError when the host refuses (nothing changed). */
   stage(s: S, plan: Plan, txn: string): Promise<string>;
   /** Starts the staged change; an error string when it could not be started (nothing changed). */
-  launch(s: S, stage: string): Promise<string | null>;
+  launch(s: S, stage: string, plan: Plan, txn: string): Promise<string | null>;
   /** One poll of the host's change journal from line `from` (see follow.ts). */
   poll(s: S, txn: string, from: number, onStdout: (chunk: string) => void): Promise<ExecResult>;
   backoff: (attempt: number) => number;
@@ -137,7 +137,7 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
             throw e;
           }
           m.to('staged', stage);
-          const refused = await time('launch', () => d.launch(s!, stage));
+          const refused = await time('launch', () => d.launch(s!, stage, plan, txn));
           if (refused !== null) return end('failed', `${t.name}: the change could not be started on the host (${refused}); nothing was changed`);
           m.to('launched', txn);
           launched = true;

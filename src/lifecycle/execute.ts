@@ -50,7 +50,6 @@ const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('he
  */
 export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeHostResult> {
   if (t.os === 'windows') return changeWindowsHost(t, ctx, () => openWindowsSession(t, ctx.conn, ctx.knownHosts));
-  let args: TxnArgs | undefined;
   return driveChange<HostSession, LinuxFacts>(t, ctx, {
     open: () => openSession(t, ctx.conn, ctx.knownHosts),
     facts: gatherFacts,
@@ -65,13 +64,10 @@ export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeH
       const out = await s.run(FIX_PERMISSIONS_SCRIPT);
       return out.stdout.trim() === 'ok' ? { ok: true } : { ok: false, error: out.stdout.trim() || out.stderr.trim() || 'the fix did not finish' };
     },
-    stage: (s, plan, txn) => {
-      args = txnArgs(plan, txn, ctx);
-      return stageOn(s, plan, args, ctx);
-    },
+    stage: (s, plan) => stageOn(s, plan, ctx),
     // The launch line backgrounds the change and returns; whether it really started is the follow's to see.
-    launch: async (s, stage) => {
-      await s.run(launchScript({ ...args!, stage }));
+    launch: async (s, stage, plan, txn) => {
+      await s.run(launchScript(txnArgs(plan, txn, stage, ctx)));
       return null;
     },
     poll: (s, txn, from, onStdout) => s.run(followScript(txn, from), { timeoutMs: Math.max(ctx.conn.stepTimeoutMs * 4, 300_000), onStdout }),
@@ -82,13 +78,13 @@ export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeH
   });
 }
 
-function txnArgs(plan: Plan, txn: string, ctx: ChangeContext): TxnArgs {
+function txnArgs(plan: Plan, txn: string, stage: string, ctx: ChangeContext): TxnArgs {
   const info = ctx.pkg?.info;
   const strip = (d: string | null | undefined) => (d ? d : null);
   return {
     action: plan.kind === 'recover' ? 'recover' : plan.kind === 'transaction' ? plan.action : 'install',
     txn,
-    stage: '',
+    stage,
     linuxDir: info?.linuxDir ?? '-',
     updateDir: strip(info?.updateLinuxDir),
     sha256: info?.sha256 ?? '-',
@@ -104,11 +100,10 @@ function txnArgs(plan: Plan, txn: string, ctx: ChangeContext): TxnArgs {
  * Makes root's private stage, uploads what the change needs (package or its tar, and the transaction script)
  * and has root check every file's SHA-256 and unpack — nothing outside the stage is touched here.
  */
-async function stageOn(s: HostSession, plan: Plan, args: TxnArgs, ctx: ChangeContext): Promise<string> {
+async function stageOn(s: HostSession, plan: Plan, ctx: ChangeContext): Promise<string> {
   const prep = await s.run(PREPARE_SCRIPT);
   const stage = prep.stdout.trim().split('\n').pop() ?? '';
   if (prep.code !== 0 || !STAGE_RE.test(stage)) throw new StageError(`cannot create a stage directory: ${(prep.stderr || prep.stdout).trim().slice(0, 200)}`);
-  args.stage = stage;
   let uploadDir = stage;
   if (s.privilege.method === 'sudo') {
     const u = await s.transport.exec(`sh -c ${quote(USER_UPLOAD_DIR_SCRIPT)}`);
