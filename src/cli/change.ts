@@ -89,6 +89,7 @@ export function changeCommand(name: ChangeCommand): Command {
       resume,
       runId,
       onTransition: run.step,
+      onReconnect: run.reconnect,
       onHost: run.host,
       onStart: (n) => run.progress.start(n, `${name}${o.dryRun ? ' --dry-run' : ''}`),
       onWave: run.wave,

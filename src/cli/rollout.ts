@@ -117,6 +117,11 @@ export function observeRun(o: RolloutCliOptions, conn: ConnectOptions, targets: 
       logger.host(h);
     },
     wave: (w: number, of: number, n: number) => progress.wave(w, of, n),
+    /** A host's connection dropped during its change (attempt 0), or a reconnect attempt ended. */
+    reconnect: (host: string, attempt: number, error?: string) => {
+      progress.reconnect(host, attempt, error);
+      logger.log.warn({ host, event: attempt === 0 ? 'connection lost' : error === undefined ? 'reconnected' : 'reconnect failed', attempt, ...(error ? { error } : {}) }, 'reconnect');
+    },
     /** Stops the progress and the signal handlers (also when the run threw). */
     close: () => {
       progress.stop();

@@ -52,7 +52,7 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
   const steps: StepRecord[] = [];
   const r: ChangeHostResult = {
     name: t.name, address: t.host, port: t.port, transport: t.connection, reachable: false, os: null,
-    checks: [], agent: null, outcome: 'unreachable', steps, error: null, plan: null, txn: null,
+    checks: [], agent: null, outcome: 'unreachable', steps, error: null, plan: null, txn: null, reconnects: 0,
   };
   const m = new HostMachine(t.name, ctx.journal, ctx.onTransition);
   const time = stepTimer(steps);
@@ -83,7 +83,16 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
       poll: (from, onStdout) => d.poll(s!, txn, from, onStdout),
       reconnect,
       backoff: d.backoff,
-      onDrop: (e) => mach && ctx.journal?.append(t.name, 'reconnecting', e.message),
+      reconnectWindowMs: ctx.conn.stepTimeoutMs,
+      onDrop: (e) => {
+        ctx.journal?.append(t.name, 'reconnecting', e.message);
+        ctx.onReconnect?.(t.name, 0, e.message);
+      },
+      onReconnect: (attempt, error) => {
+        if (error === undefined) r.reconnects++;
+        ctx.journal?.append(t.name, error === undefined ? 'reconnected' : 'reconnecting', error === undefined ? `attempt ${attempt}` : `attempt ${attempt}: ${error}`);
+        ctx.onReconnect?.(t.name, attempt, error);
+      },
       ...(d.decode ? { decode: d.decode } : {}),
     });
   try {

@@ -20,7 +20,7 @@ export { gatherWindowsFacts } from '../platform/windows/session.js';
 export interface WindowsChangeOptions {
   /** How long one follow poll watches the journal on the host before it returns (seconds). */
   followWindowSeconds?: number;
-  /** Back-off before reconnect number n, in ms (default 1000 × n). */
+  /** Back-off before reconnect attempt n, in ms (default 1000 × n, at most 10 s). */
   reconnectDelayMs?: (attempt: number) => number;
   /** Seconds any .bat file may run on the host before its process tree is killed. */
   batLimitSeconds?: number;
@@ -60,7 +60,7 @@ export async function changeWindowsHost(
       return launched.get('launched')?.[0] ? null : (launched.get('error')?.[0] ?? 'no process');
     },
     poll: (s, txn, from, onStdout) => s.run(followScript(txn, from, window), { timeoutMs: Math.max(ctx.conn.stepTimeoutMs, (window + 60) * 1000), onStdout }),
-    backoff: opts.reconnectDelayMs ?? ((n: number) => 1000 * n),
+    backoff: opts.reconnectDelayMs ?? ((n: number) => Math.min(1000 * n, 10_000)),
     decode: unescapeEmitted,
     stageLog: (stage) => stage,
     txnFile: TXN_FILE,

@@ -33,11 +33,18 @@ export interface ChangeContext {
   /** How long the new agent may take to come up, in seconds (the host checks once a second). */
   startWaitSeconds: number;
   onTransition?: (host: string, state: HostState, detail?: string) => void;
+  /**
+   * The connection to a host dropped while its change ran (attempt 0, with the drop's reason), or a
+   * reconnect attempt ended (its number since the drop; error undefined: it got back in).
+   */
+  onReconnect?: (host: string, attempt: number, error?: string) => void;
 }
 
 export interface ChangeHostResult extends HostResult {
   plan: { kind: Plan['kind']; reason: string; steps: string[] } | null;
   txn: string | null;
+  /** How many times the controller got back in after the connection dropped during the change. */
+  reconnects: number;
 }
 
 const STAGE_RE = /^\/var\/lib\/resetpwd-fleet\/stage\.[A-Za-z0-9]+$/;
@@ -71,7 +78,7 @@ export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeH
       return null;
     },
     poll: (s, txn, from, onStdout) => s.run(followScript(txn, from), { timeoutMs: Math.max(ctx.conn.stepTimeoutMs * 4, 300_000), onStdout }),
-    backoff: (n) => 1000 * n,
+    backoff: (n) => Math.min(1000 * n, 10_000),
     stageLog: (stage) => `${stage}/txn.log`,
     txnFile: TXN_FILE,
     describeLeft,

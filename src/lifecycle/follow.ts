@@ -10,24 +10,39 @@ export interface FollowOptions {
   poll: (from: number, onStdout: (chunk: string) => void) => Promise<ExecResult>;
   /** Opens a new connection for the next poll (the old one dropped). */
   reconnect: () => Promise<unknown>;
-  /** Wait before reconnect number n, in ms. */
+  /** Wait before reconnect attempt n (counted from 1 after each drop), in ms. */
   backoff: (attempt: number) => number;
-  /** Called with each drop that is retried. */
+  /**
+   * How long to keep trying to get back in after a drop, in ms (the per-step limit): the host-side change
+   * runs on meanwhile, and an sshd restarted, frozen or briefly gone must not end the follow.
+   */
+  reconnectWindowMs: number;
+  /** Called with each drop, before the first reconnect attempt. */
   onDrop?: (e: TransportError) => void;
+  /** Called after each reconnect attempt: its number since the drop, and why it failed (undefined: it worked). */
+  onReconnect?: (attempt: number, error?: string) => void;
   /** Undoes the platform's escaping of a line's detail (Windows' Emit escapes). */
   decode?: (detail: string) => string;
+  /** The clock (tests). */
+  now?: () => number;
 }
 
-const MAX_DROPS = 5;
+/** A connection that flaps (back, then gone again at once) is given up after this many drops. */
+const MAX_DROPS = 20;
+/** Connection-level failures worth another attempt; a refused login or host key is not. */
+const RETRIABLE = new Set(['lost', 'unreachable', 'timeout']);
+const retriable = (e: unknown): e is TransportError => e instanceof TransportError && RETRIABLE.has(e.reason);
 
 /**
  * Copies a host-side change's journal — `<epoch> <state> [detail]` lines; epoch 0 lines are the follow
  * script's own (`0 lost …`, window ends) — into the machine until its `done` line. Lines are handled as
- * they arrive, so the run's journal and the progress see each transition when it happens. Reconnects (up
- * to 5 times) when the connection drops, resuming from the last line seen. The same for every platform.
+ * they arrive, so the run's journal and the progress see each transition when it happens. When the
+ * connection drops it reconnects, backing off, for as long as `reconnectWindowMs` allows (a failed attempt
+ * is just the next one's reason to wait), and resumes from the last line seen. The same for every platform.
  */
 export async function followJournal(o: FollowOptions): Promise<FollowEnd> {
   const decode = o.decode ?? ((s: string) => s);
+  const now = o.now ?? Date.now;
   let from = 0;
   let drops = 0;
   let end: FollowEnd | null = null;
@@ -53,6 +68,22 @@ export async function followJournal(o: FollowOptions): Promise<FollowEnd> {
       bad = e;
     }
   };
+  /** After a drop: attempts until one gets back in, or the window is spent (then its last error is thrown). */
+  const getBackIn = async (): Promise<void> => {
+    const deadline = now() + o.reconnectWindowMs;
+    for (let attempt = 1; ; attempt++) {
+      await new Promise((r) => setTimeout(r, o.backoff(attempt)));
+      try {
+        await o.reconnect();
+        o.onReconnect?.(attempt);
+        return;
+      } catch (err) {
+        if (!retriable(err)) throw err;
+        o.onReconnect?.(attempt, err.message);
+        if (now() + o.backoff(attempt + 1) > deadline) throw err;
+      }
+    }
+  };
   for (;;) {
     let partial = '';
     let streamed = false;
@@ -69,15 +100,10 @@ export async function followJournal(o: FollowOptions): Promise<FollowEnd> {
     } catch (e) {
       if (bad) throw bad;
       if (end) return end;
-      if (!(e instanceof TransportError) || !['lost', 'unreachable', 'timeout'].includes(e.reason) || drops >= MAX_DROPS) throw e;
+      if (!retriable(e) || drops >= MAX_DROPS) throw e;
       drops++;
       o.onDrop?.(e);
-      await new Promise((r) => setTimeout(r, o.backoff(drops)));
-      try {
-        await o.reconnect();
-      } catch (err) {
-        if (drops >= MAX_DROPS) throw err;
-      }
+      await getBackIn();
       continue;
     }
     if (bad) throw bad;

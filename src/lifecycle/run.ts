@@ -31,6 +31,7 @@ export interface ChangeRunOptions extends ConnectOptions {
   startWaitSeconds: number;
   onHost?: (h: ChangeHostResult) => void;
   onTransition?: (host: string, state: HostState, detail?: string) => void;
+  onReconnect?: (host: string, attempt: number, error?: string) => void;
   waves?: WaveSpec | undefined;
   budget?: ErrorBudget | undefined;
   retries?: number | undefined;
@@ -117,6 +118,7 @@ export async function runChange(command: ChangeCommand, targetsIn: Target[], o: 
           journal,
           startWaitSeconds: o.startWaitSeconds,
           ...(o.onTransition ? { onTransition: o.onTransition } : {}),
+          ...(o.onReconnect ? { onReconnect: o.onReconnect } : {}),
         });
         return h;
       },
@@ -157,5 +159,5 @@ export async function runChange(command: ChangeCommand, targetsIn: Target[], o: 
 
 /** A host the run did not start (budget spent, interrupted): untouched, and said so. */
 export function skippedHost(t: Target, why: string): ChangeHostResult {
-  return { ...skippedResult(t, why), plan: null, txn: null };
+  return { ...skippedResult(t, why), plan: null, txn: null, reconnects: 0 };
 }

@@ -29,6 +29,7 @@ export function renderChange(doc: ChangeDocument, dryRun: boolean): string {
       for (const [i, s] of h.plan.steps.entries()) notes.push(`      ${i + 1}. ${s}`);
     }
     if (h.error && !(dryRun && h.plan)) notes.push(`  ${h.name}: ${h.outcome}: ${h.error}`);
+    if (h.reconnects > 0) notes.push(`  ${h.name}: the connection dropped during the change; the controller reconnected ${h.reconnects === 1 ? 'once' : `${h.reconnects} times`}`);
     else if (!dryRun && h.outcome === 'unchanged' && h.plan) notes.push(`  ${h.name}: unchanged: ${h.plan.reason}`);
   }
   if (notes.length) lines.push('', dryRun ? 'Plans (nothing was changed):' : 'Details:', ...notes);

@@ -45,6 +45,23 @@ export class Progress {
     this.inFlight.set(host, { step, since: cur?.since ?? Date.now() });
   }
 
+  /**
+   * A host's connection dropped while its change runs on the host (attempt 0), or a reconnect attempt
+   * ended (error undefined: back in). Shown as the host's current step; the drop and the way back are
+   * also printed as lines, so a log of the run shows them.
+   */
+  reconnect(host: string, attempt: number, error?: string): void {
+    if (attempt === 0) {
+      this.step(host, 'connection lost: reconnecting');
+      this.print(this.scrub(`${host}: connection lost (${error ?? 'no reason given'}); the change goes on on the host, reconnecting`));
+    } else if (error !== undefined) {
+      this.step(host, `reconnecting (attempt ${attempt} failed: ${error})`);
+    } else {
+      this.step(host, 'reconnected: following the change');
+      this.print(this.scrub(`${host}: reconnected (attempt ${attempt}); following the change on`));
+    }
+  }
+
   hostDone(h: HostResult): void {
     const since = this.inFlight.get(h.name)?.since;
     this.inFlight.delete(h.name);

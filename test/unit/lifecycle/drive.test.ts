@@ -36,7 +36,8 @@ function setup(sc: Script, over: Partial<ChangeContext> = {}) {
   let opened = 0;
   let change = -1;
   let poll = 0;
-  const session = { close: async () => void calls.push('close') };
+  // Like a real session: the poll runs its script through it (a poll without a session crashes, as on a host).
+  const session = { close: async () => void calls.push('close'), run: () => undefined };
   const d: ChangeDriver<typeof session, { n: number }> = {
     open: async () => {
       opened++;
@@ -77,7 +78,8 @@ function setup(sc: Script, over: Partial<ChangeContext> = {}) {
       poll = 0;
       return sc.launch ?? null;
     },
-    poll: async (_s, txn, from, onStdout): Promise<ExecResult> => {
+    poll: async (s, txn, from, onStdout): Promise<ExecResult> => {
+      s.run();
       calls.push(`poll ${from}`);
       const out = sc.polls?.[change]?.[poll++];
       if (out === undefined) throw new Error(`no poll scripted for change ${change} (${txn})`);
@@ -174,6 +176,56 @@ describe('driveChange', () => {
     expect(r.outcome).toBe('updated');
     expect(h.opened()).toBe(2);
     expect(h.calls.filter((c) => c.startsWith('poll'))).toEqual(['poll 0', 'poll 2', 'poll 2']);
+  });
+
+  it('a reconnect attempt that fails (sshd gone for a while) is retried within the step limit, and the change is followed to its end', async () => {
+    const first = journal(['started', 'stopping'], '').trimEnd() + '\n';
+    const refused = () => new TransportError('unreachable', 'h1: connection refused');
+    const events: string[] = [];
+    const h = setup(
+      {
+        plans: [install],
+        polls: [[first, new TransportError('lost', 'h1: the connection was lost'), journal(FULL.slice(2), '1 done ok')]],
+        // The first connection works; the next two attempts find sshd gone; the fourth gets in.
+        open: (n) => { if (n === 2 || n === 3) throw refused(); },
+      },
+      { conn: { ...conn, stepTimeoutMs: 5000 }, onReconnect: (_h, attempt, error) => events.push(`${attempt} ${error ?? 'ok'}`) },
+    );
+    const r = await h.run();
+    expect(r.outcome, r.error ?? '').toBe('updated');
+    expect(h.opened()).toBe(4);
+    expect(h.calls.filter((c) => c.startsWith('poll'))).toEqual(['poll 0', 'poll 2', 'poll 2']);
+    expect(events).toEqual(['0 h1: the connection was lost', '1 h1: connection refused', '2 h1: connection refused', '3 ok']);
+    expect(r.reconnects).toBe(1);
+  });
+
+  it('a connection that stays gone past the step limit: the change goes on by itself, said once, after several attempts', async () => {
+    const h = setup(
+      {
+        plans: [install],
+        polls: [[journal(['started'], '').trimEnd() + '\n', new TransportError('lost', 'h1: the connection was lost')]],
+        open: (n) => { if (n > 1) throw new TransportError('unreachable', 'h1: connection refused'); },
+      },
+      { conn: { ...conn, stepTimeoutMs: 50 } },
+    );
+    const r = await h.run();
+    expect(r.outcome).toBe('failed');
+    expect(r.error).toMatch(/^h1: connection refused; the change continues on the host by itself/);
+    expect(h.opened()).toBeGreaterThan(2);
+  });
+
+  it('a login refused on reconnect (key changed meanwhile) is not retried', async () => {
+    const h = setup(
+      {
+        plans: [install],
+        polls: [[journal(['started'], '').trimEnd() + '\n', new TransportError('lost', 'h1: the connection was lost')]],
+        open: (n) => { if (n > 1) throw new TransportError('host-key-changed', 'h1: HOST KEY CHANGED'); },
+      },
+      { conn: { ...conn, stepTimeoutMs: 60_000 } },
+    );
+    const r = await h.run();
+    expect(h.opened()).toBe(2);
+    expect(r.error).toMatch(/^h1: HOST KEY CHANGED; the change continues on the host by itself/);
   });
 
   it('a change that died half-way is undone first, then the host is planned and changed again', async () => {

@@ -42,6 +42,19 @@ describe('Progress', () => {
     p.stop();
   });
 
+  it('a dropped connection and the way back in are printed and shown as the host\'s step', () => {
+    const s = sink();
+    const p = new Progress(s.out, false);
+    p.start(1, 'update');
+    p.step('a', 'installing');
+    p.reconnect('a', 0, 'a: the connection was lost');
+    p.reconnect('a', 1, 'a: connection refused');
+    p.reconnect('a', 2);
+    p.hostDone(host('a', 'updated'));
+    p.stop();
+    expect(s.text()).toMatch(/a: connection lost \(a: the connection was lost\); the change goes on on the host, reconnecting\na: reconnected \(attempt 2\); following the change on\n\[1\/1\] a updated/);
+  });
+
   it('scrubs secrets from what it shows', () => {
     const s = sink();
     const p = new Progress(s.out, false, (t) => t.replaceAll('hunter2', '[REDACTED]'));
