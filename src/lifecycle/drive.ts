@@ -111,7 +111,7 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
           return end('unchanged', null);
         case 'refused':
           return end('refused', plan.reason);
-        case 'fix-permissions': {
+        case 'fix': {
           const fixed = await time(d.fixStep, () => d.fix(s!));
           await readBack();
           return fixed.ok ? end(plan.outcome, null) : end('failed', `${t.name}: ${fixed.error}`);

@@ -7,7 +7,7 @@ import type { Target } from '../inventory/target.js';
 import type { PackageInfo } from '../package/verify.js';
 import { agentState } from '../platform/linux/agent-state.js';
 import {
-  FIX_PERMISSIONS_SCRIPT, PREPARE_SCRIPT, USER_UPLOAD_DIR_SCRIPT, followScript, launchScript, stageScript, type TxnArgs,
+  FIX_SCRIPT, PREPARE_SCRIPT, USER_UPLOAD_DIR_SCRIPT, followScript, launchScript, stageScript, type TxnArgs,
 } from '../platform/linux/change-scripts.js';
 import type { LinuxFacts } from '../platform/linux/facts.js';
 import { TXN_SCRIPT } from '../platform/linux/txn-script.js';
@@ -66,9 +66,9 @@ export async function changeHost(t: Target, ctx: ChangeContext): Promise<ChangeH
     },
     checks: (f) => runLinuxChecks(f, { pull: ctx.conn.pull, inventoryEip: t.eip }),
     plan: (f, checks) => planChange(ctx.command, f, checks, ctx.pkg?.info ?? null, ctx.plan),
-    fixStep: 'permissions',
+    fixStep: 'fix',
     fix: async (s) => {
-      const out = await s.run(FIX_PERMISSIONS_SCRIPT);
+      const out = await s.run(FIX_SCRIPT);
       return out.stdout.trim() === 'ok' ? { ok: true } : { ok: false, error: out.stdout.trim() || out.stderr.trim() || 'the fix did not finish' };
     },
     stage: (s, plan) => stageOn(s, plan, ctx),

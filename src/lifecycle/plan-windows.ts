@@ -7,7 +7,7 @@ import { installedIsPackage, pendingOrBlocked, type ChangeCommand, type Plan, ty
 /**
  * What a change will do on one Windows host: a pure function of its facts, its checks, the package and the
  * options, returning the same Plan as a Linux host's (src/lifecycle/plan.ts), so the runner, the reports
- * and --dry-run treat both alike. `fix-permissions` here is the in-place fix of a host that runs the right
+ * and --dry-run treat both alike. `fix` here is the in-place fix of a host that runs the right
  * package: its folders' ACLs and the services' start type.
  */
 function describe(a: WindowsAgentFacts, name: string): string {
@@ -66,7 +66,7 @@ export function planWindowsChange(
       ...[main, upd].filter((a) => a.service && !startsAutomatically(a)).map((a) => `set ${a === main ? MAIN_AGENT.name : UPDATE_AGENT.name} to start Automatic (it starts ${a.service!.startMode})`),
     ];
     if (fixes.length === 0) return { kind: 'unchanged', reason: `already runs this package: ${same.how}`, steps: [] };
-    return { kind: 'fix-permissions', outcome: 'updated', reason: `runs this package (${same.how}); ${fixes.join('; ')}`, steps: [...fixes, 'read both back'] };
+    return { kind: 'fix', outcome: 'updated', reason: `runs this package (${same.how}); ${fixes.join('; ')}`, steps: [...fixes, 'read both back'] };
   }
   const dirs = windowsPackageDirs(pkg);
   const reason = same.same ? `reinstall: ${!main.running ? 'it does not run' : '--reinstall'}` : before;

@@ -1,6 +1,7 @@
 import type { CheckResult } from '../checks/index.js';
 import type { PackageInfo } from '../package/verify.js';
 import type { AgentFacts, LinuxFacts } from '../platform/linux/facts.js';
+import { agentMode, strayProcs } from '../platform/linux/agent-state.js';
 import { extractorOf, hashToolOf, type Extractor } from '../platform/linux/change-scripts.js';
 import { ASIDE_DIR, MAIN_AGENT, STATE_FILE, UPDATE_AGENT } from '../platform/linux/paths.js';
 import type { Outcome } from '../audit/result.js';
@@ -26,7 +27,8 @@ export type Plan =
   | { kind: 'wait'; txn: string; reason: string; steps: string[] }
   /** A change died half-way on the host: undo it from its record first, then plan again. */
   | { kind: 'recover'; txn: string; reason: string; steps: string[] }
-  | { kind: 'fix-permissions'; outcome: Outcome; reason: string; steps: string[] }
+  /** The host runs the right package: fix what is wrong in place (modes, stray processes; Windows: ACL, start type). */
+  | { kind: 'fix'; outcome: Outcome; reason: string; steps: string[] }
   | {
       kind: 'transaction';
       action: 'install' | 'uninstall';
@@ -58,7 +60,7 @@ export function startsAtBoot(a: AgentFacts): boolean {
  * one (installed by hand, or by the older batch scripts) the installed files are compared with the package's.
  */
 export function samePackage(f: LinuxFacts, pkg: PackageInfo): { same: boolean; how: string } {
-  return installedIsPackage(f.agents.main, f.agents.update.present, f.stateFile.package_sha256, STATE_FILE, pkg);
+  return installedIsPackage({ ...f.agents.main, backendType: agentMode(f.agents.main) }, f.agents.update.present, f.stateFile.package_sha256, STATE_FILE, pkg);
 }
 
 /** What either OS knows of its installed main agent, for comparing it with a package. */
@@ -133,7 +135,10 @@ export function planChange(
   // Every change uploads at least the transaction script, checked by its hash on the host.
   const hashTool = hashToolOf(f.tools);
   if (!hashTool) return { kind: 'refused', reason: 'the host has no SHA-256 tool (sha256sum, openssl, busybox or python3) to check what is uploaded', steps: [] };
-  const present = main.present || upd.present;
+  // Processes of either agent its pid file does not name: an agent that must be stopped although (or
+  // because) its folder is gone or was replaced under it.
+  const strays = [...strayProcs(main), ...strayProcs(upd)];
+  const present = main.present || upd.present || strays.length > 0;
   const before = `${describe(main, MAIN_AGENT.name)}; ${describe(upd, UPDATE_AGENT.name)}`;
 
   if (command === 'uninstall') {
@@ -153,9 +158,15 @@ export function planChange(
   }
   const same = samePackage(f, pkg);
   if (same.same && !o.reinstall) {
-    if (main.running && modesOk(f) && startsAtBoot(main)) return { kind: 'unchanged', reason: `already runs this package: ${same.how}`, steps: [] };
+    if (main.running && modesOk(f) && startsAtBoot(main) && strays.length === 0) return { kind: 'unchanged', reason: `already runs this package: ${same.how}`, steps: [] };
     if (main.running && startsAtBoot(main)) {
-      return { kind: 'fix-permissions', outcome: 'updated', reason: `runs this package (${same.how}) with wrong modes`, steps: [permissionsStep] };
+      const wrong = [strays.length ? `old agent processes still run (${strays.map((p) => p.pid).join(', ')})` : '', modesOk(f) ? '' : 'wrong modes'].filter(Boolean);
+      return {
+        kind: 'fix',
+        outcome: 'updated',
+        reason: `runs this package (${same.how}) with ${wrong.join(' and ')}`,
+        steps: [...(strays.length ? [strayStep(strays.map((p) => p.pid))] : []), ...(modesOk(f) ? [] : [permissionsStep])],
+      };
     }
   }
   const extractor = extractorOf(f.tools);
@@ -188,13 +199,18 @@ export function planChange(
   };
 }
 
+const strayStep = (pids: number[]) =>
+  `stop the agent processes its pid file does not name (${pids.join(', ')}), each checked again to be a wrapper or JVM of the plug-in just before; check none is left`;
+
 const permissionsStep = `chmod 700 ${MAIN_AGENT.dir}/bin/${MAIN_AGENT.name}.script and bin/wrapper, chmod 600 lib/*; check the modes`;
 
 function stopAndSetAside(f: LinuxFacts): string[] {
   const agents = [f.agents.update.present ? UPDATE_AGENT : null, f.agents.main.present ? MAIN_AGENT : null].filter((a) => a !== null);
-  if (agents.length === 0) return ['nothing installed: nothing to stop or set aside'];
+  const strays = [...strayProcs(f.agents.main), ...strayProcs(f.agents.update)].map((p) => p.pid);
+  const byIdentity = `then every remaining wrapper and JVM of either agent, found by command line and working folder${strays.length ? ` (now: ${strays.join(', ')}, not in a pid file)` : ''}; check none is left`;
+  if (agents.length === 0) return strays.length ? [`nothing installed; stop ${byIdentity.slice(5)}`] : ['nothing installed: nothing to stop or set aside'];
   return [
-    `stop ${agents.map((a) => a.name).join(', then ')}${f.agents.update.present ? ' (the update agent first: it could restart or overwrite the main agent)' : ''}`,
+    `stop ${agents.map((a) => a.name).join(', then ')}${f.agents.update.present ? ' (the update agent first: it could restart or overwrite the main agent)' : ''} with their own stop verb; ${byIdentity}`,
     `unregister ${agents.map((a) => a.name).join(' and ')} with their own remove verb`,
     `set aside ${agents.map((a) => a.dir).join(' and ')} into ${ASIDE_DIR}/<change> (a rename: kept until the new agent is verified)`,
   ];

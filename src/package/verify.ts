@@ -67,7 +67,8 @@ export function verifyPackage(zipPath: string, opts: VerifyOptions = {}): Packag
   const jar = zip.find(`${agent}/lib/resetpwdagent.jar`);
   const jarBytes = jar && !jar.isDirectory ? zip.readEntry(jar) : null;
   const wrapperConf = textOf(zip, `${agent}/conf/wrapper.conf`);
-  const mode = confValue(wrapperConf, 'wrapper.backend.type')?.toUpperCase() ?? null;
+  // Without a wrapper.backend.type line the wrapper uses its default, the socket backend (AUTO).
+  const mode = wrapperConf === null ? null : (confValue(wrapperConf, 'wrapper.backend.type')?.toUpperCase() ?? 'AUTO');
   return {
     path: path.resolve(zipPath),
     fileName: path.basename(zipPath),

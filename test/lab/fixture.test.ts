@@ -53,7 +53,7 @@ describe('fixture plug-in, installed by the documented manual steps', () => {
     expect(s.stdout).toMatch(/^cloudResetPwdAgent is running: PID:(\d+)\nrc=0\n\1\n/);
     expect(s.stdout).toContain('enabled');
     expect(s.stdout).toContain('Active: active (running)');
-    expect(s.stdout).toMatch(/java -Dwrapper\.key=[0-9a-f]+ -Dwrapper\.backend=PIPE/);
+    expect(s.stdout).toMatch(/bin\/java .*-Dwrapper\.key=[0-9a-f]+ -Dwrapper\.backend=pipe /);
     const modes = ssh('clean-c7', 'stat -c "%a %n" /CloudrResetPwdAgent/bin/* /CloudrResetPwdAgent/lib/* | sort -k2');
     expect(modes.stdout).toMatch(/^700 \/CloudrResetPwdAgent\/bin\/cloudResetPwdAgent\.script$/m);
     expect(modes.stdout).toMatch(/^600 \/CloudrResetPwdAgent\/lib\/log4j-core-2\.17\.1\.jar$/m);
@@ -121,11 +121,18 @@ describe('fixture plug-in, installed by the documented manual steps', () => {
     expect(s.stdout.trim()).toBe('cloudResetPwdAgent is not running.');
   });
 
-  it('registers a systemd unit on Ubuntu and, in AUTO mode, listens on the lowest free port from 31000', () => {
+  it('registers a systemd unit on Ubuntu; in AUTO mode the wrapper listens on 32000 and its JVM connects to it from 31000, as the real wrapper', () => {
     const r = manualInstall('clean-ubuntu', '1.1.2');
     expect(r.stdout).toContain('Detected systemd:');
-    const s = ssh('clean-ubuntu', 'cat /etc/systemd/system/cloudResetPwdAgent.service; ss -Htln');
+    const s = ssh('clean-ubuntu', 'cat /etc/systemd/system/cloudResetPwdAgent.service; echo "wrapper=$(cat /CloudrResetPwdAgent/bin/cloudResetPwdAgent.pid)"; ss -Htanp');
     expect(s.stdout).toContain('ExecStart=/CloudrResetPwdAgent/bin/cloudResetPwdAgent.script start sysd');
-    expect(s.stdout).toMatch(/127\.0\.0\.1:31000/); // AUTO mode: the lowest free port of 31000-32999
+    const wrapper = /^wrapper=(\d+)$/m.exec(s.stdout)![1]!;
+    // The socket backend (wrapper.port 32000-32999, wrapper.jvm.port 31000-31999): the listener is the wrapper's.
+    expect(s.stdout).toMatch(new RegExp(`^LISTEN .* 127\\.0\\.0\\.1:32000 .*pid=${wrapper},`, 'm'));
+    const jvm = new RegExp('^ESTAB .* 127\\.0\\.0\\.1:31000 +127\\.0\\.0\\.1:32000 .*pid=(\\d+),', 'm').exec(s.stdout)?.[1];
+    expect(jvm, s.stdout).toBeDefined();
+    expect(jvm).not.toBe(wrapper);
+    expect(ssh('clean-ubuntu', `tr "\\0" " " < /proc/${jvm}/cmdline`).stdout).toMatch(new RegExp(`-Dwrapper\\.key=\\w+ -Dwrapper\\.port=32000 -Dwrapper\\.jvm\\.port\\.min=31000 .*-Dwrapper\\.pid=${wrapper} `));
+    expect(s.stdout).not.toMatch(/^LISTEN .*:31000 /m);
   });
 });

@@ -155,6 +155,9 @@ describe('update', { timeout: 180_000 }, () => {
     expect(h.outcome).toBe('rolled-back');
     expect(h.error).toMatch(/new agent does not run/);
     expect(h.error).toMatch(/previous agent was restored and runs/);
+    // The old agent is AUTO mode: its wrapper listens, its JVM connects back (the real wrapper's socket
+    // backend); the rollback is judged by that, and the port actually used is reported.
+    expect(h.agent).toMatchObject({ running: true, mode: 'AUTO', port: 32000, log4j: '2.12.1' });
     const r = real('broken-new');
     expect(r).toMatchObject({ mainDir: true, running: true, log4j: '2.12.1', registered: true, state: '', aside: '', stages: '' });
   });

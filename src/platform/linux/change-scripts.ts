@@ -1,5 +1,6 @@
 import { quote } from '../../dialect/posix.js';
-import { STATE_DIR } from './paths.js';
+import { AGENT_PROCS_SH } from './agent-procs.js';
+import { MAIN_AGENT, STATE_DIR, UPDATE_AGENT } from './paths.js';
 
 /**
  * The short scripts a change runs around the host-side transaction (txn-script.ts): make a private stage,
@@ -175,8 +176,14 @@ done
 `;
 }
 
-/** The permission fix alone, for a host that runs the right package with wrong modes. Prints "ok" or why not. */
-export const FIX_PERMISSIONS_SCRIPT = `${PRELUDE}M=/CloudrResetPwdAgent N=cloudResetPwdAgent
+/**
+ * The in-place fix of a host that runs the right package: stop the agent processes no pid file names (each
+ * found again by what it is, just before), then the documented modes. Prints "ok" or "error: why".
+ */
+export const FIX_SCRIPT = `${PRELUDE}${AGENT_PROCS_SH}
+M=${MAIN_AGENT.dir} N=${MAIN_AGENT.name}
+st=$(agent_strays "$M" "$N"; agent_strays ${UPDATE_AGENT.dir} ${UPDATE_AGENT.name})
+if [ -n "$st" ]; then stop_pids $st || { echo "error: agent processes no pid file names survive SIGKILL:$ap_left"; exit 1; }; fi
 chmod 700 "$M/bin/$N.script" "$M/bin/wrapper" && chmod 600 "$M"/lib/* || { echo "error: chmod failed"; exit 1; }
 bad=
 for f in "$M/bin/$N.script" "$M/bin/wrapper"; do [ "$(ls -ld "$f" | cut -c1-10)" = -rwx------ ] || bad="$bad $f"; done

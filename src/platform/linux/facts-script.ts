@@ -1,3 +1,5 @@
+import { AGENT_PROCS_SH } from './agent-procs.js';
+
 /**
  * The one read-only script that gathers every fact a check or the plug-in state needs, in one round trip.
  * POSIX sh only (SLES 11's and minimal images' shells): no bashisms, no arrays, no $(( )) beyond POSIX, and
@@ -12,7 +14,7 @@ LC_ALL=C; export LC_ALL
 sec() { echo "@$1"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 dump() { for f in "$@"; do [ -f "$f" ] && { echo "#file $f"; cat "$f"; echo; }; done; return 0; }
-
+${AGENT_PROCS_SH}
 sec id; echo "user=$(id -un 2>/dev/null)"; echo "uid=$(id -u 2>/dev/null)"
 sec uname; set -- $(uname -s -n -m); echo "sysname=$1"; echo "machine=$3"; echo "hostname=$2"
 sec os-release; dump /etc/os-release
@@ -56,13 +58,22 @@ have unzip || { have python3 && python3 -c 'import zipfile, shutil' >/dev/null 2
 for a in "CloudrResetPwdAgent cloudResetPwdAgent" "CloudResetPwdUpdateAgent cloudResetPwdUpdateAgent"; do
   set -- $a; d=/$1; n=$2
   sec "agent $n"
+  # Its processes by what they are (agent-procs.ts), whatever its pid file says, with their backend sockets.
+  ps_=$(agent_procs "$d" "$n") pids_=
+  if [ -n "$ps_" ]; then
+    while read -r p r; do echo "proc $p $r"; pids_="$pids_ $p"; done <<EOF
+$ps_
+EOF
+    agent_sockets $pids_
+  fi
   [ -d "$d" ] || { echo "dir=absent"; continue; }
   echo "dir=present"
   pid=; [ -r "$d/bin/$n.pid" ] && read -r pid < "$d/bin/$n.pid"; case $pid in *[!0-9]*) pid=$(printf '%s' "$pid" | tr -dc 0-9) ;; esac
   if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
     echo "pid=$pid"; echo "cmdline=$(tr '\0' ' ' < /proc/$pid/cmdline | head -c 300)"
   elif [ -n "$pid" ]; then echo "stale_pid=$pid"; fi
-  [ -f "$d/conf/wrapper.conf" ] && grep -E '^wrapper\.(backend\.type|java\.command)=' "$d/conf/wrapper.conf" | tr -d '\r'
+  # "key = value" with spaces is valid in wrapper.conf; the last line of a key wins, as in the wrapper.
+  [ -f "$d/conf/wrapper.conf" ] && { echo conf=present; sed -n -e 's/^[[:space:]]*wrapper\.backend\.type[[:space:]]*=[[:space:]]*/wrapper.backend.type=/p' -e 's/^[[:space:]]*wrapper\.java\.command[[:space:]]*=[[:space:]]*/wrapper.java.command=/p' "$d/conf/wrapper.conf" | tr -d '\r'; }
   for j in "$d"/lib/log4j-core-*.jar; do [ -f "$j" ] && echo "log4j_core=$j"; done
   [ -f "$d/conf/resource.properties" ] && sed -n 's/^resetPwdAgentVersion=/version=/p' "$d/conf/resource.properties" | tr -d '\r'
   have sha256sum && [ -f "$d/lib/resetpwdagent.jar" ] && echo "jar_sha256=$(sha256sum "$d/lib/resetpwdagent.jar" | cut -c1-64)"
@@ -76,10 +87,6 @@ for a in "CloudrResetPwdAgent cloudResetPwdAgent" "CloudResetPwdUpdateAgent clou
   have chkconfig && chkconfig --list "$n" 2>/dev/null | grep -q '3:on' && echo "chkconfig=on"
   for r in /etc/rc.d/rc.local /etc/rc.local /etc/init.d/after.local; do [ -f "$r" ] && grep -q "$d/bin/$n.script" "$r" && echo "rc_local=$r"; done
 done
-sec listeners
-if have ss; then ss -Hltn 2>/dev/null | awk '{ print $4 }'
-elif have netstat; then netstat -ltn 2>/dev/null | awk 'NR > 2 { print $4 }'
-else awk 'NR > 1 && $4 == "0A" { print $2 }' /proc/net/tcp 2>/dev/null; fi
 sec state; cat /var/lib/resetpwd-fleet/state 2>/dev/null
 sec txn
 if [ -f /var/lib/resetpwd-fleet/txn ]; then

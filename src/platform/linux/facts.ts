@@ -10,8 +10,29 @@ export interface OsIdentity {
   arch: string | null;
 }
 
+/** A process of an agent, found by what it is (agent-procs.ts), not by its pid file. */
+export interface AgentProc {
+  pid: number;
+  role: 'wrapper' | 'jvm';
+  /** A JVM's wrapper (its -Dwrapper.pid, or its parent); null for a wrapper or an orphaned JVM. */
+  wrapper: number | null;
+  /** Its working folder as the kernel names it ("… (deleted)" when the folder is gone). */
+  cwd: string;
+}
+
+/** A TCP socket of an agent process on 31000-32999: the wrapper's socket backend (AUTO mode). */
+export interface AgentSocket {
+  pid: number;
+  port: number;
+  state: 'LISTEN' | 'CONNECTED';
+}
+
 export interface AgentFacts {
   present: boolean;
+  /** conf/wrapper.conf exists (without a wrapper.backend.type line the backend is the wrapper's default, AUTO). */
+  conf: boolean;
+  procs: AgentProc[];
+  sockets: AgentSocket[];
   pid: number | null;
   running: boolean;
   stalePid: number | null;
@@ -48,7 +69,6 @@ export interface LinuxFacts {
   systemd: boolean;
   tools: string[];
   agents: { main: AgentFacts; update: AgentFacts };
-  listeningPorts: number[];
   stateFile: Record<string, string>;
   /** A change this tool started on the host (TXN_FILE): its id, phase and whether its process still runs. */
   txn: { fields: Record<string, string>; alive: boolean } | null;
@@ -153,8 +173,19 @@ function agent(s: Record<string, string>, lines: string[] | undefined): AgentFac
     if (m) modes[m[2]!] = m[1]!.slice(0, 10);
   }
   const pid = num(s.pid);
+  const procs: AgentProc[] = [];
+  const sockets: AgentSocket[] = [];
+  for (const l of lines ?? []) {
+    const pm = /^proc (\d+) (wrapper|jvm) (\d+|-) ?(.*)$/.exec(l);
+    if (pm) procs.push({ pid: Number(pm[1]), role: pm[2] as AgentProc['role'], wrapper: pm[3] === '-' ? null : Number(pm[3]), cwd: pm[4] ?? '' });
+    const sm = /^socket (\d+) (\d+) (LISTEN|CONNECTED)$/.exec(l);
+    if (sm) sockets.push({ pid: Number(sm[1]), port: Number(sm[2]), state: sm[3] as AgentSocket['state'] });
+  }
   return {
     present: s.dir === 'present',
+    conf: s.conf === 'present',
+    procs,
+    sockets,
     pid,
     // A live pid whose command line is the wrapper: the same test the agent's own `status` verb makes.
     running: pid !== null && /wrapper/.test(s.cmdline ?? ''),
@@ -187,13 +218,6 @@ export function parseLinuxFacts(out: string): LinuxFacts {
   const mem = kv((sec.get('meminfo') ?? []).map((l) => l.replace(':', '=').replace(/\s*kB$/, '')));
   const sel = kv(sec.get('selinux'));
   const md = kv(sec.get('metadata'));
-  const listeners = (sec.get('listeners') ?? [])
-    .map((l) => {
-      const t = l.trim();
-      if (/^[0-9A-F]{8}:[0-9A-F]{4}$/.test(t)) return parseInt(t.split(':')[1]!, 16);
-      return num(t.split(':').pop());
-    })
-    .filter((p): p is number => p !== null);
   const client = md.meta_data !== undefined && md.meta_data !== 'none';
   const code = md.meta_data ?? '';
   return {
@@ -225,7 +249,6 @@ export function parseLinuxFacts(out: string): LinuxFacts {
       main: agent(kv(sec.get('agent cloudResetPwdAgent')), sec.get('agent cloudResetPwdAgent')),
       update: agent(kv(sec.get('agent cloudResetPwdUpdateAgent')), sec.get('agent cloudResetPwdUpdateAgent')),
     },
-    listeningPorts: [...new Set(listeners)].sort((a, b) => a - b),
     stateFile: kv(sec.get('state')),
     txn: sec.get('txn')?.some((l) => l.trim()) ? { fields: kv(sec.get('txn')), alive: kv(sec.get('txn')).alive === 'yes' } : null,
   };

@@ -8,6 +8,10 @@
  *
  * It never deletes the previous install before the new one is verified: old folders are renamed into
  * ASIDE_DIR/<txn> and renamed back on any failure; only a verified, boot-registered new agent commits.
+ * Agents are stopped by their own verb, then every process of theirs is found by what it is (agent-procs.ts)
+ * and stopped, so no old agent runs on unseen; after a change or a rollback nothing of either agent may run
+ * but what its pid file names. A disk that fills up during the change fails it at once: a small reserve
+ * file, released then, leaves room for the journal, the record and the rollback.
  *
  * Arguments: ACTION TXN STAGE LINUX_DIR UPDATE_DIR PKG_SHA PKG_VERSION PKG_LOG4J SETTLE START_WAIT TOOL
  *   ACTION  install | uninstall | recover
@@ -15,6 +19,8 @@
  *   LINUX_DIR / UPDATE_DIR  the package's CloudResetPwdAgent.Linux / CloudResetPwdUpdateAgent.Linux
  *           folders relative to STAGE/x ("-" when absent)
  */
+import { AGENT_PROCS_SH } from './agent-procs.js';
+
 export const TXN_SCRIPT = String.raw`
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
 LC_ALL=C; export LC_ALL
@@ -28,16 +34,35 @@ ASIDE=/.resetpwd-fleet/$TXN
 OUT=$STAGE/out
 M=/CloudrResetPwdAgent MN=cloudResetPwdAgent
 U=/CloudResetPwdUpdateAgent UN=cloudResetPwdUpdateAgent
-PHASE=started RCL= MAIN_WAS= UPDATE_WAS= MAIN_REG= UPDATE_REG= EXTRA_STAGE=
+PHASE=started RCL= MAIN_WAS= UPDATE_WAS= MAIN_REG= UPDATE_REG= EXTRA_STAGE= NOSPACE= ROLLING=
+RESERVE=$SD/reserve.$TXN
 mkdir -p "$SD" && chmod 700 "$SD"
-
-note() { printf '%s %s\n' "$(date +%s)" "$*" >> "$J"; }
-save() {
+${AGENT_PROCS_SH}
+# Room kept for the end of the change (1 MiB): if the disk fills up meanwhile, it is released so that the
+# journal, the record and the rollback can still be written, and the change stops there.
+dd if=/dev/zero of="$RESERVE" bs=65536 count=16 2>/dev/null || rm -f "$RESERVE"
+room() { rm -f "$RESERVE"; }
+# Why a write failed: a full disk says so, with what is left.
+nospace() {
+  free=$(df -Pk "$SD" 2>/dev/null | awk 'NR == 2 { print $4 }')
+  if [ "${"$"}{free:-1}" -lt 64 ] 2>/dev/null; then NOSPACE=${"$"}{NOSPACE:-"No space left on device: ${"$"}{free:-0} KiB free on the disk of $SD while writing $1"}
+  else NOSPACE=${"$"}{NOSPACE:-"cannot write $1"}; fi
+  room
+}
+note() {
+  printf '%s %s\n' "$(date +%s)" "$*" >> "$J" 2>/dev/null && return 0
+  nospace "the change journal"
+  printf '%s %s\n' "$(date +%s)" "$*" >> "$J" 2>/dev/null
+}
+record() {
   { echo "id=$TXN"; echo "action=$ACTION"; echo "pid=$$"; echo "stage=$STAGE"; echo "aside=$ASIDE"
     echo "phase=$PHASE"; echo "main_was=$MAIN_WAS"; echo "update_was=$UPDATE_WAS"; echo "main_reg=$MAIN_REG"
-    echo "update_reg=$UPDATE_REG"; echo "rc_local=$RCL"; } > "$SD/txn.tmp" && mv -f "$SD/txn.tmp" "$SD/txn"
+    echo "update_reg=$UPDATE_REG"; echo "rc_local=$RCL"; } > "$SD/txn.tmp" 2>/dev/null && mv -f "$SD/txn.tmp" "$SD/txn"
 }
-phase() { PHASE=$1; shift; save; note "$PHASE" "$@"; }
+save() { record && return 0; nospace "the change record"; record; }
+# A change never goes on on a host whose disk is full: the next phase fails it (a rollback's own phases
+# go on: they free space, and undoing is what the room was kept for).
+phase() { PHASE=$1; shift; save; note "$PHASE" "$@"; [ -z "$NOSPACE" ] || [ -n "$ROLLING" ] || fail "$NOSPACE"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # --- the agents' own view of themselves
@@ -70,20 +95,20 @@ jvm_of() {
   done
   return 1
 }
-port_of() {
-  inodes=" $(ls -l "/proc/$1/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ')"
-  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v ino="$inodes" '$4 == "0A" && index(ino, " " $10 " ") { split($2, a, ":"); print a[2] }' |
-  while read -r h; do p=$(printf '%d' "0x$h"); [ "$p" -ge 31000 ] && [ "$p" -le 32999 ] && { echo "$p"; break; }; done
-}
 check_once() {
   VPID=$(wrapper_pid "$1" "$2") VJVM= VPORT=
   [ -n "$VPID" ] || { WHY="no live wrapper process (pid file $1/bin/$2.pid)"; return 1; }
   (cd "$1/bin" && sh "./$2.script" status) > /dev/null 2>&1 < /dev/null || { WHY="its status verb says it is not running"; return 1; }
   VJVM=$(jvm_of "$VPID") || { WHY="the wrapper (pid $VPID) runs no JVM (-Dwrapper.key=)"; return 1; }
-  mode=$(sed -n 's/^wrapper\.backend\.type=//p' "$1/conf/wrapper.conf" 2>/dev/null | tr -d '\r' | tail -n 1)
+  # No wrapper.backend.type line: the wrapper's default, the socket backend (AUTO).
+  mode=$(sed -n 's/^[[:space:]]*wrapper\.backend\.type[[:space:]]*=[[:space:]]*//p' "$1/conf/wrapper.conf" 2>/dev/null | tr -d '\r' | tail -n 1 | tr a-z A-Z)
   if [ "$mode" != PIPE ]; then
-    VPORT=$(port_of "$VJVM")
-    [ -n "$VPORT" ] || { WHY="AUTO mode, but its JVM (pid $VJVM) listens on no port in 31000-32999"; return 1; }
+    # The socket backend: the wrapper listens (32000-32999) and its JVM connects from a port it binds
+    # (31000-31999). Either socket, listening or connected, is the agent's; the wrapper's listener is its port.
+    socks=$(agent_sockets "$VPID" "$VJVM")
+    VPORT=$(printf '%s\n' "$socks" | awk -v w="$VPID" '$2 == w && $4 == "LISTEN" { print $3; exit }')
+    [ -n "$VPORT" ] || VPORT=$(printf '%s\n' "$socks" | awk 'NF == 4 { print $3; exit }')
+    [ -n "$VPORT" ] || { WHY="AUTO mode, but neither its wrapper (pid $VPID) nor its JVM (pid $VJVM) has a socket on 31000-32999 (the wrapper listens on 32000-32999, the JVM connects from 31000-31999)"; return 1; }
   fi
   return 0
 }
@@ -101,24 +126,32 @@ verify_running() {
   [ "$VPID" = "$first" ] || { WHY="the wrapper restarted (pid $first, then $VPID)"; return 1; }
 }
 stop_agent() {
-  [ -d "$1" ] || return 0
-  w=$(wrapper_pid "$1" "$2")
-  [ -n "$w" ] || return 0
-  jv=$(jvm_of "$w")
-  run_agent "$1" "$2" stop
-  i=0
-  while p=$(wrapper_pid "$1" "$2") && [ -n "$p" ]; do
-    i=$((i + 1))
-    if [ "$i" -eq 20 ]; then j=$(jvm_of "$p"); kill "$p" $j 2>/dev/null; fi
-    if [ "$i" -eq 30 ]; then j=$(jvm_of "$p"); kill -9 "$p" $j 2>/dev/null; fi
-    [ "$i" -ge 35 ] && return 1
-    sleep 1
-  done
-  # A JVM that outlived its wrapper would keep the port and the old jars busy.
-  if [ -n "$jv" ] && [ -d "/proc/$jv" ] && tr '\0' ' ' < "/proc/$jv/cmdline" 2>/dev/null | grep -q -- '-Dwrapper.key='; then
-    kill "$jv" 2>/dev/null; sleep 1; kill -9 "$jv" 2>/dev/null
+  if [ -d "$1" ] && [ -n "$(wrapper_pid "$1" "$2")" ]; then
+    run_agent "$1" "$2" stop
+    i=0
+    while [ -n "$(wrapper_pid "$1" "$2")" ] && [ "$i" -lt 15 ]; do i=$((i + 1)); sleep 1; done
   fi
-  return 0
+  # Whatever its pid file says: every wrapper and JVM of this agent goes (a JVM that outlived its wrapper, a
+  # wrapper that could not write its pid file, an old copy still running from a folder set aside before).
+  left=$(agent_procs "$1" "$2" | while read -r p r; do echo "$p"; done)
+  [ -n "$left" ] || return 0
+  echo "+ stop $2 processes found by what they are:" $left >> "$OUT" 2>/dev/null
+  stop_pids $left && return 0
+  WHY="$2 processes survive SIGKILL:$ap_left"
+  return 1
+}
+# After a change or a rollback: nothing of either agent runs but what its pid file names. Anything else
+# (a wrapper started without room for its pid file, …) is stopped: an agent its scripts cannot see must not run.
+no_strays() {
+  st=
+  for a in "$U $UN" "$M $MN"; do set -- $a; st="$st $(agent_strays "$1" "$2")"; done
+  st=$(echo $st)
+  [ -n "$st" ] || return 0
+  echo "+ stop agent processes no pid file names: $st" >> "$OUT" 2>/dev/null
+  STOPPED=" (stopped agent processes no pid file named: $st)"
+  stop_pids $st && return 0
+  WHY="agent processes no pid file names survive SIGKILL:$ap_left"
+  return 1
 }
 unregister() {
   [ "$(registered "$2")" = yes ] || return 0
@@ -193,6 +226,7 @@ undo_agent() {
   return 0
 }
 rollback() {
+  ROLLING=1 STOPPED=
   PHASE=rolling-back; save; note rolling-back
   START_WAIT=$FULL_WAIT
   [ "$ACTION" = uninstall ] || drop_rc_lines
@@ -208,12 +242,15 @@ rollback() {
   [ "$UPDATE_WAS" = absent ] || run_agent "$U" "$UN" start
   run_agent "$M" "$MN" start
   if verify_running "$M" "$MN"; then
-    finish rolled-back "$1; the previous agent was restored and runs (pid $VPID)"
+    no_strays || finish failed "$1; the previous agent was restored and runs (pid $VPID), but $WHY"
+    finish rolled-back "$1; the previous agent was restored and runs (pid $VPID)$STOPPED"
   fi
-  was=; [ "$MAIN_WAS" = stopped ] && was=" (it was not running before the change either)"
-  finish failed "$1; the previous agent was restored to $M but does not run: $WHY$was${"$"}{left:+;$left}"
+  why=$WHY was=; [ "$MAIN_WAS" = stopped ] && was=" (it was not running before the change either)"
+  no_strays || why="$why; $WHY"
+  finish failed "$1; the previous agent was restored to $M but does not run: $why$was$STOPPED${"$"}{left:+;$left}"
 }
 fail() {
+  room
   note failed "after $PHASE: $*"
   rollback "$*"
 }
@@ -223,7 +260,7 @@ finish() {
   PHASE=done; save
   echo "outcome=$1" >> "$SD/txn"
   [ -f "$OUT" ] && cp "$OUT" "$SD/out.$TXN" 2>/dev/null
-  rm -rf "$STAGE" ${"$"}{EXTRA_STAGE:+"$EXTRA_STAGE"}
+  rm -rf "$STAGE" ${"$"}{EXTRA_STAGE:+"$EXTRA_STAGE"} "$RESERVE"
   for f in $(ls -t "$SD"/journal.* 2>/dev/null | tail -n +6); do rm -f "$f" "$SD/out.${"$"}{f##*journal.}"; done
   note done "$@"
   rm -rf "$SD/lock"
@@ -244,9 +281,9 @@ lock() {
   until mkdir "$SD/lock" 2>/dev/null; do
     h=$(cat "$SD/lock/pid" 2>/dev/null | tr -dc 0-9)
     if [ -n "$h" ] && [ -r "/proc/$h/cmdline" ] && tr '\0' ' ' < "/proc/$h/cmdline" | grep -q txn.sh; then
-      note done failed "another change (pid $h) is running on this host; nothing was changed"; rm -rf "$STAGE"; exit 0
+      note done failed "another change (pid $h) is running on this host; nothing was changed"; rm -rf "$STAGE" "$RESERVE"; exit 0
     fi
-    i=$((i + 1)); [ "$i" -gt 3 ] && { note done failed "cannot take the lock $SD/lock"; exit 0; }
+    i=$((i + 1)); [ "$i" -gt 3 ] && { note done failed "cannot take the lock $SD/lock"; rm -f "$RESERVE"; exit 0; }
     rm -rf "$SD/lock"
   done
   echo $$ > "$SD/lock/pid"
@@ -260,7 +297,7 @@ if [ "$ACTION" = recover ]; then
   MAIN_REG=$(get main_reg) UPDATE_REG=$(get update_reg) RCL=$(get rc_local) OLDSTAGE=$(get stage) ACTION=$(get action)
   # The record's own aside path: a recovery interrupted in turn is recovered from the same folders.
   ASIDE=$(get aside)
-  case $ASIDE in /.resetpwd-fleet/?*) ;; *) note done failed "the change record has no usable aside path ($ASIDE)"; exit 0 ;; esac
+  case $ASIDE in /.resetpwd-fleet/?*) ;; *) note done failed "the change record has no usable aside path ($ASIDE)"; rm -f "$RESERVE"; exit 0 ;; esac
   note recovering "found $OLD dead in phase $PHASE (recovered by $TXN)"
   if [ "$(rank "$PHASE")" -ge 12 ]; then rm -rf "$ASIDE"; rmdir /.resetpwd-fleet 2>/dev/null; EXTRA_STAGE=$STAGE STAGE=$OLDSTAGE; finish ok "committed before it stopped"; fi
   [ -d "$OLDSTAGE" ] && OUT=$OLDSTAGE/out
@@ -278,8 +315,8 @@ MAIN_REG=$(registered "$MN") UPDATE_REG=$(registered "$UN")
 phase started "action=$ACTION main=$MAIN_WAS update=$UPDATE_WAS tool=$TOOL"
 
 phase stopping
-stop_agent "$U" "$UN" || fail "cannot stop $UN"
-stop_agent "$M" "$MN" || fail "cannot stop $MN"
+stop_agent "$U" "$UN" || fail "cannot stop $UN: $WHY"
+stop_agent "$M" "$MN" || fail "cannot stop $MN: $WHY"
 phase stopped
 unregister "$U" "$UN" || fail "$UN is still registered after its remove verb"
 unregister "$M" "$MN" || fail "$MN is still registered after its remove verb"
@@ -302,6 +339,12 @@ phase installing
 if [ "$UDIR" != - ]; then d=$STAGE/x/$UDIR; else d=$STAGE/x/$LDIR; fi
 (cd "$d" && limited sh setup.sh) >> "$OUT" 2>&1 < /dev/null || [ $? -ne 124 ] || fail "setup.sh did not finish within $LIMIT s"
 [ -d "$M" ] || fail "setup.sh did not create $M"
+# Its copy can fail half-way (a full disk) while it still says "successfully": the first error it printed,
+# or a disk left without room, ends the change here — a half-copied agent is never started or judged.
+err=$(grep -m 1 -E '^(cp|mv|mkdir|chmod|tar|unzip): |No space left on device|Read-only file system|Disk quota exceeded|Input/output error' "$OUT" 2>/dev/null)
+[ -z "$err" ] || fail "setup.sh failed: $err"
+free=$(df -Pk "$M" 2>/dev/null | awk 'NR == 2 { print $4 }')
+[ "${"$"}{free:-1}" -ge 64 ] 2>/dev/null || fail "No space left on device: the disk filled up while setup.sh copied the agent (${"$"}{free:-0} KiB free); the install is incomplete"
 said=ok; grep -q 'Failed to start service' "$OUT" && said="setup.sh printed 'Failed to start service'"
 phase installed "setup: $said"
 chmod 700 "$M/bin/$MN.script" "$M/bin/wrapper" && chmod 600 "$M"/lib/* || fail "chmod failed"
@@ -315,6 +358,8 @@ if ! verify_running "$M" "$MN"; then
   verify_running "$M" "$MN" || fail "the new agent does not run: $WHY"
 fi
 phase verified "pid=$VPID jvm=$VJVM port=${"$"}{VPORT:--}"
+STOPPED=
+no_strays || fail "$WHY"
 BOOT=
 ensure_boot "$M" "$MN" || fail "cannot register $MN to start at boot"
 [ -d "$U" ] && { ensure_boot "$U" "$UN" || fail "cannot register $UN to start at boot"; }
@@ -323,5 +368,5 @@ phase boot "${"$"}{BOOT# }"
   echo "installed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "tool=$TOOL"; } > "$SD/state.tmp" && mv -f "$SD/state.tmp" "$SD/state" || fail "cannot write $SD/state"
 phase committed
 rm -rf "$ASIDE"; rmdir /.resetpwd-fleet 2>/dev/null
-finish ok "pid=$VPID"
+finish ok "pid=$VPID$STOPPED"
 `;

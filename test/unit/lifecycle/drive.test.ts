@@ -257,7 +257,7 @@ describe('driveChange', () => {
   });
 
   it('the in-place fix: its failure is the host\'s, with the host named', async () => {
-    const fixPlan: Plan = { kind: 'fix-permissions', outcome: 'updated', reason: 'wrong modes', steps: [] };
+    const fixPlan: Plan = { kind: 'fix', outcome: 'updated', reason: 'wrong modes', steps: [] };
     const ok = await setup({ plans: [{ ...fixPlan }] }).run();
     expect(ok).toMatchObject({ outcome: 'updated', error: null });
     expect(ok.steps.map((s) => s.name)).toEqual(['connect', 'facts', 'permissions', 'facts']);

@@ -79,7 +79,7 @@ describe('planWindowsChange', () => {
   it('the right package with a Manual start type or an open ACL is fixed in place, not reinstalled', () => {
     const f = facts((x) => { installed(x); x.agents.main.service!.startMode = 'Manual'; x.agents.main.aclWriters = ['S-1-5-11']; });
     const p = plan('update', f);
-    expect(p).toMatchObject({ kind: 'fix-permissions', outcome: 'updated' });
+    expect(p).toMatchObject({ kind: 'fix', outcome: 'updated' });
     expect(p.steps).toEqual([
       'restrict the ACL of C:\\CloudResetPwdAgent to Administrators and SYSTEM (Users read)',
       'set cloudResetPwdAgent to start Automatic (it starts Manual)',

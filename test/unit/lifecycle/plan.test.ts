@@ -27,6 +27,7 @@ const plan = (cmd: 'update' | 'install' | 'uninstall', f: LinuxFacts, o: Partial
 /** The host as a finished update leaves it: this package recorded, running, right modes, starting at boot. */
 const installed = (f: LinuxFacts) => {
   f.agents.update.present = false;
+  f.agents.update.procs = [];
   f.stateFile = { package_sha256: pkg.sha256, version: '2.1.0' };
   Object.assign(f.agents.main, {
     present: true, running: true, jarSha256: pkg.agentJarSha256, log4jCore: '2.17.1', backendType: 'PIPE', unitEnabled: true, libBadModes: 0,
@@ -89,7 +90,7 @@ describe('planChange', () => {
 
   it('fixes only the permissions when the right package runs with wrong modes', () => {
     const p = plan('update', facts((x) => { installed(x); x.agents.main.libBadModes = 3; }));
-    expect(p).toMatchObject({ kind: 'fix-permissions', outcome: 'updated' });
+    expect(p).toMatchObject({ kind: 'fix', outcome: 'updated' });
   });
 
   it('reinstalls the same package when it does not run or does not start at boot, and on --reinstall', () => {
@@ -102,12 +103,40 @@ describe('planChange', () => {
     const clean = facts((x) => {
       x.agents.main.present = false;
       x.agents.update.present = false;
+      x.agents.main.procs = [];
+      x.agents.update.procs = [];
     });
     expect(plan('update', clean)).toMatchObject({ kind: 'transaction', outcome: 'installed' });
     expect(plan('install', clean)).toMatchObject({ kind: 'transaction', outcome: 'installed' });
     expect(plan('install', facts()).reason).toMatch(/already installed .*install --reinstall/);
     expect(plan('install', facts(), { reinstall: true })).toMatchObject({ kind: 'transaction', outcome: 'installed' });
     expect(plan('uninstall', clean).kind).toBe('unchanged');
+  });
+
+  it('old agent processes no pid file names, on a host that runs this package: an in-place fix stops them', () => {
+    const f = facts((x) => {
+      installed(x);
+      x.agents.main.procs.push({ pid: 405, role: 'wrapper', wrapper: null, cwd: '/.resetpwd-fleet/m0/CloudrResetPwdAgent/bin (deleted)' }, { pid: 406, role: 'jvm', wrapper: 405, cwd: '/.resetpwd-fleet/m0/CloudrResetPwdAgent/bin (deleted)' });
+    });
+    const p = plan('update', f);
+    expect(p).toMatchObject({ kind: 'fix', outcome: 'updated' });
+    expect(p.reason).toMatch(/with old agent processes still run \(405, 406\)$/);
+    expect(p.steps).toEqual([expect.stringMatching(/^stop the agent processes its pid file does not name \(405, 406\)/)]);
+  });
+
+  it('every change stops the agents by their verb and then by what they are; processes without a folder are still an agent to remove', () => {
+    const p = plan('update', facts());
+    expect(p.steps.join('\n')).toMatch(/with their own stop verb; then every remaining wrapper and JVM of either agent, found by command line and working folder; check none is left/);
+    const ghost = facts((x) => {
+      x.agents.main.present = false;
+      x.agents.update.present = false;
+      x.agents.main.procs = [{ pid: 77, role: 'jvm', wrapper: null, cwd: '/.resetpwd-fleet/m0/CloudrResetPwdAgent/bin (deleted)' }];
+      x.agents.update.procs = [];
+    });
+    const u = plan('uninstall', ghost);
+    expect(u).toMatchObject({ kind: 'transaction', action: 'uninstall' });
+    expect(u.steps[0]).toMatch(/^nothing installed; stop every remaining wrapper and JVM .*\(now: 77, not in a pid file\)/);
+    expect(plan('update', ghost)).toMatchObject({ kind: 'transaction', outcome: 'updated' });
   });
 
   it('streams a tar when the host has neither unzip nor a python3 with zipfile; refuses with no hash tool', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import {
-  FIX_PERMISSIONS_SCRIPT, PREPARE_SCRIPT, USER_UPLOAD_DIR_SCRIPT, extractorOf, followScript, hashToolOf, launchScript, stageScript,
+  FIX_SCRIPT, PREPARE_SCRIPT, USER_UPLOAD_DIR_SCRIPT, extractorOf, followScript, hashToolOf, launchScript, stageScript,
 } from '../../../../src/platform/linux/change-scripts.js';
 import { TXN_SCRIPT } from '../../../../src/platform/linux/txn-script.js';
 
@@ -21,7 +21,7 @@ const scripts: Record<string, string> = {
   'stage (nothing to unpack)': stageScript({ uploadDir: '/u', stage: '/s', files: [{ name: 'txn.sh', sha256: 'cd'.repeat(32) }], unpack: null }),
   launch: launchScript({ action: 'install', txn: 'abc123', stage: '/var/lib/resetpwd-fleet/stage.x', linuxDir: hostile, updateDir: null, sha256: 'ab'.repeat(32), version: hostile, log4j: '2.17.1', settleSeconds: 3, startWaitSeconds: 20, tool: '0.1.0' }),
   follow: followScript(hostile, 3),
-  permissions: FIX_PERMISSIONS_SCRIPT,
+  fix: FIX_SCRIPT,
 };
 
 describe('change scripts', () => {

@@ -24,7 +24,14 @@ describe('parseLinuxFacts', () => {
     expect(f.agents.main).toMatchObject({ present: true, running: true, backendType: 'AUTO', log4jCore: '2.8.2', unit: true, unitEnabled: true });
     expect(f.agents.main.javaCommand).toBe('/CloudResetPwdUpdateAgent/depend/jre1.8.0_131/bin/java');
     expect(f.agents.update).toMatchObject({ present: true, running: true, version: '1.0.5' });
-    expect(f.listeningPorts).toContain(31000);
+    // The socket backend as the real wrapper has it: the wrapper listens (32000), its JVM connects from 31000.
+    expect(f.agents.main.procs).toEqual([
+      { pid: 111, role: 'wrapper', wrapper: null, cwd: '/CloudrResetPwdAgent/bin' },
+      { pid: 112, role: 'jvm', wrapper: 111, cwd: '/CloudrResetPwdAgent/bin' },
+    ]);
+    expect(f.agents.main.sockets).toContainEqual({ pid: 111, port: 32000, state: 'LISTEN' });
+    expect(f.agents.main.sockets).toContainEqual({ pid: 112, port: 31000, state: 'CONNECTED' });
+    expect(f.agents.update.procs.map((p) => p.role)).toEqual(['wrapper', 'jvm']);
   });
 
   it('identifies SLES 11 SP4 from /etc/SuSE-release alone, with its meminfo and SysV registration', () => {

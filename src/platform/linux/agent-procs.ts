@@ -1,0 +1,126 @@
+import { ASIDE_DIR } from './paths.js';
+
+/**
+ * `agent_procs DIR NAME`: every process of one agent, found by what it is rather than by its pid file — a
+ * pid file can be lost (a full disk when the wrapper started, a folder set aside or deleted under a running
+ * agent, a hand start), and an agent the tool cannot see keeps running old code (log4j 2.8) for ever.
+ *
+ *  - a wrapper: its program (argv[0], or the script an interpreter runs, argv[1]) is `…/wrapper`, and it
+ *    names this agent (an argument `wrapper.name=NAME`, as the agent's script passes it), or its program is
+ *    `DIR/bin/wrapper`, or it works in (or runs from) this agent's folder;
+ *  - a JVM: an argument `-Dwrapper.key=…` (what `ps` shows on a real host), belonging to a wrapper above
+ *    (`-Dwrapper.pid=`, or its parent), or working in (or running from) this agent's folder;
+ *  - "this agent's folder" is DIR, or a copy of it this tool set aside (ASIDE_DIR/<change>/<folder>), even
+ *    deleted — which is where an agent left running by an interrupted change lives on.
+ *
+ * Prints one line per process: `<pid> wrapper|jvm <its wrapper's pid, or -> <working folder>`. One grep over
+ * the process table, then a few forks per wrapper-like process (a host has a handful). The function's own
+ * text never holds a newline followed by an argument it looks for, so the scripts that carry it (their
+ * `sh -c` command lines contain this text) are never taken for a wrapper or a JVM.
+ */
+export const AGENT_PROCS_SH = String.raw`
+ap_nl=$(printf '\nx'); ap_nl=${"$"}{ap_nl%x}
+ap_in() {
+  case $1 in
+    "$ap_d"|"$ap_d"/*|"$ap_d (deleted)"|${ASIDE_DIR}/*/"$ap_b"|${ASIDE_DIR}/*/"$ap_b"/*|${ASIDE_DIR}/*/"$ap_b (deleted)") return 0 ;;
+  esac
+  return 1
+}
+# This script, its subshells and its ancestors (sudo, the login shell) carry this text in their command lines:
+# skipped without reading them (reading a stat file is a builtin, a tr is a fork).
+ap_self=' '
+ap_p=$$
+while [ -n "$ap_p" ] && [ "$ap_p" -gt 1 ] 2>/dev/null; do
+  ap_self="$ap_self$ap_p "; ap_s=; { read -r ap_s < "/proc/$ap_p/stat"; } 2>/dev/null; set -- ${"$"}{ap_s##*) }; ap_p=${"$"}{2:-}
+done
+agent_procs() {
+  ap_d=$1 ap_n=$2 ap_b=${"$"}{1##*/} ap_w=' ' ap_j=
+  for ap_f in $(grep -l -a -F -e wrapper /proc/[0-9]*/cmdline 2>/dev/null); do
+    ap_p=${"$"}{ap_f#/proc/}; ap_p=${"$"}{ap_p%/cmdline}
+    case $ap_self in *" $ap_p "*) continue ;; esac
+    ap_s=; { read -r ap_s < "/proc/$ap_p/stat"; } 2>/dev/null
+    set -- ${"$"}{ap_s##*) }
+    [ "${"$"}{2:-}" = "$$" ] && continue
+    ap_pp=${"$"}{2:--}
+    ap_a=$(tr '\0' '\n' 2>/dev/null < "$ap_f") || continue
+    [ -n "$ap_a" ] || continue
+    ap_a="$ap_nl$ap_a$ap_nl"
+    ap_x=${"$"}{ap_a#"$ap_nl"}; ap_0=${"$"}{ap_x%%"$ap_nl"*}; ap_x=${"$"}{ap_x#*"$ap_nl"}; ap_1=${"$"}{ap_x%%"$ap_nl"*}
+    case $ap_a in
+      *"$ap_nl-Dwrapper.key="*)
+        ap_k=${"$"}{ap_a#*"$ap_nl-Dwrapper.pid="}; ap_k=${"$"}{ap_k%%"$ap_nl"*}
+        case $ap_k in ''|*[!0-9]*) ap_k=- ;; esac
+        ap_j="$ap_j$ap_p:$ap_k:$ap_pp:$(readlink "/proc/$ap_p/cwd" 2>/dev/null)$ap_nl"
+        continue ;;
+    esac
+    case $ap_0 in */wrapper|wrapper) ;; *) case $ap_1 in */wrapper) ;; *) continue ;; esac ;; esac
+    ap_c=$(readlink "/proc/$ap_p/cwd" 2>/dev/null)
+    case $ap_a in
+      *"$ap_nl""wrapper.name=$ap_n$ap_nl"*) ;;
+      *"$ap_nl""wrapper.name="*) continue ;;
+      *) [ "$ap_0" = "$ap_d/bin/wrapper" ] || [ "$ap_1" = "$ap_d/bin/wrapper" ] || ap_in "$ap_c" || ap_in "$(readlink "/proc/$ap_p/exe" 2>/dev/null)" || continue ;;
+    esac
+    ap_w="$ap_w$ap_p "
+    echo "$ap_p wrapper - $ap_c"
+  done
+  printf '%s' "$ap_j" | while IFS=: read -r ap_p ap_k ap_pp ap_c; do
+    [ -n "$ap_p" ] || continue
+    case $ap_w in
+      *" $ap_k "*) echo "$ap_p jvm $ap_k $ap_c"; continue ;;
+      *" $ap_pp "*) echo "$ap_p jvm $ap_pp $ap_c"; continue ;;
+    esac
+    # Another agent wrapper still runs it: not this agent, wherever its Java lives (old builds run the
+    # main agent on the Java of the update agent).
+    [ "$ap_k" != - ] && [ -d "/proc/$ap_k" ] && continue
+    # An orphan: where it works decides; where its program lives only when that cannot be read.
+    if [ -n "$ap_c" ]; then ap_in "$ap_c" || continue; else ap_in "$(readlink "/proc/$ap_p/exe" 2>/dev/null)" || continue; fi
+    echo "$ap_p jvm - $ap_c"
+  done
+}
+# agent_strays DIR NAME: the pids of the processes of that agent that its pid file does not name (neither the
+# wrapper in it, nor a JVM of that wrapper).
+agent_strays() {
+  as_t=; [ -r "$1/bin/$2.pid" ] && { read -r as_t < "$1/bin/$2.pid"; } 2>/dev/null
+  case $as_t in *[!0-9]*) as_t=$(printf '%s' "$as_t" | tr -dc 0-9) ;; esac
+  agent_procs "$1" "$2" | while read -r as_p as_r as_w as_c; do
+    [ -n "$as_t" ] && { [ "$as_p" = "$as_t" ] || { [ "$as_r" = jvm ] && [ "$as_w" = "$as_t" ]; }; } && continue
+    echo "$as_p"
+  done
+}
+# alive PID: the process exists and is not a zombie.
+alive() {
+  al_s=; { read -r al_s < "/proc/$1/stat"; } 2>/dev/null || return 1
+  case ${"$"}{al_s##*) } in Z*|X*) return 1 ;; esac
+  return 0
+}
+# stop_pids PID…: SIGTERM, SIGKILL after 5 s; false (the survivors in ap_left) if any is left after 10 s.
+stop_pids() {
+  [ $# -gt 0 ] || return 0
+  kill "$@" 2>/dev/null
+  sp_i=0
+  while :; do
+    ap_left=
+    for sp_p in "$@"; do alive "$sp_p" && ap_left="$ap_left $sp_p"; done
+    [ -z "$ap_left" ] && return 0
+    sp_i=$((sp_i + 1))
+    [ "$sp_i" -eq 10 ] && kill -9 $ap_left 2>/dev/null
+    [ "$sp_i" -ge 20 ] && return 1
+    sleep 0.5 2>/dev/null || sleep 1
+  done
+}
+# agent_sockets PID…: their TCP sockets on 31000-32999 (the two ranges of the socket backend), listening or
+# connected: "socket PID PORT LISTEN|CONNECTED" lines. One ls and one awk for all of them.
+agent_sockets() {
+  [ $# -gt 0 ] || return 0
+  as_d=; for as_p in "$@"; do as_d="$as_d /proc/$as_p/fd"; done
+  { ls -l $as_d 2>/dev/null; echo @tcp; cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; } | awk -v pid="$1" '
+    function hex(s,  i, n) { n = 0; for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1; return n }
+    /^\/proc\/[0-9]+\/fd:$/ { split($0, q, "/"); pid = q[3]; next }
+    $0 == "@tcp" { t = 1; next }
+    !t { if (match($0, /socket:\[[0-9]+\]/)) own[substr($0, RSTART + 8, RLENGTH - 9)] = pid; next }
+    ($10 in own) && ($4 == "0A" || $4 == "01") {
+      n = split($2, l, ":"); p = hex(l[n])
+      if (p >= 31000 && p <= 32999) print "socket", own[$10], p, ($4 == "0A" ? "LISTEN" : "CONNECTED")
+    }'
+}
+`;
