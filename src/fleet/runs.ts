@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import type { HostResult } from '../audit/result.js';
+import type { HostResult, Outcome } from '../audit/result.js';
 import { defaultJournalDir } from '../lifecycle/journal.js';
 
 /**
@@ -26,6 +26,8 @@ export interface RunRecord {
   results: Map<string, HostResult>;
   /** The last state journaled for each host that started. */
   lastState: Map<string, string>;
+  /** The last change launched on each host (its id on the host, and the outcome it was to give). */
+  changes: Map<string, { txn: string; outcome: Outcome }>;
   interrupted: boolean;
 }
 
@@ -39,6 +41,7 @@ export function readRun(file: string): RunRecord {
   let header: RunHeader | null = null;
   const results = new Map<string, HostResult>();
   const lastState = new Map<string, string>();
+  const changes = new Map<string, { txn: string; outcome: Outcome }>();
   let finished = false;
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
@@ -53,10 +56,11 @@ export function readRun(file: string): RunRecord {
       finished = false;
     } else if (rec.type === 'result' && typeof rec.host === 'string') results.set(rec.host, rec.result as HostResult);
     else if (rec.type === 'end') finished = rec.complete !== false;
+    else if (rec.type === 'change' && typeof rec.host === 'string' && typeof rec.txn === 'string') changes.set(rec.host, { txn: rec.txn, outcome: rec.outcome as Outcome });
     else if (typeof rec.host === 'string' && typeof rec.state === 'string') lastState.set(rec.host, rec.state);
   }
   if (!header) throw new UsageError(`${file}: not a resetpwd-fleet run journal (no run header)`);
-  return { id: header.run, file, header, results, lastState, interrupted: !finished };
+  return { id: header.run, file, header, results, lastState, changes, interrupted: !finished };
 }
 
 /** A run by id, by journal path, or "latest" (the newest journal in the runs folder). */

@@ -99,6 +99,26 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
     s = await time('connect', d.open);
     r.reachable = true;
     m.to('connected');
+    if (ctx.resume) {
+      // A change the resumed run launched here: its end, reached while no controller watched, is this run's
+      // outcome for the host — never a second attempt (a rolled-back host stays rolled back; --retry-failed
+      // is the way to try again). Only a change that never ran or died is planned anew.
+      const prior = ctx.resume;
+      m.to('planned', `resume: change ${prior.txn} launched by the interrupted run`);
+      m.to('waiting', prior.txn);
+      launched = true;
+      const fin = await time('wait', () => follow(prior.txn, null));
+      launched = false;
+      if (fin.result !== 'lost') {
+        r.txn = prior.txn;
+        r.plan = { kind: 'transaction', reason: `resumed: change ${prior.txn}, launched by the interrupted run, ended ${fin.result}`, steps: [] };
+        const after = await readBack();
+        if (fin.result === 'ok') return end(prior.outcome, null);
+        return end(fin.result === 'rolled-back' ? 'rolled-back' : 'failed', `${t.name}: ${fin.detail}${fin.result === 'failed' ? d.describeLeft(after) : ''}`);
+      }
+      m.to('done', `change ${prior.txn}: ${fin.detail}`);
+      m.to('connected');
+    }
     for (let round = 0; round < 4; round++) {
       const facts = await readBack();
       r.checks = d.checks(facts);
@@ -149,6 +169,8 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
           const refused = await time('launch', () => d.launch(s!, stage, plan, txn));
           if (refused !== null) return end('failed', `${t.name}: the change could not be started on the host (${refused}); nothing was changed`);
           m.to('launched', txn);
+          // What a resumed run needs to tell this change's end from a change of its own (fleet/runs.ts).
+          if (plan.kind === 'transaction') ctx.journal?.write({ type: 'change', host: t.name, txn, outcome: plan.outcome });
           launched = true;
           const fin = await time('apply', () => follow(txn, m));
           launched = false; // it ended (or died): what follows is this run's own failure, not the change's

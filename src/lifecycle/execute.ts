@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { runLinuxChecks } from '../checks/index.js';
 import { quote } from '../dialect/posix.js';
 import { gatherFacts, openSession, type ConnectOptions, type HostSession } from '../audit/host.js';
-import type { HostResult } from '../audit/result.js';
+import type { HostResult, Outcome } from '../audit/result.js';
 import type { Target } from '../inventory/target.js';
 import type { PackageInfo } from '../package/verify.js';
 import { agentState } from '../platform/linux/agent-state.js';
@@ -38,6 +38,8 @@ export interface ChangeContext {
    * reconnect attempt ended (its number since the drop; error undefined: it got back in).
    */
   onReconnect?: (host: string, attempt: number, error?: string) => void;
+  /** The change the run being resumed launched on this host (its journal's `change` record), if any. */
+  resume?: { txn: string; outcome: Outcome } | undefined;
 }
 
 export interface ChangeHostResult extends HostResult {

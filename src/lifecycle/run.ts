@@ -119,6 +119,7 @@ export async function runChange(command: ChangeCommand, targetsIn: Target[], o: 
           startWaitSeconds: o.startWaitSeconds,
           ...(o.onTransition ? { onTransition: o.onTransition } : {}),
           ...(o.onReconnect ? { onReconnect: o.onReconnect } : {}),
+          resume: prior?.changes.get(pending[i]!.name),
         });
         return h;
       },

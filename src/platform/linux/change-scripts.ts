@@ -9,21 +9,54 @@ import { MAIN_AGENT, STATE_DIR, UPDATE_AGENT } from './paths.js';
  */
 const PRELUDE = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH; LC_ALL=C; export LC_ALL\n';
 
-/** A directory only the login user can read, for SFTP uploads of a non-root login (sudo hosts). */
-export const USER_UPLOAD_DIR_SCRIPT = `umask 077; mktemp -d "\${TMPDIR:-/tmp}/resetpwd-fleet.XXXXXX"`;
-
 /**
- * Root's private stage under STATE_DIR. Stages left by cut connections (no live change uses them) are removed
- * once an hour old, so a re-run cleans up after an interrupted one.
+ * Leftovers of a change that never started — a stage (root's) or an upload folder (a sudo login's), tens of MB
+ * after a cut upload or a killed controller — are removed by the next run on the host, but never one still in
+ * use. Each records the SSH session that made it (its sshd process: pid and start time, which a reused pid
+ * cannot fake); it is in use while that session lives — the upload, the checks and the launch all run in it —
+ * or, for a stage, while the host's change record names it. One made by an older version of the tool, with
+ * no such record, goes once nothing in it was written for 10 minutes.
  */
-export const PREPARE_SCRIPT = `${PRELUDE}umask 077
-SD=${STATE_DIR}
+const LEFTOVERS = String.raw`
+ssh_session() {
+  p=$$
+  while [ -n "$p" ] && [ "$p" -gt 1 ] 2>/dev/null; do
+    s=; { read -r s < "/proc/$p/stat"; } 2>/dev/null || return 1
+    c=${"$"}{s#*\(}; c=${"$"}{c%\)*}
+    set -- ${"$"}{s##*) }
+    case $c in sshd|dropbear) echo "$p:${"$"}{20}"; return 0 ;; esac
+    p=$2
+  done
+  return 1
+}
+in_use() {
+  o=; { read -r o < "$1/.session"; } 2>/dev/null
+  if [ -n "$o" ]; then
+    s=; { read -r s < "/proc/${"$"}{o%%:*}/stat"; } 2>/dev/null || return 1
+    set -- ${"$"}{s##*) }
+    [ "${"$"}{o#*:}" = "${"$"}{20}" ]
+  else
+    [ -n "$(find "$1" -mmin -10 2>/dev/null | head -n 1)" ]
+  fi
+}
+`;
+
+/** A directory only the login user can read, for SFTP uploads of a non-root login (sudo hosts). */
+export const USER_UPLOAD_DIR_SCRIPT = `umask 077${LEFTOVERS}t=\${TMPDIR:-/tmp}
+for d in "$t"/resetpwd-fleet.*; do [ -d "$d" ] && [ -O "$d" ] && ! in_use "$d" && rm -rf "$d"; done
+u=$(mktemp -d "$t/resetpwd-fleet.XXXXXX") || exit 1
+ssh_session > "$u/.session"
+echo "$u"
+`;
+
+/** Root's private stage under STATE_DIR, made after the leftovers of earlier runs are removed (see above). */
+export const PREPARE_SCRIPT = `${PRELUDE}umask 077${LEFTOVERS}SD=${STATE_DIR}
 mkdir -p "$SD" && chmod 700 "$SD" || exit 1
 live=$(sed -n 's/^stage=//p' "$SD/txn" 2>/dev/null)
-for d in "$SD"/stage.*; do
-  [ -d "$d" ] && [ "$d" != "$live" ] && [ -n "$(find "$d" -maxdepth 0 -mmin +60 2>/dev/null)" ] && rm -rf "$d"
-done
-mktemp -d "$SD/stage.XXXXXX"
+for d in "$SD"/stage.*; do [ -d "$d" ] && [ "$d" != "$live" ] && ! in_use "$d" && rm -rf "$d"; done
+st=$(mktemp -d "$SD/stage.XXXXXX") || exit 1
+ssh_session > "$st/.session"
+echo "$st"
 `;
 
 export type Extractor = 'unzip' | 'python3' | 'tar';

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, appendFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Journal } from '../../../src/lifecycle/journal.js';
@@ -16,8 +16,11 @@ describe('run journals', () => {
   j.write({ type: 'result', host: 'a', result: host('a', 'updated') });
   j.write({ type: 'result', host: 'b', result: host('b', 'unreachable') });
   j.write({ type: 'result', host: 'e', result: host('e', 'skipped') });
+  j.append('c', 'launched', 'm0c');
+  j.write({ type: 'change', host: 'c', txn: 'm0c', outcome: 'updated' });
   j.append('c', 'set-aside');
   j.close();
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   appendFileSync(path.join(dir, 'r1.jsonl'), '{"t":"2026-11-23T00:00:00Z","run":"r1","host":"d","sta'); // torn by SIGKILL
 
   it('reads a journal cut mid-line by a kill: header, results, each host\'s last state, interrupted', () => {
@@ -25,6 +28,9 @@ describe('run journals', () => {
     expect(r.header).toMatchObject({ command: 'update', hosts: ['a', 'b', 'c', 'd', 'e'] });
     expect(r.interrupted).toBe(true);
     expect(r.lastState.get('c')).toBe('set-aside');
+    // The change a resume must follow to its end instead of starting another.
+    expect(r.changes.get('c')).toEqual({ txn: 'm0c', outcome: 'updated' });
+    expect(r.changes.has('a')).toBe(false);
     expect([...doneHosts(r)].sort()).toEqual(['a', 'b']);
     expect(failedHosts(r)).toEqual(['b']);
   });

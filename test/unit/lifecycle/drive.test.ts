@@ -34,7 +34,8 @@ function setup(sc: Script, over: Partial<ChangeContext> = {}) {
   const calls: string[] = [];
   const states: string[] = [];
   let opened = 0;
-  let change = -1;
+  // A resumed host follows its prior change first: that is the first scripted journal.
+  let change = over.resume ? 0 : -1;
   let poll = 0;
   // Like a real session: the poll runs its script through it (a poll without a session crashes, as on a host).
   const session = { close: async () => void calls.push('close'), run: () => undefined };
@@ -226,6 +227,32 @@ describe('driveChange', () => {
     const r = await h.run();
     expect(h.opened()).toBe(2);
     expect(r.error).toMatch(/^h1: HOST KEY CHANGED; the change continues on the host by itself/);
+  });
+
+  it('--resume: a change the interrupted run launched that ended by itself is this run\'s outcome, with no new attempt', async () => {
+    const h = setup({ plans: [], polls: [['1 started\n1 committed\n1 done ok pid=12\n']] }, { resume: { txn: 'm0prior', outcome: 'updated' } });
+    const r = await h.run();
+    expect(r).toMatchObject({ outcome: 'updated', error: null, txn: 'm0prior' });
+    expect(h.calls).toEqual(['open', 'poll 0', 'facts', 'close']);
+    expect(h.states).toEqual(['connected', 'planned', 'waiting', 'done']);
+  });
+
+  it('--resume: a change that rolled back while the controller was away stays rolled back for this run', async () => {
+    const h = setup({ plans: [], polls: [['1 failed\n1 rolling-back\n1 done rolled-back the new agent does not run; the previous agent was restored and runs (pid 7)\n']] }, { resume: { txn: 'm0prior', outcome: 'updated' } });
+    const r = await h.run();
+    expect(r).toMatchObject({ outcome: 'rolled-back', error: 'h1: the new agent does not run; the previous agent was restored and runs (pid 7)' });
+    expect(h.calls.some((c) => c.startsWith('stage'))).toBe(false);
+  });
+
+  it('--resume: a change that never ran or died is planned anew', async () => {
+    const h = setup(
+      { plans: [install], polls: [['0 lost the change never started (no record of m0prior)\n'], [journal(FULL, '1 done ok')]] },
+      { resume: { txn: 'm0prior', outcome: 'updated' } },
+    );
+    const r = await h.run();
+    expect(r.outcome).toBe('updated');
+    expect(h.calls.filter((c) => c.startsWith('stage'))).toEqual(['stage transaction']);
+    expect(h.states.slice(0, 6)).toEqual(['connected', 'planned', 'waiting', 'done', 'connected', 'planned']);
   });
 
   it('a change that died half-way is undone first, then the host is planned and changed again', async () => {
