@@ -1,4 +1,4 @@
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -127,3 +127,22 @@ export function labLeftovers(): string[] {
   if (netns) left.push(`named netns: ${netns}`);
   return left;
 }
+
+/** Runs a shell script inside a lab host as root, by nsenter (not through the tool's own SSH path). */
+export function onHost(host: string, script: string): string {
+  const r = spawnSync(labScript, ['shell', host, '/bin/sh', '-c', script], { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`${host}: ${script}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * The same in the background (a fault injector watching the host, say); the promise settles when it ends.
+ * Every script given here must end by itself, so a test leaves no process behind.
+ */
+export function onHostAsync(host: string, script: string): { child: ChildProcess; done: Promise<void> } {
+  const child = spawn(labScript, ['shell', host, '/bin/sh', '-c', script], { stdio: 'ignore' });
+  return { child, done: new Promise((resolve) => child.on('close', () => resolve())) };
+}
+
+/** Kills every sshd of the host (its per-connection `sshd -i`): the controller's connection drops mid-step. */
+export const KILL_SSHD = 'for d in /proc/[0-9]*; do [ "$(cat $d/comm 2>/dev/null)" = sshd ] && kill -9 ${d#/proc/}; done; true';

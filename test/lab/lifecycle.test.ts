@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ConnectOptions } from '../../src/audit/host.js';
@@ -8,7 +8,7 @@ import { resolveTargets } from '../../src/inventory/load.js';
 import type { ChangeCommand } from '../../src/lifecycle/plan.js';
 import { runChange, type ChangeDocument, type ChangeRunOptions } from '../../src/lifecycle/run.js';
 import type { HostState } from '../../src/lifecycle/machine.js';
-import { labDown, labUp, repo, type LabDoc } from './helpers.js';
+import { KILL_SSHD, labDown, labUp, onHost, onHostAsync, repo, type LabDoc } from './helpers.js';
 
 /**
  * update / install / uninstall end to end on the lab's real sshd hosts (test/lab/scenarios/lifecycle.lab).
@@ -28,18 +28,6 @@ function build(args: string[]) {
   const r = spawnSync('/usr/bin/python3', [path.join(repo, 'scripts/build-fixture-package'), ...args, '--out', pkgDir], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
 }
-
-/** Runs a shell command inside a lab host as root, by nsenter (not through the tool's own SSH path). */
-function onHost(host: string, script: string): string {
-  const r = spawnSync(path.join(repo, 'scripts/lab'), ['shell', host, '/bin/sh', '-c', script], { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`${host}: ${script}: ${r.stderr}`);
-  return r.stdout;
-}
-function onHostAsync(host: string, script: string): void {
-  spawn(path.join(repo, 'scripts/lab'), ['shell', host, '/bin/sh', '-c', script], { stdio: 'ignore' });
-}
-/** Kills every sshd of the host (its per-connection `sshd -i`): the controller's connection drops mid-step. */
-const KILL_SSHD = 'for d in /proc/[0-9]*; do [ "$(cat $d/comm 2>/dev/null)" = sshd ] && kill -9 ${d#/proc/}; done; true';
 
 interface Real {
   mainDir: boolean;
@@ -104,6 +92,7 @@ beforeAll(() => {
 }, 600_000);
 afterAll(() => {
   labDown();
+  rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('update', { timeout: 180_000 }, () => {
