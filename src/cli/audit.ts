@@ -17,7 +17,7 @@ export function auditCommand(name: 'audit' | 'status'): Command {
     .addHelpText('after', `\nExample:\n  resetpwd-fleet ${name} -i var/lab/inventory.ini --known-hosts var/lab/known_hosts --key var/lab/id_ed25519\n`);
   addRolloutOptions(addTargetOptions(cmd), false).action(async (o: TargetCliOptions & RolloutCliOptions) => {
     const targets = targetsOf(o);
-    const conn = await connectOptionsOf(o);
+    const conn = await connectOptionsOf(o, targets);
     const run = observeRun(o, conn, targets, newRunId(), name);
     run.progress.start(targets.length, name);
     const doc = await runAudit(name, targets, { ...conn, concurrency: o.concurrency, ...rolloutOf(o, false), signal: run.signal, onWave: run.wave }, run.host).finally(run.close);

@@ -70,7 +70,7 @@ export function changeCommand(name: ChangeCommand): Command {
       targets = targets.filter((t) => again.has(t.name));
       if (targets.length === 0) throw new UsageError(`--retry-failed ${o.retryFailed}: no host of that run failed or was unreachable (among the given targets)`);
     }
-    const conn = await connectOptionsOf(o);
+    const conn = await connectOptionsOf(o, targets);
     const runId = resume?.id ?? newRunId();
     const run = observeRun(o, conn, targets, runId, name, { package: o.package ?? null, dryRun: !!o.dryRun, resume: o.resume ?? null });
     const doc = await runChange(name, targets, {

@@ -3,6 +3,16 @@ import { CommanderError, type Command } from 'commander';
 import { buildProgram } from './program.js';
 import { ExitCode, exitCodeOf } from '../errors.js';
 
+// A reader that went away (`runs list | head -2`) ends the command quietly: there is no one left to tell.
+// A closed stderr only silences the progress: hosts in flight still finish and are journaled.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok);
+});
+process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+});
+
 const program = buildProgram();
 // Every level, not only the root: a subcommand's own usage error must reach the exit-code map (exit 2).
 const override = (c: Command): void => {

@@ -9,6 +9,7 @@ import type { ResultDocument } from '../audit/result.js';
 import { InventoryError, resolveTargets } from '../inventory/load.js';
 import type { Target } from '../inventory/target.js';
 import { renderJson, reporterFor, writeReport } from '../report/reporter.js';
+import { checkKeyFile } from '../transport/key-file.js';
 
 /** The target options every host-touching command shares (SPEC "Command line"). */
 export function addTargetOptions(cmd: Command): Command {
@@ -80,14 +81,11 @@ export interface TargetCliOptions {
   shard?: Shard;
 }
 
-export async function connectOptionsOf(o: TargetCliOptions): Promise<ConnectOptions> {
-  if (o.key) {
-    try {
-      readFileSync(o.key);
-    } catch {
-      throw new UsageError(`--key ${o.key}: cannot read that file; give the path of a private key`);
-    }
-  }
+/**
+ * How to reach the targets, with every secret resolved (env var, file, prompt — never argv), and every
+ * private key file the run would use checked once, before any host is contacted.
+ */
+export async function connectOptionsOf(o: TargetCliOptions, targets: Target[]): Promise<ConnectOptions> {
   if (o.winrmCa) {
     try {
       readFileSync(o.winrmCa);
@@ -104,12 +102,17 @@ export async function connectOptionsOf(o: TargetCliOptions): Promise<ConnectOpti
     }
   }
   if (o.askPass) password = await promptSecret('SSH password: ');
+  const keyPassphrase = fromEnv('--key-passphrase-env', o.keyPassphraseEnv);
+  const keys = new Map<string, string>();
+  if (o.key) keys.set(o.key, '--key');
+  for (const t of targets) if (t.connection === 'ssh' && t.keyFile && !keys.has(t.keyFile)) keys.set(t.keyFile, `${t.source}: host ${t.name}`);
+  for (const [file, from] of keys) checkKeyFile(file, keyPassphrase, from);
   return {
     knownHostsFile: o.knownHosts,
     acceptNew: !!o.acceptNew,
     user: o.user,
     keyFile: o.key,
-    keyPassphrase: fromEnv('--key-passphrase-env', o.keyPassphraseEnv),
+    keyPassphrase,
     password,
     become: !!o.become,
     becomePassword: fromEnv('--become-password-env', o.becomePasswordEnv),

@@ -1,9 +1,12 @@
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
+import os from 'node:os';
 
 /** One host to work on, whatever inventory format it came from. Secrets here came from files the
  * operator controls (inventory vars, host_list.txt) or env vars — never from argv. */
 export interface Target {
   name: string;
+  /** Where it was defined ("inventory.ini:12", "-H"), for messages about it. */
+  source: string;
   host: string;
   port: number;
   user?: string | undefined;
@@ -96,14 +99,39 @@ export function parseHostVars(vars: Record<string, string>, where: string, name:
   return out as HostVars;
 }
 
+/** A name to show in a message: a hostile or broken inventory can hold megabytes in one name. */
+export function shown(s: string): string {
+  const clean = s.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return clean.length <= 60 ? JSON.stringify(clean) : `${JSON.stringify(clean.slice(0, 40))}… (${s.length} characters)`;
+}
+
+const LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?';
+const HOSTNAME = new RegExp(`^(?=.{1,253}\\.?$)${LABEL}(?:\\.${LABEL})*\\.?$`);
+
+/** What we connect to must be a DNS name or an IP address — not a sentence, not "this machine". */
+function checkHost(name: string, host: string, where: string): void {
+  if (name.length > 253 || /[\s\u0000-\u001f\u007f]/.test(name)) {
+    throw new InventoryError(`${where}: host name ${shown(name)} is not a host name (at most 253 characters, no spaces or control characters); fix the inventory`);
+  }
+  const ip = isIP(host);
+  if (ip === 0 && !HOSTNAME.test(host)) {
+    throw new InventoryError(`${where}: host ${shown(name)}: ${shown(host)} is not a host name or IP address; fix ansible_host or the host's name in the inventory`);
+  }
+  if ((ip === 4 && host === '0.0.0.0') || (ip === 6 && /^[0:]+$/.test(host))) {
+    throw new InventoryError(`${where}: host ${shown(name)}: ${host} is no host's address (it means this machine); give the server's address`);
+  }
+}
+
 export function toTarget(name: string, vars: Record<string, string>, groups: string[], where: string): Target {
   const v = parseHostVars(vars, where, name);
+  checkHost(name, v.ansible_host ?? name, where);
   const jump = /ProxyJump[= ]\s*([^\s'"]+)/.exec(v.ansible_ssh_common_args ?? '')?.[1] ?? /-J\s+([^\s'"]+)/.exec(v.ansible_ssh_common_args ?? '')?.[1];
   const winrm = v.ansible_connection === 'winrm';
   const port = v.ansible_port ?? (winrm ? 5986 : 22);
   const windows = winrm || v.windows === true || v.ansible_shell_type === 'powershell' || v.ansible_shell_type === 'cmd';
   return {
     name,
+    source: where,
     host: v.ansible_host ?? name,
     port,
     os: windows ? 'windows' : 'linux',
@@ -118,7 +146,8 @@ export function toTarget(name: string, vars: Record<string, string>, groups: str
       : undefined,
     user: v.ansible_user,
     password: v.ansible_password ?? v.ansible_ssh_pass,
-    keyFile: v.ansible_ssh_private_key_file,
+    // As Ansible: "~/" is the operator's home.
+    keyFile: v.ansible_ssh_private_key_file?.replace(/^~(?=\/)/, os.homedir()),
     become: v.ansible_become ?? false,
     becomePassword: v.ansible_become_password ?? v.ansible_become_pass,
     connection: v.ansible_connection === 'winrm' ? 'winrm' : 'ssh',

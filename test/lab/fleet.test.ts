@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { labDown, labUp, repo, type LabDoc, type LabHost } from './helpers.js';
@@ -16,6 +16,7 @@ const state = path.join(tmp, 'state'); // XDG_STATE_HOME: this test's own runs f
 const runsDir = path.join(state, 'resetpwd-fleet', 'runs');
 const NEW = path.join(repo, 'packages/CloudResetPwdAgent-2.1.0.zip');
 const OLD = path.join(repo, 'packages/CloudResetPwdAgent-1.1.2.zip');
+const BROKEN = path.join(tmp, 'packages/CloudResetPwdAgent-2.2.0-broken-jvm.zip');
 const SECRET = 'Lab-Passw0rd'; // the sudo hosts' login and sudo password, in the lab's inventory
 const outputs: string[] = []; // every stdout/stderr of every run, for the secrets check
 
@@ -92,10 +93,13 @@ async function resetHealthyToOld() {
 }
 
 beforeAll(() => {
+  const b = spawnSync('/usr/bin/python3', [path.join(repo, 'scripts/build-fixture-package'), '--version', '2.2.0', '--broken-jvm', '--out', path.dirname(BROKEN)], { encoding: 'utf8' });
+  if (b.status !== 0) throw new Error(b.stderr);
   doc = labUp(path.join(repo, 'test/lab/scenarios/fleet.lab'), 32);
 }, 600_000);
 afterAll(() => {
   labDown();
+  rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('rollout controls', { timeout: 600_000 }, () => {
@@ -227,10 +231,55 @@ describe('interrupting the controller', { timeout: 600_000 }, () => {
     const d = JSON.parse(again.stdout);
     const touched = new Set(segment(id, 1).map((x) => x.host).filter(Boolean));
     for (const h of finished) expect(touched.has(h), String(h)).toBe(false);
-    for (const h of d.hosts as { name: string; outcome: string }[]) expect(['updated', 'unchanged']).toContain(h.outcome);
+    // Every host went from the old agent to the new one in this run: the changes the kill caught and that
+    // finished by themselves are this run's "updated" (not "unchanged"), with the change the killed run
+    // launched, and no second change was launched on those hosts.
+    const launchedBefore = new Map(before.filter((x) => x.state === 'launched').map((x) => [x.host as string, x.detail as string]));
+    const caught = [...launchedBefore.keys()].filter((h) => !finished.has(h));
+    expect(caught.length).toBeGreaterThan(0);
+    for (const h of d.hosts as { name: string; outcome: string; txn: string | null }[]) {
+      expect(h.outcome, h.name).toBe('updated');
+      if (caught.includes(h.name)) expect(h.txn, h.name).toBe(launchedBefore.get(h.name));
+    }
+    const relaunched = segment(id, 1).filter((x) => x.state === 'launched' && caught.includes(x.host as string));
+    expect(relaunched).toEqual([]);
     for (const h of hosts) expect(real(h), h).toMatchObject({ log4j: '2.17.1', running: true, leftovers: false });
     const show = await cli(['runs', 'show', id]);
     expect(show.stdout).toMatch(new RegExp(`run ${id}: update`));
+  });
+});
+
+describe('resuming after changes that rolled back by themselves', { timeout: 600_000 }, () => {
+  it('SIGKILL while a package whose new agent dies is rolling out: --resume reports the hosts rolled back and tries none of them again', async () => {
+    await resetHealthyToOld();
+    const hosts = names('healthy').slice(0, 4);
+    let killed = false;
+    const r = await cli(['update', ...base(), '--package', BROKEN, '-l', hosts.join(','), '-c', '2', '--max-errors', '100%', '--json'], {
+      onStderr: (err, child) => {
+        if (!killed && (err.match(/^\[\d+\/\d+\] /gm) ?? []).length >= 1) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      },
+    });
+    expect(r.code).toBe(137);
+    const id = path.basename(latestRun()[0]!, '.jsonl');
+    const before = segment(id, 0);
+    const finished = new Set(before.filter((x) => x.type === 'result').map((x) => x.host as string));
+    const caught = before.filter((x) => x.state === 'launched' && !finished.has(x.host as string)).map((x) => x.host as string);
+    expect(caught.length).toBeGreaterThan(0);
+    // No waiting: the caught changes may still be rolling back on their hosts; the resume follows them.
+    const again = await cli(['update', ...base(), '--package', BROKEN, '-l', hosts.join(','), '-c', '4', '--max-errors', '100%', '--resume', id, '--json']);
+    expect(again.code, again.stderr).toBe(1);
+    const d = JSON.parse(again.stdout);
+    for (const h of d.hosts as { name: string; outcome: string; error: string }[]) {
+      expect(h.outcome, h.name).toBe('rolled-back');
+      expect(h.error).toMatch(/the new agent does not run.*the previous agent was restored and runs/);
+    }
+    // One change per host in the whole run: none launched again on a host whose change was caught by the kill.
+    const launches = [...segment(id, 0), ...segment(id, 1)].filter((x) => x.state === 'launched').map((x) => x.host as string);
+    for (const h of hosts) expect(launches.filter((x) => x === h), h).toHaveLength(1);
+    for (const h of hosts) expect(real(h), h).toMatchObject({ log4j: '2.12.1', running: true, leftovers: false, changing: false });
   });
 });
 

@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Bad input that used to get past the gate: each is refused before any connection, exit 2, with one line
+ * naming the file (and line) and the fix. A listener stands in for the hosts: it must see no connection.
+ */
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const main = path.join(repo, 'dist/cli/main.js');
+let tmp: string;
+let server: Server;
+let port = 0;
+let connections = 0;
+
+beforeAll(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'bad-input-'));
+  server = createServer((s) => {
+    connections++;
+    s.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as { port: number }).port;
+  spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(tmp, 'id_ok')]);
+  spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret', '-f', path.join(tmp, 'id_enc')]);
+});
+afterAll(() => {
+  server.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function write(name: string, text: string | Buffer, mode = 0o600): string {
+  const f = path.join(tmp, name);
+  writeFileSync(f, text);
+  chmodSync(f, mode);
+  return f;
+}
+function run(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [main, ...args, '--known-hosts', path.join(tmp, 'known_hosts')], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+/** Exit 2, nothing on stdout, exactly one line on stderr matching `msg`, and no connection to any host. */
+function refused(r: ReturnType<typeof run>, msg: RegExp) {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stdout).toBe('');
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(msg);
+  expect(lines[0]!.length).toBeLessThan(400);
+  expect(connections).toBe(0);
+}
+
+describe('bad input is refused before any connection', () => {
+  it('a YAML inventory whose hosts: is a list (it made hosts "0" and "1", and connected to 0.0.0.0:22)', () => {
+    const f = write('list.yml', `all:\n  vars:\n    ansible_port: ${port}\n  hosts:\n    - web1\n    - web2\n`);
+    refused(run(['audit', '-i', f]), /list\.yml:5: hosts of group all must be a mapping, not a list; write each host as "name:" on its own line/);
+  });
+
+  it('a YAML inventory whose hosts: is a number (it said "no targets")', () => {
+    const f = write('five.yml', 'all:\n  hosts: 5\n');
+    refused(run(['audit', '-i', f]), /five\.yml:2: hosts of group all must be a mapping, not "5"/);
+  });
+
+  it('a YAML group that is a list, a child group that is a string', () => {
+    refused(run(['audit', '-i', write('g.yml', 'web:\n  - a\n  - b\n')]), /g\.yml:2: group web must be a mapping, not a list/);
+    refused(run(['audit', '-i', write('c.yml', 'all:\n  children:\n    web: yes\n')]), /c\.yml:3: group web must be a mapping, not "yes"/);
+  });
+
+  it('a private key readable by group or others (OpenSSH refuses it; it was used silently)', () => {
+    const key = path.join(tmp, 'id_ok');
+    chmodSync(key, 0o644);
+    try {
+      refused(run(['audit', '-H', `127.0.0.1:${port}`, '--key', key]), /^resetpwd-fleet: --key: private key .*id_ok is readable by group or others \(mode 0644\); OpenSSH refuses such a key: chmod 600 /);
+      const inv = write('k.ini', `web1 ansible_host=127.0.0.1 ansible_port=${port} ansible_ssh_private_key_file=${key}\n`);
+      refused(run(['audit', '-i', inv]), /k\.ini:1: host web1: private key .*id_ok is readable by group or others/);
+    } finally {
+      chmodSync(key, 0o600);
+    }
+  });
+
+  it('a file that is not a private key fails once (exit 2), not once per host (exit 1)', () => {
+    const notKey = write('notakey', 'hello\n');
+    const inv = write('n.ini', [1, 2, 3].map((i) => `web${i} ansible_host=127.0.0.1 ansible_port=${port} ansible_ssh_private_key_file=${notKey}`).join('\n') + '\n');
+    refused(run(['audit', '-i', inv]), /n\.ini:1: host web1: .*notakey is not a private key \(Unsupported key format\); give an OpenSSH, PEM or PuTTY private key file/);
+    chmodSync(path.join(tmp, 'id_ok.pub'), 0o600);
+    refused(run(['audit', '-H', `127.0.0.1:${port}`, '--key', path.join(tmp, 'id_ok.pub')]), /--key: .*id_ok\.pub is a public key, not a private key/);
+  });
+
+  it('an encrypted key without its passphrase, or with a wrong one', () => {
+    const key = path.join(tmp, 'id_enc');
+    refused(run(['audit', '-H', `127.0.0.1:${port}`, '--key', key]), /--key: private key .*id_enc is encrypted: give its passphrase with --key-passphrase-env VAR/);
+    refused(run(['audit', '-H', `127.0.0.1:${port}`, '--key', key, '--key-passphrase-env', 'P'], { P: 'wrong' }), /the passphrase from --key-passphrase-env does not decrypt it/);
+    // The passphrase itself never shows.
+    expect(run(['audit', '-H', `127.0.0.1:${port}`, '--key', key, '--key-passphrase-env', 'P'], { P: 'wrong' }).stderr).not.toContain('wrong');
+  });
+
+  it('a 2 MB host name, a host name with spaces, an address that is not one', () => {
+    refused(run(['audit', '-i', write('big.ini', `${'a'.repeat(2_000_000)} ansible_port=${port}\n`)]), /big\.ini:1: host name "a{40}"… \(2000000 characters\) is not a host name \(at most 253 characters/);
+    refused(run(['audit', '-i', write('addr.ini', `web1 ansible_host="10.0.0.1; rm -rf /" ansible_port=${port}\n`)]), /addr\.ini:1: host "web1": "10\.0\.0\.1; rm -rf \/" is not a host name or IP address/);
+    refused(run(['audit', '-i', write('zero.ini', `web1 ansible_host=0.0.0.0 ansible_port=${port}\n`)]), /zero\.ini:1: host "web1": 0\.0\.0\.0 is no host's address \(it means this machine\)/);
+    refused(run(['audit', '-i', write('big.yml', `all:\n  hosts:\n    ${'b'.repeat(300)}:\n`)]), /big\.yml:3: host name "b{40}"… \(300 characters\)/);
+  });
+});
+
+describe('a closed stdout', () => {
+  it('`runs list | head -2` ends quietly: no EPIPE stack trace, exit 0', async () => {
+    const state = path.join(tmp, 'state');
+    const runs = path.join(state, 'resetpwd-fleet', 'runs');
+    mkdirSync(runs, { recursive: true });
+    for (let i = 0; i < 3000; i++) {
+      const id = `20261201T0000${String(i).padStart(4, '0')}Z-abc`;
+      writeFileSync(path.join(runs, `${id}.jsonl`), `${JSON.stringify({ t: '2026-12-01T00:00:00Z', run: id, type: 'run', command: 'update', package: null, hosts: ['a', 'b'] })}\n`);
+    }
+    const child = spawn(process.execPath, [main, 'runs', 'list'], { env: { ...process.env, XDG_STATE_HOME: state }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // As head does after its lines: read a little, then close the pipe.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+});
