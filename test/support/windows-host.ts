@@ -210,9 +210,11 @@ export class SimulatedWindowsHost {
   tools: { getFileHash: boolean; expandArchive: boolean; zipFile: boolean };
   knobs: SimKnobs;
   mirror: Record<string, Buffer>;
-  /** Files by lower-cased path: the path as written, and the bytes. */
-  readonly files = new Map<string, { path: string; data: Buffer }>();
+  /** Files by lower-cased path: the path as written, the bytes, and when they were last written (ms). */
+  readonly files = new Map<string, { path: string; data: Buffer; written?: number }>();
   readonly dirs = new Map<string, string>();
+  /** When each folder was made (ms), by lower-cased path: a folder's own LastWriteTime. */
+  readonly dirWritten = new Map<string, number>();
   /** SIDs besides Administrators/SYSTEM that may change a folder, by lower-cased folder path. */
   readonly acl = new Map<string, string[]>();
   readonly services = new Map<string, SimService>();
@@ -255,14 +257,17 @@ export class SimulatedWindowsHost {
     const parts = path.split('\\');
     for (let i = 1; i <= parts.length; i++) {
       const p = parts.slice(0, i).join('\\');
-      if (!this.dirs.has(norm(p))) this.dirs.set(norm(p), p);
+      if (!this.dirs.has(norm(p))) {
+        this.dirs.set(norm(p), p);
+        this.dirWritten.set(norm(p), Date.now());
+      }
     }
   }
   /** An upload (the transport's put) or a file a script writes. */
   writeFile(path: string, data: Buffer | string): void {
     const parent = path.split('\\').slice(0, -1).join('\\');
     this.mkdir(parent);
-    this.files.set(norm(path), { path, data: Buffer.isBuffer(data) ? data : Buffer.from(data) });
+    this.files.set(norm(path), { path, data: Buffer.isBuffer(data) ? data : Buffer.from(data), written: Date.now() });
   }
   readFile(path: string): Buffer | null {
     return this.files.get(norm(path))?.data ?? null;
@@ -487,8 +492,22 @@ export class SimulatedWindowsHost {
     return !!p && (!start || p.startTicks === start);
   }
 
+  /** Sets back when a folder and everything in it was last written (a stage left some time ago). */
+  age(dir: string, ms: number): void {
+    const t = Date.now() - ms;
+    for (const [k, f] of this.files) if (k.startsWith(`${norm(dir)}\\`)) f.written = t;
+    for (const k of this.dirWritten.keys()) if (k === norm(dir) || k.startsWith(`${norm(dir)}\\`)) this.dirWritten.set(k, t);
+  }
+
   private prepare(emit: (k: string, v: string | number) => void): void {
     this.mkdir(STATE_DIR);
+    // As PREPARE_BODY: stages the change record does not name and in which nothing was written for 10 minutes go.
+    const live = /^stage=(.*)$/m.exec(this.readText(`${STATE_DIR}\\txn`) ?? '')?.[1]?.trim().toLowerCase() ?? '';
+    for (const d of [...this.dirs.values()]) {
+      if (!norm(d).startsWith(`${norm(STATE_DIR)}\\stage.`) || norm(d).slice(norm(STATE_DIR).length + 1).includes('\\') || norm(d) === live) continue;
+      const last = Math.max(this.dirWritten.get(norm(d)) ?? 0, ...this.filesUnder(d).map((f) => this.files.get(norm(f))!.written ?? 0));
+      if (last < Date.now() - 10 * 60_000) this.removeTree(d);
+    }
     const stage = `${STATE_DIR}\\stage.${createHash('sha256').update(String(this.nextPid++)).digest('hex').slice(0, 16)}`;
     this.mkdir(stage);
     emit('stage', stage);

@@ -10,8 +10,10 @@ import { PS_ALIVE, PS_CIM, PS_PROTECT, PS_SHA256, PS_WRITERS } from './ps-functi
  */
 
 /**
- * Makes STATE_DIR (Administrators and SYSTEM only) and a fresh stage folder in it, and removes stages no
- * live change uses once an hour old (a re-run cleans up after a cut connection). Prints `stage=<path>`.
+ * Makes STATE_DIR (Administrators and SYSTEM only) and a fresh stage folder in it, after removing the stages
+ * of earlier runs that a cut upload or a killed controller left (tens of MB): any stage the host's change
+ * record does not name and in which nothing was written for 10 minutes (an upload in progress writes all the
+ * time). Prints `stage=<path>`.
  */
 export const PREPARE_BODY = String.raw`${PS_PROTECT}
 $sd = '${STATE_DIR}'
@@ -20,8 +22,12 @@ Protect $sd $false
 $live = ''
 $rec = Join-Path $sd 'txn'
 if (Test-Path -LiteralPath $rec) { foreach ($l in [System.IO.File]::ReadAllLines($rec)) { if ($l.StartsWith('stage=')) { $live = $l.Substring(6) } } }
+$quiet = [DateTime]::UtcNow.AddMinutes(-10)
 foreach ($d in @(Get-ChildItem -LiteralPath $sd -Force | Where-Object { $_.PSIsContainer -and $_.Name -like 'stage.*' })) {
-  if ($d.FullName -ne $live -and $d.CreationTimeUtc -lt [DateTime]::UtcNow.AddHours(-1)) { Remove-Item -LiteralPath $d.FullName -Recurse -Force -ErrorAction SilentlyContinue }
+  if ($d.FullName -eq $live) { continue }
+  $last = $d.LastWriteTimeUtc
+  foreach ($f in @(Get-ChildItem -LiteralPath $d.FullName -Recurse -Force -ErrorAction SilentlyContinue)) { if ($f.LastWriteTimeUtc -gt $last) { $last = $f.LastWriteTimeUtc } }
+  if ($last -lt $quiet) { Remove-Item -LiteralPath $d.FullName -Recurse -Force -ErrorAction SilentlyContinue }
 }
 $stage = Join-Path $sd ('stage.' + [Guid]::NewGuid().ToString('N').Substring(0, 16))
 [void][System.IO.Directory]::CreateDirectory($stage)

@@ -138,6 +138,16 @@ describe('changeWindowsHost', () => {
     expect(snapshot(host)).toEqual(before);
   });
 
+  it('stages left by cut uploads of earlier runs go at the next change; one written to in the last 10 minutes stays', async () => {
+    const { host, run } = setup({ install: OLD });
+    host.writeFile('C:\\ProgramData\\resetpwd-fleet\\stage.0ld\\pkg.zip', Buffer.alloc(4096));
+    host.age('C:\\ProgramData\\resetpwd-fleet\\stage.0ld', 20 * 60_000);
+    host.writeFile('C:\\ProgramData\\resetpwd-fleet\\stage.fresh\\pkg.zip', Buffer.alloc(4096));
+    const r = await run();
+    expect(r.outcome).toBe('updated');
+    expect([...host.dirs.values()].filter((d) => /\\stage\./.test(d))).toEqual(['C:\\ProgramData\\resetpwd-fleet\\stage.fresh']);
+  });
+
   it('a full C: is refused and the host is untouched (only the facts script ran)', async () => {
     const { host, run, kinds } = setup({ install: OLD, cFreeBytes: 250 * 1024 * 1024 });
     const before = snapshot(host);
