@@ -94,7 +94,8 @@ describe('audit on the lab', () => {
   });
 
   it('reports the plug-in: layout, running or not, mode, port, version and old log4j', () => {
-    expect(host('c7-old').agent).toMatchObject({ installed: true, updateAgent: true, running: true, mode: 'AUTO', port: 31000, version: '1.0.5', log4j: '2.8.2' });
+    // AUTO mode: the port is the wrapper's listener (32000-32999); its JVM connects back from 31000-31999.
+    expect(host('c7-old').agent).toMatchObject({ installed: true, updateAgent: true, running: true, mode: 'AUTO', port: 32000, version: '1.0.5', log4j: '2.8.2' });
     expect(host('c7-old').agent!.findings.join()).toMatch(/log4j 2\.8\.2 is below 2\.17/);
     expect(host('euler-stopped').agent).toMatchObject({ installed: true, updateAgent: false, running: false });
     expect(host('c7-readonly').agent).toMatchObject({ installed: true, running: false, mode: 'PIPE', log4j: '2.17.1', findings: [] });
@@ -116,7 +117,7 @@ describe('audit on the lab', () => {
     const r = cli(['audit', ...base(), '--limit', 'c7-old:kylin']);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^host\s+outcome\s+os\s+root-writable\s+disk-space\s+selinux\s+memory\s+dhcp\s+metadata\s+eip\s+os-supported\s+plug-in$/m);
-    expect(r.stdout).toMatch(/^c7-old\s+ok\s+centos 7\s+ok\s+ok\s+ok\s+-\s+ok\s+ok\s+ok\s+ok\s+running, AUTO, port 31000/m);
+    expect(r.stdout).toMatch(/^c7-old\s+ok\s+centos 7\s+ok\s+ok\s+ok\s+-\s+ok\s+ok\s+ok\s+ok\s+running, AUTO, port 32000/m);
     expect(r.stdout).toMatch(/kylin: os-supported fail: .*does not support KylinOS/);
     expect(r.stdout).toMatch(/^2 hosts: 1 ok, 1 failed, 0 unreachable$/m);
     const ok = cli(['audit', ...base(), '--limit', 'c7-old']);
