@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { runLinuxChecks } from '../checks/index.js';
+import { runLinuxChecks } from '../platform/linux/checks/index.js';
 import { LINUX_FACTS_SCRIPT } from '../platform/linux/facts-script.js';
 import { parseLinuxFacts, type LinuxFacts } from '../platform/linux/facts.js';
 import { agentState } from '../platform/linux/agent-state.js';
@@ -8,7 +8,7 @@ import { KnownHosts } from '../transport/known-hosts.js';
 import { SshTransport, type SshTarget } from '../transport/ssh.js';
 import { TransportError, type ExecOptions, type ExecResult } from '../transport/transport.js';
 import type { Target } from '../inventory/target.js';
-import { stepTimer, type HostResult, type StepRecord } from './result.js';
+import { stepTimer, type HostResult, type StepRecord } from '../core/result.js';
 import { parseHostSpec } from '../inventory/host-list.js';
 import type { WindowsSession } from '../platform/windows/session.js';
 import { gatherWindowsFacts, openWindowsSession, windowsAudit } from './windows-host.js';

@@ -4,7 +4,7 @@ import { runFleet } from '../fleet/runner.js';
 import type { ErrorBudget } from '../fleet/budget.js';
 import type { WaveSpec } from '../fleet/canary.js';
 import { auditHost, type ConnectOptions } from './host.js';
-import { skippedResult, summarize, type HostResult, type ResultDocument } from './result.js';
+import { skippedResult, summarize, type HostResult, type ResultDocument } from '../core/result.js';
 
 export interface AuditRunOptions extends ConnectOptions {
   concurrency: number;

@@ -1,4 +1,4 @@
-import { runWindowsChecks } from '../checks/windows/index.js';
+import { runWindowsChecks } from '../platform/windows/checks/index.js';
 import type { Target } from '../inventory/target.js';
 import { windowsAgentState } from '../platform/windows/agent-state.js';
 import { windowsOs, type WindowsFacts } from '../platform/windows/facts.js';
@@ -9,7 +9,7 @@ import { SshTransport } from '../transport/ssh.js';
 import { TransportError } from '../transport/transport.js';
 import type { WinRmTarget } from '../transport/winrm/index.js';
 import { sshTargetOf, type ConnectOptions } from './host.js';
-import type { HostResult } from './result.js';
+import type { HostResult } from '../core/result.js';
 
 /** Windows' built-in administrator: the login when the inventory names none (root means nothing there). */
 const DEFAULT_WINDOWS_USER = 'Administrator';

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { LINUX_CHECK_IDS } from '../checks/index.js';
+import { LINUX_CHECK_IDS } from '../platform/linux/checks/index.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { newRunId, runChange, type ChangeDocument } from '../lifecycle/run.js';
 import type { ChangeCommand } from '../lifecycle/plan.js';

@@ -3,7 +3,7 @@ import { parseBudget, UNLIMITED, type ErrorBudget } from '../fleet/budget.js';
 import { parseCanary, type WaveSpec } from '../fleet/canary.js';
 import type { Logger } from 'pino';
 import type { ConnectOptions } from '../audit/host.js';
-import type { HostResult } from '../audit/result.js';
+import type { HostResult } from '../core/result.js';
 import type { Target } from '../inventory/target.js';
 import { createLogger, Redactor } from '../log.js';
 import { intArg } from './target-options.js';

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { inShard, parseShard, type Shard } from '../fleet/shard.js';
 import type { ConnectOptions } from '../audit/host.js';
-import type { ResultDocument } from '../audit/result.js';
+import type { ResultDocument } from '../core/result.js';
 import { InventoryError, resolveTargets } from '../inventory/load.js';
 import type { Target } from '../inventory/target.js';
 import { renderJson, reporterFor, writeReport } from '../report/reporter.js';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import type { HostResult, Outcome } from '../audit/result.js';
+import type { HostResult, Outcome } from '../core/result.js';
 import { defaultJournalDir } from '../lifecycle/journal.js';
 
 /**

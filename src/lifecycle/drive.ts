@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { failureOf } from '../audit/host.js';
-import { stepTimer, type Outcome, type StepRecord } from '../audit/result.js';
-import type { CheckResult } from '../checks/index.js';
+import { stepTimer, type Outcome, type StepRecord } from '../core/result.js';
+import type { CheckResult } from '../core/check.js';
 import type { Target } from '../inventory/target.js';
 import { TransportError, type ExecResult } from '../transport/transport.js';
 import type { ChangeContext, ChangeHostResult } from './execute.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { runWindowsChecks } from '../checks/windows/index.js';
+import { runWindowsChecks } from '../platform/windows/checks/index.js';
 import { parseEmitted, unescapeEmitted } from '../dialect/powershell.js';
 import type { Target } from '../inventory/target.js';
 import { windowsAgentState } from '../platform/windows/agent-state.js';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { runLinuxChecks } from '../checks/index.js';
+import { runLinuxChecks } from '../platform/linux/checks/index.js';
 import { quote } from '../dialect/posix.js';
 import { gatherFacts, openSession, type ConnectOptions, type HostSession } from '../audit/host.js';
-import type { HostResult, Outcome } from '../audit/result.js';
+import type { HostResult, Outcome } from '../core/result.js';
 import type { Target } from '../inventory/target.js';
 import type { PackageInfo } from '../package/verify.js';
 import { agentState } from '../platform/linux/agent-state.js';

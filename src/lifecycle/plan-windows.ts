@@ -1,4 +1,4 @@
-import type { CheckResult } from '../checks/index.js';
+import type { CheckResult } from '../core/check.js';
 import type { PackageInfo } from '../package/verify.js';
 import type { WindowsAgentFacts, WindowsFacts } from '../platform/windows/facts.js';
 import { ASIDE_DIR, MAIN_AGENT, STATE_FILE, UPDATE_AGENT, windowsPackageDirs } from '../platform/windows/paths.js';

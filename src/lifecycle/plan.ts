@@ -1,10 +1,10 @@
-import type { CheckResult } from '../checks/index.js';
+import type { CheckResult } from '../core/check.js';
 import type { PackageInfo } from '../package/verify.js';
 import type { AgentFacts, LinuxFacts } from '../platform/linux/facts.js';
 import { agentMode, strayProcs } from '../platform/linux/agent-state.js';
 import { extractorOf, hashToolOf, type Extractor } from '../platform/linux/change-scripts.js';
 import { ASIDE_DIR, MAIN_AGENT, STATE_FILE, UPDATE_AGENT } from '../platform/linux/paths.js';
-import type { Outcome } from '../audit/result.js';
+import type { Outcome } from '../core/result.js';
 
 /**
  * What a change will do on one host: a pure function of the host's facts, its checks, the package and the

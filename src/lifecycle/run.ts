@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConnectOptions } from '../audit/host.js';
-import { skippedResult, summarize, type ResultDocument } from '../audit/result.js';
+import { skippedResult, summarize, type ResultDocument } from '../core/result.js';
 import type { Target } from '../inventory/target.js';
 import { PackageError, verifyPackage, type PackageInfo } from '../package/verify.js';
 import { linuxTar } from '../package/tar.js';

@@ -1,4 +1,4 @@
-import type { HostResult, Outcome } from '../audit/result.js';
+import type { HostResult, Outcome } from '../core/result.js';
 import { failingChecks, isProblem } from './view.js';
 
 /**

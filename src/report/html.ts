@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { HostResult, Outcome, ResultDocument } from '../audit/result.js';
+import type { HostResult, Outcome, ResultDocument } from '../core/result.js';
 import { html, jsonInScript } from './escape.js';
 import {
   OUTCOME_ORDER, agentText, checkColumns, failingChecks, isProblem, osText, planOf, runInfoOf, spanMs, txnOf, wouldChange,

@@ -1,5 +1,5 @@
-import { LINUX_CHECK_IDS } from '../checks/index.js';
-import type { HostResult, ResultDocument } from '../audit/result.js';
+import { LINUX_CHECK_IDS } from '../platform/linux/checks/index.js';
+import type { HostResult, ResultDocument } from '../core/result.js';
 import { renderByReason } from './by-reason.js';
 import { pad } from './text.js';
 import { agentText, osText } from './view.js';

@@ -1,4 +1,4 @@
-import type { HostResult, ResultDocument } from '../audit/result.js';
+import type { HostResult, ResultDocument } from '../core/result.js';
 import { xmlAttr, xmlText } from './escape.js';
 import { pad } from './text.js';
 import {

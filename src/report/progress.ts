@@ -1,4 +1,4 @@
-import type { HostResult } from '../audit/result.js';
+import type { HostResult } from '../core/result.js';
 
 /**
  * Live progress on stderr. On a terminal: a block redrawn a few times a second — counts done / failed /

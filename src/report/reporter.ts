@@ -1,6 +1,6 @@
 import { closeSync, fchmodSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ResultDocument } from '../audit/result.js';
+import type { ResultDocument } from '../core/result.js';
 import { UsageError } from '../errors.js';
 import { renderHtml } from './html.js';
 import { renderJunit } from './junit.js';

@@ -1,5 +1,6 @@
-import { LINUX_CHECK_IDS, type CheckResult } from '../checks/index.js';
-import type { HostResult, Outcome, ResultDocument } from '../audit/result.js';
+import { LINUX_CHECK_IDS } from '../platform/linux/checks/index.js';
+import type { CheckResult } from '../core/check.js';
+import type { HostResult, Outcome, ResultDocument } from '../core/result.js';
 
 /**
  * What every reporter reads from a result document besides its plain fields: how an outcome counts, which

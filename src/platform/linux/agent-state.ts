@@ -1,4 +1,4 @@
-import type { AgentState } from '../../audit/result.js';
+import type { AgentState } from '../../core/result.js';
 import type { AgentFacts, AgentProc, LinuxFacts } from './facts.js';
 import { MAIN_AGENT, UPDATE_AGENT } from './paths.js';
 

@@ -1,4 +1,4 @@
-import type { AgentState } from '../../audit/result.js';
+import type { AgentState } from '../../core/result.js';
 import { log4jVulnerable } from '../linux/agent-state.js';
 import type { WindowsFacts } from './facts.js';
 import { MAIN_AGENT, UPDATE_AGENT } from './paths.js';

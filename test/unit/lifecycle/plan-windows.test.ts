@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runWindowsChecks } from '../../../src/checks/windows/index.js';
+import { runWindowsChecks } from '../../../src/platform/windows/checks/index.js';
 import type { PlanOptions } from '../../../src/lifecycle/plan.js';
 import { planWindowsChange, sameWindowsPackage } from '../../../src/lifecycle/plan-windows.js';
 import type { PackageInfo } from '../../../src/package/verify.js';

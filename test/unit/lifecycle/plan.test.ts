@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runLinuxChecks } from '../../../src/checks/index.js';
+import { runLinuxChecks } from '../../../src/platform/linux/checks/index.js';
 import { planChange, samePackage, type PlanOptions } from '../../../src/lifecycle/plan.js';
 import type { PackageInfo } from '../../../src/package/verify.js';
 import { parseLinuxFacts, type LinuxFacts } from '../../../src/platform/linux/facts.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { HostResult } from '../../../src/audit/result.js';
+import type { HostResult } from '../../../src/core/result.js';
 import { Progress } from '../../../src/report/progress.js';
 
 /** Live progress: a bounded block on a terminal however many hosts; one plain line per host elsewhere. */

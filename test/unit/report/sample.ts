@@ -1,6 +1,6 @@
-import type { HostResult, Outcome, ResultDocument } from '../../../src/audit/result.js';
-import { summarize } from '../../../src/audit/result.js';
-import type { CheckResult, CheckStatus } from '../../../src/checks/index.js';
+import type { HostResult, Outcome, ResultDocument } from '../../../src/core/result.js';
+import { summarize } from '../../../src/core/result.js';
+import type { CheckResult, CheckStatus } from '../../../src/core/check.js';
 
 /** Result documents for the reporter tests: a mixed fleet (every outcome), a change run, a hostile host. */
 

@@ -2,19 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseLinuxFacts, type LinuxFacts } from '../../../src/platform/linux/facts.js';
-import { runLinuxChecks, LINUX_CHECK_IDS } from '../../../src/checks/index.js';
-import { rootWritable } from '../../../src/checks/root-writable.js';
-import { diskSpace } from '../../../src/checks/disk-space.js';
-import { selinux } from '../../../src/checks/selinux.js';
-import { memory } from '../../../src/checks/memory.js';
-import { dhcp } from '../../../src/checks/dhcp.js';
-import { metadata } from '../../../src/checks/metadata.js';
-import { eip } from '../../../src/checks/eip.js';
-import { osSupported } from '../../../src/checks/os-supported.js';
+import { parseLinuxFacts, type LinuxFacts } from '../../../../src/platform/linux/facts.js';
+import { runLinuxChecks, LINUX_CHECK_IDS } from '../../../../src/platform/linux/checks/index.js';
+import { rootWritable } from '../../../../src/platform/linux/checks/root-writable.js';
+import { diskSpace } from '../../../../src/platform/linux/checks/disk-space.js';
+import { selinux } from '../../../../src/platform/linux/checks/selinux.js';
+import { memory } from '../../../../src/platform/linux/checks/memory.js';
+import { dhcp } from '../../../../src/platform/linux/checks/dhcp.js';
+import { metadata } from '../../../../src/platform/linux/checks/metadata.js';
+import { eip } from '../../../../src/platform/linux/checks/eip.js';
+import { osSupported } from '../../../../src/platform/linux/checks/os-supported.js';
 
 const base = parseLinuxFacts(
-  readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/facts/c7-old.txt'), 'utf8'),
+  readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/facts/c7-old.txt'), 'utf8'),
 );
 const facts = (patch: (f: LinuxFacts) => void): LinuxFacts => {
   const f = structuredClone(base);

@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LINUX_CHECK_IDS } from '../../../src/checks/index.js';
-import { WINDOWS_CHECK_IDS, runWindowsChecks } from '../../../src/checks/windows/index.js';
-import { parseWindowsFacts, type WindowsFacts } from '../../../src/platform/windows/facts.js';
+import { LINUX_CHECK_IDS } from '../../../../src/platform/linux/checks/index.js';
+import { WINDOWS_CHECK_IDS, runWindowsChecks } from '../../../../src/platform/windows/checks/index.js';
+import { parseWindowsFacts, type WindowsFacts } from '../../../../src/platform/windows/facts.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const sample = (name: string) => parseWindowsFacts(readFileSync(path.join(here, '../fixtures/windows-facts', name), 'utf8'));
+const sample = (name: string) => parseWindowsFacts(readFileSync(path.join(here, '../../fixtures/windows-facts', name), 'utf8'));
 const base = sample('ws2019-old-two-agents.txt');
 const facts = (patch: (f: WindowsFacts) => void = () => {}) => {
   const f = structuredClone(base);

@@ -1,4 +1,4 @@
-import type { WindowsAdapter } from '../../platform/windows/facts.js';
+import type { WindowsAdapter } from '../facts.js';
 import { unreadable, type WindowsCheck } from './check.js';
 
 /**

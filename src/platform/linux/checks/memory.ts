@@ -1,4 +1,5 @@
-import { fmtBytes, type LinuxCheck } from './check.js';
+import { fmtBytes } from '../../../core/check.js';
+import type { LinuxCheck } from './check.js';
 
 /**
  * SUSE Linux Enterprise 11 SP4 needs at least 4 GiB. Read: MemTotal in /proc/meminfo. A 4 GiB server

@@ -1,5 +1,5 @@
-import type { WindowsFacts } from '../../platform/windows/facts.js';
-import type { CheckContext, CheckResult } from '../check.js';
+import type { WindowsFacts } from '../facts.js';
+import type { CheckContext, CheckResult } from '../../../core/check.js';
 import type { WindowsCheck } from './check.js';
 import { diskSpace } from './disk-space.js';
 import { cWritable } from './c-writable.js';

@@ -1,5 +1,5 @@
-import type { WindowsFacts } from '../../platform/windows/facts.js';
-import type { CheckContext, CheckResult } from '../check.js';
+import type { WindowsFacts } from '../facts.js';
+import type { CheckContext, CheckResult } from '../../../core/check.js';
 
 /** A Windows check: a pure function of the host's facts, like the Linux ones, so it is tested on recorded facts. */
 export type WindowsCheck = (f: WindowsFacts, ctx: CheckContext) => CheckResult;

@@ -1,5 +1,6 @@
-import type { LinuxFacts } from '../platform/linux/facts.js';
-import type { CheckContext, CheckResult, LinuxCheck } from './check.js';
+import type { LinuxFacts } from '../facts.js';
+import type { CheckContext, CheckResult } from '../../../core/check.js';
+import type { LinuxCheck } from './check.js';
 import { rootWritable } from './root-writable.js';
 import { diskSpace } from './disk-space.js';
 import { selinux } from './selinux.js';
@@ -9,7 +10,6 @@ import { metadata } from './metadata.js';
 import { eip } from './eip.js';
 import { osSupported } from './os-supported.js';
 
-export type { CheckContext, CheckResult, CheckStatus } from './check.js';
 
 /** Every Linux check, in the order SPEC.md lists them. */
 export const LINUX_CHECKS: readonly LinuxCheck[] = [rootWritable, diskSpace, selinux, memory, dhcp, metadata, eip, osSupported];

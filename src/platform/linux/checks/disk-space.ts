@@ -1,7 +1,7 @@
-import { MB, fmtBytes, type LinuxCheck } from './check.js';
+import { DISK_MIN_BYTES, fmtBytes } from '../../../core/check.js';
+import type { LinuxCheck } from './check.js';
 
-/** More than 300 MB must be free on / (MB as df counts them: MiB). Read: `df -Pk /`. */
-export const DISK_MIN_BYTES = 300 * MB;
+/** More than 300 MB must be free on /. Read: `df -Pk /`. */
 export const diskSpace: LinuxCheck = (f) => {
   const id = 'disk-space';
   if (f.root.availKb === null) return { id, status: 'error', detail: 'df / gave no free space' };

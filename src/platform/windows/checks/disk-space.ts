@@ -1,5 +1,4 @@
-import { DISK_MIN_BYTES } from '../disk-space.js';
-import { fmtBytes } from '../check.js';
+import { DISK_MIN_BYTES, fmtBytes } from '../../../core/check.js';
 import { unreadable, type WindowsCheck } from './check.js';
 
 /** More than 300 MB must be free on C: (DOMAIN.md; MB counted as on Linux: MiB). Read: DriveInfo('C').AvailableFreeSpace. */

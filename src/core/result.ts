@@ -1,4 +1,4 @@
-import type { CheckResult } from '../checks/index.js';
+import type { CheckResult } from './check.js';
 
 /** The result document of SPEC.md ("Result document"), shared by every command and reporter. */
 export type Outcome =

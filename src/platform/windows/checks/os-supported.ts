@@ -1,4 +1,4 @@
-import { windowsServerName } from '../../platform/windows/facts.js';
+import { windowsServerName } from '../facts.js';
 import type { WindowsCheck } from './check.js';
 
 /**

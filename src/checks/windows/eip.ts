@@ -1,5 +1,0 @@
-import { eipResult } from '../eip.js';
-import type { WindowsCheck } from './check.js';
-
-/** As on Linux (src/checks/eip.ts): an EIP matters only when the host downloads the package itself (--pull). */
-export const eip: WindowsCheck = (f, ctx) => eipResult(f.metadata.publicIpv4, ctx);
