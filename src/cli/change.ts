@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { LINUX_CHECK_IDS } from '../platform/linux/checks/index.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { newRunId, runChange, type ChangeDocument } from '../lifecycle/run.js';
-import type { ChangeCommand } from '../lifecycle/plan.js';
+import type { ChangeCommand } from '../core/plan.js';
 import { renderChange } from '../report/change.js';
 import { failedHosts, findRun } from '../fleet/runs.js';
 import { addRolloutOptions, observeRun, rolloutOf, type RolloutCliOptions } from './rollout.js';

@@ -1,20 +1,10 @@
+import type { AgentState } from './agent.js';
 import type { CheckResult } from './check.js';
 
 /** The result document of SPEC.md ("Result document"), shared by every command and reporter. */
 export type Outcome =
   | 'ok' | 'failed' | 'unchanged' | 'updated' | 'installed' | 'uninstalled' | 'refused' | 'rolled-back' | 'unreachable' | 'skipped';
 
-export interface AgentState {
-  installed: boolean;
-  updateAgent: boolean;
-  version: string | null;
-  running: boolean;
-  mode: string | null;
-  port: number | null;
-  log4j: string | null;
-  packageSha256: string | null;
-  findings: string[];
-}
 
 export interface StepRecord {
   name: string;

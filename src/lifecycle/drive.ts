@@ -7,7 +7,7 @@ import { TransportError, type ExecResult } from '../transport/transport.js';
 import type { ChangeContext, ChangeHostResult } from './execute.js';
 import { followJournal, type FollowEnd } from './follow.js';
 import { HostMachine } from './machine.js';
-import type { Plan } from './plan.js';
+import type { Plan } from '../core/plan.js';
 
 /** A staging failure that left the host as it was (the stage, if made, is removed). */
 export class StageError extends Error {}

@@ -11,8 +11,8 @@ import { windowsTxnScript, type WindowsTxnArgs } from '../platform/windows/txn-s
 import { toolVersion } from '../version.js';
 import type { ChangeContext, ChangeHostResult } from './execute.js';
 import { driveChange, StageError } from './drive.js';
-import { planWindowsChange } from './plan-windows.js';
-import type { Plan } from './plan.js';
+import { planWindowsChange } from '../platform/windows/plan.js';
+import type { Plan } from '../core/plan.js';
 
 export { gatherWindowsFacts } from '../platform/windows/session.js';
 

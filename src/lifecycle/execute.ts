@@ -7,7 +7,7 @@ import type { Target } from '../inventory/target.js';
 import type { PackageInfo } from '../package/verify.js';
 import { agentState } from '../platform/linux/agent-state.js';
 import {
-  FIX_SCRIPT, PREPARE_SCRIPT, USER_UPLOAD_DIR_SCRIPT, followScript, launchScript, stageScript, type TxnArgs,
+  FIX_SCRIPT, PREPARE_SCRIPT, USER_UPLOAD_DIR_SCRIPT, followScript, launchScript, stageScript, type Extractor, type TxnArgs,
 } from '../platform/linux/change-scripts.js';
 import type { LinuxFacts } from '../platform/linux/facts.js';
 import { TXN_SCRIPT } from '../platform/linux/txn-script.js';
@@ -19,7 +19,8 @@ import { toolVersion } from '../version.js';
 import type { Journal } from './journal.js';
 import { driveChange, StageError } from './drive.js';
 import type { HostState } from './machine.js';
-import { planChange, type ChangeCommand, type Plan, type PlanOptions } from './plan.js';
+import { planChange } from '../platform/linux/plan.js';
+import { type ChangeCommand, type Plan, type PlanOptions } from '../core/plan.js';
 
 /** Everything a change on one host needs besides the target: how to connect, the package, the options. */
 export interface ChangeContext {
@@ -122,7 +123,7 @@ async function stageOn(s: HostSession, plan: Plan, ctx: ChangeContext): Promise<
   const script = Buffer.from(TXN_SCRIPT);
   const files: { name: string; sha256: string; bytes: Buffer }[] = [{ name: 'txn.sh', sha256: sha256(script), bytes: script }];
   let archive = '';
-  const extractor = plan.kind === 'transaction' ? plan.extractor : null;
+  const extractor = plan.kind === 'transaction' ? (plan.extractor as Extractor | null) : null;
   if (plan.kind === 'transaction' && plan.action === 'install' && ctx.pkg) {
     if (extractor === 'tar') {
       const tar = ctx.pkg.tar();

@@ -10,7 +10,7 @@ import { KnownHosts } from '../transport/known-hosts.js';
 import { changeHost, type ChangeHostResult } from './execute.js';
 import { Journal, defaultJournalDir } from './journal.js';
 import type { HostState } from './machine.js';
-import type { ChangeCommand } from './plan.js';
+import type { ChangeCommand } from '../core/plan.js';
 import { runFleet } from '../fleet/runner.js';
 import type { ErrorBudget } from '../fleet/budget.js';
 import type { WaveSpec } from '../fleet/canary.js';

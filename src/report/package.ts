@@ -1,4 +1,4 @@
-import { log4jVulnerable } from '../platform/linux/agent-state.js';
+import { log4jVulnerable } from '../core/agent.js';
 import type { PackageInfo } from '../package/verify.js';
 
 /** The human summary of a verified package: what an operator checks before rolling it out. */

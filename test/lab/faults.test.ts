@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ConnectOptions } from '../../src/audit/host.js';
 import { resolveTargets } from '../../src/inventory/load.js';
-import type { ChangeCommand } from '../../src/lifecycle/plan.js';
+import type { ChangeCommand } from '../../src/core/plan.js';
 import { runChange, type ChangeDocument, type ChangeRunOptions } from '../../src/lifecycle/run.js';
 import { KILL_SSHD, labDown, labUp, onHost, onHostAsync, repo, type LabDoc } from './helpers.js';
 

@@ -1,4 +1,4 @@
-import type { AgentState } from '../../core/result.js';
+import { log4jVulnerable, type AgentState } from '../../core/agent.js';
 import type { AgentFacts, AgentProc, LinuxFacts } from './facts.js';
 import { MAIN_AGENT, UPDATE_AGENT } from './paths.js';
 
@@ -8,13 +8,6 @@ import { MAIN_AGENT, UPDATE_AGENT } from './paths.js';
  * both together.
  */
 export const AGENT_PORT_RANGE = [31000, 32999] as const;
-export const LOG4J_FIXED = [2, 17] as const;
-
-export function log4jVulnerable(v: string | null): boolean {
-  if (!v) return false;
-  const [maj, min] = v.split('.').map(Number);
-  return maj === LOG4J_FIXED[0] && (min ?? 0) < LOG4J_FIXED[1];
-}
 
 /** The agent's processes its own scripts know: the wrapper in its pid file, and that wrapper's JVMs. */
 export function trackedProcs(a: AgentFacts): AgentProc[] {

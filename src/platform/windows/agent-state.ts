@@ -1,5 +1,5 @@
-import type { AgentState } from '../../core/result.js';
-import { log4jVulnerable } from '../linux/agent-state.js';
+import type { AgentState } from '../../core/agent.js';
+import { log4jVulnerable } from '../../core/agent.js';
 import type { WindowsFacts } from './facts.js';
 import { MAIN_AGENT, UPDATE_AGENT } from './paths.js';
 

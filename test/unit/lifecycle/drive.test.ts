@@ -3,7 +3,7 @@ import type { ConnectOptions } from '../../../src/audit/host.js';
 import type { Target } from '../../../src/inventory/target.js';
 import { driveChange, StageError, type ChangeDriver } from '../../../src/lifecycle/drive.js';
 import type { ChangeContext } from '../../../src/lifecycle/execute.js';
-import type { Plan } from '../../../src/lifecycle/plan.js';
+import type { Plan } from '../../../src/core/plan.js';
 import type { KnownHosts } from '../../../src/transport/known-hosts.js';
 import { TransportError, type ExecResult } from '../../../src/transport/transport.js';
 

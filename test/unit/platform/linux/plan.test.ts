@@ -2,14 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runLinuxChecks } from '../../../src/platform/linux/checks/index.js';
-import { planChange, samePackage, type PlanOptions } from '../../../src/lifecycle/plan.js';
-import type { PackageInfo } from '../../../src/package/verify.js';
-import { parseLinuxFacts, type LinuxFacts } from '../../../src/platform/linux/facts.js';
+import { runLinuxChecks } from '../../../../src/platform/linux/checks/index.js';
+import { planChange, samePackage } from '../../../../src/platform/linux/plan.js';
+import { type PlanOptions } from '../../../../src/core/plan.js';
+import type { PackageInfo } from '../../../../src/package/verify.js';
+import { parseLinuxFacts, type LinuxFacts } from '../../../../src/platform/linux/facts.js';
 
 /** The plan is a pure function of (facts, checks, package, options): every decision, on recorded facts. */
 const here = path.dirname(fileURLToPath(import.meta.url));
-const base = parseLinuxFacts(readFileSync(path.join(here, '../fixtures/facts/c7-old.txt'), 'utf8'));
+const base = parseLinuxFacts(readFileSync(path.join(here, '../../fixtures/facts/c7-old.txt'), 'utf8'));
 const facts = (patch: (f: LinuxFacts) => void = () => {}): LinuxFacts => {
   const f = structuredClone(base);
   patch(f);

@@ -1,8 +1,8 @@
-import type { CheckResult } from '../core/check.js';
-import type { PackageInfo } from '../package/verify.js';
-import type { WindowsAgentFacts, WindowsFacts } from '../platform/windows/facts.js';
-import { ASIDE_DIR, MAIN_AGENT, STATE_FILE, UPDATE_AGENT, windowsPackageDirs } from '../platform/windows/paths.js';
-import { installedIsPackage, pendingOrBlocked, type ChangeCommand, type Plan, type PlanOptions } from './plan.js';
+import type { CheckResult } from '../../core/check.js';
+import type { PackageInfo } from '../../package/verify.js';
+import type { WindowsAgentFacts, WindowsFacts } from './facts.js';
+import { ASIDE_DIR, MAIN_AGENT, STATE_FILE, UPDATE_AGENT, windowsPackageDirs } from './paths.js';
+import { installedIsPackage, pendingOrBlocked, type ChangeCommand, type Plan, type PlanOptions } from '../../core/plan.js';
 
 /**
  * What a change will do on one Windows host: a pure function of its facts, its checks, the package and the

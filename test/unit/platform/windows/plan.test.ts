@@ -2,15 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runWindowsChecks } from '../../../src/platform/windows/checks/index.js';
-import type { PlanOptions } from '../../../src/lifecycle/plan.js';
-import { planWindowsChange, sameWindowsPackage } from '../../../src/lifecycle/plan-windows.js';
-import type { PackageInfo } from '../../../src/package/verify.js';
-import { parseWindowsFacts, type WindowsFacts } from '../../../src/platform/windows/facts.js';
+import { runWindowsChecks } from '../../../../src/platform/windows/checks/index.js';
+import type { PlanOptions } from '../../../../src/core/plan.js';
+import { planWindowsChange, sameWindowsPackage } from '../../../../src/platform/windows/plan.js';
+import type { PackageInfo } from '../../../../src/package/verify.js';
+import { parseWindowsFacts, type WindowsFacts } from '../../../../src/platform/windows/facts.js';
 
 /** The Windows plan is a pure function of (facts, checks, package, options), as the Linux one: every decision, on recorded facts. */
 const here = path.dirname(fileURLToPath(import.meta.url));
-const sample = (name: string) => parseWindowsFacts(readFileSync(path.join(here, '../fixtures/windows-facts', name), 'utf8'));
+const sample = (name: string) => parseWindowsFacts(readFileSync(path.join(here, '../../fixtures/windows-facts', name), 'utf8'));
 const base = sample('ws2019-old-two-agents.txt');
 const facts = (patch: (f: WindowsFacts) => void = () => {}): WindowsFacts => {
   const f = structuredClone(base);
