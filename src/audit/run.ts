@@ -3,7 +3,9 @@ import type { Target } from '../inventory/target.js';
 import { runFleet } from '../fleet/runner.js';
 import type { ErrorBudget } from '../fleet/budget.js';
 import type { WaveSpec } from '../fleet/canary.js';
-import { auditHost, type ConnectOptions } from './host.js';
+import { auditHost } from './host.js';
+import { retryable } from '../session/failure.js';
+import type { ConnectOptions } from '../session/options.js';
 import { skippedResult, summarize, type HostResult, type ResultDocument } from '../core/result.js';
 
 export interface AuditRunOptions extends ConnectOptions {
@@ -27,7 +29,7 @@ export async function runAudit(
   const fleet = await runFleet(
     targets.length,
     async (i) => {
-      const { facts: _facts, ...r } = await auditHost(targets[i]!, o, knownHosts);
+      const r = await auditHost(targets[i]!, o, knownHosts);
       // `status` reports the plug-in, not the prerequisites: its outcome is about reaching the host.
       return command === 'status' ? { ...r, checks: [], outcome: r.outcome === 'failed' && r.agent ? 'ok' : r.outcome } : r;
     },
@@ -38,6 +40,7 @@ export async function runAudit(
       retries: o.retries,
       signal: o.signal,
       outcomeOf: (h: HostResult) => h.outcome,
+      retryable,
       skipped: (i, why) => skippedResult(targets[i]!, why),
       ...(onHost ? { onResult: onHost } : {}),
       ...(o.onWave ? { onWave: o.onWave } : {}),

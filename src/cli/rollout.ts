@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { parseBudget, UNLIMITED, type ErrorBudget } from '../fleet/budget.js';
 import { parseCanary, type WaveSpec } from '../fleet/canary.js';
 import type { Logger } from 'pino';
-import type { ConnectOptions } from '../audit/host.js';
+import type { ConnectOptions } from '../session/options.js';
 import type { HostResult } from '../core/result.js';
 import type { Target } from '../inventory/target.js';
 import { createLogger, Redactor } from '../log.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { inShard, parseShard, type Shard } from '../fleet/shard.js';
-import type { ConnectOptions } from '../audit/host.js';
+import type { ConnectOptions } from '../session/options.js';
 import type { ResultDocument } from '../core/result.js';
 import { InventoryError, resolveTargets } from '../inventory/load.js';
 import type { Target } from '../inventory/target.js';

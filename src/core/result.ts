@@ -5,6 +5,13 @@ import type { CheckResult } from './check.js';
 export type Outcome =
   | 'ok' | 'failed' | 'unchanged' | 'updated' | 'installed' | 'uninstalled' | 'refused' | 'rolled-back' | 'unreachable' | 'skipped';
 
+/** Which OS a host runs, named the same way for every OS (the arch as Linux names it). */
+export interface HostOs {
+  family: 'linux' | 'windows';
+  id: string | null;
+  version: string | null;
+  arch: string | null;
+}
 
 export interface StepRecord {
   name: string;
@@ -18,13 +25,28 @@ export interface HostResult {
   port: number;
   transport: 'ssh' | 'winrm';
   reachable: boolean;
-  os: { family: 'linux' | 'windows'; id: string | null; version: string | null; arch: string | null } | null;
+  os: HostOs | null;
   checks: CheckResult[];
   agent: AgentState | null;
   outcome: Outcome;
   steps: StepRecord[];
   error: string | null;
+  /**
+   * Why the host could not be reached or entered, when that is why it failed: unreachable, timeout,
+   * host-key-unknown, host-key-changed, auth-failed, protocol, lost (the session layer's one vocabulary).
+   */
+  failure?: ConnectFailure;
 }
+
+/** Why a host could not be worked on at the connection level (the session layer classifies, once). */
+export type ConnectFailure =
+  | 'unreachable' // refused, no route, DNS, no answer before the SSH handshake
+  | 'timeout'
+  | 'host-key-unknown'
+  | 'host-key-changed'
+  | 'auth-failed'
+  | 'protocol'
+  | 'lost'; // the connection died after login (peer gone, sshd killed)
 
 /** A host the run did not start (error budget spent, interrupted): untouched, and said so. */
 export function skippedResult(t: { name: string; host: string; port: number; connection: 'ssh' | 'winrm' }, why: string): HostResult {

@@ -17,6 +17,8 @@ export interface FleetOptions<R> {
   retryDelayMs?: number | undefined;
   signal?: AbortSignal | undefined;
   outcomeOf: (r: R) => string;
+  /** Whether a host's result is worth another attempt (default: its outcome is `unreachable`). */
+  retryable?: ((r: R) => boolean) | undefined;
   /** What a host that was not started reports. */
   skipped: (index: number, why: string) => R;
   onWave?: (wave: number, of: number, size: number) => void;
@@ -45,7 +47,8 @@ export async function runFleet<R>(count: number, job: (index: number, attempt: n
   };
   const runOne = async (i: number): Promise<void> => {
     let r = await job(i, 0);
-    for (let a = 1; a <= (o.retries ?? 0) && o.outcomeOf(r) === 'unreachable' && !o.signal?.aborted; a++) {
+    const again = o.retryable ?? ((x: R) => o.outcomeOf(x) === 'unreachable');
+    for (let a = 1; a <= (o.retries ?? 0) && again(r) && !o.signal?.aborted; a++) {
       await new Promise((res) => setTimeout(res, (o.retryDelayMs ?? 2000) * a));
       r = await job(i, a);
     }

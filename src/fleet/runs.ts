@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { HostResult, Outcome } from '../core/result.js';
-import { defaultJournalDir } from '../lifecycle/journal.js';
+import { defaultJournalDir } from './journal.js';
 
 /**
  * Reading past runs back from their journals (one JSON object a line, fsync'd as written): which hosts a run

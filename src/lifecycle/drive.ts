@@ -1,45 +1,31 @@
 import { randomBytes } from 'node:crypto';
-import { failureOf } from '../audit/host.js';
+import type { ChangeHostResult } from '../core/change.js';
 import { stepTimer, type Outcome, type StepRecord } from '../core/result.js';
-import type { CheckResult } from '../core/check.js';
+import type { Journal } from '../fleet/journal.js';
 import type { Target } from '../inventory/target.js';
-import { TransportError, type ExecResult } from '../transport/transport.js';
-import type { ChangeContext, ChangeHostResult } from './execute.js';
+import { StageError, type ChangeInputs, type ChangeKit } from '../platform/platform.js';
+import { failureOf } from '../session/failure.js';
+import { openSession, type HostSession, type SessionOpener } from '../session/open.js';
+import type { ConnectOptions } from '../session/options.js';
+import type { KnownHosts } from '../transport/known-hosts.js';
+import { TransportError } from '../transport/transport.js';
 import { followJournal, type FollowEnd } from './follow.js';
-import { HostMachine } from './machine.js';
-import type { Plan } from '../core/plan.js';
+import { HostMachine, type HostState } from './machine.js';
 
-/** A staging failure that left the host as it was (the stage, if made, is removed). */
-export class StageError extends Error {}
-
-/**
- * What one OS contributes to a change: its session, its facts and their reading, its plan, and the
- * scripts that stage, launch, fix and follow. The order of the steps, the state machine, reconnects,
- * recovery of a dead change and the wording of every outcome are the driver's, the same for every OS.
- */
-export interface ChangeDriver<S extends { close(): Promise<void> }, F> {
-  open(): Promise<S>;
-  facts(s: S): Promise<F>;
-  /** The OS identity and agent state the result reports, read from facts. */
-  readBack(f: F, r: ChangeHostResult): void;
-  checks(f: F): CheckResult[];
-  plan(f: F, checks: CheckResult[]): Plan;
-  /** The in-place fix of a host that runs the right package; the step is recorded under `fixStep`. */
-  fixStep: string;
-  fix(s: S): Promise<{ ok: true } | { ok: false; error: string }>;
-  /** Makes the private stage and fills it; throws StageError when the host refuses (nothing changed). */
-  stage(s: S, plan: Plan, txn: string): Promise<string>;
-  /** Starts the staged change; an error string when it could not be started (nothing changed). */
-  launch(s: S, stage: string, plan: Plan, txn: string): Promise<string | null>;
-  /** One poll of the host's change journal from line `from` (see follow.ts). */
-  poll(s: S, txn: string, from: number, onStdout: (chunk: string) => void): Promise<ExecResult>;
-  backoff: (attempt: number) => number;
-  decode?: (detail: string) => string;
-  /** Where an operator looks on the host when a change did not start, or kept being unfinished. */
-  stageLog(stage: string): string;
-  txnFile: string;
-  /** After a failed rollback: what the host has now. */
-  describeLeft(f: F): string;
+/** Everything a change on one host needs besides the target: how to connect, the package, the options. */
+export interface ChangeContext extends ChangeInputs {
+  conn: ConnectOptions;
+  knownHosts: KnownHosts;
+  dryRun: boolean;
+  journal: Journal | null;
+  onTransition?: (host: string, state: HostState, detail?: string) => void;
+  /**
+   * The connection to a host dropped while its change ran (attempt 0, with the drop's reason), or a
+   * reconnect attempt ended (its number since the drop; error undefined: it got back in).
+   */
+  onReconnect?: (host: string, attempt: number, error?: string) => void;
+  /** The change the run being resumed launched on this host (its journal's `change` record), if any. */
+  resume?: { txn: string; outcome: Outcome } | undefined;
 }
 
 /**
@@ -48,7 +34,7 @@ export interface ChangeDriver<S extends { close(): Promise<void> }, F> {
  * A change found running is waited for, one found dead is undone first, then the host is planned again.
  * Never throws: every failure is the host's result, and the result's agent state is read back from the host.
  */
-export async function driveChange<S extends { close(): Promise<void> }, F>(t: Target, ctx: ChangeContext, d: ChangeDriver<S, F>): Promise<ChangeHostResult> {
+export async function driveChange(t: Target, ctx: ChangeContext, open: SessionOpener = () => openSession(t, ctx.conn, ctx.knownHosts)): Promise<ChangeHostResult> {
   const steps: StepRecord[] = [];
   const r: ChangeHostResult = {
     name: t.name, address: t.host, port: t.port, transport: t.connection, reachable: false, os: null,
@@ -60,29 +46,34 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
     m.finish(outcome, error ?? undefined);
     return { ...r, outcome, error };
   };
-  let s: S | undefined;
+  let s: HostSession | undefined;
+  /** The host's OS part of the change, from its platform (the same for every session to the host). */
+  let kit: ChangeKit | undefined;
+  const kitOf = (x: HostSession): ChangeKit => (kit ??= x.platform.change(ctx));
   /** The change this run started on the host, once launched. */
   let own: { txn: string; outcome: Outcome } | undefined;
   /** A change of ours is running on the host while we follow it: if we are cut off, it ends without us. */
   let launched = false;
-  const reconnect = async (): Promise<S> => {
+  const reconnect = async (): Promise<HostSession> => {
     await s?.close().catch(() => undefined);
     s = undefined;
-    s = await d.open();
+    s = await open();
     return s;
   };
-  const readBack = async (): Promise<F> => {
-    const f = await time('facts', () => d.facts(s!));
-    d.readBack(f, r);
+  /** The host's facts, and what the result reports from them: its OS and the plug-in's state now. */
+  const readBack = async (): Promise<unknown> => {
+    const f = await time('facts', () => s!.platform.facts(s!));
+    r.os = s!.platform.os(f);
+    r.agent = s!.platform.agent(f);
     return f;
   };
   /** Follows a host-side change's journal to its end. `mach` null: only wait (someone else's change). */
   const follow = (txn: string, mach: HostMachine | null): Promise<FollowEnd> =>
     followJournal({
       mach,
-      poll: (from, onStdout) => d.poll(s!, txn, from, onStdout),
+      poll: (from, onStdout) => kitOf(s!).poll(s!, txn, from, onStdout),
       reconnect,
-      backoff: d.backoff,
+      backoff: (n) => kitOf(s!).backoff(n),
       reconnectWindowMs: ctx.conn.stepTimeoutMs,
       onDrop: (e) => {
         ctx.journal?.append(t.name, 'reconnecting', e.message);
@@ -93,10 +84,10 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
         ctx.journal?.append(t.name, error === undefined ? 'reconnected' : 'reconnecting', error === undefined ? `attempt ${attempt}` : `attempt ${attempt}: ${error}`);
         ctx.onReconnect?.(t.name, attempt, error);
       },
-      ...(d.decode ? { decode: d.decode } : {}),
+      decode: (detail) => (kitOf(s!).decode ?? ((x: string) => x))(detail),
     });
   try {
-    s = await time('connect', d.open);
+    s = await time('connect', open);
     r.reachable = true;
     m.to('connected');
     if (ctx.resume) {
@@ -114,15 +105,16 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
         r.plan = { kind: 'transaction', reason: `resumed: change ${prior.txn}, launched by the interrupted run, ended ${fin.result}`, steps: [] };
         const after = await readBack();
         if (fin.result === 'ok') return end(prior.outcome, null);
-        return end(fin.result === 'rolled-back' ? 'rolled-back' : 'failed', `${t.name}: ${fin.detail}${fin.result === 'failed' ? d.describeLeft(after) : ''}`);
+        return end(fin.result === 'rolled-back' ? 'rolled-back' : 'failed', `${t.name}: ${fin.detail}${fin.result === 'failed' ? s!.platform.describeLeft(after) : ''}`);
       }
       m.to('done', `change ${prior.txn}: ${fin.detail}`);
       m.to('connected');
     }
     for (let round = 0; round < 4; round++) {
       const facts = await readBack();
-      r.checks = d.checks(facts);
-      const plan = d.plan(facts, r.checks);
+      const p = s.platform;
+      r.checks = p.checks(facts, { pull: ctx.conn.pull, inventoryEip: t.eip });
+      const plan = p.plan(ctx.command, facts, r.checks, ctx.pkg?.info ?? null, { ...ctx.plan, pullUrl: ctx.pullUrl ?? ctx.plan.pullUrl });
       r.plan = { kind: plan.kind, reason: plan.reason, steps: plan.steps };
       m.to('planned', `${plan.kind}: ${plan.reason}`);
       if (ctx.dryRun) return end(plan.kind === 'unchanged' ? 'unchanged' : plan.kind === 'refused' ? 'refused' : 'skipped', plan.kind === 'refused' ? plan.reason : null);
@@ -132,7 +124,7 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
         case 'refused':
           return end('refused', plan.reason);
         case 'fix': {
-          const fixed = await time(d.fixStep, () => d.fix(s!));
+          const fixed = await time(kitOf(s).fixStep, () => kitOf(s!).fix(s!));
           await readBack();
           return fixed.ok ? end(plan.outcome, null) : end('failed', `${t.name}: ${fixed.error}`);
         }
@@ -159,14 +151,14 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
           m.to('staging');
           let stage: string;
           try {
-            stage = await time('stage', () => d.stage(s!, plan, txn));
+            stage = await time('stage', () => kitOf(s!).stage(s!, plan, txn));
           } catch (e) {
             if (e instanceof StageError) return end('failed', `${t.name}: ${e.message} (nothing on the host was changed)`);
             if (e instanceof TransportError && e.reason === 'lost') return end('failed', `${e.message}; nothing on the host was changed (a re-run starts over)`);
             throw e;
           }
           m.to('staged', stage);
-          const refused = await time('launch', () => d.launch(s!, stage, plan, txn));
+          const refused = await time('launch', () => kitOf(s!).launch(s!, stage, plan, txn));
           if (refused !== null) return end('failed', `${t.name}: the change could not be started on the host (${refused}); nothing was changed`);
           m.to('launched', txn);
           // What a resumed run needs to tell this change's end from a change of its own (fleet/runs.ts).
@@ -175,10 +167,10 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
           const fin = await time('apply', () => follow(txn, m));
           launched = false; // it ended (or died): what follows is this run's own failure, not the change's
           if (fin.result === 'lost' && /never started/.test(fin.detail)) {
-            return end('failed', `${t.name}: the change did not start on the host (${fin.detail}); see ${d.stageLog(stage)} there. Nothing was changed`);
+            return end('failed', `${t.name}: the change did not start on the host (${fin.detail}); see ${kitOf(s!).stageLog(stage)} there. Nothing was changed`);
           }
           // What the host has now, read back; if even that fails, the change's own end still stands.
-          let after: F;
+          let after: unknown;
           try {
             after = await readBack();
           } catch (e) {
@@ -198,11 +190,11 @@ export async function driveChange<S extends { close(): Promise<void> }, F>(t: Ta
             continue;
           }
           if (fin.result === 'ok') return end(plan.outcome, null);
-          return end(fin.result === 'rolled-back' ? 'rolled-back' : 'failed', `${t.name}: ${fin.detail}${fin.result === 'failed' ? d.describeLeft(after) : ''}`);
+          return end(fin.result === 'rolled-back' ? 'rolled-back' : 'failed', `${t.name}: ${fin.detail}${fin.result === 'failed' ? s!.platform.describeLeft(after) : ''}`);
         }
       }
     }
-    return end('failed', `${t.name}: the host kept reporting unfinished changes; look at ${d.txnFile}`);
+    return end('failed', `${t.name}: the host kept reporting unfinished changes; look at ${s ? kitOf(s).txnFile : 'its change record'}`);
   } catch (e) {
     const f = failureOf(e, t.name);
     if (launched || m.touched()) {

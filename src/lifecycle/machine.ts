@@ -1,4 +1,4 @@
-import type { Journal } from './journal.js';
+import type { Journal } from '../fleet/journal.js';
 
 /**
  * The per-host state machine of a change (after the AWS SSM agent updater): the controller's states up to

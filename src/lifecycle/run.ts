@@ -1,21 +1,24 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { ConnectOptions } from '../audit/host.js';
-import { skippedResult, summarize, type ResultDocument } from '../core/result.js';
-import type { Target } from '../inventory/target.js';
-import { PackageError, verifyPackage, type PackageInfo } from '../package/verify.js';
-import { linuxTar } from '../package/tar.js';
-import { KnownHosts } from '../transport/known-hosts.js';
-import { changeHost, type ChangeHostResult } from './execute.js';
-import { Journal, defaultJournalDir } from './journal.js';
-import type { HostState } from './machine.js';
+import type { ChangeHostResult } from '../core/change.js';
 import type { ChangeCommand } from '../core/plan.js';
-import { runFleet } from '../fleet/runner.js';
+import { skippedResult, summarize, type ResultDocument } from '../core/result.js';
+import { UsageError } from '../errors.js';
 import type { ErrorBudget } from '../fleet/budget.js';
 import type { WaveSpec } from '../fleet/canary.js';
+import { Journal, defaultJournalDir } from '../fleet/journal.js';
+import { runFleet } from '../fleet/runner.js';
 import { doneHosts, type RunRecord } from '../fleet/runs.js';
-import { UsageError } from '../errors.js';
+import type { Target } from '../inventory/target.js';
+import { PackageError } from '../package/errors.js';
+import { loadPackage } from '../package/load.js';
+import type { PackageInfo } from '../package/verify.js';
+import type { ChangeKnobs } from '../platform/platform.js';
+import { retryable } from '../session/failure.js';
+import type { ConnectOptions } from '../session/options.js';
+import { KnownHosts } from '../transport/known-hosts.js';
+import { driveChange } from './drive.js';
+import type { HostState } from './machine.js';
 
 export interface ChangeRunOptions extends ConnectOptions {
   concurrency: number;
@@ -43,6 +46,8 @@ export interface ChangeRunOptions extends ConnectOptions {
   /** The run's id (default: a new one, or the resumed run's). */
   runId?: string | undefined;
   onWave?: (wave: number, of: number, size: number) => void;
+  /** Knobs the lab and the tests turn (follow windows, back-off); a real run leaves them out. */
+  knobs?: ChangeKnobs | undefined;
 }
 
 export interface ChangeDocument extends ResultDocument {
@@ -57,17 +62,6 @@ export interface ChangeDocument extends ResultDocument {
 /** A run id: its start time (sortable) and a random suffix. */
 export function newRunId(): string {
   return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
-}
-
-/** Verifies the package and reads it once; the bytes sent are the bytes whose hash was checked. */
-export function loadPackage(zipPath: string, sha256?: string): { info: PackageInfo; bytes: Buffer; tar: () => Buffer } {
-  const info = verifyPackage(zipPath, sha256 !== undefined ? { sha256 } : {});
-  const bytes = readFileSync(zipPath);
-  if (createHash('sha256').update(bytes).digest('hex') !== info.sha256) {
-    throw new PackageError(`${zipPath}: the file changed while it was being read; run again`);
-  }
-  let tar: Buffer | undefined;
-  return { info, bytes, tar: () => (tar ??= linuxTar(bytes, info)) };
 }
 
 /**
@@ -108,12 +102,15 @@ export async function runChange(command: ChangeCommand, targetsIn: Target[], o: 
     const fleet = await runFleet(
       pending.length,
       async (i) => {
-        const h = await changeHost(pending[i]!, {
+        const h = await driveChange(pending[i]!, {
           command,
           conn: o,
           knownHosts,
           pkg,
           plan: { reinstall: o.reinstall, force: o.force, settleSeconds: o.settleSeconds, pullUrl: o.pullUrl },
+          pullUrl: o.pullUrl,
+          stepTimeoutMs: o.stepTimeoutMs,
+          knobs: o.knobs,
           dryRun: o.dryRun,
           journal,
           startWaitSeconds: o.startWaitSeconds,
@@ -130,6 +127,7 @@ export async function runChange(command: ChangeCommand, targetsIn: Target[], o: 
         retries: o.retries,
         signal: o.signal,
         outcomeOf: (h) => h.outcome,
+        retryable,
         ...(o.onWave ? { onWave: o.onWave } : {}),
         skipped: (i, why) => skippedHost(pending[i]!, why),
         // Every finished host is journaled with its result at once, so a crash loses nothing already done.

@@ -1,5 +1,5 @@
 import type { ChangeDocument } from '../lifecycle/run.js';
-import type { ChangeHostResult } from '../lifecycle/execute.js';
+import type { ChangeHostResult } from '../core/change.js';
 import { renderByReason } from './by-reason.js';
 import { pad } from './text.js';
 

@@ -1,3 +1,5 @@
+import type { ConnectFailure } from '../core/result.js';
+
 /**
  * What every transport (SSH today, WinRM later) offers the layers above: run a command, upload a file,
  * close. Nothing above this interface knows ssh2 or WS-Management.
@@ -24,16 +26,6 @@ export interface Transport {
   put(content: Buffer, remotePath: string, mode?: number): Promise<void>;
   close(): Promise<void>;
 }
-
-/** Why a host could not be worked on at the connection level; each maps to a per-host outcome. */
-export type ConnectFailure =
-  | 'unreachable' // refused, no route, DNS, timeout before the SSH handshake
-  | 'host-key-unknown'
-  | 'host-key-changed'
-  | 'auth-failed'
-  | 'timeout'
-  | 'protocol'
-  | 'lost'; // the connection died after login (peer gone, sshd killed)
 
 export class TransportError extends Error {
   override name = 'TransportError';

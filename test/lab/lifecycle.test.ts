@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ConnectOptions } from '../../src/audit/host.js';
+import type { ConnectOptions } from '../../src/session/options.js';
 import { resolveTargets } from '../../src/inventory/load.js';
 import type { ChangeCommand } from '../../src/core/plan.js';
 import { runChange, type ChangeDocument, type ChangeRunOptions } from '../../src/lifecycle/run.js';

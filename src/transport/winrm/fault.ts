@@ -2,7 +2,8 @@
  * A WS-Management fault as a per-host error: one line an operator can act on, the reason the report groups
  * by, and the raw fault parts for code that needs to tell faults apart (TimedOut on Receive is not an error).
  */
-import { TransportError, type ConnectFailure } from '../transport.js';
+import { TransportError } from '../transport.js';
+import { type ConnectFailure } from '../../core/result.js';
 import type { Operation } from './namespaces.js';
 import { NS } from './namespaces.js';
 import type { FaultInfo } from './response.js';

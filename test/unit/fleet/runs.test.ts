@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Journal } from '../../../src/lifecycle/journal.js';
+import { Journal } from '../../../src/fleet/journal.js';
 import { doneHosts, failedHosts, findRun, readRun } from '../../../src/fleet/runs.js';
 
 /** Past runs are read back from their journals, including ones cut short by a kill. */

@@ -1,18 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import type { ConnectOptions } from '../../../src/audit/host.js';
-import type { Target } from '../../../src/inventory/target.js';
-import { driveChange, StageError, type ChangeDriver } from '../../../src/lifecycle/drive.js';
-import type { ChangeContext } from '../../../src/lifecycle/execute.js';
 import type { Plan } from '../../../src/core/plan.js';
+import type { Target } from '../../../src/inventory/target.js';
+import { driveChange, type ChangeContext } from '../../../src/lifecycle/drive.js';
+import { StageError, type ChangeKit, type Platform } from '../../../src/platform/platform.js';
+import type { HostSession } from '../../../src/session/open.js';
+import type { ConnectOptions } from '../../../src/session/options.js';
 import type { KnownHosts } from '../../../src/transport/known-hosts.js';
-import { TransportError, type ExecResult } from '../../../src/transport/transport.js';
+import { TransportError, type ExecResult, type Transport } from '../../../src/transport/transport.js';
 
 /**
- * The change driver, OS aside: a fake driver plays a host whose plans, stage, launch and change journal are
+ * The change driver, OS aside: a fake platform plays a host whose plans, stage, launch and change journal are
  * scripted, and the specs read what the driver made of them — the outcome, its words, the steps and the
- * states the host went through. Both executors (Linux, Windows) are this driver plus their scripts.
+ * states the host went through. Every OS is this driver plus its platform's scripts.
  */
-const target: Target = { name: 'h1', host: '192.0.2.10', port: 22, become: false, connection: 'ssh', os: 'linux', groups: [], vars: {} };
+const target: Target = { name: 'h1', source: 'test', host: '192.0.2.10', port: 22, become: false, connection: 'ssh', os: 'linux', groups: [], vars: {} };
 const conn: ConnectOptions = { knownHostsFile: '/dev/null', acceptNew: false, become: false, connectTimeoutMs: 1000, stepTimeoutMs: 1000, pull: false };
 
 const FULL = ['started', 'stopping', 'stopped', 'unregistered', 'setting-aside', 'set-aside', 'installing', 'installed', 'permissions', 'verified', 'boot', 'committed'];
@@ -37,33 +38,7 @@ function setup(sc: Script, over: Partial<ChangeContext> = {}) {
   // A resumed host follows its prior change first: that is the first scripted journal.
   let change = over.resume ? 0 : -1;
   let poll = 0;
-  // Like a real session: the poll runs its script through it (a poll without a session crashes, as on a host).
-  const session = { close: async () => void calls.push('close'), run: () => undefined };
-  const d: ChangeDriver<typeof session, { n: number }> = {
-    open: async () => {
-      opened++;
-      sc.open?.(opened);
-      calls.push('open');
-      return session;
-    },
-    facts: async () => {
-      calls.push('facts');
-      return { n: calls.filter((c) => c === 'facts').length };
-    },
-    readBack: (f, r) => {
-      r.agent = { installed: true, updateAgent: false, version: `read ${f.n}`, running: true, mode: 'AUTO', port: null, log4j: null, packageSha256: null, findings: [] };
-    },
-    checks: () => [],
-    plan: () => {
-      const p = sc.plans.shift();
-      if (!p) throw new Error('no plan left in the script');
-      calls.push(`plan ${p.kind}`);
-      if (p.kind === 'wait') {
-        change++; // a wait follows someone else's change: the next scripted journal
-        poll = 0;
-      }
-      return p;
-    },
+  const kit: ChangeKit = {
     fixStep: 'permissions',
     fix: async () => {
       calls.push('fix');
@@ -79,8 +54,9 @@ function setup(sc: Script, over: Partial<ChangeContext> = {}) {
       poll = 0;
       return sc.launch ?? null;
     },
+    // Like a real platform: the poll runs its script through the session (a poll without one crashes, as on a host).
     poll: async (s, txn, from, onStdout): Promise<ExecResult> => {
-      s.run();
+      await s.run('follow');
       calls.push(`poll ${from}`);
       const out = sc.polls?.[change]?.[poll++];
       if (out === undefined) throw new Error(`no poll scripted for change ${change} (${txn})`);
@@ -91,13 +67,55 @@ function setup(sc: Script, over: Partial<ChangeContext> = {}) {
     backoff: () => 0,
     stageLog: (stage) => `${stage}/txn.log`,
     txnFile: '/var/lib/resetpwd-fleet/txn',
+  };
+  const platform: Platform<{ n: number }> = {
+    id: 'linux',
+    defaultUser: 'root',
+    becomeRefused: null,
+    checkIds: [],
+    shell: () => {
+      throw new Error('the fake session has its shell already');
+    },
+    facts: async () => {
+      calls.push('facts');
+      return { n: calls.filter((c) => c === 'facts').length };
+    },
+    os: () => ({ family: 'linux', id: 'fake', version: null, arch: null }),
+    checks: () => [],
+    agent: (f) => ({ installed: true, updateAgent: false, version: `read ${f.n}`, running: true, mode: 'AUTO', port: null, log4j: null, packageSha256: null, findings: [] }),
+    plan: () => {
+      const p = sc.plans.shift();
+      if (!p) throw new Error('no plan left in the script');
+      calls.push(`plan ${p.kind}`);
+      if (p.kind === 'wait') {
+        change++; // a wait follows someone else's change: the next scripted journal
+        poll = 0;
+      }
+      return p;
+    },
     describeLeft: () => '. Now on the host: no agent installed',
+    change: () => kit,
+  };
+  const session: HostSession = {
+    target,
+    platform,
+    transport: {} as Transport,
+    privilege: { method: 'none' },
+    run: async () => ({ code: 0, stdout: '', stderr: '' }),
+    close: async () => void calls.push('close'),
+  };
+  const open = async () => {
+    opened++;
+    sc.open?.(opened);
+    calls.push('open');
+    return session;
   };
   const ctx: ChangeContext = {
     command: 'update', conn, knownHosts: {} as KnownHosts, pkg: null, plan: { reinstall: false, force: [], settleSeconds: 1 },
-    dryRun: false, journal: null, startWaitSeconds: 5, onTransition: (_h, s) => states.push(s), ...over,
+    pullUrl: undefined, stepTimeoutMs: conn.stepTimeoutMs, dryRun: false, journal: null, startWaitSeconds: 5,
+    onTransition: (_h, s) => states.push(s), ...over,
   };
-  return { run: () => driveChange(target, ctx, d), calls, states, opened: () => opened };
+  return { run: () => driveChange(target, ctx, open), calls, states, opened: () => opened };
 }
 
 describe('driveChange', () => {
@@ -190,7 +208,7 @@ describe('driveChange', () => {
         // The first connection works; the next two attempts find sshd gone; the fourth gets in.
         open: (n) => { if (n === 2 || n === 3) throw refused(); },
       },
-      { conn: { ...conn, stepTimeoutMs: 5000 }, onReconnect: (_h, attempt, error) => events.push(`${attempt} ${error ?? 'ok'}`) },
+      { conn: { ...conn, stepTimeoutMs: 5000 }, stepTimeoutMs: 5000, onReconnect: (_h, attempt, error) => events.push(`${attempt} ${error ?? 'ok'}`) },
     );
     const r = await h.run();
     expect(r.outcome, r.error ?? '').toBe('updated');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Journal } from '../../../src/lifecycle/journal.js';
+import { Journal } from '../../../src/fleet/journal.js';
 import { HostMachine, TransitionError } from '../../../src/lifecycle/machine.js';
 
 describe('HostMachine', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PS_STDIN_COMMAND, psScript } from '../../../../src/dialect/powershell.js';
 import { FOLLOW_BODY, followScript, prepareScript } from '../../../../src/platform/windows/change-scripts.js';
 import { WINDOWS_FACTS_SCRIPT } from '../../../../src/platform/windows/facts-script.js';
-import { windowsSession, gatherWindowsFacts } from '../../../../src/platform/windows/session.js';
+import { windowsShell, gatherWindowsFacts } from '../../../../src/platform/windows/shell.js';
 import { SimulatedWindowsHost, parseParams, recognise, simulatedTransport } from '../../../support/windows-host.js';
 
 /** The simulated host only answers what the tool really sends, and reads values back exactly as written. */
@@ -26,7 +26,7 @@ describe('SimulatedWindowsHost', () => {
 
   it('its facts output parses into the model it holds', async () => {
     const h = new SimulatedWindowsHost({ install: { layout: 'old', version: '1.0.5', log4j: '2.8.2' }, cFreeBytes: 123 * 1024 * 1024, publicIpv4: null });
-    const f = await gatherWindowsFacts(windowsSession(simulatedTransport(h)));
+    const f = await gatherWindowsFacts(windowsShell(simulatedTransport(h)));
     expect(h.received[0]!.script).toBe(psScript(WINDOWS_FACTS_SCRIPT));
     expect(f.c.freeBytes).toBe(123 * 1024 * 1024);
     expect(f.metadata).toEqual({ code: 200, reachable: true, publicIpv4: null });

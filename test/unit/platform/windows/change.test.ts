@@ -1,20 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ConnectOptions } from '../../../src/audit/host.js';
-import { psScript } from '../../../src/dialect/powershell.js';
-import type { Target } from '../../../src/inventory/target.js';
-import type { ChangeContext } from '../../../src/lifecycle/execute.js';
-import { changeWindowsHost, windowsTxnArgs } from '../../../src/lifecycle/execute-windows.js';
-import { Journal } from '../../../src/lifecycle/journal.js';
-import { verifyPackage, type PackageInfo } from '../../../src/package/verify.js';
-import { WINDOWS_FACTS_SCRIPT } from '../../../src/platform/windows/facts-script.js';
-import { followScript, launchScript, prepareScript, stageScript } from '../../../src/platform/windows/change-scripts.js';
-import { windowsSession } from '../../../src/platform/windows/session.js';
-import { windowsTxnScript } from '../../../src/platform/windows/txn-script.js';
-import type { KnownHosts } from '../../../src/transport/known-hosts.js';
-import { useTestDir } from '../package/helpers.js';
-import { SimulatedWindowsHost, simulatedTransport, type SimulatedWindowsHostOptions } from '../../support/windows-host.js';
+import type { ConnectOptions } from '../../../../src/session/options.js';
+import { psScript } from '../../../../src/dialect/powershell.js';
+import type { Target } from '../../../../src/inventory/target.js';
+import { driveChange, type ChangeContext } from '../../../../src/lifecycle/drive.js';
+import { windowsTxnArgs } from '../../../../src/platform/windows/change.js';
+import { windows } from '../../../../src/platform/windows/index.js';
+import type { HostSession } from '../../../../src/session/open.js';
+import { Journal } from '../../../../src/fleet/journal.js';
+import { verifyPackage, type PackageInfo } from '../../../../src/package/verify.js';
+import { WINDOWS_FACTS_SCRIPT } from '../../../../src/platform/windows/facts-script.js';
+import { followScript, launchScript, prepareScript, stageScript } from '../../../../src/platform/windows/change-scripts.js';
+import { windowsTxnScript } from '../../../../src/platform/windows/txn-script.js';
+import type { KnownHosts } from '../../../../src/transport/known-hosts.js';
+import { useTestDir } from '../../package/helpers.js';
+import { SimulatedWindowsHost, simulatedTransport, type SimulatedWindowsHostOptions } from '../../../support/windows-host.js';
 
 /**
  * Whole Windows changes against the simulated host, through a fake transport that hands each exec to the
@@ -26,26 +27,26 @@ const pkgOf = (v: '1.0.5' | '1.1.2' | '2.1.0'): { info: PackageInfo; bytes: Buff
   const zip = dir.zips[v];
   return { info: verifyPackage(zip), bytes: readFileSync(zip), tar: () => { throw new Error('no tar for Windows'); } };
 };
-const target: Target = { name: 'win-1', host: '192.0.2.30', port: 5986, become: false, connection: 'winrm', os: 'windows', groups: [], vars: {} };
+const target: Target = { name: 'win-1', source: 'test', host: '192.0.2.30', port: 5986, become: false, connection: 'winrm', os: 'windows', groups: [], vars: {} };
 const conn: ConnectOptions = { knownHostsFile: '/dev/null', acceptNew: false, become: false, connectTimeoutMs: 5000, stepTimeoutMs: 60_000, pull: false };
+const fast = { followWindowSeconds: 1, backoff: () => 0 };
 const context = (over: Partial<ChangeContext> = {}): ChangeContext => ({
   command: 'update', conn, knownHosts: {} as KnownHosts, pkg: pkgOf('2.1.0'), plan: { reinstall: false, force: [], settleSeconds: 3 },
-  dryRun: false, journal: null, startWaitSeconds: 20, ...over,
+  pullUrl: undefined, stepTimeoutMs: conn.stepTimeoutMs, dryRun: false, journal: null, startWaitSeconds: 20, knobs: fast, ...over,
 });
-const fast = { followWindowSeconds: 1, reconnectDelayMs: () => 0 };
 const OLD: SimulatedWindowsHostOptions['install'] = { layout: 'old', version: '1.0.5', log4j: '2.8.2', mode: 'AUTO' };
 
 /** A host, a way to connect to it (counted), and the run. */
 function setup(o: SimulatedWindowsHostOptions = {}) {
   const host = new SimulatedWindowsHost(o);
   const opened: ReturnType<typeof simulatedTransport>[] = [];
-  const open = async () => {
+  const open = async (): Promise<HostSession> => {
     const t = simulatedTransport(host);
     opened.push(t);
-    return windowsSession(t);
+    return { ...windows.shell(t, { method: 'none' }, { where: target.name, stepTimeoutMs: conn.stepTimeoutMs }), target, platform: windows };
   };
   const states: string[] = [];
-  const run = (over: Partial<ChangeContext> = {}) => changeWindowsHost(target, context({ onTransition: (_h, s) => states.push(s), ...over }), open, fast);
+  const run = (over: Partial<ChangeContext> = {}) => driveChange(target, context({ onTransition: (_h, s) => states.push(s), ...over }), open);
   return { host, open, opened, run, states, kinds: () => host.received.map((r) => r.kind) };
 }
 const snapshot = (h: SimulatedWindowsHost) => ({
@@ -53,7 +54,7 @@ const snapshot = (h: SimulatedWindowsHost) => ({
   services: [...h.services.values()].map((s) => `${s.name}:${s.state}:${s.startMode}`).sort(),
 });
 
-describe('changeWindowsHost', () => {
+describe('a Windows host\'s change (the driver with the Windows platform)', () => {
   it('updates the old two-agent layout: both stopped, uninstalled, set aside, new agent installed, verified, committed', async () => {
     const { host, run, states, kinds } = setup({ install: OLD });
     const r = await run();

@@ -1,6 +1,6 @@
-import { clixmlToText, parseEmitted, PS_STDIN_COMMAND } from '../dialect/powershell.js';
-import { TransportError, type Transport } from './transport.js';
-import { isAbsoluteWindowsPath, planUpload, uploadStdin } from './winrm/upload.js';
+import { clixmlToText, parseEmitted, PS_STDIN_COMMAND } from '../../dialect/powershell.js';
+import { TransportError, type Transport } from '../../transport/transport.js';
+import { isAbsoluteWindowsPath, planUpload, uploadStdin } from '../../transport/winrm/upload.js';
 
 /**
  * A Windows host reached over SSH: uploads go through the same PowerShell script as over WinRM (base64

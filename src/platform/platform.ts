@@ -1,0 +1,104 @@
+import type { AgentState } from '../core/agent.js';
+import type { CheckContext, CheckResult } from '../core/check.js';
+import type { ChangeCommand, Plan, PlanOptions } from '../core/plan.js';
+import type { HostOs } from '../core/result.js';
+import type { LoadedPackage } from '../package/load.js';
+import type { PackageInfo } from '../package/verify.js';
+import type { Privilege } from '../privilege/sudo.js';
+import type { ExecOptions, ExecResult, Transport } from '../transport/transport.js';
+
+/**
+ * What one OS needs, and nothing else: how a script runs there, the facts script and its reading, the checks,
+ * the plug-in's state, the plan, and the scripts of a change. Audit, plan, the change driver and the run ask a
+ * host's Platform and never which OS it is; a third OS is one more folder implementing this, and one line in
+ * the registry (platform/index.ts).
+ */
+export interface Platform<F = unknown> {
+  readonly id: 'linux' | 'windows';
+  /** The login when neither the inventory nor the options name one. */
+  readonly defaultUser: string;
+  /** Why a non-administrator login with become (sudo) cannot be used here, or null where it can. */
+  readonly becomeRefused: string | null;
+  /** The check ids this OS runs, in the order reports show them. */
+  readonly checkIds: readonly string[];
+  /** How scripts of this OS run over a logged-in transport, with the session's privilege and time limit. */
+  shell(transport: Transport, privilege: Privilege, o: ShellOptions): HostShell;
+  /** The facts script, run once and parsed. */
+  facts(s: HostShell): Promise<F>;
+  os(f: F): HostOs;
+  checks(f: F, ctx: CheckContext): CheckResult[];
+  agent(f: F): AgentState;
+  plan(command: ChangeCommand, f: F, checks: CheckResult[], pkg: PackageInfo | null, o: PlanOptions): Plan;
+  /** After a change that could not roll back: what the host has now (appended to the error). */
+  describeLeft(f: F): string;
+  /** This OS's part of a change: the driver (lifecycle/drive.ts) does the rest, the same for every OS. */
+  change(inputs: ChangeInputs): ChangeKit;
+}
+
+export interface ShellOptions {
+  /** The host's name, for messages. */
+  where: string;
+  /** Every script's time limit unless it says otherwise (--timeout). */
+  stepTimeoutMs: number;
+}
+
+/** A logged-in host, as a platform uses it. */
+export interface HostShell {
+  readonly transport: Transport;
+  /** How scripts get root's (Administrator's) rights: already had, or sudo with its password on stdin. */
+  readonly privilege: Privilege;
+  /** Runs one script of this OS (POSIX sh, PowerShell) with those rights. */
+  run(script: string, opts?: ExecOptions): Promise<ExecResult>;
+  close(): Promise<void>;
+}
+
+/** What a change gives a platform's scripts. */
+export interface ChangeInputs {
+  command: ChangeCommand;
+  pkg: LoadedPackage | null;
+  plan: PlanOptions;
+  /** Where hosts download the package from (--pull URL), or undefined: pushed over the connection. */
+  pullUrl: string | undefined;
+  stepTimeoutMs: number;
+  /** How long the new agent may take to come up, in seconds. */
+  startWaitSeconds: number;
+  /** Knobs a test or the lab turns; the defaults are a real run's. */
+  knobs?: ChangeKnobs | undefined;
+}
+
+export interface ChangeKnobs {
+  /** Windows: how long one follow poll watches the journal on the host before it returns (seconds). */
+  followWindowSeconds?: number;
+  /** Wait before reconnect attempt n (ms); default 1000 × n, at most 10 s. */
+  backoff?: (attempt: number) => number;
+  /** Windows: seconds any .bat file may run on the host before its process tree is killed. */
+  batLimitSeconds?: number;
+}
+
+/** A staging failure that left the host as it was (the stage, if made, is removed). */
+export class StageError extends Error {
+  override name = 'StageError';
+}
+
+/** The scripts of one OS's change; the order of the steps, the state machine and the outcomes are the driver's. */
+export interface ChangeKit {
+  /** The name the in-place fix is timed under in the result's steps. */
+  fixStep: string;
+  fix(s: HostShell): Promise<{ ok: true } | { ok: false; error: string }>;
+  /** Makes the private stage and fills it; throws StageError when the host refuses (nothing changed). */
+  stage(s: HostShell, plan: Plan, txn: string): Promise<string>;
+  /** Starts the staged change; an error string when it could not be started (nothing changed). */
+  launch(s: HostShell, stage: string, plan: Plan, txn: string): Promise<string | null>;
+  /** One poll of the host's change journal from line `from` (lifecycle/follow.ts). */
+  poll(s: HostShell, txn: string, from: number, onStdout: (chunk: string) => void): Promise<ExecResult>;
+  backoff(attempt: number): number;
+  /** Undoes the platform's escaping of a journal line's detail. */
+  decode?: (detail: string) => string;
+  /** Where an operator looks on the host when a change did not start. */
+  stageLog(stage: string): string;
+  /** The host's change record, for a host that kept reporting unfinished changes. */
+  txnFile: string;
+}
+
+/** The default back-off before reconnect attempt n: 1 s, 2 s, … at most 10 s. */
+export const defaultBackoff = (n: number): number => Math.min(1000 * n, 10_000);

@@ -1,0 +1,27 @@
+import type { Platform } from '../platform.js';
+import { windowsAgentState } from './agent-state.js';
+import { windowsChange } from './change.js';
+import { WINDOWS_CHECK_IDS, runWindowsChecks } from './checks/index.js';
+import { windowsOs, type WindowsFacts } from './facts.js';
+import { planWindowsChange } from './plan.js';
+import { gatherWindowsFacts, windowsShell } from './shell.js';
+
+/** Windows (WinRM, or OpenSSH on Server 2019+): PowerShell scripts on stdin, services, the ProgramData stage. */
+export const windows: Platform<WindowsFacts> = {
+  id: 'windows',
+  // Windows' built-in administrator: root means nothing there.
+  defaultUser: 'Administrator',
+  becomeRefused: '--become/ansible_become is for Linux sudo; log in to Windows hosts with an administrator account',
+  checkIds: WINDOWS_CHECK_IDS,
+  shell: (transport, _privilege, o) => windowsShell(transport, o.stepTimeoutMs),
+  facts: (s) => gatherWindowsFacts(s),
+  os: windowsOs,
+  checks: runWindowsChecks,
+  agent: windowsAgentState,
+  plan: planWindowsChange,
+  describeLeft: (f) => {
+    const a = windowsAgentState(f);
+    return `. Now on the host: ${a.installed ? `agent ${a.version ? `${a.version} ` : ''}installed, ${a.running ? 'running' : 'NOT running'}` : 'no agent installed'}`;
+  },
+  change: windowsChange,
+};

@@ -1,0 +1,40 @@
+import { PS_STDIN_COMMAND, clixmlToText, psScript } from '../../dialect/powershell.js';
+import type { ExecOptions, Transport } from '../../transport/transport.js';
+import type { HostShell } from '../platform.js';
+import { WINDOWS_FACTS_SCRIPT } from './facts-script.js';
+import { parseWindowsFacts, type WindowsFacts } from './facts.js';
+import { withPowerShellUpload } from './upload.js';
+
+/**
+ * A logged-in Windows host: every script runs through the one fixed PowerShell command line with the script
+ * on stdin (src/dialect/powershell.ts), the same over WinRM and over SSH to Windows, each within the step
+ * limit unless it says otherwise. Over SSH, uploads go through the same hash-checked PowerShell upload as over
+ * WinRM (no SFTP subsystem needed). The login is an administrator already (WinRM's default endpoint admits no
+ * one else), so there is no privilege step.
+ */
+export function windowsShell(transport: Transport, stepTimeoutMs?: number): HostShell {
+  const t = transport.kind === 'ssh' ? withPowerShellUpload(transport) : transport;
+  return {
+    transport: t,
+    privilege: { method: 'none' },
+    run: async (script, opts = {}) => {
+      const r = await t.exec(PS_STDIN_COMMAND, { ...(stepTimeoutMs ? { timeoutMs: stepTimeoutMs } : {}), ...opts, stdin: script });
+      return { ...r, stderr: clixmlToText(r.stderr) };
+    },
+    close: () => t.close(),
+  };
+}
+
+export class WindowsFactsError extends Error {
+  override name = 'WindowsFactsError';
+}
+
+/** The facts script, parsed: one round trip. A script that did not reach its end is an error, with its stderr. */
+export async function gatherWindowsFacts(s: HostShell, opts: ExecOptions = {}): Promise<WindowsFacts> {
+  const r = await s.run(psScript(WINDOWS_FACTS_SCRIPT), opts);
+  const f = parseWindowsFacts(r.stdout);
+  if (!f.complete) {
+    throw new WindowsFactsError(`the facts script did not finish (exit ${r.code ?? r.signal ?? '?'}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ').slice(0, 300) || 'no output'}`);
+  }
+  return f;
+}

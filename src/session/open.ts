@@ -1,0 +1,52 @@
+import type { Target } from '../inventory/target.js';
+import { platformOf } from '../platform/index.js';
+import type { HostShell, Platform } from '../platform/platform.js';
+import type { Privilege } from '../privilege/sudo.js';
+import type { KnownHosts } from '../transport/known-hosts.js';
+import { SshTransport } from '../transport/ssh.js';
+import { TransportError, type Transport } from '../transport/transport.js';
+import type { ConnectOptions } from './options.js';
+import { jumpOf, sshTargetOf } from './ssh.js';
+import { winrmTargetOf } from './winrm.js';
+
+/**
+ * One way from a target to a host, for every command: the transport the target names (SSH, with known_hosts,
+ * key/password/agent auth and a jump host; or WinRM), the privilege (none, or sudo with its password on
+ * stdin), and the host's Platform, which runs its scripts. What is done there is the command's business;
+ * how the host is reached is decided here only.
+ */
+export interface HostSession extends HostShell {
+  readonly target: Target;
+  readonly platform: Platform<any>;
+}
+
+export type SessionOpener = () => Promise<HostSession>;
+
+export async function openSession(t: Target, o: ConnectOptions, knownHosts: KnownHosts): Promise<HostSession> {
+  const platform = platformOf(t.os);
+  const user = t.user ?? o.user ?? platform.defaultUser;
+  const privilege = privilegeOf(t, o, user, platform);
+  const transport = await connect(t, o, knownHosts, user);
+  return { ...platform.shell(transport, privilege, { where: t.name, stepTimeoutMs: o.stepTimeoutMs }), target: t, platform };
+}
+
+/** Root already, or sudo for a non-root login that asks to become root (its password from the inventory or options). */
+function privilegeOf(t: Target, o: ConnectOptions, user: string, platform: Platform<any>): Privilege {
+  if (platform.becomeRefused !== null) {
+    if (t.become || (o.become && t.connection === 'ssh')) throw new TransportError('auth-failed', `${t.name}: ${platform.becomeRefused}`);
+    return { method: 'none' };
+  }
+  if (user === 'root' || !(t.become || o.become)) return { method: 'none' };
+  const pw = t.becomePassword ?? o.becomePassword ?? t.password ?? o.password;
+  return pw !== undefined ? { method: 'sudo', password: pw } : { method: 'sudo' };
+}
+
+async function connect(t: Target, o: ConnectOptions, knownHosts: KnownHosts, user: string): Promise<Transport> {
+  if (t.connection === 'winrm') {
+    // Loaded on the first WinRM host: a Linux-only run does not pay for the XML and NTLM stack at startup.
+    const { WinRmTransport } = await import('../transport/winrm/index.js');
+    return WinRmTransport.connect(winrmTargetOf(t, o, user));
+  }
+  const jump = jumpOf(t, o);
+  return SshTransport.connect(sshTargetOf(t, o, user), { knownHosts, acceptNew: o.acceptNew, connectTimeoutMs: o.connectTimeoutMs, ...(jump ? { jump } : {}) });
+}

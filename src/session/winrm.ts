@@ -1,0 +1,29 @@
+import type { Target } from '../inventory/target.js';
+import { TransportError } from '../transport/transport.js';
+import type { WinRmTarget } from '../transport/winrm/index.js';
+import type { ConnectOptions } from './options.js';
+
+/** Where and how to speak WS-Management to a host: the inventory's ansible_winrm_* first, then the options. */
+export function winrmTargetOf(t: Target, o: ConnectOptions, user: string): WinRmTarget {
+  const where = `${t.name} (${t.host}:${t.port})`;
+  if (!t.winrm) throw new TransportError('protocol', `${where}: not a WinRM host`);
+  const password = t.password ?? o.password;
+  if (password === undefined) {
+    throw new TransportError('auth-failed', `${where}: WinRM needs a password: set ansible_password for the host, or pass --password-env VAR / --password-file FILE`);
+  }
+  return {
+    host: t.host,
+    port: t.port,
+    scheme: t.winrm.scheme,
+    user,
+    password,
+    auth: t.winrm.auth,
+    caFile: t.winrm.caFile ?? o.winrmCaFile,
+    insecure: t.winrm.insecure || o.winrmInsecure === true,
+    allowUnencrypted: t.vars.ansible_winrm_message_encryption === 'never',
+    name: t.name,
+    connectTimeoutMs: o.connectTimeoutMs,
+    // Windows holds a Receive at most this long; a longer step is several Receives, not one long HTTP wait.
+    operationTimeoutSec: 20,
+  };
+}
