@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The import rules of docs/ARCHITECTURE.md, read from the code itself: the layers from the bottom up, each
+ * importing only from its own folder or a lower layer; no circle of imports between files; and no code
+ * outside platform/ (and inventory/, which reads which OS a target is) that asks which OS a host runs.
+ */
+const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
+
+/** The layers, bottom first: a module may import from its own layer or one below, never above. */
+const LAYERS = [
+  'version', 'log', 'dialect', 'package', 'inventory', 'errors', 'core',
+  'transport', 'privilege', 'fleet', 'platform', 'session', 'audit', 'lifecycle', 'report', 'cli',
+] as const;
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = path.join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') && !p.endsWith('.d.ts') ? [p] : [];
+  });
+}
+const all = files(src);
+/** A file's layer: its first folder under src/, or its own name for a file directly in src/. */
+const layerOf = (f: string) => path.relative(src, f).split(path.sep)[0]!.replace(/\.ts$/, '');
+
+/** Every relative import of a file (static, type-only, dynamic), resolved to the imported .ts file. */
+function importsOf(f: string): string[] {
+  const text = readFileSync(f, 'utf8');
+  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^;'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]/g), ...text.matchAll(/import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g)].map((m) => m[1]!);
+  return specs.map((s) => path.resolve(path.dirname(f), s).replace(/\.js$/, '.ts'));
+}
+const graph = new Map(all.map((f) => [f, importsOf(f)]));
+
+describe('architecture', () => {
+  it('knows every folder of src/ as a layer', () => {
+    for (const f of all) expect(LAYERS as readonly string[], path.relative(src, f)).toContain(layerOf(f));
+  });
+
+  it('imports only from the same layer or below (no upward arrow)', () => {
+    const upward: string[] = [];
+    for (const [f, deps] of graph) {
+      for (const d of deps) {
+        if (LAYERS.indexOf(layerOf(d) as never) > LAYERS.indexOf(layerOf(f) as never)) upward.push(`${path.relative(src, f)} -> ${path.relative(src, d)}`);
+      }
+    }
+    expect(upward).toEqual([]);
+  });
+
+  it('has no circle of imports between files', () => {
+    // Tarjan's strongly connected components: any component of more than one file is a circle.
+    let index = 0;
+    const idx = new Map<string, number>();
+    const low = new Map<string, number>();
+    const stack: string[] = [];
+    const on = new Set<string>();
+    const circles: string[][] = [];
+    const visit = (v: string) => {
+      idx.set(v, index);
+      low.set(v, index++);
+      stack.push(v);
+      on.add(v);
+      for (const w of graph.get(v) ?? []) {
+        if (!graph.has(w)) continue;
+        if (!idx.has(w)) {
+          visit(w);
+          low.set(v, Math.min(low.get(v)!, low.get(w)!));
+        } else if (on.has(w)) low.set(v, Math.min(low.get(v)!, idx.get(w)!));
+      }
+      if (low.get(v) === idx.get(v)) {
+        const c: string[] = [];
+        let w: string;
+        do {
+          w = stack.pop()!;
+          on.delete(w);
+          c.push(path.relative(src, w));
+        } while (w !== v);
+        if (c.length > 1) circles.push(c);
+      }
+    };
+    for (const f of graph.keys()) if (!idx.has(f)) visit(f);
+    expect(circles).toEqual([]);
+  });
+
+  it('asks which OS a host runs only in platform/ (and inventory/, which decides it for a target)', () => {
+    const asks: string[] = [];
+    for (const f of all) {
+      const l = layerOf(f);
+      if (l === 'platform' || l === 'inventory') continue;
+      const text = readFileSync(f, 'utf8');
+      for (const m of text.matchAll(/[!=]==\s*'(?:windows|linux)'|'(?:windows|linux)'\s*[!=]==/g)) asks.push(`${path.relative(src, f)}: ${m[0]}`);
+    }
+    expect(asks).toEqual([]);
+  });
+
+  it('keeps each platform to itself: linux/ and windows/ do not import each other', () => {
+    const cross: string[] = [];
+    for (const [f, deps] of graph) {
+      const mine = /platform\/(linux|windows)\//.exec(f)?.[1];
+      for (const d of deps) {
+        const theirs = /platform\/(linux|windows)\//.exec(d)?.[1];
+        if (mine && theirs && mine !== theirs) cross.push(`${path.relative(src, f)} -> ${path.relative(src, d)}`);
+      }
+    }
+    expect(cross).toEqual([]);
+  });
+});
