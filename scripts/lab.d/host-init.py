@@ -130,7 +130,8 @@ def main():
     cmds.append("link add eth0 type veth peer name veth-gw" if kind == "veth" else f"link add eth0 type {kind}")
     if kind != "ifb":
         cmds.append(f"link set eth0 address {b['LAB_NIC_MAC']}")
-    cmds += [f"addr add {b['LAB_NIC_ADDR']} dev eth0", "link set eth0 up",
+    lease = " valid_lft 86400 preferred_lft 86400" if b.get("LAB_NIC_DYNAMIC") == "1" else ""
+    cmds += [f"addr add {b['LAB_NIC_ADDR']} dev eth0{lease}", "link set eth0 up",
              f"route add default via {b['LAB_NIC_GW']} dev eth0 onlink"]
     if kind == "veth":
         cmds.append("link set veth-gw up")

@@ -31,13 +31,14 @@ LAB_USER_PASS = os.environ["LAB_USER_PASS"]
 LAB_PYTHON = os.environ.get("LAB_PYTHON", "/usr/bin/python3")
 
 KNOWN_KEYS = {
-    "os", "arch", "disk", "mem", "selinux", "net", "metadata", "eip", "agent", "agent_state", "login",
-    "flags",
+    "os", "arch", "disk", "mem", "selinux", "net", "netconf", "metadata", "eip", "agent", "agent_state", "login",
+    "flags", "sshd",
 }
 KNOWN_FLAGS = {"ro-root", "no-unzip", "no-python", "sudo-tty", "agent-blocked"}
 DEFAULTS = {
     "os": "centos7", "arch": "", "disk": "1G", "mem": "", "selinux": "disabled", "net": "dhcp",
     "metadata": "on", "eip": "", "agent": "", "agent_state": "running", "login": "root", "flags": "",
+    "netconf": "profile", "sshd": "modern",
 }
 
 
@@ -113,6 +114,10 @@ def validate(h):
         die(f"{where}: selinux must be disabled, permissive, enforcing or none (optionally :Runtime)")
     if h["net"] not in ("dhcp", "static"):
         die(f"{where}: net must be dhcp or static")
+    if h["netconf"] not in ("profile", "networkd", "none"):
+        die(f"{where}: netconf must be profile (the distribution's own file), networkd or none")
+    if h["sshd"] not in ("modern", "legacy"):
+        die(f"{where}: sshd must be modern or legacy (only what OpenSSH 5.3-7.4 servers offer)")
     if h["metadata"] not in ("on", "off"):
         die(f"{where}: metadata must be on or off")
     if h["login"] not in ("root", "sudo"):
@@ -172,13 +177,24 @@ def whiteout(seed, rel):
     os.mknod(p, 0o600 | 0o020000, os.makedev(0, 0))
 
 
-def host_key(name):
+def host_key(name, kind="ed25519"):
     d = os.path.join(LAB_OUT, "hostkeys", name)
-    key = os.path.join(d, "ssh_host_ed25519_key")
+    key = os.path.join(d, f"ssh_host_{kind}_key")
     if not os.path.exists(key):
         os.makedirs(d, exist_ok=True)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{name}", "-f", key], check=True)
+        extra = ["-b", "2048"] if kind == "rsa" else []
+        subprocess.run(["ssh-keygen", "-q", "-t", kind, *extra, "-N", "", "-C", f"root@{name}", "-f", key], check=True)
     return key
+
+
+# What an OpenSSH 5.3-7.4 server of an old fleet (CentOS 6/7, SLES 11 SP4, EulerOS 2) offers when nothing
+# newer is configured in: an RSA host key signed with SHA-1, SHA-1 key exchanges, CTR/CBC AES, HMAC-SHA1.
+LEGACY_SSHD = """HostKey /etc/ssh/ssh_host_rsa_key
+HostKeyAlgorithms ssh-rsa
+KexAlgorithms diffie-hellman-group14-sha1,diffie-hellman-group-exchange-sha1
+Ciphers aes128-ctr,aes128-cbc
+MACs hmac-sha1
+"""
 
 
 def nic_config(fmt, h):
@@ -186,6 +202,11 @@ def nic_config(fmt, h):
     dhcp = h["net"] == "dhcp"
     ip, prefix = h["nic"].split("/")
     gw = h["gw"]
+    if fmt == "none":
+        return None, None
+    if fmt == "networkd":
+        body = "[Match]\nName=eth0\n\n[Network]\n" + ("DHCP=ipv4\n" if dhcp else f"Address={h['nic']}\nGateway={gw}\n")
+        return "etc/systemd/network/10-eth0.network", body
     if fmt == "rhel":
         body = 'DEVICE="eth0"\nBOOTPROTO="dhcp"\nONBOOT="yes"\nTYPE="Ethernet"\nPERSISTENT_DHCLIENT="yes"\n' if dhcp else \
             f'DEVICE="eth0"\nBOOTPROTO="static"\nONBOOT="yes"\nTYPE="Ethernet"\nIPADDR="{ip}"\nNETMASK="255.255.0.0"\nGATEWAY="{gw}"\n'
@@ -232,9 +253,17 @@ def seed_host(i, h, base, nic):
     shutil.copy(key + ".pub", f"{seed}/etc/ssh/ssh_host_ed25519_key.pub")
     os.chmod(f"{seed}/etc/ssh/ssh_host_ed25519_key", 0o600)
     h["hostkey"] = open(key + ".pub", encoding="utf-8").read().split()[:2]
+    if h["sshd"] == "legacy":
+        rsa = host_key(name, "rsa")
+        shutil.copy(rsa, f"{seed}/etc/ssh/ssh_host_rsa_key")
+        os.chmod(f"{seed}/etc/ssh/ssh_host_rsa_key", 0o600)
+        # sshd takes the first value of each keyword: this file is read before the lab's own lab.conf.
+        write(f"{seed}/etc/ssh/sshd_config.d/00-legacy.conf", LEGACY_SSHD)
+        h["hostkey"] = open(rsa + ".pub", encoding="utf-8").read().split()[:2]
 
-    path, body = nic_config(prof["OS_NET"], h)
-    write(f"{seed}/{path}", body)
+    path, body = nic_config(prof["OS_NET"] if h["netconf"] == "profile" else h["netconf"], h)
+    if path:
+        write(f"{seed}/{path}", body)
 
     mode, _, runtime = h["selinux"].partition(":")
     if mode != "none":
@@ -285,6 +314,8 @@ def seed_host(i, h, base, nic):
         write(mem_file, meminfo(parse_size(h["mem"], h["where"])), 0o444)
     boot = {
         "LAB_NAME": name, "LAB_DISK": h["disk"], "LAB_MEM_FILE": mem_file, "LAB_NIC_ADDR": h["nic"],
+        # A DHCP host's address is a lease, as `ip addr` shows it ("dynamic"); a static one is not.
+        "LAB_NIC_DYNAMIC": "1" if h["net"] == "dhcp" else "0",
         "LAB_NIC_GW": h["gw"], "LAB_NIC_MAC": mac, "LAB_NIC_KIND": nic,
         "LAB_INIT": prof["OS_INIT"], "LAB_SELINUX_RUNTIME": runtime, "LAB_METADATA": env["LAB_METADATA"], "LAB_PROFILE": h["os"],
     }
@@ -389,6 +420,9 @@ def write_outputs(hosts):
                       f"ansible_become_password={LAB_USER_PASS}"]
             if h["eip"]:
                 v.append(f"eip={h['eip']}")
+            if h["sshd"] == "legacy":
+                # As an operator lets an old server's SHA-1 key exchange in, for that host only.
+                v.append('ansible_ssh_common_args="-o KexAlgorithms=+diffie-hellman-group14-sha1"')
             ini.append(f"{h['name']} " + " ".join(v))
         ini.append("")
     ini += ["[lab:children]"] + sorted(groups) + ["", "[all:vars]", "ansible_python_interpreter=/usr/bin/python3", ""]
@@ -401,6 +435,8 @@ def write_outputs(hosts):
     for h in hosts:
         user = "root" if h["login"] == "root" else LAB_USER
         cfg += [f"Host {h['name']}", f"  HostName {h['address']}", f"  Port {h['port']}", f"  User {user}"]
+        if h["sshd"] == "legacy":
+            cfg += ["  KexAlgorithms +diffie-hellman-group14-sha1", "  HostKeyAlgorithms +ssh-rsa"]
     cfg += ["Host *", f"  IdentityFile {key}", "  IdentitiesOnly yes",
             f"  UserKnownHostsFile {os.path.join(LAB_OUT, 'known_hosts')}", "  GlobalKnownHostsFile /dev/null",
             "  StrictHostKeyChecking yes", "  BatchMode yes", "  LogLevel ERROR", "  ConnectTimeout 20", ""]

@@ -23,7 +23,10 @@ export async function auditHost(t: Target, o: ConnectOptions, knownHosts: KnownH
     const p = s.platform;
     const facts = await time('facts', () => p.facts(s!));
     const checks = p.checks(facts, { pull: o.pull, inventoryEip: t.eip });
-    return { ...base, reachable: true, os: p.os(facts), checks, agent: p.agent(facts), outcome: checks.some((c) => c.status === 'fail') ? 'failed' : 'ok' };
+    return {
+      ...base, reachable: true, os: p.os(facts), checks, agent: p.agent(facts), outcome: checks.some((c) => c.status === 'fail') ? 'failed' : 'ok',
+      ...(s.transport.algorithms ? { ssh: s.transport.algorithms } : {}),
+    };
   } catch (e) {
     return { ...base, ...failureOf(e, t.name) };
   } finally {

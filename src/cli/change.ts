@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { LINUX_CHECK_IDS } from '../platform/linux/checks/index.js';
+import { CHECK_IDS } from '../platform/index.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { newRunId, runChange, type ChangeDocument } from '../lifecycle/run.js';
 import type { ChangeCommand } from '../core/plan.js';
@@ -48,7 +48,7 @@ export function changeCommand(name: ChangeCommand): Command {
   }
   cmd
     .option('--dry-run', 'gather facts and print each host\'s plan; change nothing')
-    .option('--force <check>', `proceed although this prerequisite check fails (${LINUX_CHECK_IDS.join(', ')}); repeatable`, collect)
+    .option('--force <check>', `proceed although this prerequisite check fails (${CHECK_IDS.join(', ')}); repeatable`, collect)
     .option('--journal <file>', 'where the run\'s journal goes (default ~/.local/state/resetpwd-fleet/runs/<run-id>.jsonl)')
     .addOption(new Option('--settle <seconds>', 'how long the new agent must keep running before it counts as running').default(3).argParser(intArg('--settle', 0, 600)))
     .option('--resume <run>', 'continue an interrupted run (its id, or "latest"): finished hosts are not touched again')
@@ -58,7 +58,7 @@ export function changeCommand(name: ChangeCommand): Command {
     if (o.pull === true) throw new UsageError(`${name} --pull: give the URL the hosts download the package from (a mirror, or the official bucket's CloudResetPwdAgent.zip for their region and architecture)`);
     if (typeof o.pull === 'string' && !/^https?:\/\/[^\s'"]+$/.test(o.pull)) throw new UsageError(`--pull ${o.pull}: give an http:// or https:// URL`);
     for (const f of o.force ?? []) {
-      if (!(LINUX_CHECK_IDS as readonly string[]).includes(f)) throw new UsageError(`--force ${f}: no such check; use one of ${LINUX_CHECK_IDS.join(', ')}`);
+      if (!CHECK_IDS.includes(f)) throw new UsageError(`--force ${f}: no such check; use one of ${CHECK_IDS.join(', ')}`);
     }
     if (o.resume && o.retryFailed) throw new UsageError('--resume and --retry-failed: give one of them');
     if (o.resume && o.dryRun) throw new UsageError('--resume with --dry-run: a dry run has no journal to continue; drop one of them');

@@ -10,6 +10,7 @@ import { InventoryError, resolveTargets } from '../inventory/load.js';
 import type { Target } from '../inventory/target.js';
 import { renderJson, reporterFor, writeReport } from '../report/reporter.js';
 import { checkKeyFile } from '../transport/key-file.js';
+import { SshAlgorithmError, algorithmsFor } from '../transport/ssh-algorithms.js';
 
 /** The target options every host-touching command shares (SPEC "Command line"). */
 export function addTargetOptions(cmd: Command): Command {
@@ -107,6 +108,15 @@ export async function connectOptionsOf(o: TargetCliOptions, targets: Target[]): 
   if (o.key) keys.set(o.key, '--key');
   for (const t of targets) if (t.connection === 'ssh' && t.keyFile && !keys.has(t.keyFile)) keys.set(t.keyFile, `${t.source}: host ${t.name}`);
   for (const [file, from] of keys) checkKeyFile(file, keyPassphrase, from);
+  // The SSH algorithms an inventory allows a host, checked once: one this client cannot do is the operator's typo.
+  for (const t of targets) {
+    try {
+      algorithmsFor(t.sshAlgorithms);
+    } catch (e) {
+      if (e instanceof SshAlgorithmError) throw new UsageError(`${t.source}: host ${t.name}: ${e.message}`);
+      throw e;
+    }
+  }
   return {
     knownHostsFile: o.knownHosts,
     acceptNew: !!o.acceptNew,

@@ -13,6 +13,16 @@ export interface HostOs {
   arch: string | null;
 }
 
+/** The SSH algorithms a host was reached with (SSH hosts only). */
+export interface SshAlgorithmsUsed {
+  kex: string;
+  hostKey: string;
+  cipher: string;
+  mac: string;
+  /** Which of them are legacy, allowed for this host by the operator (ansible_ssh_common_args). */
+  legacy: string[];
+}
+
 export interface StepRecord {
   name: string;
   ms: number;
@@ -36,6 +46,8 @@ export interface HostResult {
    * host-key-unknown, host-key-changed, auth-failed, protocol, lost (the session layer's one vocabulary).
    */
   failure?: ConnectFailure;
+  /** The SSH algorithms the host was reached with. */
+  ssh?: SshAlgorithmsUsed;
 }
 
 /** Why a host could not be worked on at the connection level (the session layer classifies, once). */

@@ -21,8 +21,35 @@ export interface Target {
   winrm?: WinRmVars | undefined;
   eip?: string | undefined;
   jump?: string | undefined;
+  /**
+   * SSH algorithm lists as OpenSSH takes them (`+` appends, `-` removes, `^` puts first, else replaces), from
+   * `-o KexAlgorithms=…` and the like in ansible_ssh_common_args / ansible_ssh_extra_args: how an operator
+   * lets an old server's SHA-1 key exchange or CBC cipher in, for that host or group only.
+   */
+  sshAlgorithms?: SshAlgorithmSpec | undefined;
   groups: string[];
   vars: Record<string, string>;
+}
+
+export interface SshAlgorithmSpec {
+  kex?: string;
+  hostKey?: string;
+  cipher?: string;
+  mac?: string;
+}
+
+/** The SSH client options we read from Ansible's ssh args: `-o Name=value`, `-oName=value`, `-o "Name value"`. */
+const SSH_ALGORITHM_OPTIONS: Record<string, keyof SshAlgorithmSpec> = {
+  kexalgorithms: 'kex', hostkeyalgorithms: 'hostKey', ciphers: 'cipher', macs: 'mac',
+};
+export function sshAlgorithmsOf(args: string): SshAlgorithmSpec | undefined {
+  const out: SshAlgorithmSpec = {};
+  for (const m of args.matchAll(/-o\s*(["']?)([A-Za-z]+)\s*[= ]\s*([^\s"']+)\1/g)) {
+    const key = SSH_ALGORITHM_OPTIONS[m[2]!.toLowerCase()];
+    // As ssh: the first value given for an option wins.
+    if (key && out[key] === undefined) out[key] = m[3]!;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 export interface WinRmVars {
@@ -74,6 +101,7 @@ const HOST_VARS = {
   ansible_become_pass: str(false),
   ansible_connection: oneOf(['ssh', 'winrm', 'paramiko', 'smart'] as const),
   ansible_ssh_common_args: str(false),
+  ansible_ssh_extra_args: str(false),
   ansible_shell_type: oneOf(['sh', 'csh', 'fish', 'powershell', 'cmd'] as const),
   windows: bool,
   ansible_winrm_scheme: oneOf(['http', 'https'] as const),
@@ -153,6 +181,7 @@ export function toTarget(name: string, vars: Record<string, string>, groups: str
     connection: v.ansible_connection === 'winrm' ? 'winrm' : 'ssh',
     eip: v.eip,
     jump,
+    sshAlgorithms: sshAlgorithmsOf(`${v.ansible_ssh_common_args ?? ''} ${v.ansible_ssh_extra_args ?? ''}`),
     groups,
     vars,
   };

@@ -89,6 +89,7 @@ export async function driveChange(t: Target, ctx: ChangeContext, open: SessionOp
   try {
     s = await time('connect', open);
     r.reachable = true;
+    if (s.transport.algorithms) r.ssh = s.transport.algorithms;
     m.to('connected');
     if (ctx.resume) {
       // A change the resumed run launched here: its end, reached while no controller watched, is this run's

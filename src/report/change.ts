@@ -1,6 +1,7 @@
 import type { ChangeDocument } from '../lifecycle/run.js';
 import type { ChangeHostResult } from '../core/change.js';
 import { renderByReason } from './by-reason.js';
+import { legacySsh } from './legacy-ssh.js';
 import { pad } from './text.js';
 
 function after(h: ChangeHostResult): string {
@@ -29,6 +30,8 @@ export function renderChange(doc: ChangeDocument, dryRun: boolean): string {
       for (const [i, s] of h.plan.steps.entries()) notes.push(`      ${i + 1}. ${s}`);
     }
     if (h.error && !(dryRun && h.plan)) notes.push(`  ${h.name}: ${h.outcome}: ${h.error}`);
+    const legacy = legacySsh(h);
+    if (legacy && !dryRun) notes.push(`  ${h.name}: ${legacy}`);
     if (h.reconnects > 0) notes.push(`  ${h.name}: the connection dropped during the change; the controller reconnected ${h.reconnects === 1 ? 'once' : `${h.reconnects} times`}`);
     else if (!dryRun && h.outcome === 'unchanged' && h.plan) notes.push(`  ${h.name}: unchanged: ${h.plan.reason}`);
   }

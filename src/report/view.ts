@@ -1,4 +1,4 @@
-import { LINUX_CHECK_IDS } from '../platform/linux/checks/index.js';
+import { CHECK_IDS } from '../platform/index.js';
 import type { CheckResult } from '../core/check.js';
 import type { HostResult, Outcome, ResultDocument } from '../core/result.js';
 
@@ -94,8 +94,8 @@ export function problemChecks(h: HostResult): CheckResult[] {
 export function checkColumns(doc: ResultDocument): string[] {
   const seen = new Set<string>();
   for (const h of doc.hosts) for (const c of h.checks) seen.add(c.id);
-  const known = LINUX_CHECK_IDS.filter((id) => seen.has(id));
-  return [...known, ...[...seen].filter((id) => !(known as string[]).includes(id))];
+  const known = CHECK_IDS.filter((id) => seen.has(id));
+  return [...known, ...[...seen].filter((id) => !known.includes(id))];
 }
 
 /** Milliseconds between two ISO times, 0 when either is missing or unreadable. */

@@ -4,6 +4,7 @@ import type { HostShell, Platform } from '../platform/platform.js';
 import type { Privilege } from '../privilege/sudo.js';
 import type { KnownHosts } from '../transport/known-hosts.js';
 import { SshTransport } from '../transport/ssh.js';
+import { algorithmsFor } from '../transport/ssh-algorithms.js';
 import { TransportError, type Transport } from '../transport/transport.js';
 import type { ConnectOptions } from './options.js';
 import { jumpOf, sshTargetOf } from './ssh.js';
@@ -48,5 +49,7 @@ async function connect(t: Target, o: ConnectOptions, knownHosts: KnownHosts, use
     return WinRmTransport.connect(winrmTargetOf(t, o, user));
   }
   const jump = jumpOf(t, o);
-  return SshTransport.connect(sshTargetOf(t, o, user), { knownHosts, acceptNew: o.acceptNew, connectTimeoutMs: o.connectTimeoutMs, ...(jump ? { jump } : {}) });
+  return SshTransport.connect(sshTargetOf(t, o, user), {
+    knownHosts, acceptNew: o.acceptNew, connectTimeoutMs: o.connectTimeoutMs, algorithms: algorithmsFor(t.sshAlgorithms), ...(jump ? { jump } : {}),
+  });
 }

@@ -1,6 +1,8 @@
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import type { Duplex } from 'node:stream';
 import { fingerprint, type KnownHosts } from './known-hosts.js';
+import type { SshAlgorithmsUsed } from '../core/result.js';
+import { algorithmsFor, negotiated, noCommonAlgorithm, type SshAlgorithmLists } from './ssh-algorithms.js';
 import { TransportError, type ExecOptions, type ExecResult, type Transport } from './transport.js';
 
 /** Where and how to log in. Secrets arrive here already resolved (env var, file or prompt), never argv. */
@@ -25,6 +27,8 @@ export interface SshOptions {
   keepaliveIntervalMs?: number;
   /** Reach the target through this bastion (ProxyJump). */
   jump?: SshTarget;
+  /** The algorithms to offer the target (default: ssh-algorithms.ts's defaults, no legacy ones). */
+  algorithms?: SshAlgorithmLists;
 }
 
 function keyTypeOf(blob: Buffer): string {
@@ -33,8 +37,10 @@ function keyTypeOf(blob: Buffer): string {
 }
 
 /** Turns ssh2's and the socket's errors into the per-host reasons the report shows. */
-function classify(err: Error & { level?: string; code?: string }, where: string, hostKeyError?: TransportError): TransportError {
+function classify(err: Error & { level?: string; code?: string }, where: string, hostKeyError?: TransportError, debug: string[] = []): TransportError {
   if (hostKeyError) return hostKeyError;
+  const none = noCommonAlgorithm(err.message, debug);
+  if (none) return new TransportError('protocol', `${where}: ${none}`);
   if (err.level === 'client-authentication') {
     return new TransportError('auth-failed', `${where}: authentication failed (${err.message}); check the user, key or password`);
   }
@@ -45,13 +51,20 @@ function classify(err: Error & { level?: string; code?: string }, where: string,
   return new TransportError('protocol', `${where}: ${err.message}`);
 }
 
-function connectClient(target: SshTarget, opts: SshOptions, sock?: Duplex): Promise<Client> {
+function connectClient(target: SshTarget, opts: SshOptions, sock?: Duplex, onAlgorithms?: (a: SshAlgorithmsUsed) => void): Promise<Client> {
   const where = `${target.name ?? target.host} (${target.host}:${target.port})`;
   return new Promise((resolve, reject) => {
     const client = new Client();
     let hostKeyError: TransportError | undefined;
     let settled = false;
+    // ssh2's handshake lines (what each side offers), kept until the login, to say why none matched.
+    const debug: string[] = [];
+    const algorithms = opts.algorithms ?? algorithmsFor(undefined);
     const cfg: ConnectConfig = {
+      algorithms: { kex: algorithms.kex as never, serverHostKey: algorithms.serverHostKey as never, cipher: algorithms.cipher as never, hmac: algorithms.hmac as never },
+      debug: (line: string) => {
+        if (!settled && /^Handshake: \(remote\)/.test(line) && debug.length < 20) debug.push(line);
+      },
       host: target.host,
       port: target.port,
       username: target.user,
@@ -91,6 +104,7 @@ function connectClient(target: SshTarget, opts: SshOptions, sock?: Duplex): Prom
     if (target.passphrase) cfg.passphrase = target.passphrase;
     if (target.password !== undefined) cfg.password = target.password;
     if (target.agent) cfg.agent = target.agent;
+    client.on('handshake', (n) => onAlgorithms?.(negotiated(n)));
     client.on('ready', () => {
       settled = true;
       resolve(client);
@@ -100,7 +114,7 @@ function connectClient(target: SshTarget, opts: SshOptions, sock?: Duplex): Prom
       if (settled) return;
       settled = true;
       client.end();
-      reject(classify(err, where, hostKeyError));
+      reject(classify(err, where, hostKeyError, debug));
     });
     client.on('close', () => {
       if (settled) return;
@@ -138,10 +152,21 @@ export class SshTransport implements Transport {
   private closed = false;
   private sftpSession: Promise<SFTPWrapper> | undefined;
 
+  /** The algorithms the handshake with the target settled on. */
+  algorithms: SshAlgorithmsUsed | undefined;
+
   static async connect(target: SshTarget, opts: SshOptions): Promise<SshTransport> {
     const where = `${target.name ?? target.host} (${target.host}:${target.port})`;
-    if (!opts.jump) return new SshTransport(await connectClient(target, opts), undefined, where);
-    const jump = await connectClient(opts.jump, opts);
+    let used: SshAlgorithmsUsed | undefined;
+    const record = (a: SshAlgorithmsUsed) => (used = a);
+    const done = (t: SshTransport) => {
+      t.algorithms = used;
+      return t;
+    };
+    if (!opts.jump) return done(new SshTransport(await connectClient(target, opts, undefined, record), undefined, where));
+    // The bastion is the operator's own: it gets the default algorithms, not the target's legacy ones.
+    const { algorithms: _target, ...jumpOpts } = opts;
+    const jump = await connectClient(opts.jump, jumpOpts);
     jump.on('error', () => {});
     try {
       const sock = await new Promise<ClientChannel>((resolve, reject) =>
@@ -149,7 +174,7 @@ export class SshTransport implements Transport {
           err ? reject(new TransportError('unreachable', `${where}: the jump host could not connect to it (${err.message})`)) : resolve(stream),
         ),
       );
-      return new SshTransport(await connectClient(target, opts, sock), jump, where);
+      return done(new SshTransport(await connectClient(target, opts, sock, record), jump, where));
     } catch (err) {
       jump.end();
       throw err;

@@ -1,4 +1,4 @@
-import type { ConnectFailure } from '../core/result.js';
+import type { ConnectFailure, SshAlgorithmsUsed } from '../core/result.js';
 
 /**
  * What every transport (SSH today, WinRM later) offers the layers above: run a command, upload a file,
@@ -22,6 +22,8 @@ export interface ExecResult {
 
 export interface Transport {
   readonly kind: 'ssh' | 'winrm';
+  /** SSH: the algorithms the handshake settled on (reported in the result). */
+  readonly algorithms?: SshAlgorithmsUsed | undefined;
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
   put(content: Buffer, remotePath: string, mode?: number): Promise<void>;
   close(): Promise<void>;

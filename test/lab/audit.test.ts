@@ -134,6 +134,43 @@ describe('audit on the lab', () => {
   });
 });
 
+describe('DHCP wherever it is configured', () => {
+  it('reads a systemd-networkd .network file, and where no file decides, the live address (a lease)', () => {
+    expect(host('networkd').checks.find((c) => c.id === 'dhcp')).toEqual({ id: 'dhcp', status: 'pass', detail: 'eth0 uses DHCP (/etc/systemd/network/10-eth0.network)' });
+    expect(host('lease-only').checks.find((c) => c.id === 'dhcp')).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^eth0 uses DHCP \(no configuration file decides; its address 192\.168\.\d+\.\d+\/16 is a DHCP lease: ip addr\)$/) });
+  });
+});
+
+describe('old servers (OpenSSH 5.3-7.4: ssh-rsa with SHA-1, SHA-1 key exchange, aes128-ctr/cbc, hmac-sha1)', () => {
+  const raw = () => JSON.parse(readFileSync(path.join(tmp, 'audit.json'), 'utf8')) as { hosts: Array<{ name: string; ssh?: { kex: string; hostKey: string; cipher: string; mac: string; legacy: string[] } }> };
+  it('are audited with the SHA-1 key exchange their inventory line allows, and the result says which algorithms', () => {
+    for (const n of ['c7-oldssh', 'sles11-oldssh']) {
+      expect(host(n).outcome, host(n).error ?? '').not.toBe('unreachable');
+      expect(host(n).error).toBeNull();
+      expect(raw().hosts.find((h) => h.name === n)!.ssh).toEqual({ kex: 'diffie-hellman-group14-sha1', hostKey: 'ssh-rsa', cipher: 'aes128-ctr', mac: 'hmac-sha1', legacy: ['diffie-hellman-group14-sha1'] });
+    }
+    // A modern host: no legacy algorithm, the summary says nothing of it.
+    expect(raw().hosts.find((h) => h.name === 'c7-old')!.ssh!.legacy).toEqual([]);
+  });
+
+  it('without that line, the host is refused with what it offers and the exact line that would let it in', () => {
+    const line = readFileSync(doc.inventory, 'utf8').split('\n').find((l) => l.startsWith('c7-oldssh '))!.replace(/ ansible_ssh_common_args=.*$/, '');
+    const inv = path.join(tmp, 'no-legacy.ini');
+    writeFileSync(inv, `${line}\n`);
+    const h = JSON.parse(cli(['audit', '-i', inv, '--known-hosts', doc.knownHosts, '--json']).stdout).hosts[0];
+    expect(h.outcome).toBe('failed');
+    expect(h.error).toMatch(/no key exchange in common with the server \(it offers diffie-hellman-group14-sha1, diffie-hellman-group-exchange-sha1\); .*ansible_ssh_common_args='-o KexAlgorithms=\+diffie-hellman-group14-sha1'$/);
+  });
+
+  it('are updated to the new agent over those algorithms, and the human summary names them', () => {
+    const r = cli(['update', ...base(), '--limit', 'c7-oldssh:sles11-oldssh', '--package', path.join(repo, 'packages/CloudResetPwdAgent-2.1.0.zip'), '--settle', '1']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^c7-oldssh\s+updated/m);
+    expect(r.stdout).toMatch(/^sles11-oldssh\s+updated/m);
+    expect(r.stdout).toMatch(/c7-oldssh: ssh: reached with legacy algorithms diffie-hellman-group14-sha1/);
+  });
+});
+
 describe('host keys and credentials', () => {
   it('refuses an unknown host key without --accept-new, and records it with --accept-new', () => {
     const kh = path.join(tmp, 'empty_known_hosts');

@@ -34,6 +34,13 @@ echo "primary=$nic"
 sec nic-config
 dump "/etc/sysconfig/network-scripts/ifcfg-$nic" "/etc/sysconfig/network/ifcfg-$nic" /etc/network/interfaces
 for f in /etc/netplan/*.yaml /etc/netplan/*.yml /etc/network/interfaces.d/* /etc/NetworkManager/system-connections/*; do dump "$f"; done
+# systemd-networkd (CoreOS/Flatcar, Arch, many minimal images): the admin's files, and the runtime and vendor
+# ones when networkd runs.
+for f in /etc/systemd/network/*.network /run/systemd/network/*.network; do dump "$f"; done
+[ -d /run/systemd/netif ] && { echo "#networkd running"; for f in /usr/lib/systemd/network/*.network /lib/systemd/network/*.network; do dump "$f"; done; }
+sec ip-addr
+# Where no file decides: the live address (a "dynamic" one is a DHCP lease).
+have ip && [ -n "$nic" ] && ip -o -4 addr show dev "$nic" 2>/dev/null
 sec metadata
 # One retry after a timeout: a busy server can miss one 3 s answer, and a refusal must not rest on that.
 md() {

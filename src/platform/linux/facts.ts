@@ -65,6 +65,10 @@ export interface LinuxFacts {
   selinux: { getenforce: string | null; enforceFile: string | null; config: string | null };
   primaryNic: string | null;
   nicConfigs: Record<string, string>; // file path -> content
+  /** systemd-networkd runs (its runtime state exists): its vendor .network files count too. */
+  networkd: boolean;
+  /** `ip -o -4 addr show dev <primary>`: the live IPv4 addresses of the primary NIC ("dynamic": a DHCP lease). */
+  liveAddrs: string[];
   metadata: { client: boolean; reachable: boolean | null; publicIpv4: string | null };
   systemd: boolean;
   tools: string[];
@@ -112,7 +116,9 @@ function files(lines: string[] | undefined): Record<string, string> {
   const r: Record<string, string> = {};
   let cur: string | null = null;
   for (const l of lines ?? []) {
-    if (l.startsWith('#file ')) {
+    if (l === '#networkd running') {
+      cur = null; // a marker between the files, not part of one
+    } else if (l.startsWith('#file ')) {
       cur = l.slice(6);
       r[cur] = '';
     } else if (cur !== null) {
@@ -237,6 +243,8 @@ export function parseLinuxFacts(out: string): LinuxFacts {
     selinux: { getenforce: sel.getenforce ?? null, enforceFile: sel.enforce ?? null, config: sel.config?.toLowerCase() ?? null },
     primaryNic: kv(sec.get('route')).primary || null,
     nicConfigs: files(sec.get('nic-config')),
+    networkd: (sec.get('nic-config') ?? []).includes('#networkd running'),
+    liveAddrs: (sec.get('ip-addr') ?? []).map((l) => l.trim()).filter(Boolean),
     metadata: {
       client,
       // Any HTTP answer (200 or 404) proves TCP 80 on 169.254.169.254 is reachable; 000 is no answer.

@@ -10,6 +10,7 @@ import { isAbsoluteWindowsPath, planUpload, uploadStdin } from '../../transport/
 export function withPowerShellUpload(t: Transport): Transport {
   return {
     kind: t.kind,
+    algorithms: t.algorithms,
     exec: (command, opts) => t.exec(command, opts),
     close: () => t.close(),
     async put(content, remotePath) {

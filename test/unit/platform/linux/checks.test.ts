@@ -78,6 +78,24 @@ describe('Linux checks are pure functions of facts', () => {
     expect(dhcp(facts((f) => (f.primaryNic = null)), push).status).toBe('error');
   });
 
+  it('dhcp: reads systemd-networkd .network files (the first by name whose [Match] Name= fits; /etc hides /usr/lib)', () => {
+    const d = (files: Record<string, string>) => dhcp(facts((f) => (f.nicConfigs = files)), push);
+    expect(d({ '/etc/systemd/network/10-eth0.network': '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n' })).toEqual({ id: 'dhcp', status: 'pass', detail: 'eth0 uses DHCP (/etc/systemd/network/10-eth0.network)' });
+    expect(d({ '/etc/systemd/network/10-eth0.network': '[Match]\nName=eth0\n[Network]\nAddress=10.0.0.2/24\nGateway=10.0.0.1\n' }).status).toBe('fail');
+    // Flatcar's shape: a glob, DHCP=yes; a file for another link is passed over.
+    expect(d({ '/etc/systemd/network/00-other.network': '[Match]\nName=wl*\n[Network]\nAddress=10.1.1.1/24\n', '/etc/systemd/network/50-en.network': '[Match]\nName=e*\n[Network]\nDHCP=yes\n' }).status).toBe('pass');
+    // The admin's file in /etc hides the vendor's of the same name.
+    expect(d({ '/usr/lib/systemd/network/50-x.network': '[Match]\nName=eth0\n[Network]\nDHCP=no\n', '/etc/systemd/network/50-x.network': '[Match]\nName=eth0\n[Network]\nDHCP=yes\n' }).status).toBe('pass');
+  });
+
+  it('dhcp: where no file decides, the live address does (a "dynamic" one is a lease), and the detail says so', () => {
+    const live = (lines: string[]) => dhcp(facts((f) => ((f.nicConfigs = {}), (f.liveAddrs = lines))), push);
+    expect(live(['2: eth0    inet 192.168.0.7/16 brd 192.168.255.255 scope global dynamic eth0\\       valid_lft 86395sec preferred_lft 86395sec'])).toEqual({
+      id: 'dhcp', status: 'pass', detail: 'eth0 uses DHCP (no configuration file decides; its address 192.168.0.7/16 is a DHCP lease: ip addr)',
+    });
+    expect(live(['2: eth0    inet 192.168.0.7/16 scope global eth0\\       valid_lft forever preferred_lft forever']).detail).toMatch(/^eth0 has a static address 192\.168\.0\.7\/16 \(no configuration file decides; ip addr shows no lease\)/);
+  });
+
   it('metadata: any HTTP answer passes, none fails, no client is an error', () => {
     expect(metadata(facts((f) => (f.metadata = { client: true, reachable: false, publicIpv4: null })), push).status).toBe('fail');
     expect(metadata(facts((f) => (f.metadata = { client: false, reachable: null, publicIpv4: null })), push).status).toBe('error');
