@@ -6,11 +6,14 @@ import { UsageError } from '../errors.js';
 import { inShard, parseShard, type Shard } from '../fleet/shard.js';
 import type { ConnectOptions } from '../session/options.js';
 import type { ResultDocument } from '../core/result.js';
-import { InventoryError, resolveTargets } from '../inventory/load.js';
+import { InventoryError, oneTargetPerAddress, resolveTargets } from '../inventory/load.js';
+import { SshConfig, SshConfigError, withSshConfig } from '../session/ssh-config.js';
 import type { Target } from '../inventory/target.js';
 import { renderJson, reporterFor, writeReport } from '../report/reporter.js';
 import { checkKeyFile } from '../transport/key-file.js';
 import { SshAlgorithmError, algorithmsFor } from '../transport/ssh-algorithms.js';
+
+const DEFAULT_KNOWN_HOSTS = path.join(os.homedir(), '.ssh', 'known_hosts');
 
 /** The target options every host-touching command shares (SPEC "Command line"). */
 export function addTargetOptions(cmd: Command): Command {
@@ -27,7 +30,8 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--ask-pass', 'prompt for the login password (needs a terminal)')
     .option('--become', 'log in as a non-root user and use sudo for privileged steps')
     .option('--become-password-env <var>', 'environment variable holding the sudo password (sent over stdin)')
-    .option('--known-hosts <file>', 'known_hosts file to verify host keys against', path.join(os.homedir(), '.ssh', 'known_hosts'))
+    .option('-F, --ssh-config <file>', 'OpenSSH client configuration for Host aliases, HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile (default ~/.ssh/config; "none" for none); the inventory wins over it')
+    .option('--known-hosts <file>', 'known_hosts file to verify host keys against', DEFAULT_KNOWN_HOSTS)
     .option('--accept-new', 'trust and record host keys seen for the first time (a changed key is always refused)')
     .option('--jump <spec>', 'reach targets through a bastion [user@]host[:port] (ProxyJump)')
     .option('--winrm-ca <file>', 'CA bundle (PEM) that signed the WinRM HTTPS certificates (per host: ansible_winrm_ca_trust_path)')
@@ -69,6 +73,7 @@ export interface TargetCliOptions {
   become?: boolean;
   becomePasswordEnv?: string;
   knownHosts: string;
+  sshConfig?: string;
   acceptNew?: boolean;
   jump?: string;
   winrmCa?: string;
@@ -168,9 +173,10 @@ export function targetsOf(o: TargetCliOptions): Target[] {
     const all = resolveTargets({ inventory: o.inventory, hosts: o.host, limit: o.limit, user: o.user });
     const mine = inShard(all, o.shard);
     if (mine.length === 0) throw new UsageError(`--shard ${o.shard!.k}/${o.shard!.n}: none of the ${all.length} hosts falls in this shard`);
-    return mine;
+    const cfg = SshConfig.load(o.sshConfig);
+    return oneTargetPerAddress(mine.map((t) => withSshConfig(t, cfg, { user: o.user, knownHostsGiven: o.knownHosts !== DEFAULT_KNOWN_HOSTS })));
   } catch (e) {
-    if (e instanceof InventoryError) throw new UsageError(e.message);
+    if (e instanceof InventoryError || e instanceof SshConfigError) throw new UsageError(e.message);
     throw e;
   }
 }

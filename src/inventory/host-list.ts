@@ -28,7 +28,9 @@ export function parseHostList(text: string, file: string): Target[] {
 
 /** The Ansible variables a host spec stands for; `defaultUser` applies where the spec names none. */
 export function specVars(spec: { user?: string; host: string; port?: number }, defaultUser?: string): Record<string, string> {
-  const vars: Record<string, string> = { ansible_host: spec.host, ansible_port: String(spec.port ?? 22) };
+  // A port only when the spec names one: otherwise the ssh config's Port, or 22.
+  const vars: Record<string, string> = { ansible_host: spec.host };
+  if (spec.port !== undefined) vars.ansible_port = String(spec.port);
   const user = spec.user ?? defaultUser;
   if (user) vars.ansible_user = user;
   return vars;

@@ -42,8 +42,11 @@ export function resolveTargets(o: TargetOptions): Target[] {
   const unique = all.filter((t) => (seen.has(t.name) ? false : (seen.add(t.name), true)));
   const limited = o.limit ? applyLimit(unique, o.limit) : unique;
   if (limited.length === 0) throw new InventoryError(`--limit ${o.limit} matches no host of the ${unique.length} in the inventory`);
-  // Two names for one server must not become two changes running on it at once: one target per address.
+  return oneTargetPerAddress(limited).map((t) => (o.user && !t.vars.ansible_user ? { ...t, user: o.user } : t));
+}
+
+/** Two names for one server must not become two changes running on it at once: one target per address. */
+export function oneTargetPerAddress(targets: Target[]): Target[] {
   const addrs = new Set<string>();
-  const once = limited.filter((t) => (addrs.has(`${t.host}:${t.port}`) ? false : (addrs.add(`${t.host}:${t.port}`), true)));
-  return once.map((t) => (o.user && !t.vars.ansible_user ? { ...t, user: o.user } : t));
+  return targets.filter((t) => (addrs.has(`${t.host}:${t.port}`) ? false : (addrs.add(`${t.host}:${t.port}`), true)));
 }

@@ -21,12 +21,18 @@ export interface Target {
   winrm?: WinRmVars | undefined;
   eip?: string | undefined;
   jump?: string | undefined;
+  /** The jump host's key, when the operator's ssh config names one for it (else the run's --key). */
+  jumpKeyFile?: string | undefined;
   /**
    * SSH algorithm lists as OpenSSH takes them (`+` appends, `-` removes, `^` puts first, else replaces), from
    * `-o KexAlgorithms=…` and the like in ansible_ssh_common_args / ansible_ssh_extra_args: how an operator
    * lets an old server's SHA-1 key exchange or CBC cipher in, for that host or group only.
    */
   sshAlgorithms?: SshAlgorithmSpec | undefined;
+  /** The known_hosts file for this host (UserKnownHostsFile of the operator's ssh config); default: the run's. */
+  knownHostsFile?: string | undefined;
+  /** StrictHostKeyChecking of the operator's ssh config: `accept-new` trusts and records a first key (never a changed one). */
+  hostKeyPolicy?: 'strict' | 'accept-new' | undefined;
   groups: string[];
   vars: Record<string, string>;
 }

@@ -2,7 +2,7 @@ import type { Target } from '../inventory/target.js';
 import { platformOf } from '../platform/index.js';
 import type { HostShell, Platform } from '../platform/platform.js';
 import type { Privilege } from '../privilege/sudo.js';
-import type { KnownHosts } from '../transport/known-hosts.js';
+import { KnownHosts } from '../transport/known-hosts.js';
 import { SshTransport } from '../transport/ssh.js';
 import { algorithmsFor } from '../transport/ssh-algorithms.js';
 import { TransportError, type Transport } from '../transport/transport.js';
@@ -42,14 +42,19 @@ function privilegeOf(t: Target, o: ConnectOptions, user: string, platform: Platf
   return pw !== undefined ? { method: 'sudo', password: pw } : { method: 'sudo' };
 }
 
-async function connect(t: Target, o: ConnectOptions, knownHosts: KnownHosts, user: string): Promise<Transport> {
+// One reader per known_hosts file a target names (its ssh config's UserKnownHostsFile), shared by the run.
+const knownHostsFiles = new Map<string, KnownHosts>();
+const knownHostsAt = (file: string): KnownHosts => knownHostsFiles.get(file) ?? knownHostsFiles.set(file, new KnownHosts(file)).get(file)!;
+
+async function connect(t: Target, o: ConnectOptions, runKnownHosts: KnownHosts, user: string): Promise<Transport> {
   if (t.connection === 'winrm') {
     // Loaded on the first WinRM host: a Linux-only run does not pay for the XML and NTLM stack at startup.
     const { WinRmTransport } = await import('../transport/winrm/index.js');
     return WinRmTransport.connect(winrmTargetOf(t, o, user));
   }
   const jump = jumpOf(t, o);
+  const knownHosts = t.knownHostsFile ? knownHostsAt(t.knownHostsFile) : runKnownHosts;
   return SshTransport.connect(sshTargetOf(t, o, user), {
-    knownHosts, acceptNew: o.acceptNew, connectTimeoutMs: o.connectTimeoutMs, algorithms: algorithmsFor(t.sshAlgorithms), ...(jump ? { jump } : {}),
+    knownHosts, acceptNew: o.acceptNew || t.hostKeyPolicy === 'accept-new', connectTimeoutMs: o.connectTimeoutMs, algorithms: algorithmsFor(t.sshAlgorithms), ...(jump ? { jump } : {}),
   });
 }

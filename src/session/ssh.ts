@@ -40,5 +40,5 @@ export function jumpOf(t: Target, o: ConnectOptions): SshTarget | undefined {
   const spec = t.jump ?? o.jump;
   if (!spec) return undefined;
   const j = parseHostSpec(spec, '--jump');
-  return withKeyAuth({ host: j.host, port: j.port ?? 22, user: j.user ?? o.user ?? 'root', name: `jump ${j.host}` }, o.keyFile, o);
+  return withKeyAuth({ host: j.host, port: j.port ?? 22, user: j.user ?? o.user ?? 'root', name: `jump ${j.host}` }, t.jumpKeyFile ?? o.keyFile, o);
 }

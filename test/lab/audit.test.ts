@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { lab, labDoc, labDown, labUp, repo, type LabDoc } from './helpers.js';
+import { lab, labDoc, labDown, labOut, labUp, repo, ssh, type LabDoc } from './helpers.js';
 
 /** `audit` and `status` end to end against the lab's real sshd hosts (scenarios/default.lab). */
 const bin = path.join(repo, 'dist/cli/main.js');
@@ -168,6 +168,20 @@ describe('old servers (OpenSSH 5.3-7.4: ssh-rsa with SHA-1, SHA-1 key exchange, 
     expect(r.stdout).toMatch(/^c7-oldssh\s+updated/m);
     expect(r.stdout).toMatch(/^sles11-oldssh\s+updated/m);
     expect(r.stdout).toMatch(/c7-oldssh: ssh: reached with legacy algorithms diffie-hellman-group14-sha1/);
+  });
+});
+
+describe('the operator\'s OpenSSH client configuration', () => {
+  it('-H ALIAS -F FILE reaches the hosts `ssh -F FILE ALIAS` reaches: address, port, user, key, known_hosts and legacy algorithms from the file', () => {
+    const cfg = path.join(labOut, 'ssh_config');
+    // No inventory, no --key, no --known-hosts: only the names ssh itself would be given.
+    const r = cli(['status', '-H', 'c7-old', '-H', 'c7-oldssh', '-F', cfg, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout);
+    const byName = (n: string) => d.hosts.find((h: { name: string }) => h.name === n);
+    expect(byName('c7-old')).toMatchObject({ address: doc.hosts.find((h) => h.name === 'c7-old')!.address, port: doc.port, outcome: 'ok' });
+    expect(byName('c7-oldssh').ssh.kex).toBe('diffie-hellman-group14-sha1');
+    expect(ssh('c7-old', 'hostname').stdout.trim()).toBe('c7-old');
   });
 });
 

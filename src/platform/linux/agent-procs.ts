@@ -82,7 +82,7 @@ agent_procs() {
 agent_strays() {
   as_t=; [ -r "$1/bin/$2.pid" ] && { read -r as_t < "$1/bin/$2.pid"; } 2>/dev/null
   case $as_t in *[!0-9]*) as_t=$(printf '%s' "$as_t" | tr -dc 0-9) ;; esac
-  agent_procs "$1" "$2" | while read -r as_p as_r as_w as_c; do
+  agent_procs "$1" "$2" | while read -r as_p as_r as_w _; do
     [ -n "$as_t" ] && { [ "$as_p" = "$as_t" ] || { [ "$as_r" = jvm ] && [ "$as_w" = "$as_t" ]; }; } && continue
     echo "$as_p"
   done

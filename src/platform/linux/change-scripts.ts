@@ -94,7 +94,10 @@ export function stageScript(a: StageArgs): string {
     .map((f) => `got=$(h ${quote(`${a.stage}/${f.name}`)}); [ -n "$got" ] || { echo "error: no working SHA-256 tool on the host to check ${f.name}"; exit 1; }; [ "$got" = ${quote(f.sha256)} ] || { echo "error: ${f.name} has SHA-256 $got on the host, expected ${f.sha256}"; exit 1; }`)
     .join('\n');
   const pushed = a.files.filter((f) => !(a.downloads ?? []).some((d) => d.name === f.name));
-  const copy = a.uploadDir === a.stage || pushed.length === 0 ? '' : `for f in ${pushed.map((f) => quote(f.name)).join(' ')}; do cp "$U/$f" "$S/$f" || { echo "error: cannot copy $f into the stage"; exit 1; }; done; rm -rf "$U"\n`;
+  const copy =
+    a.uploadDir === a.stage || pushed.length === 0
+      ? ''
+      : `${pushed.map((f) => `cp "$U/"${quote(f.name)} "$S/"${quote(f.name)} || { echo ${quote(`error: cannot copy ${f.name} into the stage`)}; exit 1; }`).join('\n')}\nrm -rf "$U"\n`;
   const u = a.unpack;
   const extract = u
     ? `mkdir -p "$S/x" && ${unpackCommand(u.extractor, quote(u.archive))} > "$S/extract.out" 2>&1 || { echo "error: extracting with ${u.extractor} failed: $(tail -n 2 "$S/extract.out" | tr '\\n' ' ')"; exit 1; }
@@ -112,7 +115,7 @@ export function stageScript(a: StageArgs): string {
     )
     .join('');
   return `${PRELUDE}umask 077
-U=${quote(a.uploadDir)} S=${quote(a.stage)}
+${copy ? `U=${quote(a.uploadDir)} ` : ''}S=${quote(a.stage)}
 h() {
   if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | cut -c1-64
   elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 "$1" | sed 's/.*= *//'

@@ -16,7 +16,9 @@ have() { command -v "$1" >/dev/null 2>&1; }
 dump() { for f in "$@"; do [ -f "$f" ] && { echo "#file $f"; cat "$f"; echo; }; done; return 0; }
 ${AGENT_PROCS_SH}
 sec id; echo "user=$(id -un 2>/dev/null)"; echo "uid=$(id -u 2>/dev/null)"
-sec uname; set -- $(uname -s -n -m); echo "sysname=$1"; echo "machine=$3"; echo "hostname=$2"
+sec uname
+# shellcheck disable=SC2046 # three words, split on purpose
+set -- $(uname -s -n -m); echo "sysname=$1"; echo "machine=$3"; echo "hostname=$2"
 sec os-release; dump /etc/os-release
 sec vendor-release; dump /etc/SuSE-release /etc/redhat-release /etc/centos-release /etc/euleros-release /etc/kylin-release /etc/lsb-release
 sec df; df -Pk / 2>/dev/null | tail -n 1
@@ -29,6 +31,7 @@ if [ -r /sys/fs/selinux/enforce ]; then read -r e < /sys/fs/selinux/enforce; ech
 if [ -r /etc/selinux/config ]; then echo "config=$(sed -n 's/^[[:space:]]*SELINUX=//p' /etc/selinux/config | tail -n 1)"; fi
 sec route
 nic=$(awk 'NR > 1 && $2 == "00000000" { print $1; exit }' /proc/net/route 2>/dev/null)
+# shellcheck disable=SC2010 # interface names are plain words
 [ -n "$nic" ] || nic=$(ls /sys/class/net 2>/dev/null | grep -v '^lo$' | head -n 1)
 echo "primary=$nic"
 sec nic-config
@@ -87,6 +90,7 @@ EOF
   [ -f "/etc/systemd/system/$n.service" ] && echo "unit=present"
   [ -e "/etc/systemd/system/multi-user.target.wants/$n.service" ] && echo "unit_enabled=yes"
   [ -e "/etc/init.d/$n" ] && echo "initd=present"
+  # shellcheck disable=SC2046 # the fields of ls -l, split on purpose
   for m in "$d/bin/$n.script" "$d/bin/wrapper"; do [ -e "$m" ] && { set -- $(ls -ld "$m"); echo "mode $1 $m"; }; done
   # One ls for the whole lib folder, whatever its size: files (or links to files) whose mode is not 600.
   ls -lL "$d/lib" 2>/dev/null | awk 'substr($1, 1, 1) == "-" && substr($1, 1, 10) != "-rw-------" { b++ } END { print "lib_bad_modes=" b + 0 }'

@@ -34,7 +34,7 @@ ASIDE=/.resetpwd-fleet/$TXN
 OUT=$STAGE/out
 M=/CloudrResetPwdAgent MN=cloudResetPwdAgent
 U=/CloudResetPwdUpdateAgent UN=cloudResetPwdUpdateAgent
-PHASE=started RCL= MAIN_WAS= UPDATE_WAS= MAIN_REG= UPDATE_REG= EXTRA_STAGE= NOSPACE= ROLLING=
+PHASE=started RCL='' MAIN_WAS='' UPDATE_WAS='' MAIN_REG='' UPDATE_REG='' EXTRA_STAGE='' NOSPACE='' ROLLING=''
 RESERVE=$SD/reserve.$TXN
 mkdir -p "$SD" && chmod 700 "$SD"
 ${AGENT_PROCS_SH}
@@ -96,7 +96,7 @@ jvm_of() {
   return 1
 }
 check_once() {
-  VPID=$(wrapper_pid "$1" "$2") VJVM= VPORT=
+  VPID=$(wrapper_pid "$1" "$2") VJVM='' VPORT=''
   [ -n "$VPID" ] || { WHY="no live wrapper process (pid file $1/bin/$2.pid)"; return 1; }
   (cd "$1/bin" && sh "./$2.script" status) > /dev/null 2>&1 < /dev/null || { WHY="its status verb says it is not running"; return 1; }
   VJVM=$(jvm_of "$VPID") || { WHY="the wrapper (pid $VPID) runs no JVM (-Dwrapper.key=)"; return 1; }
@@ -257,12 +257,12 @@ fail() {
 # The end of every change: the record says done, the agents' output is kept beside the journal, the stage
 # (package copy, extracted tree) goes, and only the last few changes' journals are kept.
 finish() {
-  PHASE=done; save
+  PHASE='done'; save
   echo "outcome=$1" >> "$SD/txn"
   [ -f "$OUT" ] && cp "$OUT" "$SD/out.$TXN" 2>/dev/null
   rm -rf "$STAGE" ${"$"}{EXTRA_STAGE:+"$EXTRA_STAGE"} "$RESERVE"
   for f in $(ls -t "$SD"/journal.* 2>/dev/null | tail -n +6); do rm -f "$f" "$SD/out.${"$"}{f##*journal.}"; done
-  note done "$@"
+  note 'done' "$@"
   rm -rf "$SD/lock"
   exit 0
 }
@@ -281,9 +281,9 @@ lock() {
   until mkdir "$SD/lock" 2>/dev/null; do
     h=$(cat "$SD/lock/pid" 2>/dev/null | tr -dc 0-9)
     if [ -n "$h" ] && [ -r "/proc/$h/cmdline" ] && tr '\0' ' ' < "/proc/$h/cmdline" | grep -q txn.sh; then
-      note done failed "another change (pid $h) is running on this host; nothing was changed"; rm -rf "$STAGE" "$RESERVE"; exit 0
+      note 'done' failed "another change (pid $h) is running on this host; nothing was changed"; rm -rf "$STAGE" "$RESERVE"; exit 0
     fi
-    i=$((i + 1)); [ "$i" -gt 3 ] && { note done failed "cannot take the lock $SD/lock"; rm -f "$RESERVE"; exit 0; }
+    i=$((i + 1)); [ "$i" -gt 3 ] && { note 'done' failed "cannot take the lock $SD/lock"; rm -f "$RESERVE"; exit 0; }
     rm -rf "$SD/lock"
   done
   echo $$ > "$SD/lock/pid"
@@ -297,7 +297,7 @@ if [ "$ACTION" = recover ]; then
   MAIN_REG=$(get main_reg) UPDATE_REG=$(get update_reg) RCL=$(get rc_local) OLDSTAGE=$(get stage) ACTION=$(get action)
   # The record's own aside path: a recovery interrupted in turn is recovered from the same folders.
   ASIDE=$(get aside)
-  case $ASIDE in /.resetpwd-fleet/?*) ;; *) note done failed "the change record has no usable aside path ($ASIDE)"; rm -f "$RESERVE"; exit 0 ;; esac
+  case $ASIDE in /.resetpwd-fleet/?*) ;; *) note 'done' failed "the change record has no usable aside path ($ASIDE)"; rm -f "$RESERVE"; exit 0 ;; esac
   note recovering "found $OLD dead in phase $PHASE (recovered by $TXN)"
   if [ "$(rank "$PHASE")" -ge 12 ]; then rm -rf "$ASIDE"; rmdir /.resetpwd-fleet 2>/dev/null; EXTRA_STAGE=$STAGE STAGE=$OLDSTAGE; finish ok "committed before it stopped"; fi
   [ -d "$OLDSTAGE" ] && OUT=$OLDSTAGE/out

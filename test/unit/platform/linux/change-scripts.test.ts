@@ -47,8 +47,8 @@ describe('change scripts', () => {
 
   it('copies a sudo user\'s uploads into root\'s stage before checking their hashes there', () => {
     const s = scripts.stage!;
-    expect(s.indexOf('cp "$U/$f" "$S/$f"')).toBeGreaterThan(0);
-    expect(s.indexOf('cp "$U/$f"')).toBeLessThan(s.indexOf('got=$(h'));
+    expect(s.indexOf('cp "$U/"pkg.zip "$S/"pkg.zip')).toBeGreaterThan(0);
+    expect(s.indexOf('cp "$U/"txn.sh "$S/"txn.sh')).toBeLessThan(s.indexOf('got=$(h'));
   });
 
   it('chooses the hash tool and the unpacker from what the host has', () => {
