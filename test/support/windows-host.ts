@@ -452,6 +452,7 @@ export class SimulatedWindowsHost {
         const v = props && /^\s*resetPwdAgentVersion\s*=\s*(\S+)/m.exec(props)?.[1];
         if (v) emit(`${k}.version`, v);
         const conf = this.readText(`${d}\\conf\\wrapper.conf`);
+        if (conf !== null) emit(`${k}.conf`, 'present');
         const b = conf && /^\s*wrapper\.backend\.type\s*=\s*(\S+)/m.exec(conf)?.[1];
         if (b) emit(`${k}.backend`, b);
         for (const f of this.filesUnder(`${d}\\lib`)) if (/^log4j-core-.*\.jar$/i.test(leaf(f)) && f.split('\\').length === d.split('\\').length + 2) emit(`${k}.log4j_core`, leaf(f));
@@ -467,6 +468,9 @@ export class SimulatedWindowsHost {
         emit(`${k}.service_pid`, s.wrapperPid);
         emit(`${k}.service_path`, `"${s.dir}\\bin\\wrapper.exe" -s "${s.dir}\\conf\\wrapper.conf"`);
         if (s.wrapperPid && s.jvmPid) emit(`${k}.jvm_pid`, s.jvmPid);
+        // The socket backend as the real wrapper runs it (AUTO, the default): the wrapper listens, the JVM connects back.
+        const backend = (/^\s*wrapper\.backend\.type\s*=\s*(\S+)/m.exec(this.readText(`${s.dir}\\conf\\wrapper.conf`) ?? '')?.[1] ?? 'AUTO').toUpperCase();
+        emit(`${k}.sockets`, s.wrapperPid && s.jvmPid && backend === 'AUTO' ? `${s.wrapperPid}:32000:LISTEN,${s.wrapperPid}:32000:CONNECTED,${s.jvmPid}:31000:CONNECTED` : '');
       }
     }
     const state = this.readText(`${STATE_DIR}\\state`);

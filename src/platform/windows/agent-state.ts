@@ -19,16 +19,26 @@ export function windowsAgentState(f: WindowsFacts): AgentState {
       findings.push(`${d} can be changed by ${a.aclWriters.join(', ')} (not only Administrators/SYSTEM): a user could replace what the LocalSystem service runs`);
     }
   }
+  const mode = main.present ? (main.backendType ?? (main.conf ? 'AUTO' : null)) : null;
   return {
     installed: main.present,
     updateAgent: update.present,
     version: main.version ?? update.version ?? f.stateFile.version ?? null,
     running: main.running,
-    mode: main.backendType,
-    // The agent's port in AUTO mode is not read on Windows (no socket-to-process query that works on 2012).
-    port: null,
+    mode,
+    port: mode === 'AUTO' && main.running ? agentPort(main) : null,
     log4j,
     packageSha256: f.stateFile.package_sha256 ?? null,
     findings,
   };
+}
+
+/**
+ * AUTO mode's port, as on Linux: the socket backend has the wrapper (the service's process) listen and its
+ * JVM connect back; the wrapper's listener is the port, else the JVM's connected one.
+ */
+function agentPort(a: WindowsFacts['agents']['main']): number | null {
+  const listen = a.sockets.find((s) => s.pid === a.service?.pid && s.state === 'LISTEN');
+  const jvm = a.sockets.find((s) => s.pid === a.jvmPid && s.state === 'CONNECTED');
+  return (listen ?? jvm)?.port ?? null;
 }

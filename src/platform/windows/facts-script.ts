@@ -20,6 +20,35 @@ function Section([string]$name, [scriptblock]$body) {
   try { & $body } catch { Emit ('error.' + $name) $_.Exception.Message }
 }
 function YesNo($b) { if ($b) { return 'yes' }; return 'no' }
+# The socket backend's TCP sockets of these processes on 31000-32999 ("pid:port:LISTEN|CONNECTED,…"): the
+# wrapper listens (wrapper.port 32000-32999), its JVM connects back from wrapper.jvm.port (31000-31999).
+# Get-NetTCPConnection (Server 2012+); on 2008 R2 netstat -ano, of which only numbers and addresses are read
+# (a listening socket has no remote address), so a translated state word does not matter.
+function AgentSockets($pids) {
+  $out = @()
+  if (Get-Command Get-NetTCPConnection -ErrorAction SilentlyContinue) {
+    foreach ($c in @(Get-NetTCPConnection -ErrorAction SilentlyContinue)) {
+      if (($pids -contains [int]$c.OwningProcess) -and $c.LocalPort -ge 31000 -and $c.LocalPort -le 32999) {
+        $st = 'CONNECTED'
+        if ([string]$c.State -eq 'Listen') { $st = 'LISTEN' }
+        $out += ('{0}:{1}:{2}' -f $c.OwningProcess, $c.LocalPort, $st)
+      }
+    }
+  } else {
+    foreach ($l in @(netstat -ano -p TCP)) {
+      if ($l -match '^\s*TCP\s+\S+:(\d+)\s+(\S+)\s+\S*\s*(\d+)\s*$') {
+        $port = [int]$Matches[1]
+        $p = [int]$Matches[3]
+        if (($pids -contains $p) -and $port -ge 31000 -and $port -le 32999) {
+          $st = 'CONNECTED'
+          if ($Matches[2] -match ':0$') { $st = 'LISTEN' }
+          $out += ('{0}:{1}:{2}' -f $p, $port, $st)
+        }
+      }
+    }
+  }
+  return ($out -join ',')
+}
 
 Section id {
   Emit hostname $env:COMPUTERNAME
@@ -128,6 +157,7 @@ foreach ($agent in @(@('main', '${MAIN_AGENT.dir}', '${MAIN_AGENT.name}'), @('up
       }
       $conf = Join-Path $dir 'conf\\wrapper.conf'
       if (Test-Path -LiteralPath $conf) {
+        Emit ($k + '.conf') present
         foreach ($l in [System.IO.File]::ReadAllLines($conf)) { if ($l -match '^\\s*wrapper\\.backend\\.type\\s*=\\s*(\\S+)') { Emit ($k + '.backend') $Matches[1] } }
       }
       $lib = Join-Path $dir 'lib'
@@ -151,6 +181,7 @@ foreach ($agent in @(@('main', '${MAIN_AGENT.dir}', '${MAIN_AGENT.name}'), @('up
       if ($ws.ProcessId) {
         $jvm = @(Cim Win32_Process ('ParentProcessId=' + $ws.ProcessId) | Where-Object { $_.Name -match '^javaw?[.]exe$' })
         if ($jvm.Count -gt 0) { Emit ($k + '.jvm_pid') $jvm[0].ProcessId }
+        Emit ($k + '.sockets') (AgentSockets (@([int]$ws.ProcessId) + @($jvm | ForEach-Object { [int]$_.ProcessId })))
       }
     }
   }

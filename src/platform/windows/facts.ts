@@ -26,6 +26,8 @@ export interface WindowsAdapter {
 export interface WindowsAgentFacts {
   present: boolean;
   version: string | null;
+  /** conf\wrapper.conf exists (without a wrapper.backend.type line the backend is the wrapper's default, AUTO). */
+  conf: boolean;
   backendType: string | null;
   log4jCore: string | null;
   jarSha256: string | null;
@@ -34,6 +36,8 @@ export interface WindowsAgentFacts {
   /** Win32_Service: null when the service is not registered. */
   service: { state: string | null; status: string | null; startMode: string | null; pid: number | null; path: string | null } | null;
   jvmPid: number | null;
+  /** TCP sockets of the service's wrapper and its JVM on 31000-32999 (the socket backend). */
+  sockets: { pid: number; port: number; state: 'LISTEN' | 'CONNECTED' }[];
   running: boolean;
 }
 
@@ -84,12 +88,17 @@ function agent(get: (k: string) => string | undefined, k: string): WindowsAgentF
   return {
     present: get(`${k}.dir`) === 'present',
     version: get(`${k}.version`) ?? null,
+    conf: get(`${k}.conf`) === 'present',
     backendType: get(`${k}.backend`)?.toUpperCase() ?? null,
     log4jCore: /^log4j-core-(.+)\.jar$/i.exec(get(`${k}.log4j_core`) ?? '')?.[1] ?? null,
     jarSha256: get(`${k}.jar_sha256`)?.toLowerCase() ?? null,
     aclWriters: writers === undefined ? null : writers.split(',').filter(Boolean),
     service: registered ? { state, status, startMode: get(`${k}.start_mode`) ?? null, pid: pid || null, path: get(`${k}.service_path`) ?? null } : null,
     jvmPid: num(get(`${k}.jvm_pid`)),
+    sockets: (get(`${k}.sockets`) ?? '').split(',').flatMap((x) => {
+      const s = /^(\d+):(\d+):(LISTEN|CONNECTED)$/.exec(x.trim());
+      return s ? [{ pid: Number(s[1]), port: Number(s[2]), state: s[3] as 'LISTEN' | 'CONNECTED' }] : [];
+    }),
     // The service manager's word: the wrapper runs. Its JVM is a separate fact (jvmPid).
     running: svcRunning && (pid ?? 0) > 0,
   };

@@ -29,9 +29,17 @@ describe('parseWindowsFacts', () => {
 
   it('reports the plug-in in the same AgentState shape as Linux, with Windows findings', () => {
     const a = windowsAgentState(sample('ws2019-old-two-agents.txt'));
-    expect(a).toMatchObject({ installed: true, updateAgent: true, version: '1.0.5', running: true, mode: 'AUTO', port: null, log4j: '2.8.2', packageSha256: null });
+    // AUTO mode's port as on Linux: the service's wrapper listens (32000), its java.exe connects back from 31000.
+    expect(a).toMatchObject({ installed: true, updateAgent: true, version: '1.0.5', running: true, mode: 'AUTO', port: 32000, log4j: '2.8.2', packageSha256: null });
     expect(a.findings.join('\n')).toMatch(/log4j 2\.8\.2 is below 2\.17/);
     expect(a.findings.join('\n')).toMatch(/C:\\CloudResetPwdAgent can be changed by S-1-5-11/);
+  });
+
+  it('AUTO without a wrapper.backend.type line (the wrapper\'s default); the JVM\'s connected port when the listener is not seen', () => {
+    const text = readFileSync(path.join(here, '../../fixtures/windows-facts', 'ws2019-old-two-agents.txt'), 'utf8')
+      .replace('main.backend=AUTO\r\n', '')
+      .replace('main.sockets=2212:32000:LISTEN,2212:32000:CONNECTED,2240:31000:CONNECTED', 'main.sockets=2240:31000:CONNECTED');
+    expect(windowsAgentState(parseWindowsFacts(text))).toMatchObject({ mode: 'AUTO', port: 31000 });
   });
 
   it('reads Server 2012 R2 on PowerShell 4.0: two default routes by metric, a 404 from metadata (reachable), no EIP, nothing installed', () => {
