@@ -25,6 +25,9 @@ export function reasonOf(h: HostResult): string {
     const named = h.error === null ? failing : failing.filter((id) => new RegExp(`(^|; )${escapeRe(id)}: `).test(h.error!));
     if (named.length) return named.join(', ');
   }
+  // A refused host key names its fingerprint, different on every host: the session layer's word groups them.
+  if (h.failure === 'host-key-unknown') return 'host key not in known_hosts (host-key-unknown)';
+  if (h.failure === 'host-key-changed') return 'HOST KEY CHANGED (host-key-changed)';
   if (h.error) return firstClause(h.error, h) || h.outcome;
   return h.outcome === 'skipped' ? 'not attempted' : h.outcome;
 }

@@ -10,6 +10,11 @@ import { auditDoc, checks, doc, host, updateDoc } from './sample.js';
  * the failing check ids for a refusal or a failed audit, otherwise the first clause of the error.
  */
 describe('the reason of a host', () => {
+  it('hosts whose key was refused group by the session\'s word, not by their fingerprints', () => {
+    const refused = (n: string, fp: string) => host(n, 'unreachable', { reachable: false, failure: 'host-key-unknown', error: `${n} (192.0.2.1:22): host key ssh-ed25519 SHA256:${fp} is not in /k; verify it and add it, or pass --accept-new` });
+    expect(groupByReason([refused('a', 'AAA'), refused('b', 'BBB')])).toEqual([{ outcome: 'unreachable', reason: 'host key not in known_hosts (host-key-unknown)', hosts: ['a', 'b'] }]);
+  });
+
   it('is the failing check ids for an audit that failed on its checks', () => {
     const h = host('web-2', 'failed', { checks: checks({ 'disk-space': ['fail', '1 MiB free'], selinux: ['warn', 'permissive'], dhcp: ['fail', 'static'] }) });
     expect(reasonOf(h)).toBe('disk-space, dhcp');
