@@ -13,13 +13,15 @@ import { ASIDE_DIR } from './paths.js';
  *  - "this agent's folder" is DIR, or a copy of it this tool set aside (ASIDE_DIR/<change>/<folder>), even
  *    deleted — which is where an agent left running by an interrupted change lives on.
  *
- * Prints one line per process: `<pid> wrapper|jvm <its wrapper's pid, or -> <working folder>`. One grep over
- * the process table, then a few forks per wrapper-like process (a host has a handful). The function's own
- * text never holds a newline followed by an argument it looks for, so the scripts that carry it (their
- * `sh -c` command lines contain this text) are never taken for a wrapper or a JVM.
+ * Prints one line per process: `<pid> wrapper|jvm <its wrapper's pid, or -> <working folder>`. A handful of
+ * forks whatever the host runs: one grep and one tr read every command line, one ls every candidate's working
+ * folder and program. Arguments are matched between SOH separators, which the scripts that carry this text
+ * (their `sh -c` command lines contain it) never hold, so they are never taken for a wrapper or a JVM.
  */
 export const AGENT_PROCS_SH = String.raw`
-ap_nl=$(printf '\nx'); ap_nl=${"$"}{ap_nl%x}
+# The separator of the arguments of a process once its command line is read (NUL cannot live in a shell variable):
+# SOH, which the scripts that carry this text never contain, so their own command lines never match.
+ap_sep=$(printf '\001')
 ap_in() {
   case $1 in
     "$ap_d"|"$ap_d"/*|"$ap_d (deleted)"|${ASIDE_DIR}/*/"$ap_b"|${ASIDE_DIR}/*/"$ap_b"/*|${ASIDE_DIR}/*/"$ap_b (deleted)") return 0 ;;
@@ -27,44 +29,68 @@ ap_in() {
   return 1
 }
 # This script, its subshells and its ancestors (sudo, the login shell) carry this text in their command lines:
-# skipped without reading them (reading a stat file is a builtin, a tr is a fork).
+# skipped without reading them (reading a stat file is a builtin).
 ap_self=' '
 ap_p=$$
 while [ -n "$ap_p" ] && [ "$ap_p" -gt 1 ] 2>/dev/null; do
-  ap_self="$ap_self$ap_p "; ap_s=; { read -r ap_s < "/proc/$ap_p/stat"; } 2>/dev/null; set -- ${"$"}{ap_s##*) }; ap_p=${"$"}{2:-}
+  ap_self="$ap_self$ap_p "; ap_s=''; { read -r ap_s < "/proc/$ap_p/stat"; } 2>/dev/null; set -- ${"$"}{ap_s##*) }; ap_p=${"$"}{2:-}
 done
+# Where /proc/PID/cwd or exe points, from the one ls of all candidates (ap_ls): into ap_v, "" when unknown.
+ap_link() {
+  ap_v=''
+  while IFS= read -r ap_r; do
+    case $ap_r in *" /proc/$1/$2 -> "*) ap_v=${"$"}{ap_r#*" /proc/$1/$2 -> "}; return 0 ;; esac
+  done <<EOF
+$ap_ls
+EOF
+}
 agent_procs() {
-  ap_d=$1 ap_n=$2 ap_b=${"$"}{1##*/} ap_w=' ' ap_j=
-  for ap_f in $(grep -l -a -F -e wrapper /proc/[0-9]*/cmdline 2>/dev/null); do
-    ap_p=${"$"}{ap_f#/proc/}; ap_p=${"$"}{ap_p%/cmdline}
+  ap_d=$1 ap_n=$2 ap_b=${"$"}{1##*/} ap_w=' ' ap_j='' ap_rec='' ap_links=''
+  # Every command line on the host in one grep and one tr (each line prefixed with its own /proc file by
+  # grep, so no argument can pass for another process); the processes that mention a wrapper are candidates
+  # (a second grep, so the shell reads a handful of lines, not the whole process table).
+  ap_all=$(grep -a -H '' /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' "$ap_sep" | grep -F wrapper)
+  while IFS= read -r ap_r; do
+    ap_p=${"$"}{ap_r#/proc/}; ap_p=${"$"}{ap_p%%/*}
     case $ap_self in *" $ap_p "*) continue ;; esac
-    ap_s=; { read -r ap_s < "/proc/$ap_p/stat"; } 2>/dev/null
+    case $ap_p in ''|*[!0-9]*) continue ;; esac
+    ap_s=''; { read -r ap_s < "/proc/$ap_p/stat"; } 2>/dev/null || continue
     set -- ${"$"}{ap_s##*) }
-    [ "${"$"}{2:-}" = "$$" ] && continue
-    ap_pp=${"$"}{2:--}
-    ap_a=$(tr '\0' '\n' 2>/dev/null < "$ap_f") || continue
-    [ -n "$ap_a" ] || continue
-    ap_a="$ap_nl$ap_a$ap_nl"
-    ap_x=${"$"}{ap_a#"$ap_nl"}; ap_0=${"$"}{ap_x%%"$ap_nl"*}; ap_x=${"$"}{ap_x#*"$ap_nl"}; ap_1=${"$"}{ap_x%%"$ap_nl"*}
+    [ "$2" = "$$" ] && continue
+    ap_rec="$ap_rec$ap_p $2 $ap_sep${"$"}{ap_r#*/cmdline:}$ap_sep
+"
+    ap_links="$ap_links /proc/$ap_p/cwd /proc/$ap_p/exe"
+  done <<EOF
+$ap_all
+EOF
+  [ -n "$ap_rec" ] || return 0
+  # shellcheck disable=SC2086 # a list of paths, split on purpose
+  ap_ls=$(ls -l $ap_links 2>/dev/null)
+  while read -r ap_p ap_pp ap_a; do
+    [ -n "$ap_p" ] || continue
+    ap_x=${"$"}{ap_a#"$ap_sep"}; ap_0=${"$"}{ap_x%%"$ap_sep"*}; ap_x=${"$"}{ap_x#*"$ap_sep"}; ap_1=${"$"}{ap_x%%"$ap_sep"*}
     case $ap_a in
-      *"$ap_nl-Dwrapper.key="*)
-        ap_k=${"$"}{ap_a#*"$ap_nl-Dwrapper.pid="}; ap_k=${"$"}{ap_k%%"$ap_nl"*}
+      *"$ap_sep-Dwrapper.key="*)
+        ap_k=${"$"}{ap_a#*"$ap_sep-Dwrapper.pid="}; ap_k=${"$"}{ap_k%%"$ap_sep"*}
         case $ap_k in ''|*[!0-9]*) ap_k=- ;; esac
-        ap_j="$ap_j$ap_p:$ap_k:$ap_pp:$(readlink "/proc/$ap_p/cwd" 2>/dev/null)$ap_nl"
+        ap_j="$ap_j $ap_p:$ap_k:$ap_pp"
         continue ;;
     esac
     case $ap_0 in */wrapper|wrapper) ;; *) case $ap_1 in */wrapper) ;; *) continue ;; esac ;; esac
-    ap_c=$(readlink "/proc/$ap_p/cwd" 2>/dev/null)
+    ap_link "$ap_p" cwd; ap_c=$ap_v
     case $ap_a in
-      *"$ap_nl""wrapper.name=$ap_n$ap_nl"*) ;;
-      *"$ap_nl""wrapper.name="*) continue ;;
-      *) [ "$ap_0" = "$ap_d/bin/wrapper" ] || [ "$ap_1" = "$ap_d/bin/wrapper" ] || ap_in "$ap_c" || ap_in "$(readlink "/proc/$ap_p/exe" 2>/dev/null)" || continue ;;
+      *"$ap_sep""wrapper.name=$ap_n$ap_sep"*) ;;
+      *"$ap_sep""wrapper.name="*) continue ;;
+      *) ap_link "$ap_p" exe; [ "$ap_0" = "$ap_d/bin/wrapper" ] || [ "$ap_1" = "$ap_d/bin/wrapper" ] || ap_in "$ap_c" || ap_in "$ap_v" || continue ;;
     esac
     ap_w="$ap_w$ap_p "
     echo "$ap_p wrapper - $ap_c"
-  done
-  printf '%s' "$ap_j" | while IFS=: read -r ap_p ap_k ap_pp ap_c; do
-    [ -n "$ap_p" ] || continue
+  done <<EOF
+$ap_rec
+EOF
+  for ap_x in $ap_j; do
+    ap_p=${"$"}{ap_x%%:*}; ap_x=${"$"}{ap_x#*:}; ap_k=${"$"}{ap_x%%:*}; ap_pp=${"$"}{ap_x#*:}
+    ap_link "$ap_p" cwd; ap_c=$ap_v
     case $ap_w in
       *" $ap_k "*) echo "$ap_p jvm $ap_k $ap_c"; continue ;;
       *" $ap_pp "*) echo "$ap_p jvm $ap_pp $ap_c"; continue ;;
@@ -73,7 +99,7 @@ agent_procs() {
     # main agent on the Java of the update agent).
     [ "$ap_k" != - ] && [ -d "/proc/$ap_k" ] && continue
     # An orphan: where it works decides; where its program lives only when that cannot be read.
-    if [ -n "$ap_c" ]; then ap_in "$ap_c" || continue; else ap_in "$(readlink "/proc/$ap_p/exe" 2>/dev/null)" || continue; fi
+    if [ -n "$ap_c" ]; then ap_in "$ap_c" || continue; else ap_link "$ap_p" exe; ap_in "$ap_v" || continue; fi
     echo "$ap_p jvm - $ap_c"
   done
 }

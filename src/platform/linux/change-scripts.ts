@@ -91,7 +91,8 @@ export interface StageArgs {
  */
 export function stageScript(a: StageArgs): string {
   const checks = a.files
-    .map((f) => `got=$(h ${quote(`${a.stage}/${f.name}`)}); [ -n "$got" ] || { echo "error: no working SHA-256 tool on the host to check ${f.name}"; exit 1; }; [ "$got" = ${quote(f.sha256)} ] || { echo "error: ${f.name} has SHA-256 $got on the host, expected ${f.sha256}"; exit 1; }`)
+    // Every value reaches the shell as one quoted word, also in what is echoed: a value is never run.
+    .map((f) => `got=$(h ${quote(`${a.stage}/${f.name}`)}); [ -n "$got" ] || { echo ${quote(`error: no working SHA-256 tool on the host to check ${f.name}`)}; exit 1; }; [ "$got" = ${quote(f.sha256)} ] || { echo ${quote(`error: ${f.name} has SHA-256 `)}"$got"${quote(` on the host, expected ${f.sha256}`)}; exit 1; }`)
     .join('\n');
   const pushed = a.files.filter((f) => !(a.downloads ?? []).some((d) => d.name === f.name));
   const copy =
@@ -101,7 +102,7 @@ export function stageScript(a: StageArgs): string {
   const u = a.unpack;
   const extract = u
     ? `mkdir -p "$S/x" && ${unpackCommand(u.extractor, quote(u.archive))} > "$S/extract.out" 2>&1 || { echo "error: extracting with ${u.extractor} failed: $(tail -n 2 "$S/extract.out" | tr '\\n' ' ')"; exit 1; }
-[ -f "$S/x/"${quote(u.expect)} ] || { echo "error: ${u.expect.replace(/[^\w./-]/g, '?')} is missing after extraction"; exit 1; }
+[ -f "$S/x/"${quote(u.expect)} ] || { echo ${quote(`error: ${u.expect} is missing after extraction`)}; exit 1; }
 `
     : '';
   const fetch = (a.downloads ?? [])
@@ -110,7 +111,7 @@ export function stageScript(a: StageArgs): string {
         `if command -v curl >/dev/null 2>&1; then curl -fsS --retry 2 --max-time 600 -o "$S/"${quote(d.name)} ${quote(d.url)} 2>"$S/fetch.err"; ` +
         `elif command -v wget >/dev/null 2>&1; then wget -q -T 60 -t 3 -O "$S/"${quote(d.name)} ${quote(d.url)} 2>"$S/fetch.err"; ` +
         `else echo "error: neither curl nor wget on the host to download the package"; exit 1; fi || ` +
-        `{ echo "error: downloading ${d.url.replace(/[^\w:/.?=&%~-]/g, '?')} failed: $(tail -n 1 "$S/fetch.err" 2>/dev/null)"; exit 1; }
+        `{ echo ${quote(`error: downloading ${d.url} failed: `)}"$(tail -n 1 "$S/fetch.err" 2>/dev/null)"; exit 1; }
 `,
     )
     .join('');

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   FIX_SCRIPT, PREPARE_SCRIPT, USER_UPLOAD_DIR_SCRIPT, extractorOf, followScript, hashToolOf, launchScript, stageScript,
 } from '../../../../src/platform/linux/change-scripts.js';
@@ -39,6 +42,25 @@ describe('change scripts', () => {
     expect(scripts.launch).toContain(q);
     expect(scripts.follow).toContain(q);
     expect(scripts.stage).toContain(`${q.slice(0, -1)}/setup.sh'`);
+  });
+
+  it('the stage script runs no value it reports: a hostile file name or hash is echoed, never executed', () => {
+    // The names and hashes are the tool's own today; the script must not depend on that.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'stage-quote-'));
+    try {
+      const marker = path.join(dir, 'pwned');
+      const evil = 'x$(touch pwned)`touch pwned`';
+      writeFileSync(path.join(dir, evil), 'content');
+      const script = stageScript({ uploadDir: dir, stage: dir, files: [{ name: evil, sha256: `${'0'.repeat(64)}$(touch pwned)` }], unpack: null });
+      const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', cwd: dir });
+      expect(r.stdout).toContain(`error: ${evil} has SHA-256 `);
+      expect(existsSync(marker)).toBe(false);
+      const missing = stageScript({ uploadDir: dir, stage: dir, files: [{ name: 'nope$(touch pwned)', sha256: 'a'.repeat(64) }], unpack: null });
+      spawnSync('sh', ['-c', missing.replace(/command -v sha256sum/g, 'false && command -v sha256sum').replace(/command -v openssl/g, 'false').replace(/command -v busybox/g, 'false').replace(/python3 -c/, 'false')], { encoding: 'utf8', cwd: dir });
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('launches the transaction detached (new session, stdin from /dev/null, output to a file)', () => {

@@ -72,9 +72,10 @@ describe('the Linux facts script', () => {
     expect(r.stdout).toMatch(/^meta_data=0+$/m);
   });
   it('never writes: no redirection into a file other than /dev/null or its own mktemp file', () => {
-    // Single-quoted text is awk/sed programs and literals (where ">" compares), not redirections.
+    // Single-quoted text is awk/sed programs and literals (where ">" compares), not redirections; "->" is the
+    // arrow of `ls -l` output matched in a pattern.
     const shellText = LINUX_FACTS_SCRIPT.replace(/'[^']*'/g, "''");
-    const writes = shellText.match(/>\s*[^&\s|);]+/g) ?? [];
+    const writes = shellText.match(/(?<!-)>\s*[^&\s|);]+/g) ?? [];
     for (const w of writes) expect(w.replace(/^>\s*/, ''), w).toMatch(/^(\/dev\/null|"\$tmp"|"\$2")$/);
   });
 });
