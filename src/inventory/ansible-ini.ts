@@ -23,7 +23,8 @@ export function parseAnsibleIni(text: string, file: string): Target[] {
     if (line.startsWith('[')) throw new InventoryError(`${where}: bad section header ${line} (write [group], [group:vars] or [group:children])`);
     if (section.kind === 'vars') {
       const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-      if (!m) throw new InventoryError(`${where}: expected key=value in [${section.group}:vars], got ${JSON.stringify(line)}`);
+      // The line is not echoed: it may hold a password.
+      if (!m) throw new InventoryError(`${where}: expected key=value in [${section.group}:vars] (a value with spaces needs quotes)`);
       groupVars.set(section.group, { ...groupVars.get(section.group), [m[1]!]: unquote(m[2]!) });
       return;
     }
@@ -32,14 +33,18 @@ export function parseAnsibleIni(text: string, file: string): Target[] {
       children.get(section.group)!.add(line.split(/\s+/)[0]!);
       return;
     }
-    const [pattern, ...rest] = splitWords(line, where);
+    const [first, ...rest] = splitWords(raw, where);
+    const pattern = first!.text;
     const vars: Record<string, string> = {};
+    let previous = '';
     for (const w of rest) {
-      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(w);
-      if (!m) throw new InventoryError(`${where}: expected key=value after the host name, got ${JSON.stringify(w)}`);
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(w.text);
+      // Named by its column and the variable before it, never echoed: it is often the rest of a password.
+      if (!m) throw new InventoryError(`${where}:${w.column}: expected key=value${previous ? ` after ${previous}=` : ' after the host name'} (a value with spaces needs quotes)`);
       vars[m[1]!] = unquote(m[2]!);
+      previous = m[1]!;
     }
-    for (const name of expandRange(pattern!)) {
+    for (const name of expandRange(pattern, where)) {
       if (!hostVars.has(name)) {
         hostOrder.push(name);
         hostLine.set(name, i + 1);
@@ -83,27 +88,34 @@ function unquote(s: string): string {
 }
 
 /** Splits on spaces outside quotes (ansible_ssh_common_args='-o ProxyJump=bastion'). */
-function splitWords(line: string, where: string): string[] {
-  const out: string[] = [];
+/** The words of a host line with the column (1-based) each starts at; quotes keep spaces in a word. */
+function splitWords(line: string, where: string): { text: string; column: number }[] {
+  const out: { text: string; column: number }[] = [];
   let cur = '';
+  let start = 0;
   let q: string | null = null;
-  for (const ch of line) {
+  let qAt = 0;
+  [...line].forEach((ch, i) => {
+    if (q === '#') return;
     if (q) {
       cur += ch;
       if (ch === q) q = null;
     } else if (ch === '"' || ch === "'") {
+      if (!cur) start = i;
       q = ch;
+      qAt = i;
       cur += ch;
     } else if (/\s/.test(ch)) {
-      if (cur) out.push(cur);
+      if (cur) out.push({ text: cur, column: start + 1 });
       cur = '';
     } else if (ch === '#' && !cur) {
-      break;
+      q = '#'; // a comment to the end of the line
     } else {
+      if (!cur) start = i;
       cur += ch;
     }
-  }
-  if (q) throw new InventoryError(`${where}: unclosed quote`);
-  if (cur) out.push(cur);
+  });
+  if (q && q !== '#') throw new InventoryError(`${where}:${qAt + 1}: unclosed quote`);
+  if (cur) out.push({ text: cur, column: start + 1 });
   return out;
 }

@@ -57,7 +57,7 @@ export function parseAnsibleYaml(text: string, file: string): Target[] {
       const pattern = keyOf(item.key);
       const hv = mapping(item.value, `host ${shown(pattern)}`, 'give its variables as "name: value" lines under it, or nothing');
       const where = lineOf(item.key);
-      for (const name of expandRange(pattern)) {
+      for (const name of expandRange(pattern, where)) {
         if (!hosts.has(name)) {
           hosts.set(name, { vars: {}, groups: [], where });
           order.push(name);

@@ -17,7 +17,8 @@ export function parseHostList(text: string, file: string): Target[] {
       return;
     }
     const m = /^([^,\s]+)\s*(?:,\s*(['"]?)(.*)\2)?$/.exec(line);
-    if (!m) throw new InventoryError(`${where}: expected IP or IP,'password', got ${JSON.stringify(line.replace(/,.*/, ",'…'"))}`);
+    // Only the first word is shown: what follows may be a password.
+    if (!m) throw new InventoryError(`${where}: expected IP or IP,'password' (a password with spaces in quotes), got ${JSON.stringify(line.split(/[\s,]/)[0]!.slice(0, 60))} followed by something else`);
     const spec = parseHostSpec(m[1]!, where);
     const vars = specVars(spec, user);
     if (m[3] !== undefined) vars.ansible_password = m[3];

@@ -127,7 +127,7 @@ export function parseHostVars(vars: Record<string, string>, where: string, name:
     const raw = vars[key];
     if (raw === undefined) continue;
     const r = check(raw);
-    if (!r.ok) throw new InventoryError(`${where}: host ${name}: ${key}=${JSON.stringify(raw)} is not valid (${r.why})`);
+    if (!r.ok) throw new InventoryError(`${where}: host ${name.length <= 60 ? name : shown(name)}: ${key}=${shown(raw)} is not valid (${r.why})`);
     out[key] = r.value;
   }
   return out as HostVars;
@@ -198,11 +198,25 @@ export class InventoryError extends Error {
 }
 
 /** Expands Ansible host ranges: web[01:20] (zero-padded), db[a:c], node[0:10:2]. */
-export function expandRange(pattern: string): string[] {
+export function expandRange(pattern: string, where?: string): string[] {
+  try {
+    return expandRangeOf(pattern);
+  } catch (e) {
+    if (e instanceof InventoryError && where) throw new InventoryError(`${where}: ${e.message}`);
+    throw e;
+  }
+}
+
+function expandRangeOf(pattern: string): string[] {
   const m = /^(.*?)\[([0-9a-z]+):([0-9a-z]+)(?::(\d+))?\](.*)$/i.exec(pattern);
   if (!m) return [pattern];
   const [, pre, a, b, stepText, post] = m as unknown as [string, string, string, string, string | undefined, string];
   const step = stepText ? Number(stepText) : 1;
+  // A step of 0 would never end; a range of millions is a typo, not a fleet.
+  if (!(step >= 1)) throw new InventoryError(`bad host range [${a}:${b}:${stepText}] in ${shown(pattern)}: the step must be 1 or more`);
+  if (/^\d+$/.test(a) && /^\d+$/.test(b) && (Number(b) - Number(a)) / step > 100_000) {
+    throw new InventoryError(`host range [${a}:${b}] in ${shown(pattern)} makes more than 100000 hosts; split the inventory`);
+  }
   const out: string[] = [];
   if (/^\d+$/.test(a) && /^\d+$/.test(b)) {
     const width = a.length;
@@ -212,5 +226,5 @@ export function expandRange(pattern: string): string[] {
   } else {
     throw new InventoryError(`bad host range [${a}:${b}] in ${pattern}`);
   }
-  return out.flatMap((h) => expandRange(h + post));
+  return out.flatMap((h) => expandRangeOf(h + post));
 }

@@ -40,7 +40,7 @@ function write(name: string, text: string | Buffer, mode = 0o600): string {
   return f;
 }
 function run(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [main, ...args, '--known-hosts', path.join(tmp, 'known_hosts')], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [main, ...args, '--known-hosts', path.join(tmp, 'known_hosts')], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 /** Exit 2, nothing on stdout, exactly one line on stderr matching `msg`, and no connection to any host. */
@@ -103,6 +103,25 @@ describe('bad input is refused before any connection', () => {
     refused(run(['audit', '-i', write('addr.ini', `web1 ansible_host="10.0.0.1; rm -rf /" ansible_port=${port}\n`)]), /addr\.ini:1: host "web1": "10\.0\.0\.1; rm -rf \/" is not a host name or IP address/);
     refused(run(['audit', '-i', write('zero.ini', `web1 ansible_host=0.0.0.0 ansible_port=${port}\n`)]), /zero\.ini:1: host "web1": 0\.0\.0\.0 is no host's address \(it means this machine\)/);
     refused(run(['audit', '-i', write('big.yml', `all:\n  hosts:\n    ${'b'.repeat(300)}:\n`)]), /big\.yml:3: host name "b{40}"… \(300 characters\)/);
+  });
+});
+
+describe('inventory errors that must neither hang nor leak', () => {
+  it('a host range with step 0 is refused at once (it looped until memory ran out)', () => {
+    const r = run(['audit', '-i', write('step0.ini', `web[0:9:0] ansible_port=${port}\n`)]);
+    refused(r, /step0\.ini:1: bad host range \[0:9:0\] in "web\[0:9:0\]": the step must be 1 or more/);
+  });
+
+  it('a password with an unquoted space: the error names the line, the column and the variable, never a word of the password', () => {
+    const r = run(['audit', '-i', write('pw.ini', `web1 ansible_host=127.0.0.1 ansible_port=${port} ansible_password=hunter2 s3cretTail\n`)]);
+    refused(r, /pw\.ini:1:\d+: expected key=value after ansible_password= \(a value with spaces needs quotes\)$/);
+    expect(r.stderr).not.toMatch(/hunter2|s3cretTail/);
+    const g = run(['audit', '-i', write('gv.ini', `[all:vars]\nansible_become_password hunter2 s3cretTail\n[web]\nweb1 ansible_port=${port}\n`)]);
+    refused(g, /gv\.ini:2: expected key=value in \[all:vars\]/);
+    expect(g.stderr).not.toMatch(/hunter2|s3cretTail/);
+    const l = run(['audit', '-i', write('host_list.txt', `127.0.0.1,'pAsSw0rd\n10.0.0.2 hunter2 s3cretTail\n`)]);
+    expect(l.code).toBe(2);
+    expect(l.stderr).not.toMatch(/hunter2|s3cretTail|pAsSw0rd/);
   });
 });
 

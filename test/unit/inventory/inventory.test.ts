@@ -47,7 +47,7 @@ describe('Ansible INI', () => {
   it('names the file and line of a bad entry', () => {
     expect(() => parseAnsibleIni('[web]\nh1 ansible_port=http\n', 'bad.ini')).toThrow(/bad\.ini:2: host h1: ansible_port="http" is not valid/);
     expect(() => parseAnsibleIni('[web\n', 'bad.ini')).toThrow(/bad\.ini:1: bad section header/);
-    expect(() => parseAnsibleIni('h1 junk\n', 'bad.ini')).toThrow(/bad\.ini:1: expected key=value/);
+    expect(() => parseAnsibleIni('h1 junk\n', 'bad.ini')).toThrow(/bad\.ini:1:4: expected key=value after the host name \(a value with spaces needs quotes\)/);
     expect(() => parseAnsibleIni('[a:children]\nnope\n', 'bad.ini')).toThrow(/child group nope, which is not defined/);
   });
 });
