@@ -2,6 +2,7 @@
 import { CommanderError, type Command } from 'commander';
 import { buildProgram } from './program.js';
 import { ExitCode, exitCodeOf } from '../errors.js';
+import { oneLine } from '../report/text.js';
 
 // A reader that went away (`runs list | head -2`) ends the command quietly: there is no one left to tell.
 // A closed stderr only silences the progress: hosts in flight still finish and are journaled.
@@ -28,7 +29,8 @@ try {
   } else {
     // commander has already printed its own one-line message; anything else is ours to print.
     if (!(err instanceof CommanderError)) {
-      process.stderr.write(`resetpwd-fleet: ${err instanceof Error ? err.message : String(err)}\n`);
+      // One line, printable: an error can quote what a host or a file said.
+      process.stderr.write(`resetpwd-fleet: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
     }
     process.exitCode = exitCodeOf(err);
   }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { verifyPackage } from '../package/verify.js';
 import { renderPackage } from '../report/package.js';
+import { printable } from '../report/text.js';
 
 const EXAMPLE =
   '\nExamples:\n' +
@@ -21,7 +22,7 @@ export function packageCommand(): Command {
     .exitOverride()
     .action((zip: string, o: { sha256?: string; json?: boolean }) => {
       const info = verifyPackage(zip, { sha256: o.sha256 });
-      process.stdout.write(o.json ? `${JSON.stringify(info, null, 2)}\n` : renderPackage(info));
+      process.stdout.write(o.json ? `${JSON.stringify(info, null, 2)}\n` : printable(renderPackage(info)));
     });
   return new Command('package')
     .description('work with plug-in packages (zip + .sha256) before they reach any host')

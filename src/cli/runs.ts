@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { findRun, listRunFiles, readRun, type RunRecord } from '../fleet/runs.js';
-import { pad } from '../report/text.js';
+import { oneLine, pad, printable } from '../report/text.js';
 
 /** `runs list` and `runs show <id>`: past runs, read back from their journals. */
 function counts(r: RunRecord): string {
@@ -49,10 +49,11 @@ export function runsCommand(): Command {
         return;
       }
       const w = Math.max(4, ...hosts.map((h) => h.host.length));
-      process.stdout.write(`run ${r.id}: ${r.header.command}${r.header.package ? ` ${r.header.package.fileName}` : ''}, ${r.interrupted ? 'INTERRUPTED — continue with --resume ' + r.id : 'complete'}\njournal ${r.file}\n\n`);
+      process.stdout.write(printable(`run ${r.id}: ${r.header.command}${r.header.package ? ` ${r.header.package.fileName}` : ''}, ${r.interrupted ? 'INTERRUPTED — continue with --resume ' + r.id : 'complete'}\njournal ${r.file}\n\n`));
       for (const h of hosts) {
         const what = h.outcome ?? (h.lastState ? `not finished (last: ${h.lastState})` : 'not started');
-        process.stdout.write(`${pad(h.host, w)}  ${what}${h.error ? `: ${h.error}` : ''}\n`);
+        // A journal's errors quote what hosts said: one printable line each.
+        process.stdout.write(printable(`${pad(h.host, w)}  ${what}${h.error ? `: ${oneLine(h.error)}` : ''}\n`));
       }
       process.stdout.write(`\n${counts(r)}\n`);
     });

@@ -2,7 +2,7 @@ import type { ChangeDocument } from '../lifecycle/run.js';
 import type { ChangeHostResult } from '../core/change.js';
 import { renderByReason } from './by-reason.js';
 import { legacySsh } from './legacy-ssh.js';
-import { pad } from './text.js';
+import { pad, printable } from './text.js';
 
 function after(h: ChangeHostResult): string {
   const a = h.agent;
@@ -43,5 +43,5 @@ export function renderChange(doc: ChangeDocument, dryRun: boolean): string {
   }
   lines.push('', `${doc.hosts.length} hosts: ${[...by].map(([k, v]) => `${v} ${k}`).join(', ')}`);
   if (doc.journal) lines.push(`journal: ${doc.journal}`);
-  return `${lines.join('\n')}\n${renderByReason(doc.hosts)}`;
+  return printable(`${lines.join('\n')}\n${renderByReason(doc.hosts)}`);
 }

@@ -1,7 +1,7 @@
 import type { HostResult, ResultDocument } from '../core/result.js';
 import { legacySsh } from './legacy-ssh.js';
 import { renderByReason } from './by-reason.js';
-import { pad } from './text.js';
+import { pad, printable } from './text.js';
 import { agentText, checkColumns, osText } from './view.js';
 
 /** The human summary: one table row per host (checks and plug-in state), then what failed and why, by reason. */
@@ -37,5 +37,5 @@ export function renderHuman(doc: ResultDocument): string {
   if (problems.length) lines.push('', 'Findings:', ...problems);
   const s = doc.summary;
   lines.push('', `${s.total} hosts: ${s.ok} ok, ${s.failed} failed, ${s.unreachable} unreachable${s.skipped ? `, ${s.skipped} skipped` : ''}`);
-  return `${lines.join('\n')}\n${renderByReason(doc.hosts)}`;
+  return printable(`${lines.join('\n')}\n${renderByReason(doc.hosts)}`);
 }

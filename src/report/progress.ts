@@ -1,4 +1,5 @@
 import type { HostResult } from '../core/result.js';
+import { oneLine } from './text.js';
 
 /**
  * Live progress on stderr. On a terminal: a block redrawn a few times a second — counts done / failed /
@@ -23,10 +24,14 @@ export class Progress {
     private readonly out: NodeJS.WriteStream = process.stderr,
     tty?: boolean,
     /** Scrubs secrets from what is shown (host errors can quote anything). */
-    private readonly scrub: (s: string) => string = (s) => s,
+    scrub: (s: string) => string = (s) => s,
   ) {
     this.tty = tty ?? !!out.isTTY;
+    // Host text reaches the terminal scrubbed of secrets and of control characters, one line each.
+    this.scrub = (s) => oneLine(scrub(s));
   }
+
+  private readonly scrub: (s: string) => string;
 
   start(total: number, what: string): void {
     this.total = total;
@@ -42,7 +47,7 @@ export class Progress {
   step(host: string, step: string): void {
     if (step === 'done') return;
     const cur = this.inFlight.get(host);
-    this.inFlight.set(host, { step, since: cur?.since ?? Date.now() });
+    this.inFlight.set(host, { step: this.scrub(step), since: cur?.since ?? Date.now() });
   }
 
   /**
@@ -72,7 +77,7 @@ export class Progress {
     if (this.tty) {
       if (bad) this.print(this.scrub(`${h.name}: ${h.outcome}${h.error ? `: ${h.error}` : ''}`));
     } else {
-      this.out.write(this.scrub(`[${this.done}/${this.total}] ${h.name} ${h.outcome}${secs}${bad && h.error ? `: ${h.error}` : ''}\n`));
+      this.out.write(`${this.scrub(`[${this.done}/${this.total}] ${h.name} ${h.outcome}${secs}${bad && h.error ? `: ${h.error}` : ''}`)}\n`);
     }
   }
 
@@ -108,7 +113,7 @@ export class Progress {
     this.clear();
     const recent = [...this.inFlight].sort((a, b) => b[1].since - a[1].since).slice(0, SHOWN);
     const width = (this.out.columns ?? 100) - 1;
-    const lines = [this.line(), ...recent.map(([h, s]) => `  ${h}: ${s.step}`.slice(0, width))];
+    const lines = [this.line(), ...recent.map(([h, s]) => `  ${this.scrub(h)}: ${s.step}`.slice(0, width))];
     if (this.inFlight.size > SHOWN) lines.push(`  … and ${this.inFlight.size - SHOWN} more in flight`);
     this.out.write(`${lines.join('\n')}\n`);
     this.drawn = lines.length;
