@@ -261,7 +261,9 @@ def seed_host(i, h, base, nic):
         write(f"{seed}/etc/ssh/sshd_config.d/00-legacy.conf", LEGACY_SSHD)
         h["hostkey"] = open(rsa + ".pub", encoding="utf-8").read().split()[:2]
 
-    path, body = nic_config(prof["OS_NET"] if h["netconf"] == "profile" else h["netconf"], h)
+    # netfmt is the format the host really has: the profile's own, or the scenario's override (networkd, none).
+    h["netfmt"] = prof["OS_NET"] if h["netconf"] == "profile" else h["netconf"]
+    path, body = nic_config(h["netfmt"], h)
     if path:
         write(f"{seed}/{path}", body)
 

@@ -12,6 +12,7 @@ import type { Target } from '../inventory/target.js';
 import { renderJson, reporterFor, writeReport } from '../report/reporter.js';
 import { checkKeyFile } from '../transport/key-file.js';
 import { SshAlgorithmError, algorithmsFor } from '../transport/ssh-algorithms.js';
+import { cleartextBasicRefused } from '../transport/winrm/cleartext.js';
 
 const DEFAULT_KNOWN_HOSTS = path.join(os.homedir(), '.ssh', 'known_hosts');
 
@@ -36,6 +37,7 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--jump <spec>', 'reach targets through a bastion [user@]host[:port] (ProxyJump)')
     .option('--winrm-ca <file>', 'CA bundle (PEM) that signed the WinRM HTTPS certificates (per host: ansible_winrm_ca_trust_path)')
     .option('--insecure', 'do not verify WinRM HTTPS certificates (per host: ansible_winrm_server_cert_validation=ignore); never the default')
+    .option('--winrm-cleartext-basic', 'allow WinRM Basic login over plain http, which sends the password in clear text (per host: winrm_cleartext_basic=true); never the default')
     .addOption(new Option('-c, --concurrency <n>', 'hosts worked on at once').default(50).argParser(intArg('--concurrency', 1, 10000)))
     .addOption(new Option('--timeout <seconds>', 'per-step time limit').default(120).argParser(intArg('--timeout', 1, 86400)))
     .addOption(new Option('--connect-timeout <seconds>', 'time limit for connecting and logging in (default: the smaller of --timeout and 30)').argParser(intArg('--connect-timeout', 1, 3600)))
@@ -78,6 +80,7 @@ export interface TargetCliOptions {
   jump?: string;
   winrmCa?: string;
   insecure?: boolean;
+  winrmCleartextBasic?: boolean;
   concurrency: number;
   timeout: number;
   connectTimeout?: number;
@@ -113,6 +116,11 @@ export async function connectOptionsOf(o: TargetCliOptions, targets: Target[]): 
   if (o.key) keys.set(o.key, '--key');
   for (const t of targets) if (t.connection === 'ssh' && t.keyFile && !keys.has(t.keyFile)) keys.set(t.keyFile, `${t.source}: host ${t.name}`);
   for (const [file, from] of keys) checkKeyFile(file, keyPassphrase, from);
+  // Basic over http is refused for the whole run before any host sees the password, unless opted in by name.
+  if (!o.winrmCleartextBasic) {
+    const t = targets.find((h) => h.winrm?.auth === 'basic' && h.winrm.scheme === 'http' && !h.winrm.cleartextBasic);
+    if (t) throw new UsageError(cleartextBasicRefused(`${t.source}: host ${t.name}`));
+  }
   // The SSH algorithms an inventory allows a host, checked once: one this client cannot do is the operator's typo.
   for (const t of targets) {
     try {
@@ -134,6 +142,7 @@ export async function connectOptionsOf(o: TargetCliOptions, targets: Target[]): 
     jump: o.jump,
     winrmCaFile: o.winrmCa,
     winrmInsecure: !!o.insecure,
+    winrmCleartextBasic: !!o.winrmCleartextBasic,
     connectTimeoutMs: (o.connectTimeout ?? Math.min(o.timeout, 30)) * 1000,
     stepTimeoutMs: o.timeout * 1000,
     pull: !!o.pull,

@@ -63,6 +63,8 @@ export interface WinRmVars {
   auth: 'basic' | 'ntlm';
   /** CA bundle that signed the host's HTTPS certificate (ansible_winrm_ca_trust_path). */
   caFile?: string | undefined;
+  /** Basic over plain http allowed for this host: only when the inventory says winrm_cleartext_basic=true. */
+  cleartextBasic: boolean;
   /** Certificate not verified: only when the inventory says ansible_winrm_server_cert_validation=ignore. */
   insecure: boolean;
 }
@@ -115,6 +117,8 @@ const HOST_VARS = {
   ansible_winrm_transport: oneOf(['basic', 'ntlm'] as const, 'supported: basic, ntlm (kerberos and credssp are not)'),
   ansible_winrm_server_cert_validation: oneOf(['validate', 'ignore'] as const),
   ansible_winrm_ca_trust_path: str(true),
+  // Basic over http puts the password on the wire as base64 on every request: only when the operator says so.
+  winrm_cleartext_basic: bool,
   eip: ipv4,
 } as const;
 
@@ -175,6 +179,7 @@ export function toTarget(name: string, vars: Record<string, string>, groups: str
           scheme: v.ansible_winrm_scheme ?? (port === 5985 ? 'http' : 'https'),
           auth: v.ansible_winrm_transport ?? 'ntlm',
           caFile: v.ansible_winrm_ca_trust_path,
+          cleartextBasic: v.winrm_cleartext_basic === true,
           insecure: v.ansible_winrm_server_cert_validation === 'ignore',
         }
       : undefined,

@@ -13,6 +13,8 @@ export interface ConnectOptions {
   winrmCaFile?: string | undefined;
   /** --insecure: WinRM HTTPS certificates are not verified (an explicit choice, never a fallback). */
   winrmInsecure?: boolean | undefined;
+  /** --winrm-cleartext-basic: WinRM Basic over plain http allowed for every host (the password crosses in clear). */
+  winrmCleartextBasic?: boolean | undefined;
   connectTimeoutMs: number;
   stepTimeoutMs: number;
   pull: boolean;

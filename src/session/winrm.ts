@@ -21,6 +21,7 @@ export function winrmTargetOf(t: Target, o: ConnectOptions, user: string): WinRm
     caFile: t.winrm.caFile ?? o.winrmCaFile,
     insecure: t.winrm.insecure || o.winrmInsecure === true,
     allowUnencrypted: t.vars.ansible_winrm_message_encryption === 'never',
+    cleartextBasic: t.winrm.cleartextBasic || o.winrmCleartextBasic === true,
     name: t.name,
     connectTimeoutMs: o.connectTimeoutMs,
     // Windows holds a Receive at most this long; a longer step is several Receives, not one long HTTP wait.

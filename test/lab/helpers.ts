@@ -19,7 +19,12 @@ export interface LabHost {
   selinux: string;
   selinux_runtime: string;
   net: 'dhcp' | 'static';
-  netfmt: 'rhel' | 'suse' | 'netplan' | 'interfaces';
+  /** The NIC configuration the host really has: its distribution's own, or the scenario's networkd/none. */
+  netfmt: 'rhel' | 'suse' | 'netplan' | 'interfaces' | 'networkd' | 'none';
+  /** modern: ed25519 host key only; legacy: an old sshd offering ssh-rsa (and CBC/SHA-1) only. */
+  sshd: 'modern' | 'legacy';
+  /** The host key pinned in known_hosts: [type, base64]. */
+  hostkey: [string, string];
   init: 'systemd' | 'sysv';
   metadata: 'on' | 'off';
   eip: string;

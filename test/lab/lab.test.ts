@@ -25,7 +25,7 @@ const probe = [
   'echo "@memtotal $(awk \'/^MemTotal/ {print $2}\' /proc/meminfo)"',
   'echo "@getenforce $(getenforce 2>/dev/null || echo none)"',
   'echo "@selinuxconfig $(sed -n s/^SELINUX=//p /etc/selinux/config 2>/dev/null)"',
-  'echo "@nic"; cat /etc/sysconfig/network-scripts/ifcfg-eth0 /etc/sysconfig/network/ifcfg-eth0 /etc/netplan/50-cloud-init.yaml /etc/network/interfaces 2>/dev/null',
+  'echo "@nic"; cat /etc/sysconfig/network-scripts/ifcfg-eth0 /etc/sysconfig/network/ifcfg-eth0 /etc/netplan/50-cloud-init.yaml /etc/network/interfaces /etc/systemd/network/10-eth0.network 2>/dev/null',
   'echo "@eth0 $(ip -o -4 addr show dev eth0 | awk \'{print $4}\')"',
   'echo "@eip $(curl -s -m 2 -o /dev/null -w %{http_code} http://169.254.169.254/latest/meta-data/public-ipv4) $(curl -s -m 2 http://169.254.169.254/latest/meta-data/public-ipv4)"',
   'echo "@metajson $(curl -s -m 2 http://169.254.169.254/openstack/latest/meta_data.json || echo unreachable)"',
@@ -76,7 +76,9 @@ describe('lab hosts, as their scenario describes them', () => {
       const f = facts.get(h.name)!;
       expect(f.get('hostname')).toBe(h.name);
       expect(f.get('user')).toBe(h.login === 'root' ? 'root' : doc.user);
-      expect(kh).toContain(`[${h.address}]:${h.port} ssh-ed25519 `);
+      // A legacy sshd offers only an RSA key (what old SLES 11 servers have); every other host an ed25519 one.
+      expect(h.hostkey[0], h.name).toBe(h.sshd === 'legacy' ? 'ssh-rsa' : 'ssh-ed25519');
+      expect(kh).toContain(`[${h.address}]:${h.port} ${h.hostkey[0]} ${h.hostkey[1]}`);
       expect(h.address).toMatch(/^127\.10\.\d+\.\d+$/); // loopback only: never an address outside this machine
     }
   });
@@ -146,12 +148,16 @@ describe('lab hosts, as their scenario describes them', () => {
       suse: /BOOTPROTO='dhcp'/,
       netplan: /dhcp4: true/,
       interfaces: /iface eth0 inet dhcp/,
+      networkd: /\[Match\]\nName=eth0\n[\s\S]*DHCP=ipv4/,
+      none: /^$/,
     };
     const fixed: Record<string, RegExp> = {
       rhel: /BOOTPROTO="static"/,
       suse: /BOOTPROTO='static'/,
       netplan: /dhcp4: false/,
       interfaces: /iface eth0 inet static/,
+      networkd: /\[Match\]\nName=eth0\n[\s\S]*Address=/,
+      none: /^$/,
     };
     for (const h of doc.hosts) {
       const f = facts.get(h.name)!;

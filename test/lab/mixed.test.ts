@@ -89,9 +89,9 @@ beforeAll(async () => {
     [
       readFileSync(doc.inventory, 'utf8').split('\n').filter((l) => /^lin-/.test(l)).join('\n'),
       '[windows]',
-      `win-basic ${winrm} ansible_port=${basic.port} ansible_winrm_scheme=http ansible_winrm_transport=basic`,
+      `win-basic ${winrm} ansible_port=${basic.port} ansible_winrm_scheme=http ansible_winrm_transport=basic winrm_cleartext_basic=true`,
       `win-ntlm ${winrm} ansible_port=${ntlm.port} ansible_winrm_scheme=https ansible_winrm_transport=ntlm ansible_winrm_ca_trust_path=${pki.caFile}`,
-      `win-full ${winrm} ansible_port=${full.port} ansible_winrm_scheme=http ansible_winrm_transport=basic`,
+      `win-full ${winrm} ansible_port=${full.port} ansible_winrm_scheme=http ansible_winrm_transport=basic winrm_cleartext_basic=true`,
       `win-ssh ansible_host=127.0.0.1 ansible_port=${sshd.port} ansible_user=Administrator ansible_password=${PW} ansible_shell_type=powershell`,
       '',
     ].join('\n'),

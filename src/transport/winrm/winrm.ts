@@ -23,6 +23,7 @@ import { WsmanHttp } from './http.js';
 import { RESPONSE_ACTION, type Operation } from './namespaces.js';
 import { EnvelopeError, action, parseCommandId, parseFault, parseReceive, parseShellId, parseXml, relatesTo } from './response.js';
 import { isAbsoluteWindowsPath, planUpload, uploadStdin } from './upload.js';
+import { cleartextBasicRefused } from './cleartext.js';
 
 /** Where and how to log in to one Windows host. The password arrives resolved (file, env var, prompt), never argv. */
 export interface WinRmTarget {
@@ -41,6 +42,12 @@ export interface WinRmTarget {
    * requires NTLM message encryption on http, which this transport does not implement.
    */
   allowUnencrypted?: boolean | undefined;
+  /**
+   * Basic over plain http is allowed: the operator opted in by name (winrm_cleartext_basic=true or
+   * --winrm-cleartext-basic). Without it the transport refuses before a byte is sent, because Basic puts the
+   * password on the wire (base64 is no encryption) with every request, before the host can even refuse.
+   */
+  cleartextBasic?: boolean | undefined;
   /** Name in the inventory, used in messages. */
   name: string;
   connectTimeoutMs: number;
@@ -117,6 +124,9 @@ export class WinRmTransport implements Transport {
         'protocol',
         `${where}: NTLM over http needs WinRM message encryption, which this tool does not implement; use https (port 5986), or if the host's WinRM service allows unencrypted traffic (AllowUnencrypted=true) say so for this host`,
       );
+    }
+    if (target.auth === 'basic' && target.scheme === 'http' && target.cleartextBasic !== true) {
+      throw new TransportError('protocol', cleartextBasicRefused(where));
     }
     const hostInUrl = target.host.includes(':') && !target.host.startsWith('[') ? `[${target.host}]` : target.host;
     const url = new URL(`${target.scheme}://${hostInUrl}:${target.port}/wsman`);

@@ -39,12 +39,24 @@ function write(name: string, text: string | Buffer, mode = 0o600): string {
   chmodSync(f, mode);
   return f;
 }
-function run(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [main, ...args, '--known-hosts', path.join(tmp, 'known_hosts')], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+/**
+ * Runs the CLI without blocking this process: the listener standing in for the hosts must be able to accept
+ * (spawnSync would hold the event loop, and a connection would go uncounted).
+ */
+async function run(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [main, ...args, '--known-hosts', path.join(tmp, 'known_hosts')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  clearTimeout(timer);
+  await new Promise((r) => setImmediate(r)); // let an accepted connection be counted
+  return { code, stdout, stderr };
 }
 /** Exit 2, nothing on stdout, exactly one line on stderr matching `msg`, and no connection to any host. */
-function refused(r: ReturnType<typeof run>, msg: RegExp) {
+function refused(r: Awaited<ReturnType<typeof run>>, msg: RegExp) {
   expect(r.code, r.stderr).toBe(2);
   expect(r.stdout).toBe('');
   const lines = r.stderr.trimEnd().split('\n');
@@ -55,73 +67,95 @@ function refused(r: ReturnType<typeof run>, msg: RegExp) {
 }
 
 describe('bad input is refused before any connection', () => {
-  it('a YAML inventory whose hosts: is a list (it made hosts "0" and "1", and connected to 0.0.0.0:22)', () => {
+  it('a YAML inventory whose hosts: is a list (it made hosts "0" and "1", and connected to 0.0.0.0:22)', async () => {
     const f = write('list.yml', `all:\n  vars:\n    ansible_port: ${port}\n  hosts:\n    - web1\n    - web2\n`);
-    refused(run(['audit', '-i', f]), /list\.yml:5: hosts of group all must be a mapping, not a list; write each host as "name:" on its own line/);
+    refused(await run(['audit', '-i', f]), /list\.yml:5: hosts of group all must be a mapping, not a list; write each host as "name:" on its own line/);
   });
 
-  it('a YAML inventory whose hosts: is a number (it said "no targets")', () => {
+  it('a YAML inventory whose hosts: is a number (it said "no targets")', async () => {
     const f = write('five.yml', 'all:\n  hosts: 5\n');
-    refused(run(['audit', '-i', f]), /five\.yml:2: hosts of group all must be a mapping, not "5"/);
+    refused(await run(['audit', '-i', f]), /five\.yml:2: hosts of group all must be a mapping, not "5"/);
   });
 
-  it('a YAML group that is a list, a child group that is a string', () => {
-    refused(run(['audit', '-i', write('g.yml', 'web:\n  - a\n  - b\n')]), /g\.yml:2: group web must be a mapping, not a list/);
-    refused(run(['audit', '-i', write('c.yml', 'all:\n  children:\n    web: yes\n')]), /c\.yml:3: group web must be a mapping, not "yes"/);
+  it('a YAML group that is a list, a child group that is a string', async () => {
+    refused(await run(['audit', '-i', write('g.yml', 'web:\n  - a\n  - b\n')]), /g\.yml:2: group web must be a mapping, not a list/);
+    refused(await run(['audit', '-i', write('c.yml', 'all:\n  children:\n    web: yes\n')]), /c\.yml:3: group web must be a mapping, not "yes"/);
   });
 
-  it('a private key readable by group or others (OpenSSH refuses it; it was used silently)', () => {
+  it('a private key readable by group or others (OpenSSH refuses it; it was used silently)', async () => {
     const key = path.join(tmp, 'id_ok');
     chmodSync(key, 0o644);
     try {
-      refused(run(['audit', '-H', `127.0.0.1:${port}`, '--key', key]), /^resetpwd-fleet: --key: private key .*id_ok is readable by group or others \(mode 0644\); OpenSSH refuses such a key: chmod 600 /);
+      refused(await run(['audit', '-H', `127.0.0.1:${port}`, '--key', key]), /^resetpwd-fleet: --key: private key .*id_ok is readable by group or others \(mode 0644\); OpenSSH refuses such a key: chmod 600 /);
       const inv = write('k.ini', `web1 ansible_host=127.0.0.1 ansible_port=${port} ansible_ssh_private_key_file=${key}\n`);
-      refused(run(['audit', '-i', inv]), /k\.ini:1: host web1: private key .*id_ok is readable by group or others/);
+      refused(await run(['audit', '-i', inv]), /k\.ini:1: host web1: private key .*id_ok is readable by group or others/);
     } finally {
       chmodSync(key, 0o600);
     }
   });
 
-  it('a file that is not a private key fails once (exit 2), not once per host (exit 1)', () => {
+  it('a file that is not a private key fails once (exit 2), not once per host (exit 1)', async () => {
     const notKey = write('notakey', 'hello\n');
     const inv = write('n.ini', [1, 2, 3].map((i) => `web${i} ansible_host=127.0.0.1 ansible_port=${port} ansible_ssh_private_key_file=${notKey}`).join('\n') + '\n');
-    refused(run(['audit', '-i', inv]), /n\.ini:1: host web1: .*notakey is not a private key \(Unsupported key format\); give an OpenSSH, PEM or PuTTY private key file/);
+    refused(await run(['audit', '-i', inv]), /n\.ini:1: host web1: .*notakey is not a private key \(Unsupported key format\); give an OpenSSH, PEM or PuTTY private key file/);
     chmodSync(path.join(tmp, 'id_ok.pub'), 0o600);
-    refused(run(['audit', '-H', `127.0.0.1:${port}`, '--key', path.join(tmp, 'id_ok.pub')]), /--key: .*id_ok\.pub is a public key, not a private key/);
+    refused(await run(['audit', '-H', `127.0.0.1:${port}`, '--key', path.join(tmp, 'id_ok.pub')]), /--key: .*id_ok\.pub is a public key, not a private key/);
   });
 
-  it('an encrypted key without its passphrase, or with a wrong one', () => {
+  it('an encrypted key without its passphrase, or with a wrong one', async () => {
     const key = path.join(tmp, 'id_enc');
-    refused(run(['audit', '-H', `127.0.0.1:${port}`, '--key', key]), /--key: private key .*id_enc is encrypted: give its passphrase with --key-passphrase-env VAR/);
-    refused(run(['audit', '-H', `127.0.0.1:${port}`, '--key', key, '--key-passphrase-env', 'P'], { P: 'wrong' }), /the passphrase from --key-passphrase-env does not decrypt it/);
+    refused(await run(['audit', '-H', `127.0.0.1:${port}`, '--key', key]), /--key: private key .*id_enc is encrypted: give its passphrase with --key-passphrase-env VAR/);
+    refused(await run(['audit', '-H', `127.0.0.1:${port}`, '--key', key, '--key-passphrase-env', 'P'], { P: 'wrong' }), /the passphrase from --key-passphrase-env does not decrypt it/);
     // The passphrase itself never shows.
-    expect(run(['audit', '-H', `127.0.0.1:${port}`, '--key', key, '--key-passphrase-env', 'P'], { P: 'wrong' }).stderr).not.toContain('wrong');
+    expect((await run(['audit', '-H', `127.0.0.1:${port}`, '--key', key, '--key-passphrase-env', 'P'], { P: 'wrong' })).stderr).not.toContain('wrong');
   });
 
-  it('a 2 MB host name, a host name with spaces, an address that is not one', () => {
-    refused(run(['audit', '-i', write('big.ini', `${'a'.repeat(2_000_000)} ansible_port=${port}\n`)]), /big\.ini:1: host name "a{40}"… \(2000000 characters\) is not a host name \(at most 253 characters/);
-    refused(run(['audit', '-i', write('addr.ini', `web1 ansible_host="10.0.0.1; rm -rf /" ansible_port=${port}\n`)]), /addr\.ini:1: host "web1": "10\.0\.0\.1; rm -rf \/" is not a host name or IP address/);
-    refused(run(['audit', '-i', write('zero.ini', `web1 ansible_host=0.0.0.0 ansible_port=${port}\n`)]), /zero\.ini:1: host "web1": 0\.0\.0\.0 is no host's address \(it means this machine\)/);
-    refused(run(['audit', '-i', write('big.yml', `all:\n  hosts:\n    ${'b'.repeat(300)}:\n`)]), /big\.yml:3: host name "b{40}"… \(300 characters\)/);
+  it('a 2 MB host name, a host name with spaces, an address that is not one', async () => {
+    refused(await run(['audit', '-i', write('big.ini', `${'a'.repeat(2_000_000)} ansible_port=${port}\n`)]), /big\.ini:1: host name "a{40}"… \(2000000 characters\) is not a host name \(at most 253 characters/);
+    refused(await run(['audit', '-i', write('addr.ini', `web1 ansible_host="10.0.0.1; rm -rf /" ansible_port=${port}\n`)]), /addr\.ini:1: host "web1": "10\.0\.0\.1; rm -rf \/" is not a host name or IP address/);
+    refused(await run(['audit', '-i', write('zero.ini', `web1 ansible_host=0.0.0.0 ansible_port=${port}\n`)]), /zero\.ini:1: host "web1": 0\.0\.0\.0 is no host's address \(it means this machine\)/);
+    refused(await run(['audit', '-i', write('big.yml', `all:\n  hosts:\n    ${'b'.repeat(300)}:\n`)]), /big\.yml:3: host name "b{40}"… \(300 characters\)/);
   });
 });
 
 describe('inventory errors that must neither hang nor leak', () => {
-  it('a host range with step 0 is refused at once (it looped until memory ran out)', () => {
-    const r = run(['audit', '-i', write('step0.ini', `web[0:9:0] ansible_port=${port}\n`)]);
+  it('a host range with step 0 is refused at once (it looped until memory ran out)', async () => {
+    const r = await run(['audit', '-i', write('step0.ini', `web[0:9:0] ansible_port=${port}\n`)]);
     refused(r, /step0\.ini:1: bad host range \[0:9:0\] in "web\[0:9:0\]": the step must be 1 or more/);
   });
 
-  it('a password with an unquoted space: the error names the line, the column and the variable, never a word of the password', () => {
-    const r = run(['audit', '-i', write('pw.ini', `web1 ansible_host=127.0.0.1 ansible_port=${port} ansible_password=hunter2 s3cretTail\n`)]);
+  it('a password with an unquoted space: the error names the line, the column and the variable, never a word of the password', async () => {
+    const r = await run(['audit', '-i', write('pw.ini', `web1 ansible_host=127.0.0.1 ansible_port=${port} ansible_password=hunter2 s3cretTail\n`)]);
     refused(r, /pw\.ini:1:\d+: expected key=value after ansible_password= \(a value with spaces needs quotes\)$/);
     expect(r.stderr).not.toMatch(/hunter2|s3cretTail/);
-    const g = run(['audit', '-i', write('gv.ini', `[all:vars]\nansible_become_password hunter2 s3cretTail\n[web]\nweb1 ansible_port=${port}\n`)]);
+    const g = await run(['audit', '-i', write('gv.ini', `[all:vars]\nansible_become_password hunter2 s3cretTail\n[web]\nweb1 ansible_port=${port}\n`)]);
     refused(g, /gv\.ini:2: expected key=value in \[all:vars\]/);
     expect(g.stderr).not.toMatch(/hunter2|s3cretTail/);
-    const l = run(['audit', '-i', write('host_list.txt', `127.0.0.1,'pAsSw0rd\n10.0.0.2 hunter2 s3cretTail\n`)]);
+    const l = await run(['audit', '-i', write('host_list.txt', `127.0.0.1,'pAsSw0rd\n10.0.0.2 hunter2 s3cretTail\n`)]);
     expect(l.code).toBe(2);
     expect(l.stderr).not.toMatch(/hunter2|s3cretTail|pAsSw0rd/);
+  });
+});
+
+describe('WinRM Basic over plain http (the password would cross in clear on every request)', () => {
+  const line = (extra = '') => `win1 ansible_host=127.0.0.1 ansible_port=${port} ansible_connection=winrm ansible_winrm_scheme=http ansible_winrm_transport=basic ansible_user=Administrator${extra}\n`;
+  const env = { WIN_PW: 'Cl3artext-Secret' };
+
+  it('is refused before any connection unless the operator opts in by name', async () => {
+    const r = await run(['audit', '-i', write('basic.ini', line()), '--password-env', 'WIN_PW'], env);
+    refused(r, /basic\.ini:1: host win1: WinRM Basic over http would send the password in clear text with every request; use https .* winrm_cleartext_basic=true for the host or --winrm-cleartext-basic$/);
+    expect(r.stderr).not.toContain('Cl3artext-Secret');
+  });
+
+  // Last in the file: these do connect (to the listener standing in for the host).
+  it('is allowed for a host whose inventory says winrm_cleartext_basic=true, or for the run with --winrm-cleartext-basic', async () => {
+    for (const args of [['-i', write('basic-ok.ini', line(' winrm_cleartext_basic=true'))], ['-i', write('basic-flag.ini', line()), '--winrm-cleartext-basic']]) {
+      const before = connections;
+      const r = await run(['audit', ...args, '--password-env', 'WIN_PW', '--json'], env);
+      expect(r.stderr).not.toMatch(/clear text/);
+      expect(r.code, r.stderr).not.toBe(2);
+      expect(connections).toBeGreaterThan(before);
+    }
   });
 });
 

@@ -7,6 +7,16 @@ import { connect, rejection, targetFor, usePeers } from './helpers.js';
 const startPeer = usePeers();
 
 describe('Basic authentication', () => {
+  it('over plain http is refused before a byte is sent unless the operator opted in (the password would cross in clear)', async () => {
+    const peer = await startPeer();
+    const e = await rejection(connect(peer, { auth: 'basic', cleartextBasic: false }));
+    expect(e.reason).toBe('protocol');
+    expect(e.message).toBe(
+      `win1 (127.0.0.1:${peer.port}): WinRM Basic over http would send the password in clear text with every request; use https (ansible_winrm_scheme=https, port 5986) or NTLM over https, or if this network is trusted opt in with winrm_cleartext_basic=true for the host or --winrm-cleartext-basic`,
+    );
+    expect(peer.requests).toHaveLength(0);
+  });
+
   it('logs in on every request with the user and password', async () => {
     const peer = await startPeer();
     const t = await connect(peer, { auth: 'basic' });

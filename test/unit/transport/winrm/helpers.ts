@@ -39,6 +39,8 @@ export function targetFor(peer: WsmanPeer, over: Partial<WinRmTarget> = {}): Win
     user: peer.user,
     password: peer.password,
     auth: 'basic',
+    // The peers listen on loopback over http: the specs opt in to Basic over http, as an operator must.
+    cleartextBasic: true,
     connectTimeoutMs: 5_000,
     operationTimeoutSec: 5,
     ...over,
