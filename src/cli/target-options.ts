@@ -40,6 +40,7 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--winrm-cleartext-basic', 'allow WinRM Basic login over plain http, which sends the password in clear text (per host: winrm_cleartext_basic=true); never the default')
     .addOption(new Option('-c, --concurrency <n>', 'hosts worked on at once').default(50).argParser(intArg('--concurrency', 1, 10000)))
     .addOption(new Option('--timeout <seconds>', 'per-step time limit').default(120).argParser(intArg('--timeout', 1, 86400)))
+    .addOption(new Option('--max-output <MiB>', 'what one command on a host may send back before it is stopped and the step fails ("output too large")').default(64).argParser(intArg('--max-output', 1, 4096)))
     .addOption(new Option('--connect-timeout <seconds>', 'time limit for connecting and logging in (default: the smaller of --timeout and 30)').argParser(intArg('--connect-timeout', 1, 3600)))
     .option('--json', 'print the result document (JSON) on stdout instead of the summary')
     .option('--report <file>', 'also write the result to FILE; format by extension: .json, .xml (JUnit), .html')
@@ -84,6 +85,7 @@ export interface TargetCliOptions {
   concurrency: number;
   timeout: number;
   connectTimeout?: number;
+  maxOutput: number;
   json?: boolean;
   report?: string;
   pull?: boolean | string;
@@ -143,6 +145,7 @@ export async function connectOptionsOf(o: TargetCliOptions, targets: Target[]): 
     winrmCaFile: o.winrmCa,
     winrmInsecure: !!o.insecure,
     winrmCleartextBasic: !!o.winrmCleartextBasic,
+    maxOutputBytes: (o.maxOutput ?? 64) * (1 << 20),
     connectTimeoutMs: (o.connectTimeout ?? Math.min(o.timeout, 30)) * 1000,
     stepTimeoutMs: o.timeout * 1000,
     pull: !!o.pull,

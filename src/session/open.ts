@@ -50,11 +50,11 @@ async function connect(t: Target, o: ConnectOptions, runKnownHosts: KnownHosts, 
   if (t.connection === 'winrm') {
     // Loaded on the first WinRM host: a Linux-only run does not pay for the XML and NTLM stack at startup.
     const { WinRmTransport } = await import('../transport/winrm/index.js');
-    return WinRmTransport.connect(winrmTargetOf(t, o, user));
+    return WinRmTransport.connect(winrmTargetOf(t, o, user), { maxOutputBytes: o.maxOutputBytes });
   }
   const jump = jumpOf(t, o);
   const knownHosts = t.knownHostsFile ? knownHostsAt(t.knownHostsFile) : runKnownHosts;
   return SshTransport.connect(sshTargetOf(t, o, user), {
-    knownHosts, acceptNew: o.acceptNew || t.hostKeyPolicy === 'accept-new', connectTimeoutMs: o.connectTimeoutMs, algorithms: algorithmsFor(t.sshAlgorithms), ...(jump ? { jump } : {}),
+    knownHosts, acceptNew: o.acceptNew || t.hostKeyPolicy === 'accept-new', connectTimeoutMs: o.connectTimeoutMs, algorithms: algorithmsFor(t.sshAlgorithms), maxOutputBytes: o.maxOutputBytes, ...(jump ? { jump } : {}),
   });
 }

@@ -13,6 +13,8 @@ export interface ConnectOptions {
   winrmCaFile?: string | undefined;
   /** --insecure: WinRM HTTPS certificates are not verified (an explicit choice, never a fallback). */
   winrmInsecure?: boolean | undefined;
+  /** --max-output: what one command on a host may send back before it is stopped and its step fails. */
+  maxOutputBytes?: number | undefined;
   /** --winrm-cleartext-basic: WinRM Basic over plain http allowed for every host (the password crosses in clear). */
   winrmCleartextBasic?: boolean | undefined;
   connectTimeoutMs: number;

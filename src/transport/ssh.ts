@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { fingerprint, type KnownHosts } from './known-hosts.js';
 import type { SshAlgorithmsUsed } from '../core/result.js';
 import { algorithmsFor, negotiated, noCommonAlgorithm, type SshAlgorithmLists } from './ssh-algorithms.js';
-import { TransportError, type ExecOptions, type ExecResult, type Transport } from './transport.js';
+import { OutputCap, TransportError, type ExecOptions, type ExecResult, type Transport } from './transport.js';
 
 /** Where and how to log in. Secrets arrive here already resolved (env var, file or prompt), never argv. */
 export interface SshTarget {
@@ -29,6 +29,8 @@ export interface SshOptions {
   jump?: SshTarget;
   /** The algorithms to offer the target (default: ssh-algorithms.ts's defaults, no legacy ones). */
   algorithms?: SshAlgorithmLists;
+  /** Output (stdout + stderr) one command may send before it is stopped (default DEFAULT_MAX_OUTPUT_BYTES). */
+  maxOutputBytes?: number;
 }
 
 function keyTypeOf(blob: Buffer): string {
@@ -136,6 +138,7 @@ export class SshTransport implements Transport {
     private readonly client: Client,
     private readonly jump: Client | undefined,
     readonly where: string,
+    private readonly maxOutputBytes?: number,
   ) {
     client.on('error', () => {}); // late errors (keepalive timeout) are reported by the pending operation
     client.on('close', () => {
@@ -163,7 +166,7 @@ export class SshTransport implements Transport {
       t.algorithms = used;
       return t;
     };
-    if (!opts.jump) return done(new SshTransport(await connectClient(target, opts, undefined, record), undefined, where));
+    if (!opts.jump) return done(new SshTransport(await connectClient(target, opts, undefined, record), undefined, where, opts.maxOutputBytes));
     // The bastion is the operator's own: it gets the default algorithms, not the target's legacy ones.
     const { algorithms: _target, ...jumpOpts } = opts;
     const jump = await connectClient(opts.jump, jumpOpts);
@@ -174,7 +177,7 @@ export class SshTransport implements Transport {
           err ? reject(new TransportError('unreachable', `${where}: the jump host could not connect to it (${err.message})`)) : resolve(stream),
         ),
       );
-      return done(new SshTransport(await connectClient(target, opts, sock, record), jump, where));
+      return done(new SshTransport(await connectClient(target, opts, sock, record), jump, where, opts.maxOutputBytes));
     } catch (err) {
       jump.end();
       throw err;
@@ -198,11 +201,28 @@ export class SshTransport implements Transport {
             reject(new TransportError('timeout', `${this.where}: command timed out after ${Math.round(opts.timeoutMs! / 1000)} s`));
           }, opts.timeoutMs);
         }
+        const cap = new OutputCap(this.maxOutputBytes);
+        let stopped = false;
+        // Past the cap the command is killed and what it sent is dropped: the step fails, the connection stays.
+        const overflow = (n: number): boolean => {
+          if (stopped || !cap.add(n)) return stopped;
+          stopped = true;
+          if (timer) clearTimeout(timer);
+          out.length = 0;
+          errOut.length = 0;
+          stream.signal('KILL');
+          stream.close();
+          reject(cap.error(this.where));
+          return true;
+        };
         stream.on('data', (d: Buffer) => {
+          if (overflow(d.length)) return;
           out.push(d);
           opts.onStdout?.(d.toString('utf8'));
         });
-        stream.stderr.on('data', (d: Buffer) => errOut.push(d));
+        stream.stderr.on('data', (d: Buffer) => {
+          if (!overflow(d.length)) errOut.push(d);
+        });
         stream.on('error', () => {});
         stream.on('close', (code: number | null, signal?: string) => {
           if (timer) clearTimeout(timer);

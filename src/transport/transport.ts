@@ -29,6 +29,30 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/**
+ * What one command may send back (stdout and stderr together) before it is stopped: a hostile or broken host
+ * could otherwise fill the controller's memory, and a run holds hundreds of hosts. Generous: the largest real
+ * output (a Windows host's facts) is well under 1 MiB. `--max-output` changes it.
+ */
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 << 20;
+
+/** Counts a command's output against its cap; `add` says whether the cap is now passed. */
+export class OutputCap {
+  private seen = 0;
+  constructor(readonly max: number = DEFAULT_MAX_OUTPUT_BYTES) {}
+  add(bytes: number): boolean {
+    this.seen += bytes;
+    return this.seen > this.max;
+  }
+  error(where: string): TransportError {
+    return new TransportError('protocol', `${where}: output too large: the command sent more than ${sizeText(this.max)} (--max-output); it was stopped`);
+  }
+}
+
+function sizeText(n: number): string {
+  return n % (1 << 20) === 0 ? `${n >> 20} MiB` : `${n} bytes`;
+}
+
 export class TransportError extends Error {
   override name = 'TransportError';
   constructor(

@@ -6,7 +6,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { Document } from '@xmldom/xmldom';
 import { PS_STDIN_COMMAND, clixmlToText, parseEmitted } from '../../dialect/powershell.js';
-import { TransportError, type ExecOptions, type ExecResult, type Transport } from '../transport.js';
+import { OutputCap, TransportError, type ExecOptions, type ExecResult, type Transport } from '../transport.js';
 import {
   commandEnvelope,
   createShellEnvelope,
@@ -62,6 +62,8 @@ export interface WinRmOptions {
   replySlackMs?: number;
   /** xml:lang of w:Locale (default en-US, so fault messages are in English). */
   locale?: string;
+  /** Output (stdout + stderr) one command may send before it is stopped (default DEFAULT_MAX_OUTPUT_BYTES). */
+  maxOutputBytes?: number | undefined;
 }
 
 /** The bounded wait for best-effort clean-up calls (Signal after a failure, Delete on close). */
@@ -73,6 +75,8 @@ interface Session {
   where: string;
   user: string;
   replyTimeoutMs: number;
+  /** Output one command may send before it is stopped (default DEFAULT_MAX_OUTPUT_BYTES). */
+  maxOutputBytes?: number | undefined;
 }
 
 /** Sends one request and returns the reply document; a SOAP fault becomes a WinRmFault. */
@@ -148,6 +152,7 @@ export class WinRmTransport implements Transport {
       user: target.user,
       ctx: { to: url.toString(), maxEnvelopeSize, operationTimeoutSec: target.operationTimeoutSec, locale: opts.locale ?? 'en-US' },
       replyTimeoutMs: target.operationTimeoutSec * 1000 + (opts.replySlackMs ?? 10_000),
+      maxOutputBytes: opts.maxOutputBytes,
     };
     try {
       const doc = await call(s, 'Create', createShellEnvelope(s.ctx), undefined, Math.max(s.replyTimeoutMs, target.connectTimeoutMs));
@@ -213,6 +218,8 @@ export class WinRmTransport implements Transport {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       const decoder = new StringDecoder('utf8');
+      // Past the cap the command is stopped (Signal terminate, below) and the step fails.
+      const cap = new OutputCap(s.maxOutputBytes);
       let code: number | null = null;
       for (;;) {
         let doc: Document;
@@ -226,6 +233,7 @@ export class WinRmTransport implements Transport {
         }
         const r = parseReceive(doc, commandId);
         for (const c of r.chunks) {
+          if (cap.add(c.data.length)) throw cap.error(s.where);
           if (c.stream === 'stdout') {
             out.push(c.data);
             const piece = decoder.write(c.data);

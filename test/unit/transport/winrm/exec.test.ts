@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES, WsmanPeer, fixture, type CommandHandler } from '../../../support/wsman-peer.js';
-import { connect, usePeers } from './helpers.js';
+import { connect, rejection, usePeers } from './helpers.js';
 
 const startPeer = usePeers();
 
@@ -96,6 +96,20 @@ describe('exec against a command handler', () => {
     expect(r.code).toBe(9009);
     expect(r.stderr).toContain("'nosuchprogram' is not recognized");
     expect((await t.exec('exit /b 3')).code).toBe(3);
+    await t.close();
+  });
+
+  it('a command whose output passes the cap is stopped (Signal terminate) and fails "output too large"; the shell goes on', async () => {
+    const flood = 'x'.repeat(3 << 20);
+    const peer = await startPeer({ handler: async (cmd) => (cmd === 'flood' ? { stdout: flood, exitCode: 0 } : cmd === 'flood-err' ? { stdout: '', stderr: flood, exitCode: 0 } : { stdout: 'ok\r\n', exitCode: 0 }) });
+    const t = await connect(peer, {}, { maxOutputBytes: 1 << 20 });
+    for (const cmd of ['flood', 'flood-err']) {
+      const e = await rejection(t.exec(cmd));
+      expect(e.reason).toBe('protocol');
+      expect(e.message).toBe(`win1 (127.0.0.1:${peer.port}): output too large: the command sent more than 1 MiB (--max-output); it was stopped`);
+    }
+    expect(peer.signals.map((s) => s.code)).toEqual(['http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate', 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate']);
+    expect((await t.exec('echo')).stdout).toBe('ok\r\n');
     await t.close();
   });
 
