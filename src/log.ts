@@ -1,4 +1,7 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { pino, type Logger } from 'pino';
+import { openAppend } from './files.js';
 
 /**
  * The structured log (--log FILE): pino, one JSON object a line — run id, host, step, duration — written
@@ -34,7 +37,9 @@ export interface LogOptions {
 
 export function createLogger(o: LogOptions): Logger {
   if (!o.file) return pino({ enabled: false });
-  const dest = pino.destination({ dest: o.file, sync: true, mkdir: true, mode: 0o600 });
+  mkdirSync(path.dirname(path.resolve(o.file)), { recursive: true, mode: 0o700 });
+  // Opened by us, never through a symbolic link; pino writes to the descriptor.
+  const dest = pino.destination({ fd: openAppend(o.file, '--log'), sync: true });
   return pino(
     {
       level: o.verbose ? 'debug' : 'info',

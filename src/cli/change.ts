@@ -82,6 +82,7 @@ export function changeCommand(name: ChangeCommand): Command {
       force: o.force ?? [],
       dryRun: !!o.dryRun,
       journalPath: o.journal,
+      redact: run.redact,
       settleSeconds: o.settle,
       startWaitSeconds: 20,
       ...rolloutOf(o, true),

@@ -108,6 +108,8 @@ export function observeRun(o: RolloutCliOptions, conn: ConnectOptions, targets: 
   return {
     signal: stop.signal,
     progress,
+    /** Scrubs secrets from a line (the journal's). */
+    redact: (s: string) => redactor.redact(s),
     step: (host: string, state: string, detail?: string) => {
       progress.step(host, state);
       logger.step(host, state, detail);

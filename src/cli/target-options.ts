@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { checkWritablePath } from '../files.js';
 import { inShard, parseShard, type Shard } from '../fleet/shard.js';
 import type { ConnectOptions } from '../session/options.js';
 import type { ResultDocument } from '../core/result.js';
@@ -180,7 +181,11 @@ async function promptSecret(prompt: string): Promise<string> {
 
 /** The targets the options name (inventories, -H, --limit); an inventory problem is a usage error (exit 2). */
 export function targetsOf(o: TargetCliOptions): Target[] {
-  if (o.report) reporterFor(o.report); // an unknown report format is refused before any host is contacted
+  // An unknown report format, or a report path that is a symbolic link, is refused before any host is contacted.
+  if (o.report) {
+    reporterFor(o.report);
+    checkWritablePath(o.report, '--report');
+  }
   try {
     const all = resolveTargets({ inventory: o.inventory, hosts: o.host, limit: o.limit, user: o.user });
     const mine = inShard(all, o.shard);

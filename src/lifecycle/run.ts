@@ -30,6 +30,8 @@ export interface ChangeRunOptions extends ConnectOptions {
   dryRun: boolean;
   /** Where the run's journal goes (default ~/.local/state/resetpwd-fleet/runs/<run-id>.jsonl). */
   journalPath?: string | undefined;
+  /** Scrubs secrets from each journal line (the run's Redactor). */
+  redact?: ((line: string) => string) | undefined;
   settleSeconds: number;
   startWaitSeconds: number;
   onHost?: (h: ChangeHostResult) => void;
@@ -86,7 +88,7 @@ export async function runChange(command: ChangeCommand, targetsIn: Target[], o: 
     targets = prior.header.hosts.map((h) => byName.get(h)!);
   }
   const runId = prior?.id ?? o.runId ?? newRunId();
-  const journal = o.dryRun ? null : new Journal(prior?.file ?? o.journalPath ?? path.join(defaultJournalDir(), `${runId}.jsonl`), runId);
+  const journal = o.dryRun ? null : new Journal(prior?.file ?? o.journalPath ?? path.join(defaultJournalDir(), `${runId}.jsonl`), runId, o.redact);
   const knownHosts = new KnownHosts(o.knownHostsFile);
   const done = prior ? doneHosts(prior) : new Set<string>();
   const pending = targets.filter((t) => !done.has(t.name));

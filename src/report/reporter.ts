@@ -1,4 +1,4 @@
-import { closeSync, fchmodSync, openSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../files.js';
 import path from 'node:path';
 import type { ResultDocument } from '../core/result.js';
 import { UsageError } from '../errors.js';
@@ -41,15 +41,8 @@ export function reporterFor(file: string): Reporter {
 
 /**
  * Writes a report readable by its owner only (it names hosts and their weaknesses): mode 0600, also when the
- * file was already there with a wider mode.
+ * file was already there with a wider mode; replaced whole, never through a symbolic link (files.ts).
  */
 export function writeReport(file: string, doc: ResultDocument): void {
-  const text = reporterFor(file).render(doc);
-  const fd = openSync(file, 'w', 0o600);
-  try {
-    fchmodSync(fd, 0o600);
-    writeFileSync(fd, text);
-  } finally {
-    closeSync(fd);
-  }
+  writeFileAtomic(file, reporterFor(file).render(doc), '--report');
 }

@@ -12,7 +12,7 @@ const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../sr
 
 /** The layers, bottom first: a module may import from its own layer or one below, never above. */
 const LAYERS = [
-  'version', 'log', 'dialect', 'package', 'inventory', 'errors', 'core',
+  'version', 'files', 'log', 'dialect', 'package', 'inventory', 'errors', 'core',
   'transport', 'privilege', 'fleet', 'platform', 'session', 'audit', 'lifecycle', 'report', 'cli',
 ] as const;
 
