@@ -20,6 +20,7 @@
  *           folders relative to STAGE/x ("-" when absent)
  */
 import { AGENT_PROCS_SH } from './agent-procs.js';
+import { LOCK_SH } from './lock.js';
 
 export const TXN_SCRIPT = String.raw`
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
@@ -38,6 +39,7 @@ PHASE=started RCL='' MAIN_WAS='' UPDATE_WAS='' MAIN_REG='' UPDATE_REG='' EXTRA_S
 RESERVE=$SD/reserve.$TXN
 mkdir -p "$SD" && chmod 700 "$SD"
 ${AGENT_PROCS_SH}
+${LOCK_SH}
 # Room kept for the end of the change (1 MiB): if the disk fills up meanwhile, it is released so that the
 # journal, the record and the rollback can still be written, and the change stops there.
 dd if=/dev/zero of="$RESERVE" bs=65536 count=16 2>/dev/null || rm -f "$RESERVE"
@@ -74,9 +76,7 @@ state_of() { if [ ! -d "$1" ]; then echo absent; elif [ -n "$(wrapper_pid "$1" "
 registered() { if [ -f "/etc/systemd/system/$1.service" ] || [ -e "/etc/init.d/$1" ]; then echo yes; else echo no; fi; }
 # The agents' own scripts and setup.sh run with the signals this script ignores restored, and within a
 # time limit where timeout(1) exists: a hung stop or setup must end in a rollback, not hold the host.
-limited() {
-  if have timeout; then (trap - HUP PIPE; exec timeout -k 10 "$LIMIT" "$@"); else (trap - HUP PIPE; exec "$@"); fi
-}
+limited() { limited_for "$LIMIT" "$@"; }
 run_agent() {
   [ -f "$1/bin/$2.script" ] || return 0
   echo "+ $2.script $3" >> "$OUT"
@@ -98,7 +98,9 @@ jvm_of() {
 check_once() {
   VPID=$(wrapper_pid "$1" "$2") VJVM='' VPORT=''
   [ -n "$VPID" ] || { WHY="no live wrapper process (pid file $1/bin/$2.pid)"; return 1; }
-  (cd "$1/bin" && sh "./$2.script" status) > /dev/null 2>&1 < /dev/null || { WHY="its status verb says it is not running"; return 1; }
+  # The status verb of a hung agent may never return: 30 s, as long as any real one takes.
+  (cd "$1/bin" && limited_for 30 sh "./$2.script" status) > /dev/null 2>&1 < /dev/null || {
+    [ $? -eq 124 ] && WHY="its status verb did not answer within 30 s" || WHY="its status verb says it is not running"; return 1; }
   VJVM=$(jvm_of "$VPID") || { WHY="the wrapper (pid $VPID) runs no JVM (-Dwrapper.key=)"; return 1; }
   # No wrapper.backend.type line: the wrapper's default, the socket backend (AUTO).
   mode=$(sed -n 's/^[[:space:]]*wrapper\.backend\.type[[:space:]]*=[[:space:]]*//p' "$1/conf/wrapper.conf" 2>/dev/null | tr -d '\r' | tail -n 1 | tr a-z A-Z)
@@ -274,21 +276,13 @@ rank() {
   esac
 }
 
-# --- one change at a time on a host: a lock folder naming its holder; a dead holder's lock is taken over
-# (its change is then recovered from its record).
-lock() {
-  i=0
-  until mkdir "$SD/lock" 2>/dev/null; do
-    h=$(cat "$SD/lock/pid" 2>/dev/null | tr -dc 0-9)
-    if [ -n "$h" ] && [ -r "/proc/$h/cmdline" ] && tr '\0' ' ' < "/proc/$h/cmdline" | grep -q txn.sh; then
-      note 'done' failed "another change (pid $h) is running on this host; nothing was changed"; rm -rf "$STAGE" "$RESERVE"; exit 0
-    fi
-    i=$((i + 1)); [ "$i" -gt 3 ] && { note 'done' failed "cannot take the lock $SD/lock"; rm -f "$RESERVE"; exit 0; }
-    rm -rf "$SD/lock"
-  done
-  echo $$ > "$SD/lock/pid"
-}
-lock
+# --- one change at a time on a host (lock.ts); a dead holder's lock is taken over (its change is then
+# recovered from its record).
+if ! take_lock "$SD/lock"; then
+  note 'done' failed "$LOCK_WHY"
+  case $LOCK_WHY in another*) rm -rf "$STAGE" ;; esac
+  rm -f "$RESERVE"; exit 0
+fi
 
 # --- a change that died (host rebooted, process killed): undo it from its record, or finish a committed one
 if [ "$ACTION" = recover ]; then
