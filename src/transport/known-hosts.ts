@@ -17,8 +17,10 @@ export interface KnownHostEntry {
 export type HostKeyVerdict =
   | { status: 'match' }
   | { status: 'unknown' }
-  | { status: 'changed'; expected: string[]; file: string; lines: number[] }
-  | { status: 'revoked'; file: string; line: number };
+  | { status: 'changed'; expected: string[]; file: string; lines: number[]; knownTypes: string[] }
+  | { status: 'revoked'; file: string; line: number }
+  /** No key pinned, but a @cert-authority line vouches for the host: only a host certificate may be trusted. */
+  | { status: 'ca-only'; file: string; lines: number[] };
 
 export function parseKnownHosts(text: string): KnownHostEntry[] {
   const out: KnownHostEntry[] = [];
@@ -71,10 +73,12 @@ export function fingerprint(keyBase64: string): string {
 
 /**
  * Verifies a presented host key (its wire blob) for host:port against one known_hosts file. A host may
- * have several keys of several types; any listed key of the presented type that matches is a match; a
- * listed key of the same type that differs, with none matching, is a changed key. An entry naming the
- * host with a key of another type only (the server now offers a type never seen) is treated as unknown
- * for that type, as OpenSSH does.
+ * have several keys of several types; a listed key that matches is a match. A host with any key pinned that
+ * presents another key — of the same type or of a type never pinned for it — is a changed key: the client
+ * asks for the pinned types first (preferPinned), so a server that still has its pinned key shows it, and a
+ * man-in-the-middle offering only a type of its choosing is refused, not recorded by --accept-new. A host
+ * with no key but a @cert-authority line is `ca-only`: the operator trusts certificates there, and a plain
+ * key must not be trusted on first use in their place. A key marked @revoked is refused everywhere.
  */
 export class KnownHosts {
   private entries: KnownHostEntry[];
@@ -92,16 +96,28 @@ export class KnownHosts {
     if (revoked) return { status: 'revoked', file: this.file, line: revoked.line };
     const plain = mine.filter((e) => e.marker === '');
     if (plain.some((e) => e.keyType === keyType && e.keyBase64 === presented)) return { status: 'match' };
-    const sameType = plain.filter((e) => e.keyType === keyType);
-    if (sameType.length > 0) {
+    if (plain.length > 0) {
+      // The keys it was pinned with: those of the offered type when there are some, else all of them.
+      const sameType = plain.filter((e) => e.keyType === keyType);
+      const known = sameType.length > 0 ? sameType : plain;
       return {
         status: 'changed',
-        expected: sameType.map((e) => fingerprint(e.keyBase64)),
+        expected: known.map((e) => fingerprint(e.keyBase64)),
         file: this.file,
-        lines: sameType.map((e) => e.line),
+        lines: known.map((e) => e.line),
+        knownTypes: [...new Set(plain.map((e) => e.keyType))],
       };
     }
+    const cas = mine.filter((e) => e.marker === '@cert-authority');
+    if (cas.length > 0) return { status: 'ca-only', file: this.file, lines: cas.map((e) => e.line) };
     return { status: 'unknown' };
+  }
+
+  /** The key types pinned for a host (plain lines naming it), to ask the server for those first. */
+  pinnedTypes(host: string, port: number, alias?: string): string[] {
+    const tokens = [hostToken(host, port)];
+    if (alias && alias !== host) tokens.push(hostToken(alias, port));
+    return [...new Set(this.entries.filter((e) => e.marker === '' && hostsFieldMatches(e.hosts, tokens)).map((e) => e.keyType))];
   }
 
   /** Records a key first seen (--accept-new), hashed like `HashKnownHosts yes` so the file leaks no names. */
@@ -113,4 +129,21 @@ export class KnownHosts {
     appendFileSync(this.file, line, { mode: 0o600 });
     this.entries.push(...parseKnownHosts(line).map((e) => ({ ...e, line: this.entries.length + 1 })));
   }
+}
+
+/** The key type a host key algorithm signs with (an RSA key serves ssh-rsa and both rsa-sha2 algorithms). */
+function keyTypeOfAlgorithm(a: string): string {
+  return a === 'rsa-sha2-256' || a === 'rsa-sha2-512' ? 'ssh-rsa' : a;
+}
+
+/**
+ * The host key algorithms to offer, those of the host's pinned key types first (in the list's own order),
+ * as OpenSSH orders HostKeyAlgorithms from known_hosts: the server then shows the key the operator pinned,
+ * even when it also has one of a type the client would otherwise prefer.
+ */
+export function preferPinned(algorithms: string[], pinnedTypes: string[]): string[] {
+  if (pinnedTypes.length === 0) return algorithms;
+  const pinned = new Set(pinnedTypes);
+  const first = algorithms.filter((a) => pinned.has(keyTypeOfAlgorithm(a)));
+  return [...first, ...algorithms.filter((a) => !pinned.has(keyTypeOfAlgorithm(a)))];
 }

@@ -1,6 +1,6 @@
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import type { Duplex } from 'node:stream';
-import { fingerprint, type KnownHosts } from './known-hosts.js';
+import { fingerprint, preferPinned, type KnownHosts } from './known-hosts.js';
 import type { SshAlgorithmsUsed } from '../core/result.js';
 import { algorithmsFor, negotiated, noCommonAlgorithm, type SshAlgorithmLists } from './ssh-algorithms.js';
 import { OutputCap, TransportError, type ExecOptions, type ExecResult, type Transport } from './transport.js';
@@ -62,8 +62,9 @@ function connectClient(target: SshTarget, opts: SshOptions, sock?: Duplex, onAlg
     // ssh2's handshake lines (what each side offers), kept until the login, to say why none matched.
     const debug: string[] = [];
     const algorithms = opts.algorithms ?? algorithmsFor(undefined);
+    const serverHostKey = preferPinned(algorithms.serverHostKey, opts.knownHosts.pinnedTypes(target.host, target.port, target.name));
     const cfg: ConnectConfig = {
-      algorithms: { kex: algorithms.kex as never, serverHostKey: algorithms.serverHostKey as never, cipher: algorithms.cipher as never, hmac: algorithms.hmac as never },
+      algorithms: { kex: algorithms.kex as never, serverHostKey: serverHostKey as never, cipher: algorithms.cipher as never, hmac: algorithms.hmac as never },
       debug: (line: string) => {
         if (!settled && /^Handshake: \(remote\)/.test(line) && debug.length < 20) debug.push(line);
       },
@@ -90,13 +91,20 @@ function connectClient(target: SshTarget, opts: SshOptions, sock?: Duplex, onAlg
           );
           return false;
         }
+        if (v.status === 'ca-only') {
+          hostKeyError = new TransportError(
+            'host-key-unknown',
+            `${where}: host key ${type} ${fp} is not pinned, and ${v.file}:${v.lines.join(',')} says a @cert-authority vouches for this host, but host certificates are not checked by this client; pin the host's key in known_hosts (--accept-new does not trust a plain key in place of a certificate)`,
+          );
+          return false;
+        }
         if (v.status === 'revoked') {
           hostKeyError = new TransportError('host-key-changed', `${where}: host key ${fp} is marked @revoked in ${v.file}:${v.line}`);
           return false;
         }
         hostKeyError = new TransportError(
           'host-key-changed',
-          `${where}: HOST KEY CHANGED: known ${v.expected.join(', ')} (${v.file}:${v.lines.join(',')}), offered ${type} ${fp}; refusing (possible man-in-the-middle)`,
+          `${where}: HOST KEY CHANGED: known ${v.expected.join(', ')} (${v.file}:${v.lines.join(',')}), offered ${type} ${fp}${v.knownTypes.includes(type) ? '' : ` (the host is pinned with ${v.knownTypes.join(', ')} only: a key of another type is not trusted in its place)`}; refusing (possible man-in-the-middle)`,
         );
         return false;
       },

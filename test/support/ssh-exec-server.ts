@@ -13,17 +13,24 @@ export type ExecHandler = (command: string, stdin: Buffer) => Promise<{ stdout: 
 
 export interface ExecServer {
   port: number;
-  /** A known_hosts line for [127.0.0.1]:port with this server's Ed25519 key. */
+  /** A known_hosts line for [127.0.0.1]:port with this server's first key (Ed25519 unless told otherwise). */
   knownHostsLine: string;
+  /** A known_hosts line for each of its keys, by type (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256). */
+  knownHostsLines: Record<string, string>;
   /** Every exec request received, in order. */
   execs: string[];
   close(): Promise<void>;
 }
 
-export async function startExecServer(o: { user: string; password: string; handler: ExecHandler }): Promise<ExecServer> {
-  const key = utils.generateKeyPairSync('ed25519');
+export type HostKeyKind = 'ed25519' | 'rsa' | 'ecdsa';
+
+export async function startExecServer(o: { user: string; password: string; handler: ExecHandler; hostKeys?: HostKeyKind[] }): Promise<ExecServer> {
+  const keys = (o.hostKeys ?? ['ed25519']).map((k) =>
+    k === 'rsa' ? utils.generateKeyPairSync('rsa', { bits: 2048 }) : k === 'ecdsa' ? utils.generateKeyPairSync('ecdsa', { bits: 256 }) : utils.generateKeyPairSync('ed25519'),
+  );
+  const key = keys[0]!;
   const execs: string[] = [];
-  const server = new Server({ hostKeys: [key.private] }, (client) => {
+  const server = new Server({ hostKeys: keys.map((k) => k.private) }, (client) => {
     client.on('error', () => {});
     client.on('authentication', (ctx) => {
       if (ctx.method === 'password' && ctx.username === o.user && ctx.password === o.password) return ctx.accept();
@@ -59,9 +66,11 @@ export async function startExecServer(o: { user: string; password: string; handl
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const pub = key.public.split(' ').slice(0, 2).join(' ');
+  const lines = Object.fromEntries(keys.map((k) => [k.public.split(' ')[0]!, `[127.0.0.1]:${port} ${k.public.split(' ').slice(0, 2).join(' ')}`]));
   return {
     port,
     knownHostsLine: `[127.0.0.1]:${port} ${pub}`,
+    knownHostsLines: lines,
     execs,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KnownHosts } from '../../../src/transport/known-hosts.js';
@@ -54,5 +54,58 @@ describe('SSH transport, exec-only server', () => {
     expect(e).toBeInstanceOf(TransportError);
     expect((e as TransportError).reason).toBe('auth-failed');
     expect((e as Error).message).not.toContain('wrong-pw');
+  });
+});
+
+/** Host keys are pinned per host, not per key type: a real handshake with a server holding several keys. */
+describe('SSH transport, host keys of several types', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rpf-hostkeys-'));
+  const servers: ExecServer[] = [];
+  const start = async (hostKeys: ('ed25519' | 'rsa' | 'ecdsa')[]) => {
+    const s = await startExecServer({ user: 'root', password: 'pw', hostKeys, handler: async () => ({ stdout: 'ok', exitCode: 0 }) });
+    servers.push(s);
+    return s;
+  };
+  const knownHosts = (name: string, text: string) => {
+    const f = path.join(dir, name);
+    writeFileSync(f, text);
+    return f;
+  };
+  afterAll(async () => {
+    for (const s of servers) await s.close();
+  });
+  /** The error a connect fails with; a connect that succeeds is closed (the server could not close otherwise). */
+  const refusal = (p: Promise<SshTransport>) => p.then(async (t) => (await t.close(), 'connected'), (x: unknown) => x);
+  const connect = (s: ExecServer, file: string, acceptNew = false) =>
+    SshTransport.connect({ host: '127.0.0.1', port: s.port, user: 'root', password: 'pw' }, { knownHosts: new KnownHosts(file), acceptNew });
+
+  it('a host pinned only by its RSA key, that also has an Ed25519 one, is asked for RSA first and trusted', async () => {
+    const s = await start(['ed25519', 'rsa']);
+    const t = await connect(s, knownHosts('rsa-only', `${s.knownHostsLines['ssh-rsa']}\n`));
+    expect(t.algorithms?.hostKey).toMatch(/^(rsa-sha2-512|rsa-sha2-256|ssh-rsa)$/);
+    await t.close();
+  });
+
+  it('with --accept-new, a server offering only an ECDSA key for a host pinned with Ed25519 is refused as changed, not recorded', async () => {
+    const real = await start(['ed25519']);
+    const mitm = await start(['ecdsa']);
+    // The pinned line names the man-in-the-middle's address: the host's real Ed25519 key.
+    const text = `${real.knownHostsLines['ssh-ed25519']!.replace(`:${real.port}]`, `:${mitm.port}]`).replace(`]:${real.port} `, `]:${mitm.port} `)}\n`;
+    const file = knownHosts('ed25519-pinned', text);
+    const e = await refusal(connect(mitm, file, true));
+    expect(e).toBeInstanceOf(TransportError);
+    expect((e as TransportError).reason).toBe('host-key-changed');
+    expect((e as Error).message).toMatch(/HOST KEY CHANGED: known SHA256:\S+ \(.*:1\), offered ecdsa-sha2-nistp256 SHA256:\S+ \(the host is pinned with ssh-ed25519 only: a key of another type is not trusted in its place\); refusing/);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+  });
+
+  it('with --accept-new, a host vouched for by a @cert-authority line is not trusted by a plain key on first use', async () => {
+    const s = await start(['ed25519']);
+    const text = `@cert-authority [127.0.0.1]:* ${s.knownHostsLines['ssh-ed25519']!.split(' ').slice(1).join(' ')}\n`;
+    const file = knownHosts('ca', text);
+    const e = await refusal(connect(s, file, true));
+    expect((e as TransportError).reason).toBe('host-key-unknown');
+    expect((e as Error).message).toMatch(/@cert-authority vouches for this host, but host certificates are not checked by this client; pin the host's key/);
+    expect(readFileSync(file, 'utf8')).toBe(text);
   });
 });
