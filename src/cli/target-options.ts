@@ -124,6 +124,12 @@ export async function connectOptionsOf(o: TargetCliOptions, targets: Target[]): 
     const t = targets.find((h) => h.winrm?.auth === 'basic' && h.winrm.scheme === 'http' && !h.winrm.cleartextBasic);
     if (t) throw new UsageError(cleartextBasicRefused(`${t.source}: host ${t.name}`));
   }
+  // A jump host is SSH's: a WinRM host would be contacted directly, around the bastion the operator named.
+  const direct = targets.find((h) => h.connection === 'winrm' && (h.jump ?? o.jump));
+  if (direct) {
+    const how = direct.jump ? 'ProxyJump in its ansible_ssh_common_args' : '--jump';
+    throw new UsageError(`${direct.source}: host ${direct.name} is reached over WinRM, which cannot go through an SSH jump host (${how}); reach it over SSH (ansible_shell_type=powershell), or leave it out of this run (--limit)`);
+  }
   // The SSH algorithms an inventory allows a host, checked once: one this client cannot do is the operator's typo.
   for (const t of targets) {
     try {

@@ -5,6 +5,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
+import { startExecServer } from '../support/ssh-exec-server.js';
+import { SimulatedWindowsHost } from '../support/windows-host.js';
+import { simulatedHostHandler } from '../support/windows-peer-host.js';
 import { labDown, labUp, repo, type LabDoc } from './helpers.js';
 
 /**
@@ -74,6 +77,25 @@ describe('--jump', () => {
     const r = await cli(['audit', '-i', inv, '--key', doc.key, '--known-hosts', path.join(tmp, 'known_hosts'), '--json']);
     expect(JSON.parse(r.stdout).hosts[0].os.id).toBe('sles');
     expect(forwarded.length).toBe(before + 1);
+  });
+
+  it('reaches a Windows host over SSH (ansible_shell_type=powershell) through the bastion as well', async () => {
+    const win = await startExecServer({ user: 'Administrator', password: 'Win-Pa55', handler: simulatedHostHandler(new SimulatedWindowsHost({ install: null })) });
+    try {
+      const kh = path.join(tmp, 'known_hosts_win');
+      writeFileSync(kh, `${readFileSync(path.join(tmp, 'known_hosts'), 'utf8')}${win.knownHostsLine}\n`);
+      const inv = path.join(tmp, 'jump-win.ini');
+      writeFileSync(inv, `win-ssh ansible_host=127.0.0.1 ansible_port=${win.port} ansible_user=Administrator ansible_password=Win-Pa55 ansible_shell_type=powershell\n`);
+      const before = forwarded.length;
+      const r = await cli(['audit', '-i', inv, '--jump', `ops@127.0.0.1:${port}`, '--key', doc.key, '--known-hosts', kh, '--json']);
+      const h = JSON.parse(r.stdout).hosts[0];
+      expect(h, r.stderr).toMatchObject({ outcome: 'ok', transport: 'ssh', os: { family: 'windows' } });
+      // Every connection to it went through the bastion.
+      expect(forwarded.slice(before)).toEqual([`127.0.0.1:${win.port}`]);
+      expect(win.execs.length).toBeGreaterThan(0);
+    } finally {
+      await win.close();
+    }
   });
 
   it('refuses a bastion whose host key is unknown', async () => {

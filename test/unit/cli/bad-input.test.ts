@@ -147,6 +147,14 @@ describe('WinRM Basic over plain http (the password would cross in clear on ever
     expect(r.stderr).not.toContain('Cl3artext-Secret');
   });
 
+  it('a WinRM host with --jump or an inventory ProxyJump is refused: WinRM cannot go through an SSH bastion (it went around it)', async () => {
+    const inv = write('jump-winrm.ini', line(' winrm_cleartext_basic=true'));
+    refused(await run(['audit', '-i', inv, '--password-env', 'WIN_PW', '--jump', `ops@127.0.0.1:${port}`], env),
+      /jump-winrm\.ini:1: host win1 is reached over WinRM, which cannot go through an SSH jump host \(--jump\); reach it over SSH \(ansible_shell_type=powershell\), or leave it out of this run \(--limit\)$/);
+    const inv2 = write('jump-winrm2.ini', line(` winrm_cleartext_basic=true ansible_ssh_common_args='-o ProxyJump=ops@127.0.0.1:${port}'`));
+    refused(await run(['audit', '-i', inv2, '--password-env', 'WIN_PW'], env), /host win1 is reached over WinRM, which cannot go through an SSH jump host \(ProxyJump in its ansible_ssh_common_args\)/);
+  });
+
   // Last in the file: these do connect (to the listener standing in for the host).
   it('is allowed for a host whose inventory says winrm_cleartext_basic=true, or for the run with --winrm-cleartext-basic', async () => {
     for (const args of [['-i', write('basic-ok.ini', line(' winrm_cleartext_basic=true'))], ['-i', write('basic-flag.ini', line()), '--winrm-cleartext-basic']]) {
