@@ -75,6 +75,8 @@ export async function driveChange(t: Target, ctx: ChangeContext, open: SessionOp
       reconnect,
       backoff: (n) => kitOf(s!).backoff(n),
       reconnectWindowMs: ctx.conn.stepTimeoutMs,
+      // Every host-side step has its own limit (300 s a verb); this bounds the whole change, rollback included.
+      deadlineMs: ctx.knobs?.followDeadlineMs ?? Math.max(30 * 60_000, 10 * ctx.conn.stepTimeoutMs),
       onDrop: (e) => {
         ctx.journal?.append(t.name, 'reconnecting', e.message);
         ctx.onReconnect?.(t.name, 0, e.message);

@@ -23,8 +23,22 @@ export interface FollowOptions {
   onReconnect?: (attempt: number, error?: string) => void;
   /** Undoes the platform's escaping of a line's detail (Windows' Emit escapes). */
   decode?: (detail: string) => string;
+  /**
+   * How long the whole follow may take, in ms: past it the controller stops following and frees the host
+   * (FollowDeadline), while the change goes on by itself on the host. A change whose journal keeps growing
+   * but never ends — a host-side hang the step limits did not catch — must not hold a run forever.
+   */
+  deadlineMs?: number | undefined;
   /** The clock (tests). */
   now?: () => number;
+}
+
+/** The follow's overall deadline passed; the change on the host was not stopped. */
+export class FollowDeadline extends Error {
+  override name = 'FollowDeadline';
+  constructor(ms: number) {
+    super(`the change did not end within ${ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`} of following it`);
+  }
 }
 
 /** A connection that flaps (back, then gone again at once) is given up after this many drops. */
@@ -43,6 +57,8 @@ const retriable = (e: unknown): e is TransportError => e instanceof TransportErr
 export async function followJournal(o: FollowOptions): Promise<FollowEnd> {
   const decode = o.decode ?? ((s: string) => s);
   const now = o.now ?? Date.now;
+  const started = now();
+  const overdue = () => o.deadlineMs !== undefined && now() - started >= o.deadlineMs;
   let from = 0;
   let drops = 0;
   let end: FollowEnd | null = null;
@@ -101,6 +117,7 @@ export async function followJournal(o: FollowOptions): Promise<FollowEnd> {
       if (bad) throw bad;
       if (end) return end;
       if (!retriable(e) || drops >= MAX_DROPS) throw e;
+      if (overdue()) throw new FollowDeadline(o.deadlineMs!);
       drops++;
       o.onDrop?.(e);
       await getBackIn();
@@ -108,5 +125,6 @@ export async function followJournal(o: FollowOptions): Promise<FollowEnd> {
     }
     if (bad) throw bad;
     if (end) return end;
+    if (overdue()) throw new FollowDeadline(o.deadlineMs!);
   }
 }

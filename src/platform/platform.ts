@@ -5,7 +5,7 @@ import type { HostOs } from '../core/result.js';
 import type { LoadedPackage } from '../package/load.js';
 import type { PackageInfo } from '../package/verify.js';
 import type { Privilege } from '../privilege/sudo.js';
-import type { ExecOptions, ExecResult, Transport } from '../transport/transport.js';
+import { uploadLimitMs, type ExecOptions, type ExecResult, type Transport } from '../transport/transport.js';
 
 /**
  * What one OS needs, and nothing else: how a script runs there, the facts script and its reading, the checks,
@@ -71,6 +71,8 @@ export interface ChangeKnobs {
   followWindowSeconds?: number;
   /** Wait before reconnect attempt n (ms); default 1000 × n, at most 10 s. */
   backoff?: (attempt: number) => number;
+  /** How long following one change may take before the host is freed (default: 10 × --timeout, at least 30 min). */
+  followDeadlineMs?: number;
   /** Windows: seconds any .bat file may run on the host before its process tree is killed. */
   batLimitSeconds?: number;
 }
@@ -102,3 +104,15 @@ export interface ChangeKit {
 
 /** The default back-off before reconnect attempt n: 1 s, 2 s, … at most 10 s. */
 export const defaultBackoff = (n: number): number => Math.min(1000 * n, 10_000);
+
+/** Every upload through a host shell gets a time limit (uploadLimitMs) unless the caller gives its own. */
+export function withUploadLimit(t: Transport, stepTimeoutMs: number | undefined): Transport {
+  if (!stepTimeoutMs) return t;
+  return {
+    kind: t.kind,
+    algorithms: t.algorithms,
+    exec: (command, opts) => t.exec(command, opts),
+    put: (content, remotePath, mode, opts) => t.put(content, remotePath, mode, { timeoutMs: uploadLimitMs(stepTimeoutMs, content.length), ...opts }),
+    close: () => t.close(),
+  };
+}

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { fingerprint, preferPinned, type KnownHosts } from './known-hosts.js';
 import type { SshAlgorithmsUsed } from '../core/result.js';
 import { algorithmsFor, negotiated, noCommonAlgorithm, type SshAlgorithmLists } from './ssh-algorithms.js';
-import { OutputCap, TransportError, type ExecOptions, type ExecResult, type Transport } from './transport.js';
+import { OutputCap, TransportError, type ExecOptions, type ExecResult, type PutOptions, type Transport } from './transport.js';
 
 /** Where and how to log in. Secrets arrive here already resolved (env var, file or prompt), never argv. */
 export interface SshTarget {
@@ -260,13 +260,23 @@ export class SshTransport implements Transport {
     return this.sftpSession;
   }
 
-  async put(content: Buffer, remotePath: string, mode = 0o600): Promise<void> {
+  async put(content: Buffer, remotePath: string, mode = 0o600, opts: PutOptions = {}): Promise<void> {
     if (this.closed) throw new TransportError('lost', `${this.where}: the connection was lost`);
     const sftp = await this.sftp();
     await new Promise<void>((resolve, reject) => {
       const lost = (e: Error) => reject(e);
       this.pending.add(lost);
+      // A stalled upload fails the step; the SFTP session goes with it (its write may still be in flight).
+      const timer = opts.timeoutMs
+        ? setTimeout(() => {
+            this.pending.delete(lost);
+            this.sftpSession = undefined;
+            sftp.end();
+            reject(new TransportError('timeout', `${this.where}: upload to ${remotePath} timed out after ${Math.round(opts.timeoutMs! / 1000)} s`));
+          }, opts.timeoutMs)
+        : undefined;
       sftp.writeFile(remotePath, content, { mode }, (e) => {
+        if (timer) clearTimeout(timer);
         this.pending.delete(lost);
         if (!e) return resolve();
         reject(this.closed ? new TransportError('lost', `${this.where}: the connection was lost during the upload to ${remotePath}`) : new TransportError('protocol', `${this.where}: upload to ${remotePath} failed (${e.message})`));

@@ -13,6 +13,11 @@ export interface ExecOptions {
   onStdout?: (chunk: string) => void;
 }
 
+export interface PutOptions {
+  /** Fail the upload after this long (the connection may still be fine: a host that stalls it). */
+  timeoutMs?: number | undefined;
+}
+
 export interface ExecResult {
   code: number | null;
   signal?: string | undefined;
@@ -25,8 +30,16 @@ export interface Transport {
   /** SSH: the algorithms the handshake settled on (reported in the result). */
   readonly algorithms?: SshAlgorithmsUsed | undefined;
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
-  put(content: Buffer, remotePath: string, mode?: number): Promise<void>;
+  put(content: Buffer, remotePath: string, mode?: number, opts?: PutOptions): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The time limit of an upload: the step limit plus a second per 64 KiB, so a large package on a slow link
+ * is not cut off while a host that stalls an upload cannot hold the run.
+ */
+export function uploadLimitMs(stepTimeoutMs: number, bytes: number): number {
+  return stepTimeoutMs + Math.ceil(bytes / 65_536) * 1000;
 }
 
 /**

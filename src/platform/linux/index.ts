@@ -1,5 +1,5 @@
 import { runPrivileged } from '../../privilege/sudo.js';
-import type { Platform } from '../platform.js';
+import { withUploadLimit, type Platform } from '../platform.js';
 import { agentState } from './agent-state.js';
 import { linuxChange } from './change.js';
 import { LINUX_CHECK_IDS, runLinuxChecks } from './checks/index.js';
@@ -14,7 +14,7 @@ export const linux: Platform<LinuxFacts> = {
   becomeRefused: null,
   checkIds: LINUX_CHECK_IDS,
   shell: (transport, privilege, o) => ({
-    transport,
+    transport: withUploadLimit(transport, o.stepTimeoutMs),
     privilege,
     run: (script, opts = {}) => runPrivileged(transport, privilege, script, { timeoutMs: o.stepTimeoutMs, ...opts }, o.where),
     close: () => transport.close(),

@@ -1,6 +1,6 @@
 import { PS_STDIN_COMMAND, clixmlToText, psScript } from '../../dialect/powershell.js';
 import type { ExecOptions, Transport } from '../../transport/transport.js';
-import type { HostShell } from '../platform.js';
+import { withUploadLimit, type HostShell } from '../platform.js';
 import { WINDOWS_FACTS_SCRIPT } from './facts-script.js';
 import { parseWindowsFacts, type WindowsFacts } from './facts.js';
 import { withPowerShellUpload } from './upload.js';
@@ -13,7 +13,7 @@ import { withPowerShellUpload } from './upload.js';
  * one else), so there is no privilege step.
  */
 export function windowsShell(transport: Transport, stepTimeoutMs?: number): HostShell {
-  const t = transport.kind === 'ssh' ? withPowerShellUpload(transport) : transport;
+  const t = withUploadLimit(transport.kind === 'ssh' ? withPowerShellUpload(transport) : transport, stepTimeoutMs);
   return {
     transport: t,
     privilege: { method: 'none' },

@@ -13,10 +13,10 @@ export function withPowerShellUpload(t: Transport): Transport {
     algorithms: t.algorithms,
     exec: (command, opts) => t.exec(command, opts),
     close: () => t.close(),
-    async put(content, remotePath) {
+    async put(content, remotePath, _mode, opts = {}) {
       if (!isAbsoluteWindowsPath(remotePath)) throw new Error(`upload target must be an absolute Windows path: ${remotePath}`);
       const plan = planUpload(content, remotePath);
-      const r = await t.exec(PS_STDIN_COMMAND, { stdin: Buffer.concat([...uploadStdin(plan, content)]) });
+      const r = await t.exec(PS_STDIN_COMMAND, { stdin: Buffer.concat([...uploadStdin(plan, content)]), timeoutMs: opts.timeoutMs });
       if (r.code !== 0) {
         const why = clixmlToText(r.stderr).trim().split(/\r?\n/)[0] || `exit code ${r.code}`;
         throw new TransportError('protocol', `upload to ${remotePath} failed: ${why}`);

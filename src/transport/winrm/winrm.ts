@@ -6,7 +6,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { Document } from '@xmldom/xmldom';
 import { PS_STDIN_COMMAND, clixmlToText, parseEmitted } from '../../dialect/powershell.js';
-import { OutputCap, TransportError, type ExecOptions, type ExecResult, type Transport } from '../transport.js';
+import { OutputCap, TransportError, type PutOptions, type ExecOptions, type ExecResult, type Transport } from '../transport.js';
 import {
   commandEnvelope,
   createShellEnvelope,
@@ -174,10 +174,10 @@ export class WinRmTransport implements Transport {
    * the SHA-256 on the host before moving the file into place. `mode` has no meaning on Windows: the file
    * takes the ACL of its folder.
    */
-  async put(content: Buffer, remotePath: string, _mode?: number): Promise<void> {
+  async put(content: Buffer, remotePath: string, _mode?: number, opts: PutOptions = {}): Promise<void> {
     if (!isAbsoluteWindowsPath(remotePath)) throw new Error(`upload target must be an absolute Windows path: ${remotePath}`);
     const plan = planUpload(content, remotePath);
-    const r = await this.run(PS_STDIN_COMMAND, uploadStdin(plan, content), {});
+    const r = await this.run(PS_STDIN_COMMAND, uploadStdin(plan, content), { timeoutMs: opts.timeoutMs });
     if (r.code !== 0) {
       const why = clixmlToText(r.stderr).trim().split(/\r?\n/)[0] || `exit code ${r.code}`;
       throw new TransportError('protocol', `${this.s.where}: upload to ${remotePath} failed: ${why}`);

@@ -233,6 +233,16 @@ describe('driveChange', () => {
     expect(h.opened()).toBeGreaterThan(2);
   });
 
+  it('a change whose journal never ends is followed until the overall deadline, then the host is freed: the change goes on by itself', async () => {
+    // The host keeps answering (a journal line each poll) but never says done: without a deadline, this polled forever.
+    const h = setup({ plans: [install], polls: [[journal(['started'], '').trimEnd() + '\n', '1 stopping\n', '1 stopped\n']] }, { knobs: { followDeadlineMs: 0 } });
+    const r = await h.run();
+    expect(r.outcome).toBe('failed');
+    expect(r.error).toBe('h1: the change did not end within 0 s of following it; the change continues on the host by itself (it ends updated or rolled back): re-run to see and complete it');
+    expect(h.calls.filter((c) => c.startsWith('poll'))).toEqual(['poll 0']);
+    expect(h.calls.at(-1)).toBe('close');
+  });
+
   it('a login refused on reconnect (key changed meanwhile) is not retried', async () => {
     const h = setup(
       {

@@ -130,6 +130,14 @@ describe('put', () => {
     await t.close();
   });
 
+  it('a host that stalls an upload past its time limit fails it as timeout (it had no limit)', async () => {
+    const peer = await startPeer({ handler: () => new Promise((r) => setTimeout(() => r({ stdout: '', exitCode: 0 }), 5_000)) });
+    const t = await connect(peer);
+    const e = await rejection(t.put(Buffer.from('abc'), 'C:\\f.txt', undefined, { timeoutMs: 500 }));
+    expect(e.reason).toBe('timeout');
+    await t.close();
+  });
+
   it('exit 0 without the script\'s confirmation line is not taken for success', async () => {
     const peer = await startPeer({ handler: async () => ({ stdout: '', exitCode: 0 }) });
     const t = await connect(peer);
