@@ -20,8 +20,8 @@ export function packageCommand(): Command {
     .option('--json', 'print the package facts as JSON')
     .addHelpText('after', EXAMPLE)
     .exitOverride()
-    .action((zip: string, o: { sha256?: string; json?: boolean }) => {
-      const info = verifyPackage(zip, { sha256: o.sha256 });
+    .action(async (zip: string, o: { sha256?: string; json?: boolean }) => {
+      const info = await verifyPackage(zip, { sha256: o.sha256 });
       process.stdout.write(o.json ? `${JSON.stringify(info, null, 2)}\n` : printable(renderPackage(info)));
     });
   return new Command('package')

@@ -72,7 +72,7 @@ export function newRunId(): string {
  */
 export async function runChange(command: ChangeCommand, targetsIn: Target[], o: ChangeRunOptions): Promise<ChangeDocument> {
   let targets = targetsIn;
-  const pkg = command === 'uninstall' ? null : o.packagePath ? loadPackage(o.packagePath, o.sha256) : null;
+  const pkg = command === 'uninstall' ? null : o.packagePath ? await loadPackage(o.packagePath, o.sha256) : null;
   if (command !== 'uninstall' && !pkg) throw new PackageError(`${command} needs --package ZIP`);
   const startedAt = new Date().toISOString();
   const prior = o.resume;

@@ -13,8 +13,8 @@ export interface LoadedPackage {
 }
 
 /** Verifies the package and reads it once; the bytes sent are the bytes whose hash was checked. */
-export function loadPackage(zipPath: string, sha256?: string): LoadedPackage {
-  const info = verifyPackage(zipPath, sha256 !== undefined ? { sha256 } : {});
+export async function loadPackage(zipPath: string, sha256?: string): Promise<LoadedPackage> {
+  const info = await verifyPackage(zipPath, sha256 !== undefined ? { sha256 } : {});
   const bytes = readFileSync(zipPath);
   if (createHash('sha256').update(bytes).digest('hex') !== info.sha256) {
     throw new PackageError(`${zipPath}: the file changed while it was being read; run again`);

@@ -37,13 +37,15 @@ const PREFIXES = ['CloudResetPwdAgent/', ''] as const;
 const MAIN_AGENT = 'CloudrResetPwdAgent';
 /** Config and manifest reads stay small whatever an entry declares. */
 const MAX_TEXT = 1024 ** 2;
+/** The agent's jar is tens of KiB; it is the one binary entry read whole. */
+const MAX_JAR = 64 * 1024 ** 2;
 
 /**
  * Checks a plug-in package before anything is sent anywhere: its SHA-256 against the published digest, then
  * that it is a sound zip (every entry's CRC), safe to unpack, and the plug-in (the Linux setup.sh is there);
  * then reads what it holds (layout, version, log4j, mode, Java). Throws PackageError on the first problem.
  */
-export function verifyPackage(zipPath: string, opts: VerifyOptions = {}): PackageInfo {
+export async function verifyPackage(zipPath: string, opts: VerifyOptions = {}): Promise<PackageInfo> {
   if (!existsSync(zipPath)) throw new PackageError(`${zipPath}: no such file`);
   const st = statSync(zipPath);
   if (!st.isFile()) throw new PackageError(`${zipPath}: not a file`);
@@ -57,7 +59,8 @@ export function verifyPackage(zipPath: string, opts: VerifyOptions = {}): Packag
 
   const zip = new ZipReader(buf, zipPath, { maxEntries: LIMITS.entries });
   checkEntries(zipPath, zip.entries);
-  for (const e of zip.entries) if (!e.isDirectory) zip.readEntry(e);
+  // Every entry's size and CRC-32, streamed: a package of 2 GiB unpacked is checked in 64 KiB steps.
+  for (const e of zip.entries) if (!e.isDirectory) await zip.checkEntryData(e);
 
   const prefix = prefixOf(zip);
   const linuxDir = `${prefix}CloudResetPwdAgent.Linux`;
@@ -65,6 +68,8 @@ export function verifyPackage(zipPath: string, opts: VerifyOptions = {}): Packag
   const updateLinuxDir = isFile(zip, `${updateDir}/setup.sh`) ? updateDir : null;
   const agent = `${linuxDir}/${MAIN_AGENT}`;
   const jar = zip.find(`${agent}/lib/resetpwdagent.jar`);
+  // The jar is read whole (its manifest is inside it): only one of a plug-in's size.
+  if (jar && jar.size > MAX_JAR) throw new PackageError(`${zipPath}: entry '${printable(jar.name)}' is ${jar.size} bytes, too large for the agent's jar`);
   const jarBytes = jar && !jar.isDirectory ? zip.readEntry(jar) : null;
   const wrapperConf = textOf(zip, `${agent}/conf/wrapper.conf`);
   // Without a wrapper.backend.type line the wrapper uses its default, the socket backend (AUTO).

@@ -1,5 +1,5 @@
 import { constants as bufferConstants } from 'node:buffer';
-import { inflateRawSync } from 'node:zlib';
+import { createInflateRaw, inflateRawSync } from 'node:zlib';
 import { crc32 } from './crc32.js';
 import { PackageError } from './errors.js';
 
@@ -110,6 +110,39 @@ export class ZipReader {
     const crc = crc32(data);
     if (crc !== e.crc32) this.fail(`${e.name}: CRC-32 mismatch (data ${hex8(crc)}, header ${hex8(e.crc32)}): the archive is corrupt`);
     return data;
+  }
+
+  /**
+   * Checks an entry's data against its declared size and CRC-32 as it inflates, 64 KiB at a time: never
+   * holds the entry whole (a 2 GiB entry costs 64 KiB), and stops at the first byte past the declared size.
+   */
+  async checkEntryData(e: ZipEntry): Promise<void> {
+    if (e.size === 0 && e.compressedSize === 0 && e.crc32 === 0) return;
+    const raw = this.buf.subarray(e.dataOffset, e.dataOffset + e.compressedSize);
+    let n = 0;
+    let crc = 0;
+    if (e.method === 0) {
+      n = raw.length;
+      crc = crc32(raw);
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        const inflater = createInflateRaw({ chunkSize: 64 * 1024 });
+        inflater.on('data', (d: Buffer) => {
+          n += d.length;
+          if (n > e.size) {
+            inflater.destroy();
+            reject(new PackageError(`${this.label}: ${e.name}: inflates to more than its declared ${e.size} bytes`));
+            return;
+          }
+          crc = crc32(d, crc);
+        });
+        inflater.on('end', resolve);
+        inflater.on('error', (err) => reject(new PackageError(`${this.label}: ${e.name}: corrupt compressed data (${err.message})`)));
+        inflater.end(raw);
+      });
+    }
+    if (n !== e.size) this.fail(`${e.name}: holds ${n} bytes, its header declares ${e.size}`);
+    if (crc !== e.crc32) this.fail(`${e.name}: CRC-32 mismatch (data ${hex8(crc)}, header ${hex8(e.crc32)}): the archive is corrupt`);
   }
 
   private fail(what: string): never {

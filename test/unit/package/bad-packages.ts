@@ -84,6 +84,26 @@ export const BAD_CASES: BadCase[] = [
     message: /duplicate\.zip: entry 'CloudResetPwdAgent\/CloudResetPwdAgent\.Linux\/setup\.sh' appears twice/,
   },
   {
+    title: 'two entries differ only in case (one file where names ignore case: the later replaces what was checked)',
+    make: (d) => withSha(zipIn(d, 'case', minimalPackage({ name: `${LINUX}/SETUP.SH`, data: 'rm -rf /\n' }))),
+    message: /case\.zip: entry 'CloudResetPwdAgent\/CloudResetPwdAgent\.Linux\/SETUP\.SH' lands on the same file as 'CloudResetPwdAgent\/CloudResetPwdAgent\.Linux\/setup\.sh' where names ignore case or take \\ for \//,
+  },
+  {
+    title: "two entries differ only in '\\' for '/' (one file on Windows)",
+    make: (d) => withSha(zipIn(d, 'backslash', minimalPackage({ name: 'CloudResetPwdAgent\\CloudResetPwdAgent.Linux\\setup.sh', data: 'rm -rf /\n' }))),
+    message: /backslash\.zip: entry 'CloudResetPwdAgent\\CloudResetPwdAgent\.Linux\\setup\.sh' lands on the same file as 'CloudResetPwdAgent\/CloudResetPwdAgent\.Linux\/setup\.sh'/,
+  },
+  {
+    title: "an entry name holds ':' (an NTFS alternate stream on Windows)",
+    make: (d) => withSha(zipIn(d, 'colon', minimalPackage({ name: `${LINUX}/setup.sh:hidden`, data: 'x' }))),
+    message: /colon\.zip: entry '.*setup\.sh:hidden' has a ':' in 'setup\.sh:hidden' \(a drive or an NTFS alternate stream on Windows\): Windows cannot unpack it as named/,
+  },
+  {
+    title: 'an entry uses a device name Windows reserves',
+    make: (d) => withSha(zipIn(d, 'reserved', minimalPackage({ name: `${AGENT}/conf/CON.txt`, data: 'x' }))),
+    message: /reserved\.zip: entry '.*\/conf\/CON\.txt' uses 'CON\.txt', a device name Windows reserves/,
+  },
+  {
     title: 'the Linux setup.sh is missing',
     make: (d) => withSha(zipIn(d, 'no-setup', minimalPackage().filter((f) => !f.name.endsWith('setup.sh')))),
     message: /no-setup\.zip: no CloudResetPwdAgent\/CloudResetPwdAgent\.Linux\/setup\.sh .*not the password-reset plug-in/,

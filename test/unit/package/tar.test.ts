@@ -40,8 +40,8 @@ function fresh(name: string): string {
 }
 
 /** The Linux part as unzip gives it, and as GNU tar and busybox tar give it from linuxTar's output. */
-function extractAll(zip: string, tag: string): { unzip: string[]; gnu: string[]; busybox: string[]; tar: Buffer } {
-  const tar = linuxTar(readFileSync(zip), verifyPackage(zip));
+async function extractAll(zip: string, tag: string): Promise<{ unzip: string[]; gnu: string[]; busybox: string[]; tar: Buffer }> {
+  const tar = linuxTar(readFileSync(zip), (await verifyPackage(zip)));
   const [u, g, b] = ['unzip', 'gnu', 'busybox'].map((t) => fresh(`${tag}-${t}`)) as [string, string, string];
   execFileSync('unzip', ['-q', zip, '-d', u, '-x', '*.Windows/*']);
   execFileSync('tar', ['-xf', '-', '-C', g], { input: tar });
@@ -52,25 +52,25 @@ function extractAll(zip: string, tag: string): { unzip: string[]; gnu: string[];
 describe('linuxTar', () => {
   it.each(['1.0.5', '1.1.2', '2.1.0'] as const)(
     'extracts %s with GNU tar and busybox tar to exactly what unzip gives: paths, bytes, modes, times',
-    (v) => {
-      const r = extractAll(t.zips[v], `fixture-${v}`);
+    async (v) => {
+      const r = await extractAll(t.zips[v], `fixture-${v}`);
       expect(r.unzip.length).toBeGreaterThan(20);
       expect(r.gnu).toEqual(r.unzip);
       expect(r.busybox).toEqual(r.unzip);
     },
   );
 
-  it('holds only the Linux folders: the update agent in the old layout, never the Windows parts', () => {
-    const listing = (zip: string) =>
-      execFileSync('tar', ['-tf', '-'], { input: linuxTar(readFileSync(zip), verifyPackage(zip)), encoding: 'utf8' });
-    const old = listing(t.zips['1.0.5']);
+  it('holds only the Linux folders: the update agent in the old layout, never the Windows parts', async () => {
+    const listing = async (zip: string) =>
+      execFileSync('tar', ['-tf', '-'], { input: linuxTar(readFileSync(zip), await verifyPackage(zip)), encoding: 'utf8' });
+    const old = await listing(t.zips['1.0.5']);
     expect(old).toContain('CloudResetPwdAgent/CloudResetPwdUpdateAgent.Linux/setup.sh');
     expect(old).toContain(`${LINUX}/setup.sh`);
     expect(old).not.toMatch(/Windows/);
-    expect(listing(t.zips['2.1.0'])).not.toMatch(/UpdateAgent|Windows/);
+    expect(await listing(t.zips['2.1.0'])).not.toMatch(/UpdateAgent|Windows/);
   });
 
-  it('keeps names over 100 bytes (ustar prefix or pax record), permission bits, and drops setuid as unzip does', () => {
+  it('keeps names over 100 bytes (ustar prefix or pax record), permission bits, and drops setuid as unzip does', async () => {
     const deep = `${AGENT}/${'deep/'.repeat(20)}file.txt`;
     const long = `${AGENT}/lib/${'x'.repeat(120)}.jar`;
     const deeper = `${AGENT}/${'deeper/'.repeat(40)}end.txt`;
@@ -85,7 +85,7 @@ describe('linuxTar', () => {
       { name: 'CloudResetPwdAgent/CloudResetPwdAgent.Windows/setup.bat', data: 'rem\r\n' },
     ]);
     writeSha256(zip);
-    const r = extractAll(zip, 'names');
+    const r = await extractAll(zip, 'names');
     expect(r.gnu).toEqual(r.unzip);
     expect(r.busybox).toEqual(r.unzip);
     expect(r.gnu.find((l) => l.includes('bin/suid'))).toMatch(/^f 755 /);
@@ -95,7 +95,7 @@ describe('linuxTar', () => {
     expect([pax(deep), pax(long), pax(deeper)]).toEqual([false, true, true]); // deep fits ustar's prefix field
   });
 
-  it('gives 0644 to a file and 0755 to a folder the zip records no unix mode for', () => {
+  it('gives 0644 to a file and 0755 to a folder the zip records no unix mode for', async () => {
     const zip = pyZip(path.join(t.dir, 'nomode.zip'), [
       { name: `${LINUX}/`, mode: 0o40755 },
       { name: `${LINUX}/setup.sh`, data: 'echo\n' },
@@ -106,7 +106,7 @@ describe('linuxTar', () => {
     });
     writeSha256(zip);
     const g = fresh('nomode-gnu');
-    execFileSync('tar', ['-xf', '-', '-C', g], { input: linuxTar(readFileSync(zip), verifyPackage(zip)) });
+    execFileSync('tar', ['-xf', '-', '-C', g], { input: linuxTar(readFileSync(zip), (await verifyPackage(zip))) });
     expect(snapshot(g).map((l) => l.split(' ').slice(0, 2).join(' ') + ' ' + l.split(' ')[3])).toEqual([
       'd 755 CloudResetPwdAgent',
       'd 755 CloudResetPwdAgent/CloudResetPwdAgent.Linux',
@@ -114,8 +114,8 @@ describe('linuxTar', () => {
     ]);
   });
 
-  it('refuses zip bytes other than those verified', () => {
-    const info = verifyPackage(t.zips['2.1.0']);
+  it('refuses zip bytes other than those verified', async () => {
+    const info = (await verifyPackage(t.zips['2.1.0']));
     expect(() => linuxTar(readFileSync(t.zips['1.1.2']), info)).toThrow(PackageError);
     expect(() => linuxTar(readFileSync(t.zips['1.1.2']), info)).toThrow(/changed since it was verified/);
   });

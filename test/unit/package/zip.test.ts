@@ -33,10 +33,24 @@ function failureOf(buf: Buffer, read = false): string {
   throw new Error('expected a PackageError');
 }
 
+/** The same, through the streamed check verify uses (checkEntryData: 64 KiB at a time, never the entry whole). */
+async function streamedFailureOf(buf: Buffer): Promise<string> {
+  try {
+    const z = new ZipReader(buf, 'pkg.zip');
+    for (const e of z.entries) await z.checkEntryData(e);
+  } catch (e) {
+    if (e instanceof PackageError) return e.message;
+    throw e;
+  }
+  throw new Error('expected a PackageError');
+}
+
 describe('crc32', () => {
   it('gives the standard check value for "123456789"', () => {
     expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
     expect(crc32(Buffer.alloc(0))).toBe(0);
+    // Continued over chunks, as the streamed check computes it.
+    expect(crc32(Buffer.from('6789'), crc32(Buffer.from('12345')))).toBe(0xcbf43926);
   });
 });
 
@@ -117,6 +131,20 @@ describe('ZipReader', () => {
     const big = sample('size2.zip');
     big.writeUInt32LE(2000, centralRecord(big, 'top/run.sh') + 24);
     expect(failureOf(big, true)).toMatch(/top\/run\.sh: holds 900 bytes, its header declares 2000/);
+  });
+
+  it('checks the same streamed, without holding an entry: CRC-32, more than declared (stopped there), less than declared', async () => {
+    const flipped = sample('crc-s.zip');
+    flipBits(flipped, localData(flipped, 'top/stored.bin') + 100);
+    expect(await streamedFailureOf(flipped)).toMatch(/pkg\.zip: top\/stored\.bin: CRC-32 mismatch \(data [0-9a-f]{8}, header [0-9a-f]{8}\)/);
+    const small = sample('size-s.zip');
+    small.writeUInt32LE(100, centralRecord(small, 'top/run.sh') + 24);
+    expect(await streamedFailureOf(small)).toMatch(/top\/run\.sh: inflates to more than its declared 100 bytes/);
+    const big = sample('size2-s.zip');
+    big.writeUInt32LE(2000, centralRecord(big, 'top/run.sh') + 24);
+    expect(await streamedFailureOf(big)).toMatch(/top\/run\.sh: holds 900 bytes, its header declares 2000/);
+    const z = new ZipReader(sample('ok-s.zip'), 'pkg.zip');
+    for (const e of z.entries) await z.checkEntryData(e);
   });
 
   it('reports corrupt deflate data as such', () => {

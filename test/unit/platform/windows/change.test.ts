@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConnectOptions } from '../../../../src/session/options.js';
@@ -23,9 +23,13 @@ import { SimulatedWindowsHost, simulatedTransport, type SimulatedWindowsHostOpti
  * real fixture zips (scripts/build-fixture-package), verified as the CLI verifies them.
  */
 const dir = useTestDir('win-exec', { fixtures: true });
-const pkgOf = (v: '1.0.5' | '1.1.2' | '2.1.0'): { info: PackageInfo; bytes: Buffer; tar: () => Buffer } => {
-  const zip = dir.zips[v];
-  return { info: verifyPackage(zip), bytes: readFileSync(zip), tar: () => { throw new Error('no tar for Windows'); } };
+type Version = '1.0.5' | '1.1.2' | '2.1.0';
+const verified = new Map<Version, PackageInfo>();
+beforeAll(async () => {
+  for (const v of ['1.0.5', '1.1.2', '2.1.0'] as const) verified.set(v, await verifyPackage(dir.zips[v]));
+});
+const pkgOf = (v: Version): { info: PackageInfo; bytes: Buffer; tar: () => Buffer } => {
+  return { info: verified.get(v)!, bytes: readFileSync(dir.zips[v]), tar: () => { throw new Error('no tar for Windows'); } };
 };
 const target: Target = { name: 'win-1', source: 'test', host: '192.0.2.30', port: 5986, become: false, connection: 'winrm', os: 'windows', groups: [], vars: {} };
 const conn: ConnectOptions = { knownHostsFile: '/dev/null', acceptNew: false, become: false, connectTimeoutMs: 5000, stepTimeoutMs: 60_000, pull: false };
