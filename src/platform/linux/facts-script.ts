@@ -4,16 +4,25 @@ import { AGENT_PROCS_SH } from './agent-procs.js';
  * The one read-only script that gathers every fact a check or the plug-in state needs, in one round trip.
  * POSIX sh only (SLES 11's and minimal images' shells): no bashisms, no arrays, no $(( )) beyond POSIX, and
  * every tool optional — a missing tool yields a missing fact, never a failed script.
- * Output: "@name" opens a section, the lines after it are its body; "@@end" closes the document.
+ * Output: "@@token T" first, T a random word the script draws on the host (not in its command line, so no
+ * other user can read it while it runs); "@T name" opens a section, the lines after it are its body,
+ * "@T file PATH" starts a file's lines within one, "@T .end" closes the document. What a file or a process
+ * command line holds can therefore never open a section, start a file or end the document early: it cannot
+ * know T. Only the lines a check reads leave the host from network configuration files (a NetworkManager
+ * keyfile or a netplan file can hold Wi-Fi and VPN secrets).
  * It changes nothing on the host: writability is asked with test -w (access(2) reports a read-only
  * filesystem as EROFS) and the mount options, not by writing.
  */
 export const LINUX_FACTS_SCRIPT = String.raw`
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
 LC_ALL=C; export LC_ALL
-sec() { echo "@$1"; }
+T=$(tr -dc 'a-z0-9' < /dev/urandom 2>/dev/null | head -c 16); [ -n "$T" ] || T="p$$x$(date +%s)"
+echo "@@token $T"
+sec() { echo "@$T $1"; }
 have() { command -v "$1" >/dev/null 2>&1; }
-dump() { for f in "$@"; do [ -f "$f" ] && { echo "#file $f"; cat "$f"; echo; }; done; return 0; }
+dump() { for f in "$@"; do [ -f "$f" ] && { echo "@$T file $f"; cat "$f"; echo; }; done; return 0; }
+# The lines of each file that match $1 (an ERE): what the checks read, nothing else.
+dumpk() { re=$1; shift; for f in "$@"; do [ -f "$f" ] && { echo "@$T file $f"; grep -E "$re" "$f" 2>/dev/null; echo; }; done; return 0; }
 ${AGENT_PROCS_SH}
 sec id; echo "user=$(id -un 2>/dev/null)"; echo "uid=$(id -u 2>/dev/null)"
 sec uname
@@ -35,12 +44,16 @@ nic=$(awk 'NR > 1 && $2 == "00000000" { print $1; exit }' /proc/net/route 2>/dev
 [ -n "$nic" ] || nic=$(ls /sys/class/net 2>/dev/null | grep -v '^lo$' | head -n 1)
 echo "primary=$nic"
 sec nic-config
-dump "/etc/sysconfig/network-scripts/ifcfg-$nic" "/etc/sysconfig/network/ifcfg-$nic" /etc/network/interfaces
-for f in /etc/netplan/*.yaml /etc/netplan/*.yml /etc/network/interfaces.d/* /etc/NetworkManager/system-connections/*; do dump "$f"; done
+# Per format, only the keys the dhcp check reads (and the lines that give them their place).
+dumpk '^[[:space:]]*BOOTPROTO[[:space:]]*=' "/etc/sysconfig/network-scripts/ifcfg-$nic" "/etc/sysconfig/network/ifcfg-$nic"
+dumpk '^[[:space:]]*iface[[:space:]]' /etc/network/interfaces /etc/network/interfaces.d/*
+dumpk '^[[:space:]]*(- )?[A-Za-z0-9_.-]+:[[:space:]]*$|^[[:space:]]*(dhcp4|dhcp6|renderer|version)[[:space:]]*:' /etc/netplan/*.yaml /etc/netplan/*.yml
+dumpk '^\[|^(interface-name|method|type)=' /etc/NetworkManager/system-connections/*
 # systemd-networkd (CoreOS/Flatcar, Arch, many minimal images): the admin's files, and the runtime and vendor
 # ones when networkd runs.
-for f in /etc/systemd/network/*.network /run/systemd/network/*.network; do dump "$f"; done
-[ -d /run/systemd/netif ] && { echo "#networkd running"; for f in /usr/lib/systemd/network/*.network /lib/systemd/network/*.network; do dump "$f"; done; }
+nd='^[[:space:]]*(\[|Name[[:space:]]*=|DHCP[[:space:]]*=)'
+dumpk "$nd" /etc/systemd/network/*.network /run/systemd/network/*.network
+[ -d /run/systemd/netif ] && { echo "@$T networkd-running"; dumpk "$nd" /usr/lib/systemd/network/*.network /lib/systemd/network/*.network; }
 sec ip-addr
 # Where no file decides: the live address (a "dynamic" one is a DHCP lease).
 have ip && [ -n "$nic" ] && ip -o -4 addr show dev "$nic" 2>/dev/null
@@ -107,5 +120,5 @@ if [ -f /var/lib/resetpwd-fleet/txn ]; then
   p=$(printf '%s\n' "$rec" | sed -n 's/^pid=//p' | tr -dc 0-9)
   [ -n "$p" ] && [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' < "/proc/$p/cmdline" | grep -q txn.sh && echo "alive=yes"
 fi
-echo "@@end"
+echo "@$T .end"
 `;

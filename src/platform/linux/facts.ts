@@ -82,24 +82,33 @@ export class FactsParseError extends Error {
   override name = 'FactsParseError';
 }
 
-function sections(out: string): Map<string, string[]> {
+/**
+ * The sections of the facts script's output. Only lines that start with the token the script drew on the host
+ * (its first line, "@@token T") are markers; everything else is content, whatever it looks like.
+ */
+function sections(out: string): { m: Map<string, string[]>; token: string } {
   const m = new Map<string, string[]>();
+  const lines = out.split('\n');
+  const first = lines.findIndex((l) => l.trim() !== '');
+  const token = /^@@token ([a-z0-9]{8,40})$/.exec(lines[first] ?? '')?.[1];
+  if (!token) throw new FactsParseError('the facts script did not start (no @@token line): the shell failed before it ran');
+  const marker = `@${token} `;
   let cur: string[] | null = null;
   let ended = false;
-  for (const line of out.split('\n')) {
-    if (line === '@@end') {
+  for (const line of lines.slice(first + 1)) {
+    if (line === `${marker}.end`) {
       ended = true;
       break;
     }
-    if (line.startsWith('@')) {
+    if (line.startsWith(marker) && !line.startsWith(`${marker}file `) && line !== `${marker}networkd-running`) {
       cur = [];
-      m.set(line.slice(1).trim(), cur);
+      m.set(line.slice(marker.length).trim(), cur);
     } else if (cur) {
       cur.push(line);
     }
   }
-  if (!ended) throw new FactsParseError('the facts script did not finish (no @@end): output was cut or the shell failed');
-  return m;
+  if (!ended) throw new FactsParseError('the facts script did not finish (no end line): output was cut or the shell failed');
+  return { m, token };
 }
 
 function kv(lines: string[] | undefined): Record<string, string> {
@@ -111,15 +120,16 @@ function kv(lines: string[] | undefined): Record<string, string> {
   return r;
 }
 
-/** "#file PATH" blocks as written by dump() in the script. */
-function files(lines: string[] | undefined): Record<string, string> {
+/** "@T file PATH" blocks as written by dump() in the script. */
+function files(lines: string[] | undefined, token: string): Record<string, string> {
   const r: Record<string, string> = {};
+  const head = `@${token} file `;
   let cur: string | null = null;
   for (const l of lines ?? []) {
-    if (l === '#networkd running') {
+    if (l === `@${token} networkd-running`) {
       cur = null; // a marker between the files, not part of one
-    } else if (l.startsWith('#file ')) {
-      cur = l.slice(6);
+    } else if (l.startsWith(head)) {
+      cur = l.slice(head.length);
       r[cur] = '';
     } else if (cur !== null) {
       r[cur] += `${l}\n`;
@@ -214,12 +224,12 @@ function agent(s: Record<string, string>, lines: string[] | undefined): AgentFac
 }
 
 export function parseLinuxFacts(out: string): LinuxFacts {
-  const sec = sections(out);
+  const { m: sec, token } = sections(out);
   const id = kv(sec.get('id'));
   const un = kv(sec.get('uname'));
-  const osReleaseText = Object.values(files(sec.get('os-release'))).join('\n');
+  const osReleaseText = Object.values(files(sec.get('os-release'), token)).join('\n');
   const osRelease = parseOsRelease(osReleaseText);
-  const vendorFiles = files(sec.get('vendor-release'));
+  const vendorFiles = files(sec.get('vendor-release'), token);
   const df = (sec.get('df') ?? []).join(' ').trim().split(/\s+/);
   const mem = kv((sec.get('meminfo') ?? []).map((l) => l.replace(':', '=').replace(/\s*kB$/, '')));
   const sel = kv(sec.get('selinux'));
@@ -242,8 +252,8 @@ export function parseLinuxFacts(out: string): LinuxFacts {
     memTotalKb: num(mem.MemTotal?.trim()),
     selinux: { getenforce: sel.getenforce ?? null, enforceFile: sel.enforce ?? null, config: sel.config?.toLowerCase() ?? null },
     primaryNic: kv(sec.get('route')).primary || null,
-    nicConfigs: files(sec.get('nic-config')),
-    networkd: (sec.get('nic-config') ?? []).includes('#networkd running'),
+    nicConfigs: files(sec.get('nic-config'), token),
+    networkd: (sec.get('nic-config') ?? []).includes(`@${token} networkd-running`),
     liveAddrs: (sec.get('ip-addr') ?? []).map((l) => l.trim()).filter(Boolean),
     metadata: {
       client,

@@ -12,9 +12,11 @@ const rec = (name: string) =>
 /** The recorded old-layout host with the lines of its main agent's section changed by `edit`. */
 function c7(edit: (lines: string[]) => string[]): LinuxFacts {
   const text = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/facts/c7-old.txt'), 'utf8');
-  const [head, rest] = text.split('@agent cloudResetPwdAgent\n') as [string, string];
-  const i = rest.indexOf('@agent cloudResetPwdUpdateAgent');
-  return parseLinuxFacts(`${head}@agent cloudResetPwdAgent\n${edit(rest.slice(0, i).trimEnd().split('\n')).join('\n')}\n${rest.slice(i)}`);
+  // Section markers carry the token the host drew (its first line).
+  const t = /^@@token (\S+)$/m.exec(text)![1]!;
+  const [head, rest] = text.split(`@${t} agent cloudResetPwdAgent\n`) as [string, string];
+  const i = rest.indexOf(`@${t} agent cloudResetPwdUpdateAgent`);
+  return parseLinuxFacts(`${head}@${t} agent cloudResetPwdAgent\n${edit(rest.slice(0, i).trimEnd().split('\n')).join('\n')}\n${rest.slice(i)}`);
 }
 
 describe('agentState', () => {
@@ -51,13 +53,14 @@ describe('agentState', () => {
     const a = agentState(f);
     expect(a.running).toBe(false);
     expect(a.port).toBeNull();
-    expect(strayProcs(f.agents.main).map((p) => p.pid)).toEqual([111, 112]);
-    expect(a.findings.some((x) => x.startsWith('old agent still running: cloudResetPwdAgent wrapper 111, JVM 112'))).toBe(true);
+    expect(strayProcs(f.agents.main).map((p) => p.pid)).toEqual([111, 113]);
+    expect(a.findings.some((x) => x.startsWith('old agent still running: cloudResetPwdAgent wrapper 111, JVM 113'))).toBe(true);
   });
 
   it('update agent processes with the update agent folder gone are reported too', () => {
-    const text = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/facts/ubuntu-bare.txt'), 'utf8')
-      .replace('@agent cloudResetPwdUpdateAgent\n', '@agent cloudResetPwdUpdateAgent\nproc 77 wrapper - /.resetpwd-fleet/x/CloudResetPwdUpdateAgent/bin (deleted)\n');
+    const raw = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/facts/ubuntu-bare.txt'), 'utf8');
+    const t = /^@@token (\S+)$/m.exec(raw)![1]!;
+    const text = raw.replace(`@${t} agent cloudResetPwdUpdateAgent\n`, `@${t} agent cloudResetPwdUpdateAgent\nproc 77 wrapper - /.resetpwd-fleet/x/CloudResetPwdUpdateAgent/bin (deleted)\n`);
     const a = agentState(parseLinuxFacts(text));
     expect(a.installed).toBe(false);
     expect(a.findings).toEqual(['old agent still running: cloudResetPwdUpdateAgent wrapper 77 not in its pid file (working in /.resetpwd-fleet/x/CloudResetPwdUpdateAgent/bin (deleted)); its own scripts cannot stop it: update or reinstall stops it']);

@@ -74,7 +74,7 @@ describe('Linux checks are pure functions of facts', () => {
     expect(d('/etc/network/interfaces', 'auto eth0\niface eth0 inet static\n  address 10.0.0.2/24\n')).toBe('fail');
     expect(d('/etc/NetworkManager/system-connections/eth0.nmconnection', '[connection]\ninterface-name=eth0\n[ipv4]\nmethod=auto\n')).toBe('pass');
     expect(d('/etc/NetworkManager/system-connections/eth0.nmconnection', '[connection]\ninterface-name=eth0\n[ipv4]\nmethod=manual\n')).toBe('fail');
-    expect(dhcp(facts((f) => (f.nicConfigs = {})), push).status).toBe('error');
+    expect(dhcp(facts((f) => ((f.nicConfigs = {}), (f.liveAddrs = []))), push).status).toBe('error');
     expect(dhcp(facts((f) => (f.primaryNic = null)), push).status).toBe('error');
   });
 

@@ -54,7 +54,7 @@ describe('the Linux facts script', () => {
   for (const sh of shells) {
     it(`runs to the end under ${sh.join(' ')} with no shell error, and parses`, () => {
       const r = isolated(sh, LINUX_FACTS_SCRIPT);
-      expect(r.stdout.trim().split('\n').at(-1)).toBe('@@end');
+      expect(r.stdout.trim().split('\n').at(-1)).toMatch(/^@[a-z0-9]{16} \.end$/);
       expect(r.stderr).not.toMatch(/syntax error|not found|unexpected|bad substitution|illegal/i);
       const f = parseLinuxFacts(r.stdout);
       expect(f.os.arch).toBeTruthy();
@@ -67,6 +67,24 @@ describe('the Linux facts script', () => {
     expect(r.stdout).toMatch(/^meta_data=200$/m);
     expect(f.metadata.publicIpv4).toBe('203.0.113.9');
   }, 60_000);
+  it('sends only the keys the checks read from network files: no Wi-Fi or VPN secret leaves the host', () => {
+    // A mount namespace of its own (gone with its processes): an /etc holding what a laptop-turned-server has.
+    const etc = [
+      'mkdir -p /etc/NetworkManager/system-connections /etc/netplan /etc/network/interfaces.d',
+      `printf '[connection]\\nid=office\\ntype=wifi\\ninterface-name=wlan0\\n[wifi-security]\\nkey-mgmt=wpa-psk\\npsk=Wifi-S3cret-psk\\n[ipv4]\\nmethod=auto\\n' > /etc/NetworkManager/system-connections/office.nmconnection`,
+      `printf '[vpn]\\npassword=Vpn-S3cret-pw\\n[ipv4]\\nmethod=manual\\n' > /etc/NetworkManager/system-connections/vpn.nmconnection`,
+      `printf 'network:\\n  version: 2\\n  ethernets:\\n    eth0:\\n      dhcp4: true\\n  wifis:\\n    wlan0:\\n      access-points:\\n        "home":\\n          password: "Netplan-S3cret"\\n' > /etc/netplan/01.yaml`,
+      `printf 'iface wlan0 inet dhcp\\n    wpa-psk Ifupdown-S3cret\\n' > /etc/network/interfaces.d/wlan0`,
+    ].join('; ');
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs /etc && ${etc} && exec sh -c "$1"`, 'isolated', LINUX_FACTS_SCRIPT], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/S3cret/);
+    const f = parseLinuxFacts(r.stdout);
+    expect(f.nicConfigs['/etc/NetworkManager/system-connections/office.nmconnection']).toBe('[connection]\ntype=wifi\ninterface-name=wlan0\n[wifi-security]\n[ipv4]\nmethod=auto\n');
+    expect(f.nicConfigs['/etc/netplan/01.yaml']).toBe('network:\n  version: 2\n  ethernets:\n    eth0:\n      dhcp4: true\n  wifis:\n    wlan0:\n      access-points:\n');
+    expect(f.nicConfigs['/etc/network/interfaces.d/wlan0']).toBe('iface wlan0 inet dhcp\n');
+  });
+
   it('no metadata service at all: the probe reports it unreachable', () => {
     const r = isolated(['sh'], LINUX_FACTS_SCRIPT);
     expect(r.stdout).toMatch(/^meta_data=0+$/m);

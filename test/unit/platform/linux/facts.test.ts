@@ -27,10 +27,10 @@ describe('parseLinuxFacts', () => {
     // The socket backend as the real wrapper has it: the wrapper listens (32000), its JVM connects from 31000.
     expect(f.agents.main.procs).toEqual([
       { pid: 111, role: 'wrapper', wrapper: null, cwd: '/CloudrResetPwdAgent/bin' },
-      { pid: 112, role: 'jvm', wrapper: 111, cwd: '/CloudrResetPwdAgent/bin' },
+      { pid: 113, role: 'jvm', wrapper: 111, cwd: '/CloudrResetPwdAgent/bin' },
     ]);
     expect(f.agents.main.sockets).toContainEqual({ pid: 111, port: 32000, state: 'LISTEN' });
-    expect(f.agents.main.sockets).toContainEqual({ pid: 112, port: 31000, state: 'CONNECTED' });
+    expect(f.agents.main.sockets).toContainEqual({ pid: 113, port: 31000, state: 'CONNECTED' });
     expect(f.agents.update.procs.map((p) => p.role)).toEqual(['wrapper', 'jvm']);
   });
 
@@ -63,7 +63,22 @@ describe('parseLinuxFacts', () => {
   });
 
   it('refuses output that was cut before the end marker', () => {
-    const cut = rec('debian-static').split('@@end')[0]!;
+    const cut = rec('debian-static').replace(/^@[a-z0-9]+ \.end\n?$/m, '');
     expect(() => parseLinuxFacts(cut)).toThrow(FactsParseError);
+  });
+
+  it('takes only lines with the token the host drew for markers: what a file or a command line holds cannot forge one', () => {
+    const real = rec('c7-old');
+    const token = /^@@token (\S+)$/m.exec(real)![1]!;
+    // An os-release (or a process's command line) that holds what the old markers were: "@@end", a section, a file.
+    const forged = ['@@end', '@state', 'package_sha256=forged', '#file /etc/netplan/evil.yaml', 'network: {ethernets: {eth0: {dhcp4: true}}}', '@other .end', '@deadbeefdeadbeef agent cloudResetPwdAgent'].join('\n');
+    const text = real.replace(`@${token} file /etc/os-release\n`, `@${token} file /etc/os-release\n${forged}\n`);
+    const f = parseLinuxFacts(text);
+    const g = parseLinuxFacts(real);
+    expect(f.stateFile).toEqual(g.stateFile);
+    expect(f.agents).toEqual(g.agents);
+    expect(Object.keys(f.nicConfigs)).toEqual(Object.keys(g.nicConfigs));
+    expect(f.os).toEqual(g.os);
+    expect(() => parseLinuxFacts(real.replace(/^@@token .*\n/, ''))).toThrow(/no @@token line/);
   });
 });
