@@ -145,6 +145,8 @@ function Change([string]$zip, [string]$sha, [string]$label) {
   $prep = Emitted (Run (Build (Body 'prepare') @()) 120).out
   $stage = First $prep 'stage'
   Claim ($label + ': the stage is a new folder under ProgramData that only Administrators and SYSTEM may change') ($stage -and (Test-Path -LiteralPath $stage) -and -not (Writers $stage) -and (Get-Acl -LiteralPath $stage).AreAccessRulesProtected) ([string]$stage)
+  $sdOwner = (Get-Acl -LiteralPath 'C:\ProgramData\resetpwd-fleet').GetOwner([System.Security.Principal.SecurityIdentifier]).Value
+  Claim ($label + ': the state folder is owned by Administrators (SafeDir set the owner), its DACL protected') ($sdOwner -eq 'S-1-5-32-544' -and (Get-Acl -LiteralPath 'C:\ProgramData\resetpwd-fleet').AreAccessRulesProtected) $sdOwner
   $za = [System.IO.Compression.ZipFile]::OpenRead($zip)
   $names = @($za.Entries | ForEach-Object { $_.FullName })
   $za.Dispose()
@@ -160,7 +162,14 @@ function Change([string]$zip, [string]$sha, [string]$label) {
   $txnSha = (Get-FileHash -LiteralPath (Join-Path $stage 'txn.ps1') -Algorithm SHA256).Hash.ToLowerInvariant()
   $st = Emitted (Run (Build (Body 'stage') @('stage', $stage, 'txnSha', $txnSha, 'zipSha', $sha, 'url', '', 'expect', ($main + '\setup.bat'))) 900).out
   Claim ($label + ': the host checks both SHA-256 and extracts the package') ((First $st 'staged') -eq '1') ([string](First $st 'error'))
-  $boot = "`$ProgressPreference = 'SilentlyContinue'; & ([ScriptBlock]::Create([System.IO.File]::ReadAllText(" + (Q ($stage + '\txn.ps1')) + ')))'
+  $boot = "`$ProgressPreference = 'SilentlyContinue'; `$b = [System.IO.File]::ReadAllBytes(" + (Q ($stage + '\txn.ps1')) + "); if (([System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash(`$b)) -replace '-', '') -ne " + (Q $txnSha.ToUpperInvariant()) + ") { exit 86 }; & ([ScriptBlock]::Create([System.Text.Encoding]::UTF8.GetString(`$b)))"
+  # The same bootstrap for a copy whose bytes are not the hashed ones: it must run nothing and exit 86.
+  $swapped = Join-Path $stage 'swapped.ps1'
+  [System.IO.File]::WriteAllText($swapped, ($text + "`r`nNew-Item -ItemType File -Path (Join-Path '" + $stage + "' 'ran.txt') | Out-Null`r`n"))
+  $bad = $boot.Replace((Q ($stage + '\txn.ps1')), (Q $swapped))
+  $p = Start-Process -FilePath (Join-Path $env:SystemRoot 'System32\WindowsPowerShell\v1.0\powershell.exe') -ArgumentList ('-NoLogo -NoProfile -NonInteractive -EncodedCommand ' + [Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($bad))) -Wait -PassThru -WindowStyle Hidden
+  Claim ($label + ': the bootstrap runs txn.ps1 only if the bytes it read hash as staged (a swapped file: exit 86, nothing run)') ($p.ExitCode -eq 86 -and -not (Test-Path -LiteralPath (Join-Path $stage 'ran.txt'))) ('exit ' + $p.ExitCode)
+  Remove-Item -LiteralPath $swapped -Force
   $psArgs = '-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand ' + [Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($boot))
   $launch = Build (Body 'launch') @('psArgs', $psArgs)
   $session = $null

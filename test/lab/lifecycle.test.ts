@@ -138,6 +138,35 @@ describe('update', { timeout: 180_000 }, () => {
     expect(real('low-disk')).toEqual(before);
   });
 
+  it('refuses to work in a folder of the tool that another user made first or that is a symbolic link, and writes nothing through it', async () => {
+    const h = 'planted';
+    const before = real(h);
+    // Another user (uid 1000) made the state folder before the tool ever ran here.
+    onHost(h, 'rm -rf /var/lib/resetpwd-fleet && mkdir -p /var/lib/resetpwd-fleet /home/mallory/x && chown 1000 /var/lib/resetpwd-fleet /home/mallory/x');
+    let d = await change('update', [h]);
+    expect(outcome(d, h)).toMatchObject({ outcome: 'failed' });
+    expect(outcome(d, h).error).toMatch(/\/var\/lib\/resetpwd-fleet belongs to uid 1000, not root: another user may have made it .*; remove it and run again/);
+    expect(onHost(h, 'ls -A /var/lib/resetpwd-fleet').trim()).toBe('');
+    // The state folder is a link to that user's folder: nothing is written through it.
+    onHost(h, 'rmdir /var/lib/resetpwd-fleet && ln -s /home/mallory/x /var/lib/resetpwd-fleet');
+    d = await change('update', [h]);
+    expect(outcome(d, h).error).toMatch(/\/var\/lib\/resetpwd-fleet is a symbolic link: the tool's folders are never reached through one/);
+    expect(onHost(h, 'ls -A /home/mallory/x').trim()).toBe('');
+    // The set-aside root is another user's: the change stops before moving the old agent there, and rolls back.
+    onHost(h, 'rm /var/lib/resetpwd-fleet && mkdir /.resetpwd-fleet && chown 1000 /.resetpwd-fleet');
+    d = await change('update', [h]);
+    expect(outcome(d, h)).toMatchObject({ outcome: 'rolled-back' });
+    expect(outcome(d, h).error).toMatch(/\/\.resetpwd-fleet belongs to uid 1000, not root/);
+    // Nothing was moved into it (the rollback's tidy-up may even have removed the empty folder).
+    expect(onHost(h, 'ls -A /.resetpwd-fleet 2>/dev/null; true').trim()).toBe('');
+    expect(real(h)).toMatchObject({ mainDir: true, running: true, log4j: before.log4j });
+    // Removed, as the message says: the next run updates.
+    onHost(h, 'rm -rf /.resetpwd-fleet /home/mallory');
+    d = await change('update', [h]);
+    expect(outcome(d, h).outcome, outcome(d, h).error ?? '').toBe('updated');
+    expectNewAgent(h);
+  });
+
   it('rolls back when the new agent starts then dies (setup.sh still says success): the old agent runs again', async () => {
     const d = await change('update', ['broken-new'], { packagePath: pkg(BROKEN) });
     const h = outcome(d, 'broken-new');

@@ -217,6 +217,10 @@ export class SimulatedWindowsHost {
   readonly dirWritten = new Map<string, number>();
   /** SIDs besides Administrators/SYSTEM that may change a folder, by lower-cased folder path. */
   readonly acl = new Map<string, string[]>();
+  /** The owner SID of a folder or file another user made (by lower-cased path); absent: Administrators. */
+  readonly owners = new Map<string, string>();
+  /** Junctions and symbolic links (by lower-cased path), as a local user can make them in C:\\ or ProgramData. */
+  readonly reparsePoints = new Set<string>();
   readonly services = new Map<string, SimService>();
   readonly processes = new Map<number, SimProcess>();
   /** Every script received, in order, as received. */
@@ -224,6 +228,8 @@ export class SimulatedWindowsHost {
   readonly uploads: string[] = [];
   /** How many times the connection was dropped by a knob. */
   drops = 0;
+  /** Processes that ended at once, with their exit code (a bootstrap that refused a swapped txn.ps1). */
+  readonly exited: Array<{ pid: number; code: number }> = [];
   private nextPid = 4000;
   private runs = new Map<string, TxnRun>();
   private dropped = false;
@@ -250,6 +256,33 @@ export class SimulatedWindowsHost {
     this.mkdir('C:\\ProgramData');
     if (o.install) this.installOld(o.install);
     if (o.stateRecord) this.writeFile(`${STATE_DIR}\\state`, Buffer.from(Object.entries(o.stateRecord).map(([k, v]) => `${k}=${v}`).join(CRLF) + CRLF));
+  }
+
+  /**
+   * What SafeDir (ps-functions.ts) decides for one of the tool's folders, re-enacted: '' when it is made or
+   * taken over (owned by Administrators, ACL reset), else the reason the host is refused.
+   */
+  safeDir(path: string): string {
+    const junction = (p: string) => `${p} is a junction or symbolic link: the tool's folders are never reached through one; remove it and run again`;
+    const parts = path.split('\\');
+    for (let i = parts.length; i >= 1; i--) {
+      const p = parts.slice(0, i).join('\\');
+      if (this.reparsePoints.has(norm(p))) return junction(p);
+    }
+    const ok = (sid: string | undefined) => sid === undefined || sid === 'S-1-5-32-544' || sid === 'S-1-5-18';
+    if (this.files.has(norm(path))) return `${path} is not a folder; remove it and run again`;
+    if (this.isDir(path) && !ok(this.owners.get(norm(path)))) {
+      return `${path} belongs to ${this.owners.get(norm(path))}, not Administrators or SYSTEM: another user may have made it to swap what runs as SYSTEM; remove it and run again`;
+    }
+    this.mkdir(path);
+    this.owners.delete(norm(path));
+    this.acl.set(norm(path), []);
+    const inside = [...this.dirs.values(), ...[...this.files.values()].map((f) => f.path)].filter((p) => under(p, path)).sort();
+    for (const c of inside) {
+      if (this.reparsePoints.has(norm(c))) return `${c} in ${path} is a junction or symbolic link: remove it and run again`;
+      if (!ok(this.owners.get(norm(c)))) return `${c} in ${path} belongs to ${this.owners.get(norm(c))}: remove it and run again`;
+    }
+    return '';
   }
 
   // ---- the file system -------------------------------------------------------------------------------
@@ -384,7 +417,7 @@ export class SimulatedWindowsHost {
           this.facts(emit);
           break;
         case 'prepare':
-          this.prepare(emit);
+          code = this.prepare(emit);
           break;
         case 'stage':
           code = this.stage(p, emit);
@@ -503,8 +536,9 @@ export class SimulatedWindowsHost {
     for (const k of this.dirWritten.keys()) if (k === norm(dir) || k.startsWith(`${norm(dir)}\\`)) this.dirWritten.set(k, t);
   }
 
-  private prepare(emit: (k: string, v: string | number) => void): void {
-    this.mkdir(STATE_DIR);
+  private prepare(emit: (k: string, v: string | number) => void): number {
+    const why = this.safeDir(STATE_DIR);
+    if (why) { emit('error', why); return 1; }
     // As PREPARE_BODY: stages the change record does not name and in which nothing was written for 10 minutes go.
     const live = /^stage=(.*)$/m.exec(this.readText(`${STATE_DIR}\\txn`) ?? '')?.[1]?.trim().toLowerCase() ?? '';
     for (const d of [...this.dirs.values()]) {
@@ -515,6 +549,7 @@ export class SimulatedWindowsHost {
     const stage = `${STATE_DIR}\\stage.${createHash('sha256').update(String(this.nextPid++)).digest('hex').slice(0, 16)}`;
     this.mkdir(stage);
     emit('stage', stage);
+    return 0;
   }
 
   private stage(p: Params, emit: (k: string, v: string | number) => void): number {
@@ -564,10 +599,21 @@ export class SimulatedWindowsHost {
   // ---- the detached transaction -----------------------------------------------------------------------
   private launch(psArgs: string, emit: (k: string, v: string | number) => void): number {
     const boot = decodeCommand(psArgs.split(' ').pop()!);
-    const path = /ReadAllText\('((?:[^']|'')*)'\)/.exec(boot)?.[1]?.replace(/''/g, "'");
+    const path = /ReadAllBytes\('((?:[^']|'')*)'\)/.exec(boot)?.[1]?.replace(/''/g, "'");
+    const sha = /-ne '([0-9A-F]{64})'\)/.exec(boot)?.[1];
     const stage = path?.replace(/\\txn\.ps1$/, '');
-    if (!path || !stage || psArgs !== txnCommandArgs(stage)) { emit('error', 'Win32_Process.Create returned 9'); return 1; }
-    const text = this.readText(path);
+    if (!path || !stage || !sha || psArgs !== txnCommandArgs(stage, sha)) { emit('error', 'Win32_Process.Create returned 9'); return 1; }
+    const bytes = this.readFile(path);
+    // As the bootstrap: the file's bytes are hashed and run only if they are the staged ones; else exit 86.
+    if (!bytes || createHash('sha256').update(bytes).digest('hex').toUpperCase() !== sha) {
+      const gone = this.spawn('powershell.exe', 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', `"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe" ${psArgs}`, 1880);
+      this.processes.delete(gone.pid);
+      this.exited.push({ pid: gone.pid, code: 86 });
+      emit('launched', gone.pid);
+      emit('breakaway', 'yes');
+      return 0;
+    }
+    const text = bytes.toString('utf8');
     const r = text === null ? null : recognise(text, [['txn', WINDOWS_TXN_BODY]]);
     if (!r) { emit('error', 'Win32_Process.Create returned 9'); return 1; }
     const proc = this.spawn('powershell.exe', 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', `"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe" ${psArgs}`, 1880);
@@ -875,7 +921,8 @@ export class SimulatedWindowsHost {
       yield* phase('unregistered', done.join('; '));
       yield* phase('setting-aside', aside);
       if (host.isDir(main.dir) || host.isDir(agents[0]!.dir)) {
-        if (!host.isDir(ASIDE_DIR)) { host.mkdir(ASIDE_DIR); host.acl.set(norm(ASIDE_DIR), []); }
+        const why = host.safeDir(ASIDE_DIR);
+        if (why) yield* fail(why);
         host.mkdir(aside);
       }
       const moved: string[] = [];

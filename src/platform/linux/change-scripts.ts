@@ -1,6 +1,7 @@
 import { quote } from '../../dialect/posix.js';
 import { AGENT_PROCS_SH } from './agent-procs.js';
 import { MAIN_AGENT, STATE_DIR, UPDATE_AGENT } from './paths.js';
+import { SAFE_DIR_SH } from './safe-dir.js';
 
 /**
  * The short scripts a change runs around the host-side transaction (txn-script.ts): make a private stage,
@@ -50,8 +51,8 @@ echo "$u"
 `;
 
 /** Root's private stage under STATE_DIR, made after the leftovers of earlier runs are removed (see above). */
-export const PREPARE_SCRIPT = `${PRELUDE}umask 077${LEFTOVERS}SD=${STATE_DIR}
-mkdir -p "$SD" && chmod 700 "$SD" || exit 1
+export const PREPARE_SCRIPT = `${PRELUDE}umask 077${LEFTOVERS}${SAFE_DIR_SH}SD=${STATE_DIR}
+safe_dir "$SD" || { echo "error: $SAFE_WHY" >&2; exit 1; }
 live=$(sed -n 's/^stage=//p' "$SD/txn" 2>/dev/null)
 for d in "$SD"/stage.*; do [ -d "$d" ] && [ "$d" != "$live" ] && ! in_use "$d" && rm -rf "$d"; done
 st=$(mktemp -d "$SD/stage.XXXXXX") || exit 1

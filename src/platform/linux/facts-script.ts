@@ -111,9 +111,13 @@ EOF
   have chkconfig && chkconfig --list "$n" 2>/dev/null | grep -q '3:on' && echo "chkconfig=on"
   for r in /etc/rc.d/rc.local /etc/rc.local /etc/init.d/after.local; do [ -f "$r" ] && grep -q "$d/bin/$n.script" "$r" && echo "rc_local=$r"; done
 done
-sec state; cat /var/lib/resetpwd-fleet/state 2>/dev/null
+# The tool's own records count only in root's own folder (safe-dir.ts): another user's, or one behind a link,
+# could claim a package is installed or a change is running.
+sd=/var/lib/resetpwd-fleet sdok=
+[ -d $sd ] && [ ! -L $sd ] && [ ! -L /var/lib ] && [ ! -L /var ] && [ -n "$(find $sd -prune -user 0 2>/dev/null)" ] && sdok=y
+sec state; [ -n "$sdok" ] && [ -n "$(find $sd/state -prune -user 0 2>/dev/null)" ] && cat $sd/state 2>/dev/null
 sec txn
-if [ -f /var/lib/resetpwd-fleet/txn ]; then
+if [ -n "$sdok" ] && [ -f $sd/txn ] && [ -n "$(find $sd/txn -prune -user 0 2>/dev/null)" ]; then
   # One read: the record is replaced at every phase, and the pid must be the one of the fields printed.
   rec=$(cat /var/lib/resetpwd-fleet/txn)
   printf '%s\n' "$rec"

@@ -21,6 +21,7 @@
  */
 import { AGENT_PROCS_SH } from './agent-procs.js';
 import { LOCK_SH } from './lock.js';
+import { SAFE_DIR_SH } from './safe-dir.js';
 
 export const TXN_SCRIPT = String.raw`
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
@@ -37,7 +38,9 @@ M=/CloudrResetPwdAgent MN=cloudResetPwdAgent
 U=/CloudResetPwdUpdateAgent UN=cloudResetPwdUpdateAgent
 PHASE=started RCL='' MAIN_WAS='' UPDATE_WAS='' MAIN_REG='' UPDATE_REG='' EXTRA_STAGE='' NOSPACE='' ROLLING=''
 RESERVE=$SD/reserve.$TXN
-mkdir -p "$SD" && chmod 700 "$SD"
+${SAFE_DIR_SH}
+# The prepare step checked it; a folder swapped since is refused before anything is written in it.
+safe_dir "$SD" || { echo "resetpwd-fleet: $SAFE_WHY" >&2; exit 1; }
 ${AGENT_PROCS_SH}
 ${LOCK_SH}
 # Room kept for the end of the change (1 MiB): if the disk fills up meanwhile, it is released so that the
@@ -316,7 +319,11 @@ unregister "$U" "$UN" || fail "$UN is still registered after its remove verb"
 unregister "$M" "$MN" || fail "$MN is still registered after its remove verb"
 phase unregistered
 phase setting-aside "$ASIDE"
-if [ -d "$U" ] || [ -d "$M" ]; then mkdir -p "$ASIDE" && chmod 700 /.resetpwd-fleet "$ASIDE" || fail "cannot create $ASIDE"; fi
+if [ -d "$U" ] || [ -d "$M" ]; then
+  # The old agents go where a rollback later restores them from: root's own folder, or no change at all.
+  safe_dir /.resetpwd-fleet || fail "$SAFE_WHY"
+  { [ -d "$ASIDE" ] || mkdir -m 700 "$ASIDE"; } || fail "cannot create $ASIDE"
+fi
 [ -d "$U" ] && { mv "$U" "$ASIDE/" || fail "cannot move $U aside"; }
 [ -d "$M" ] && { mv "$M" "$ASIDE/" || fail "cannot move $M aside"; }
 phase set-aside

@@ -1,6 +1,6 @@
 import { encodeCommand, psQuote, psScript } from '../../dialect/powershell.js';
 import { MAIN_AGENT, STATE_DIR, TXN_FILE, UPDATE_AGENT } from './paths.js';
-import { PS_ALIVE, PS_CIM, PS_PROTECT, PS_SHA256, PS_WRITERS } from './ps-functions.js';
+import { PS_ALIVE, PS_CIM, PS_PROTECT, PS_SAFE_DIR, PS_SHA256, PS_WRITERS } from './ps-functions.js';
 
 /**
  * The short scripts a Windows change runs around the host-side transaction (txn-script.ts): make a private
@@ -10,15 +10,18 @@ import { PS_ALIVE, PS_CIM, PS_PROTECT, PS_SHA256, PS_WRITERS } from './ps-functi
  */
 
 /**
- * Makes STATE_DIR (Administrators and SYSTEM only) and a fresh stage folder in it, after removing the stages
+ * Makes or takes over STATE_DIR (SafeDir: Administrators and SYSTEM only, or the host is refused with why) and
+ * a fresh stage folder in it, after removing the stages
  * of earlier runs that a cut upload or a killed controller left (tens of MB): any stage the host's change
  * record does not name and in which nothing was written for 10 minutes (an upload in progress writes all the
  * time). Prints `stage=<path>`.
  */
 export const PREPARE_BODY = String.raw`${PS_PROTECT}
+${PS_WRITERS}
+${PS_SAFE_DIR}
 $sd = '${STATE_DIR}'
-if (-not (Test-Path -LiteralPath $sd)) { [void][System.IO.Directory]::CreateDirectory($sd) }
-Protect $sd $false
+$why = SafeDir $sd $false
+if ($why) { Emit error $why; exit 1 }
 $live = ''
 $rec = Join-Path $sd 'txn'
 if (Test-Path -LiteralPath $rec) { foreach ($l in [System.IO.File]::ReadAllLines($rec)) { if ($l.StartsWith('stage=')) { $live = $l.Substring(6) } } }
@@ -99,8 +102,9 @@ export const stageScript = (a: WindowsStageArgs): string =>
  * A script block made from text is not subject to the execution policy (a GPO's AllSigned would refuse
  * `-File txn.ps1`); the file was hash-checked in a folder only administrators can write.
  */
-export function txnCommandArgs(stage: string): string {
-  const boot = `$ProgressPreference = 'SilentlyContinue'; & ([ScriptBlock]::Create([System.IO.File]::ReadAllText(${psQuote(`${stage}\\txn.ps1`)})))`;
+export function txnCommandArgs(stage: string, txnSha: string): string {
+  // Read once, hashed, and run from those very bytes: nothing can swap the file between the check and the run.
+  const boot = `$ProgressPreference = 'SilentlyContinue'; $b = [System.IO.File]::ReadAllBytes(${psQuote(`${stage}\\txn.ps1`)}); if (([System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($b)) -replace '-', '') -ne ${psQuote(txnSha.toUpperCase())}) { exit 86 }; & ([ScriptBlock]::Create([System.Text.Encoding]::UTF8.GetString($b)))`;
   return `-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand ${encodeCommand(boot)}`;
 }
 
@@ -130,7 +134,7 @@ if ($r.ReturnValue -ne 0) { Emit error ('Win32_Process.Create returned ' + $r.Re
 Emit launched $r.ProcessId
 Emit breakaway $breakaway`;
 
-export const launchScript = (stage: string): string => psScript(LAUNCH_BODY, { psArgs: txnCommandArgs(stage) });
+export const launchScript = (stage: string, txnSha: string): string => psScript(LAUNCH_BODY, { psArgs: txnCommandArgs(stage, txnSha) });
 
 /**
  * Follows a transaction's journal from line `from` for up to `window` seconds: prints new complete lines as

@@ -15,6 +15,8 @@ const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('he
  */
 export function windowsChange(c: ChangeInputs): ChangeKit {
   const window = c.knobs?.followWindowSeconds ?? 25;
+  // The SHA-256 of the txn.ps1 each stage holds: its launch runs those bytes only (txnCommandArgs).
+  const txnShaOf = new Map<string, string>();
   return {
     fixStep: 'fix',
     fix: async (s) => {
@@ -22,9 +24,11 @@ export function windowsChange(c: ChangeInputs): ChangeKit {
       const e = parseEmitted(out.stdout);
       return e.get('ok')?.[0] === '1' ? { ok: true } : { ok: false, error: e.get('error')?.[0] ?? (out.stderr.trim() || 'the fix did not finish') };
     },
-    stage: (s, plan, txn) => stageOn(s, plan, txn, c),
+    stage: (s, plan, txn) => stageOn(s, plan, txn, c, txnShaOf),
     launch: async (s, stage) => {
-      const launched = parseEmitted((await s.run(launchScript(stage))).stdout);
+      const sha = txnShaOf.get(stage);
+      if (!sha) return 'the stage was not made by this change';
+      const launched = parseEmitted((await s.run(launchScript(stage, sha))).stdout);
       return launched.get('launched')?.[0] ? null : (launched.get('error')?.[0] ?? 'no process');
     },
     poll: (s, txn, from, onStdout) => s.run(followScript(txn, from, window), { timeoutMs: Math.max(c.stepTimeoutMs, (window + 60) * 1000), onStdout }),
@@ -59,12 +63,14 @@ export function windowsTxnArgs(plan: Plan, txn: string, stage: string, c: Change
  * Makes the private stage, uploads what the change needs (the package and txn.ps1) and has the host check
  * their SHA-256 and extract — nothing outside the stage is touched here.
  */
-async function stageOn(s: HostShell, plan: Plan, txn: string, c: ChangeInputs): Promise<string> {
+async function stageOn(s: HostShell, plan: Plan, txn: string, c: ChangeInputs, txnShaOf: Map<string, string>): Promise<string> {
   const prep = await s.run(prepareScript());
-  const stage = parseEmitted(prep.stdout).get('stage')?.[0] ?? '';
-  if (!STAGE_RE.test(stage)) throw new StageError(`cannot create a stage folder: ${(prep.stderr || prep.stdout).trim().slice(0, 200)}`);
+  const emitted = parseEmitted(prep.stdout);
+  const stage = emitted.get('stage')?.[0] ?? '';
+  if (!STAGE_RE.test(stage)) throw new StageError(`cannot create a stage folder: ${(emitted.get('error')?.[0] || prep.stderr || prep.stdout).trim().slice(0, 300)}`);
   const args = windowsTxnArgs(plan, txn, stage, c);
   const script = Buffer.from(windowsTxnScript(args), 'utf8');
+  txnShaOf.set(stage, sha256(script));
   await s.transport.put(script, `${stage}\\txn.ps1`);
   const install = plan.kind === 'transaction' && plan.action === 'install' && c.pkg;
   const pull = install && c.pullUrl ? c.pullUrl : '';

@@ -42,12 +42,14 @@ export const PS_ALIVE = `function Alive([string]$procId, [string]$started) {
 }`;
 
 /**
- * A folder only Administrators and SYSTEM may change (Users may read and run when $users): a protected DACL,
- * inherited by everything below. Folders made in C:\\ otherwise inherit "Authenticated Users: Modify", which
- * would let any user replace a binary that a LocalSystem service runs.
+ * A folder only Administrators and SYSTEM may change (Users may read and run when $users): owned by
+ * Administrators, a protected DACL, inherited by everything below. Folders made in C:\\ otherwise inherit
+ * "Authenticated Users: Modify", which would let any user replace a binary that a LocalSystem service runs;
+ * and whoever owns a folder may rewrite its DACL, so the owner is set too.
  */
 export const PS_PROTECT = `function Protect([string]$path, [bool]$users) {
   $acl = New-Object System.Security.AccessControl.DirectorySecurity
+  $acl.SetOwner((New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-32-544'))
   $acl.SetAccessRuleProtection($true, $false)
   $inherit = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
   $prop = [System.Security.AccessControl.PropagationFlags]::None
@@ -81,4 +83,44 @@ export const PS_ESCAPE = `function Esc([string]$t) {
   $b = New-Object System.Text.StringBuilder
   foreach ($c in $t.ToCharArray()) { $n = [int]$c; if ($n -lt 32 -or $n -gt 126 -or $n -eq 92) { [void]$b.AppendFormat('\\u{0:x4}', $n) } else { [void]$b.Append($c) } }
   return $b.ToString()
+}`;
+
+/**
+ * Makes or takes over one of the tool's folders, where SYSTEM later runs or restores code from (the state
+ * folder with its stages, the set-aside root). Returns '' when it is safe, else why not (the host is refused):
+ * no junction or symbolic link on its path or inside it (a walk that never follows one), made by
+ * Administrators, SYSTEM or this login if it already exists (any other user may have made it first to swap
+ * what runs), then owned by Administrators with a protected DACL (Protect), and nothing inside owned by
+ * another user. Needs Protect and Writers.
+ */
+export const PS_SAFE_DIR = `function SafeDir([string]$path, [bool]$users) {
+  $rp = [System.IO.FileAttributes]::ReparsePoint
+  $ok = @('S-1-5-32-544', 'S-1-5-18', [System.Security.Principal.WindowsIdentity]::GetCurrent().User.Value)
+  $sid = [System.Security.Principal.SecurityIdentifier]
+  $p = $path
+  while ($p) {
+    if ((Test-Path -LiteralPath $p) -and (([System.IO.File]::GetAttributes($p) -band $rp) -ne 0)) { return ($p + ' is a junction or symbolic link: the tool''s folders are never reached through one; remove it and run again') }
+    $p = Split-Path -Parent $p
+  }
+  if (Test-Path -LiteralPath $path) {
+    if (-not (Test-Path -LiteralPath $path -PathType Container)) { return ($path + ' is not a folder; remove it and run again') }
+    $o = (Get-Acl -LiteralPath $path).GetOwner($sid).Value
+    if ($ok -notcontains $o) { return ($path + ' belongs to ' + $o + ', not Administrators or SYSTEM: another user may have made it to swap what runs as SYSTEM; remove it and run again') }
+  } else { [void][System.IO.Directory]::CreateDirectory($path) }
+  if (([System.IO.File]::GetAttributes($path) -band $rp) -ne 0) { return ($path + ' is a junction or symbolic link: the tool''s folders are never reached through one; remove it and run again') }
+  Protect $path $users
+  $todo = New-Object System.Collections.Stack
+  $todo.Push($path)
+  while ($todo.Count -gt 0) {
+    foreach ($c in [System.IO.Directory]::GetFileSystemEntries($todo.Pop())) {
+      $a = [System.IO.File]::GetAttributes($c)
+      if (($a -band $rp) -ne 0) { return ($c + ' in ' + $path + ' is a junction or symbolic link: remove it and run again') }
+      $o = (Get-Acl -LiteralPath $c).GetOwner($sid).Value
+      if ($ok -notcontains $o) { return ($c + ' in ' + $path + ' belongs to ' + $o + ': remove it and run again') }
+      if (($a -band [System.IO.FileAttributes]::Directory) -ne 0) { $todo.Push($c) }
+    }
+  }
+  $w = Writers $path
+  if ($w) { return ($path + ' can still be changed by ' + $w + ' after its ACL was reset') }
+  return ''
 }`;

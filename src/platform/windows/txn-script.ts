@@ -1,6 +1,6 @@
 import { psScript } from '../../dialect/powershell.js';
 import { ASIDE_DIR, MAIN_AGENT, STATE_DIR, UPDATE_AGENT } from './paths.js';
-import { PS_CIM, PS_ESCAPE, PS_PROTECT, PS_WRITERS } from './ps-functions.js';
+import { PS_CIM, PS_ESCAPE, PS_PROTECT, PS_SAFE_DIR, PS_WRITERS } from './ps-functions.js';
 
 /**
  * The host side of a Windows change: one PowerShell script that the controller uploads into the stage,
@@ -38,6 +38,7 @@ export interface WindowsTxnArgs {
 export const WINDOWS_TXN_BODY = String.raw`${PS_CIM}
 ${PS_PROTECT}
 ${PS_WRITERS}
+${PS_SAFE_DIR}
 ${PS_ESCAPE}
 $LF = [string][char]10
 $CRLF = [string][char]13 + [string][char]10
@@ -361,12 +362,13 @@ try {
   Phase unregistered ($done -join '; ')
   Phase setting-aside $aside
   if ((Test-Path -LiteralPath $main.dir) -or (Test-Path -LiteralPath $agents[0].dir)) {
+    # Where a rollback later runs the old agent's installer from: Administrators' own, made or taken over
+    # safely (SafeDir) every time, or the change stops here.
+    $why = ''
+    try { $why = SafeDir $asideRoot $false } catch { $why = 'cannot create ' + $asideRoot + ': ' + $_.Exception.Message }
+    if ($why) { Fail $why }
     try {
-      if (-not (Test-Path -LiteralPath $asideRoot)) {
-        [void][System.IO.Directory]::CreateDirectory($asideRoot)
-        Protect $asideRoot $false
-        (Get-Item -LiteralPath $asideRoot -Force).Attributes = 'Hidden, Directory'
-      }
+      (Get-Item -LiteralPath $asideRoot -Force).Attributes = 'Hidden, Directory'
       [void][System.IO.Directory]::CreateDirectory($aside)
     } catch { Fail ('cannot create ' + $aside + ': ' + $_.Exception.Message) }
   }

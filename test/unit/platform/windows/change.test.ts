@@ -13,6 +13,7 @@ import { verifyPackage, type PackageInfo } from '../../../../src/package/verify.
 import { WINDOWS_FACTS_SCRIPT } from '../../../../src/platform/windows/facts-script.js';
 import { followScript, launchScript, prepareScript, stageScript } from '../../../../src/platform/windows/change-scripts.js';
 import { windowsTxnScript } from '../../../../src/platform/windows/txn-script.js';
+import { ASIDE_DIR, STATE_DIR } from '../../../../src/platform/windows/paths.js';
 import type { KnownHosts } from '../../../../src/transport/known-hosts.js';
 import { useTestDir } from '../../package/helpers.js';
 import { SimulatedWindowsHost, simulatedTransport, type SimulatedWindowsHostOptions } from '../../../support/windows-host.js';
@@ -108,7 +109,7 @@ describe('a Windows host\'s change (the driver with the Windows platform)', () =
       stage, txnSha: createHash('sha256').update(txn).digest('hex'), zipSha: ctx.pkg!.info.sha256, url: '',
       expect: 'CloudResetPwdAgent\\CloudResetPwdAgent.Windows\\setup.bat',
     }));
-    expect(host.received[3]!.script).toBe(launchScript(stage));
+    expect(host.received[3]!.script).toBe(launchScript(stage, createHash('sha256').update(txn).digest('hex')));
     expect(host.received[4]!.script).toBe(followScript(r.txn!, 0, 1));
     expect(txn).toContain(`$mainSetup = 'CloudResetPwdAgent\\CloudResetPwdAgent.Windows'\n$updateSetup = ''\n`);
   });
@@ -258,5 +259,44 @@ describe('a Windows host\'s change (the driver with the Windows platform)', () =
     expect(host.received.map((x) => x.kind)).toEqual(['facts', 'prepare', 'stage', 'cleanup']);
     expect(snapshot(host).services).toEqual(before.services);
     expect([...host.dirs.values()].filter((d) => /\\stage\./.test(d))).toEqual([]);
+  });
+
+  it('a state folder another user made first is refused: nothing staged, uploaded or run, the user\'s folder untouched', async () => {
+    const { host, run } = setup({ install: OLD });
+    host.mkdir(STATE_DIR);
+    host.owners.set(STATE_DIR.toLowerCase(), 'S-1-5-21-1004336348-1177238915-682003330-1001');
+    const before = snapshot(host);
+    const r = await run();
+    expect(r.outcome).toBe('failed');
+    expect(r.error).toBe(`win-1: cannot create a stage folder: ${STATE_DIR} belongs to S-1-5-21-1004336348-1177238915-682003330-1001, not Administrators or SYSTEM: another user may have made it to swap what runs as SYSTEM; remove it and run again (nothing on the host was changed)`);
+    expect(host.received.map((x) => x.kind)).toEqual(['facts', 'prepare']);
+    expect(host.uploads).toEqual([]);
+    expect(snapshot(host)).toEqual(before);
+  });
+
+  it('a junction at the set-aside root: the change stops before moving the old agents there, and they run again', async () => {
+    const { host, run } = setup({ install: OLD });
+    host.mkdir(ASIDE_DIR);
+    host.reparsePoints.add(ASIDE_DIR.toLowerCase());
+    const r = await run();
+    expect(r.outcome).toBe('rolled-back');
+    expect(r.error).toContain(`${ASIDE_DIR} is a junction or symbolic link: the tool's folders are never reached through one; remove it and run again`);
+    expect([...host.dirs.values()].filter((d) => d.toLowerCase().startsWith(`${ASIDE_DIR.toLowerCase()}\\`))).toEqual([]);
+    expect(r.agent).toMatchObject({ installed: true, version: '1.0.5', running: true });
+  });
+
+  it('txn.ps1 swapped after its hash check and before its launch: the bootstrap hashes the bytes it runs and runs none', async () => {
+    const { host, run } = setup({ install: OLD });
+    const handle = host.handle.bind(host);
+    host.handle = async (cmd: string, stdin: Buffer) => {
+      const launch = /Win32_Process/.test(stdin.toString('utf8'));
+      if (launch) for (const f of host.filesUnder(STATE_DIR).filter((x) => /\\txn\.ps1$/.test(x))) host.writeFile(f, `${host.readText(f)}\r\n# planted`);
+      return handle(cmd, stdin);
+    };
+    const r = await run();
+    expect(r.outcome).toBe('failed');
+    expect(r.error).toMatch(/the change did not start on the host/);
+    expect(host.exited.map((p) => p.code)).toEqual([86]);
+    expect(r.agent).toMatchObject({ installed: true, version: '1.0.5', running: true });
   });
 });

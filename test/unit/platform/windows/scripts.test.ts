@@ -24,7 +24,7 @@ const scripts: Record<string, string> = {
   stage: stageScript({ stage, txnSha: 'cd'.repeat(32), zipSha: 'ab'.repeat(32), url: hostile, expect: `${hostile}\\setup.bat` }),
   cleanup: cleanupScript(hostile),
   'stage (nothing to unpack)': stageScript({ stage, txnSha: 'cd'.repeat(32), zipSha: '', url: '', expect: '' }),
-  launch: launchScript(`C:\\ProgramData\\resetpwd-fleet\\${hostile}`),
+  launch: launchScript(`C:\\ProgramData\\resetpwd-fleet\\${hostile}`, 'ab'.repeat(32)),
   follow: followScript(hostile, 3, 20),
   fix: fixScript(),
   txn: windowsTxnScript(txnArgs),
@@ -65,10 +65,11 @@ describe('Windows scripts', () => {
     const launch = scripts.launch!;
     expect(launch).toContain('Invoke-CimMethod -ClassName Win32_Process -MethodName Create');
     expect(launch).toContain('CreateFlags = $flags');
-    const args = txnCommandArgs(stage);
+    const args = txnCommandArgs(stage, 'ab'.repeat(32));
     expect(args).toMatch(/^-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand [A-Za-z0-9+/=]+$/);
+    // The bytes are read once, hashed, and run only if they are the staged ones: no swap between check and run.
     expect(decodeCommand(args.split(' ').pop()!)).toBe(
-      `$ProgressPreference = 'SilentlyContinue'; & ([ScriptBlock]::Create([System.IO.File]::ReadAllText('${stage}\\txn.ps1')))`,
+      `$ProgressPreference = 'SilentlyContinue'; $b = [System.IO.File]::ReadAllBytes('${stage}\\txn.ps1'); if (([System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($b)) -replace '-', '') -ne '${'AB'.repeat(32)}') { exit 86 }; & ([ScriptBlock]::Create([System.Text.Encoding]::UTF8.GetString($b)))`,
     );
   });
 
@@ -101,7 +102,8 @@ describe('scripts/windows/prove.ps1', () => {
     expect((await parsePowerShell(text)).errors).toEqual([]);
     expect(text).toContain("return $prelude + \"`n\" + $p + $body + \"`n\"");
     expect(text).toContain("'-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand '");
-    expect(txnCommandArgs(stage)).toContain('-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand ');
+    expect(text).toContain("[System.Text.Encoding]::UTF8.GetString(`$b)");
+    expect(txnCommandArgs(stage, 'ab'.repeat(32))).toContain('-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand ');
   });
 });
 

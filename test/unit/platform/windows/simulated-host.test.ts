@@ -10,7 +10,7 @@ describe('SimulatedWindowsHost', () => {
   it('answers only the tool\'s PowerShell command line, and only the tool\'s scripts, byte for byte', async () => {
     const h = new SimulatedWindowsHost();
     expect((await h.handle('cmd.exe /c dir', Buffer.from(prepareScript()))).exitCode).toBe(1);
-    expect((await h.handle(PS_STDIN_COMMAND, Buffer.from(prepareScript().replace('Protect $sd $false', 'Protect $sd $true')))).exitCode).toBe(1);
+    expect((await h.handle(PS_STDIN_COMMAND, Buffer.from(prepareScript().replace('SafeDir $sd $false', 'SafeDir $sd $true')))).exitCode).toBe(1);
     expect((await h.handle(PS_STDIN_COMMAND, Buffer.from(prepareScript()))).stdout).toMatch(/^stage=C:\\u005cProgramData\\u005cresetpwd-fleet\\u005cstage\.[0-9a-f]{16}\r\n$/);
     expect(h.received.map((r) => r.kind)).toEqual(['unknown', 'unknown', 'prepare']);
   });
