@@ -69,18 +69,17 @@ export function writeFileAtomic(file: string, text: string | Buffer, what: strin
   } catch (e) {
     throw new UnsafeFileError(`${what} ${file}: cannot write in ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+  let open = true;
   try {
     const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
     for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
     fsyncSync(fd);
+    open = false;
     closeSync(fd);
     renameSync(tmp, file);
   } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
+    // Closed once only: the number may belong to another file by now.
+    if (open) closeSync(fd);
     try {
       unlinkSync(tmp);
     } catch {

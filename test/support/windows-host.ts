@@ -263,13 +263,13 @@ export class SimulatedWindowsHost {
    * taken over (owned by Administrators, ACL reset), else the reason the host is refused.
    */
   safeDir(path: string): string {
-    const junction = (p: string) => `${p} is a junction or symbolic link: the tool's folders are never reached through one; remove it and run again`;
-    const parts = path.split('\\');
-    for (let i = parts.length; i >= 1; i--) {
-      const p = parts.slice(0, i).join('\\');
-      if (this.reparsePoints.has(norm(p))) return junction(p);
-    }
     const ok = (sid: string | undefined) => sid === undefined || sid === 'S-1-5-32-544' || sid === 'S-1-5-18';
+    if (this.reparsePoints.has(norm(path))) return `${path} is a junction or symbolic link: the tool's folders are never one; remove it and run again`;
+    const parts = path.split('\\');
+    for (let i = parts.length - 1; i >= 1; i--) {
+      const p = parts.slice(0, i).join('\\');
+      if (this.reparsePoints.has(norm(p)) && !ok(this.owners.get(norm(p)))) return `${p} is a junction or symbolic link another user made: the tool's folders are never reached through one; remove it and run again`;
+    }
     if (this.files.has(norm(path))) return `${path} is not a folder; remove it and run again`;
     if (this.isDir(path) && !ok(this.owners.get(norm(path)))) {
       return `${path} belongs to ${this.owners.get(norm(path))}, not Administrators or SYSTEM: another user may have made it to swap what runs as SYSTEM; remove it and run again`;

@@ -16,7 +16,9 @@ import { AGENT_PROCS_SH } from './agent-procs.js';
 export const LINUX_FACTS_SCRIPT = String.raw`
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
 LC_ALL=C; export LC_ALL
-T=$(tr -dc 'a-z0-9' < /dev/urandom 2>/dev/null | head -c 16); [ -n "$T" ] || T="p$$x$(date +%s)"
+T=$(tr -dc 'a-z0-9' < /dev/urandom 2>/dev/null | head -c 16 2>/dev/null)
+[ ${"$"}{#T} -eq 16 ] || T=$(od -An -N8 -tx1 /dev/urandom 2>/dev/null | tr -dc 0-9a-f)
+[ ${"$"}{#T} -ge 16 ] || { echo "resetpwd-fleet: no random source (/dev/urandom) for the output markers" >&2; exit 1; }
 echo "@@token $T"
 sec() { echo "@$T $1"; }
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -47,7 +49,14 @@ sec nic-config
 # Per format, only the keys the dhcp check reads (and the lines that give them their place).
 dumpk '^[[:space:]]*BOOTPROTO[[:space:]]*=' "/etc/sysconfig/network-scripts/ifcfg-$nic" "/etc/sysconfig/network/ifcfg-$nic"
 dumpk '^[[:space:]]*iface[[:space:]]' /etc/network/interfaces /etc/network/interfaces.d/*
-dumpk '^[[:space:]]*(- )?[A-Za-z0-9_.-]+:[[:space:]]*$|^[[:space:]]*(dhcp4|dhcp6|renderer|version)[[:space:]]*:' /etc/netplan/*.yaml /etc/netplan/*.yml
+# netplan: every mapping key, its value dropped (an address list, a Wi-Fi password), but for dhcp4/dhcp6,
+# renderer and version; a flow mapping keeps only its dhcp4/dhcp6.
+for f in /etc/netplan/*.yaml /etc/netplan/*.yml; do [ -f "$f" ] && { echo "@$T file $f"; sed -n \
+  -e '/^[[:space:]]*\(- \)\{0,1\}dhcp[46][[:space:]]*:/{p;d;}' \
+  -e '/^[[:space:]]*\(- \)\{0,1\}renderer[[:space:]]*:/{p;d;}' \
+  -e '/^[[:space:]]*\(- \)\{0,1\}version[[:space:]]*:/{p;d;}' \
+  -e 's/^\([[:space:]]*\(- \)\{0,1\}[A-Za-z0-9_.-]\{1,\}:\)[[:space:]]*{.*\(dhcp[46]:[[:space:]]*[A-Za-z]*\).*/\1 {\3}/p' -e t \
+  -e 's/^\([[:space:]]*\(- \)\{0,1\}[A-Za-z0-9_.-]\{1,\}:\).*/\1/p' "$f" 2>/dev/null; echo; }; done
 dumpk '^\[|^(interface-name|method|type)=' /etc/NetworkManager/system-connections/*
 # systemd-networkd (CoreOS/Flatcar, Arch, many minimal images): the admin's files, and the runtime and vendor
 # ones when networkd runs.
@@ -111,10 +120,10 @@ EOF
   have chkconfig && chkconfig --list "$n" 2>/dev/null | grep -q '3:on' && echo "chkconfig=on"
   for r in /etc/rc.d/rc.local /etc/rc.local /etc/init.d/after.local; do [ -f "$r" ] && grep -q "$d/bin/$n.script" "$r" && echo "rc_local=$r"; done
 done
-# The tool's own records count only in root's own folder (safe-dir.ts): another user's, or one behind a link,
+# The tool's own records count only in root's own folder (safe-dir.ts): another user's, or one that is a link,
 # could claim a package is installed or a change is running.
 sd=/var/lib/resetpwd-fleet sdok=
-[ -d $sd ] && [ ! -L $sd ] && [ ! -L /var/lib ] && [ ! -L /var ] && [ -n "$(find $sd -prune -user 0 2>/dev/null)" ] && sdok=y
+[ -d $sd ] && [ ! -L $sd ] && [ -n "$(find $sd -prune -user 0 2>/dev/null)" ] && sdok=y
 sec state; [ -n "$sdok" ] && [ -n "$(find $sd/state -prune -user 0 2>/dev/null)" ] && cat $sd/state 2>/dev/null
 sec txn
 if [ -n "$sdok" ] && [ -f $sd/txn ] && [ -n "$(find $sd/txn -prune -user 0 2>/dev/null)" ]; then

@@ -89,8 +89,9 @@ export class FactsParseError extends Error {
 function sections(out: string): { m: Map<string, string[]>; token: string } {
   const m = new Map<string, string[]>();
   const lines = out.split('\n');
-  const first = lines.findIndex((l) => l.trim() !== '');
-  const token = /^@@token ([a-z0-9]{8,40})$/.exec(lines[first] ?? '')?.[1];
+  // What a login shell prints before the script (a .bashrc echo) is not the script's: skipped.
+  const first = lines.findIndex((l) => /^@@token [a-z0-9]{16,40}$/.test(l));
+  const token = first >= 0 ? lines[first]!.slice('@@token '.length) : undefined;
   if (!token) throw new FactsParseError('the facts script did not start (no @@token line): the shell failed before it ran');
   const marker = `@${token} `;
   let cur: string[] | null = null;

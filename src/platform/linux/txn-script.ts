@@ -43,6 +43,7 @@ ${SAFE_DIR_SH}
 safe_dir "$SD" || { echo "resetpwd-fleet: $SAFE_WHY" >&2; exit 1; }
 ${AGENT_PROCS_SH}
 ${LOCK_SH}
+lf_probe
 # Room kept for the end of the change (1 MiB): if the disk fills up meanwhile, it is released so that the
 # journal, the record and the rollback can still be written, and the change stops there.
 dd if=/dev/zero of="$RESERVE" bs=65536 count=16 2>/dev/null || rm -f "$RESERVE"

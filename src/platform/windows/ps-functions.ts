@@ -97,9 +97,12 @@ export const PS_SAFE_DIR = `function SafeDir([string]$path, [bool]$users) {
   $rp = [System.IO.FileAttributes]::ReparsePoint
   $ok = @('S-1-5-32-544', 'S-1-5-18', [System.Security.Principal.WindowsIdentity]::GetCurrent().User.Value)
   $sid = [System.Security.Principal.SecurityIdentifier]
-  $p = $path
+  if ((Test-Path -LiteralPath $path) -and (([System.IO.File]::GetAttributes($path) -band $rp) -ne 0)) { return ($path + ' is a junction or symbolic link: the tool''s folders are never one; remove it and run again') }
+  # Above it, a junction Administrators, SYSTEM or TrustedInstaller made (ProgramData moved to D:) is fine.
+  $sys = @('S-1-5-32-544', 'S-1-5-18', 'S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464')
+  $p = Split-Path -Parent $path
   while ($p) {
-    if ((Test-Path -LiteralPath $p) -and (([System.IO.File]::GetAttributes($p) -band $rp) -ne 0)) { return ($p + ' is a junction or symbolic link: the tool''s folders are never reached through one; remove it and run again') }
+    if ((Test-Path -LiteralPath $p) -and (([System.IO.File]::GetAttributes($p) -band $rp) -ne 0) -and ($sys -notcontains (Get-Acl -LiteralPath $p).GetOwner($sid).Value)) { return ($p + ' is a junction or symbolic link another user made: the tool''s folders are never reached through one; remove it and run again') }
     $p = Split-Path -Parent $p
   }
   if (Test-Path -LiteralPath $path) {
@@ -107,7 +110,7 @@ export const PS_SAFE_DIR = `function SafeDir([string]$path, [bool]$users) {
     $o = (Get-Acl -LiteralPath $path).GetOwner($sid).Value
     if ($ok -notcontains $o) { return ($path + ' belongs to ' + $o + ', not Administrators or SYSTEM: another user may have made it to swap what runs as SYSTEM; remove it and run again') }
   } else { [void][System.IO.Directory]::CreateDirectory($path) }
-  if (([System.IO.File]::GetAttributes($path) -band $rp) -ne 0) { return ($path + ' is a junction or symbolic link: the tool''s folders are never reached through one; remove it and run again') }
+  if (([System.IO.File]::GetAttributes($path) -band $rp) -ne 0) { return ($path + ' is a junction or symbolic link: the tool''s folders are never one; remove it and run again') }
   Protect $path $users
   $todo = New-Object System.Collections.Stack
   $todo.Push($path)

@@ -16,8 +16,10 @@ export const dhcp: LinuxCheck = (f) => {
       const proto = /^\s*BOOTPROTO\s*=\s*["']?([A-Za-z0-9]+)/m.exec(text)?.[1]?.toLowerCase();
       if (proto) verdicts.push({ file, dhcp: proto.startsWith('dhcp') });
     } else if (/netplan/.test(file)) {
-      const block = new RegExp(`^\\s+${nic}:\\s*$([\\s\\S]*?)(?=^\\s{0,4}\\S|(?![\\s\\S]))`, 'm').exec(text)?.[1] ?? '';
-      const m = /dhcp4:\s*(true|yes|false|no)/.exec(block || text);
+      // The NIC's own block when the file has one (even one without dhcp4: then this file does not decide);
+      // the whole file only for a flow-style mapping, where the NIC has no block of its own.
+      const own = new RegExp(`^\\s+${nic}:\\s*$([\\s\\S]*?)(?=^\\s{0,4}\\S|(?![\\s\\S]))`, 'm').exec(text);
+      const m = /dhcp4:\s*(true|yes|false|no)/.exec(own ? own[1]! : text);
       if (m) verdicts.push({ file, dhcp: m[1] === 'true' || m[1] === 'yes' });
     } else if (/NetworkManager/.test(file)) {
       if (new RegExp(`^interface-name=${nic}$`, 'm').test(text)) {

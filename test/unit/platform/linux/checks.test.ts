@@ -71,6 +71,9 @@ describe('Linux checks are pure functions of facts', () => {
     expect(d('/etc/sysconfig/network/ifcfg-eth0', "BOOTPROTO='dhcp4'\n")).toBe('pass');
     expect(d('/etc/netplan/50-cloud-init.yaml', 'network:\n  ethernets:\n    eth0:\n      dhcp4: true\n')).toBe('pass');
     expect(d('/etc/netplan/50-cloud-init.yaml', 'network:\n  ethernets:\n    eth0:\n      dhcp4: false\n')).toBe('fail');
+    // Another NIC's dhcp4 never speaks for the primary one, whose block has none (its addresses are static).
+    const netplanOnly = (text: string) => dhcp(facts((f) => ((f.nicConfigs = { '/etc/netplan/50-cloud-init.yaml': text }), (f.liveAddrs = []))), push).status;
+    expect(netplanOnly('network:\n  ethernets:\n    eth1:\n      dhcp4: true\n    eth0:\n      addresses:\n      gateway4:\n')).toBe('error');
     expect(d('/etc/network/interfaces', 'auto eth0\niface eth0 inet static\n  address 10.0.0.2/24\n')).toBe('fail');
     expect(d('/etc/NetworkManager/system-connections/eth0.nmconnection', '[connection]\ninterface-name=eth0\n[ipv4]\nmethod=auto\n')).toBe('pass');
     expect(d('/etc/NetworkManager/system-connections/eth0.nmconnection', '[connection]\ninterface-name=eth0\n[ipv4]\nmethod=manual\n')).toBe('fail');

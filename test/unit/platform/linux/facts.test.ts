@@ -80,5 +80,7 @@ describe('parseLinuxFacts', () => {
     expect(Object.keys(f.nicConfigs)).toEqual(Object.keys(g.nicConfigs));
     expect(f.os).toEqual(g.os);
     expect(() => parseLinuxFacts(real.replace(/^@@token .*\n/, ''))).toThrow(/no @@token line/);
+    // A login shell's own output before the script is skipped.
+    expect(parseLinuxFacts(`Welcome, operator\n@@token fake\n${real}`).os).toEqual(g.os);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LOCK_SH } from '../../../../src/platform/linux/lock.js';
@@ -32,18 +32,18 @@ function aChange(): number {
   return c.pid!;
 }
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const take = (lock: string) => sh(`take_lock ${lock} && echo "took $(cat ${lock}/pid)" || echo "refused: $LOCK_WHY"`);
+const take = (lock: string) => sh(`take_lock ${lock} && echo "took $(lock_holder ${lock})" || echo "refused: $LOCK_WHY"`);
 
 describe('take_lock', () => {
-  it('a lock folder without a pid yet is being taken: held, not removed — the change whose pid appears wins', async () => {
+  it('an older version\'s lock folder without a pid yet is being taken: held, not removed — the change whose pid appears wins', async () => {
     const lock = path.join(tmp, 'race');
-    mkdirSync(lock); // the other change's mkdir, its pid not written yet
+    mkdirSync(lock); // an older txn.sh's mkdir, its pid not written yet
     const p = take(lock);
     await wait(1500);
     const holder = aChange();
     writeFileSync(path.join(lock, 'pid'), `${holder}\n`);
     expect((await p).out).toBe(`refused: another change (pid ${holder}) is running on this host; nothing was changed\n`);
-    expect(readFileSync(path.join(lock, 'pid'), 'utf8')).toBe(`${holder}\n`);
+    expect(existsSync(path.join(lock, 'pid'))).toBe(true);
   });
 
   it('a lock that stays without a pid (its taker died between mkdir and the pid) is taken over', async () => {
@@ -58,11 +58,28 @@ describe('take_lock', () => {
       const lock = path.join(tmp, name);
       mkdirSync(lock);
       writeFileSync(path.join(lock, 'pid'), `${pid}\n`);
-      expect((await take(lock)).out).toMatch(/^took \d+\n$/);
-      expect(readFileSync(path.join(lock, 'pid'), 'utf8')).not.toBe(`${pid}\n`);
+      const r = await take(lock);
+      expect(r.out).toMatch(/^took \d+\n$/);
+      // The lock is now a link naming its taker's pid: taken in one step, never without a holder.
+      expect(readlinkSync(lock)).toBe(r.out.slice(5).trim());
     }
-    expect(existsSync(path.join(tmp, 'dead.stale'))).toBe(false);
+    expect(existsSync(path.join(tmp, 'dead.break'))).toBe(false);
   });
+
+  it('two changes finding the same stale lock at once: exactly one breaks it and takes it (the other sees the new holder)', async () => {
+    for (let round = 0; round < 8; round++) {
+      const lock = path.join(tmp, `stale-race-${round}`);
+      symlinkSync('999999999', lock); // a holder long gone
+      const one = () => new Promise<string>((resolve) => {
+        const c = spawn('sh', ['-c', `${LOCK_SH}\ntake_lock ${lock} && { echo took; sleep 2; } || echo refused`, 'txn.sh'], { stdio: ['ignore', 'pipe', 'inherit'] });
+        kids.push(c);
+        let out = '';
+        c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        c.on('close', () => resolve(out.trim()));
+      });
+      expect((await Promise.all([one(), one()])).sort(), `round ${round}`).toEqual(['refused', 'took']);
+    }
+  }, 60_000);
 
   it('two changes at once: exactly one takes the lock', async () => {
     const lock = path.join(tmp, 'two');
@@ -90,6 +107,19 @@ describe('limited_for', () => {
     for (const p of ['sleep', 'sh']) symlinkSync(`/bin/${p}`, path.join(bin, p));
     const env = { ...process.env, PATH: bin };
     expect((await sh('command -v timeout || echo none', env)).out).toBe('none\n');
+    // The watchdog and the command it stops end at the same moment: the verdict must not depend on which goes first.
+    const runs = await Promise.all(Array.from({ length: 6 }, () => sh('limited_for 1 sleep 30; echo "rc=$?"', env)));
+    expect(runs.map((r) => r.out)).toEqual(Array(6).fill('rc=124\n'));
+    expect((await sh('limited_for 5 sh -c "exit 3"; echo "rc=$?"', env)).out).toBe('rc=3\n');
+  }, 60_000);
+
+  it('a busybox timeout without -k is not used (the command would never run): the watchdog is', async () => {
+    const bin = path.join(tmp, 'bin-old-busybox');
+    mkdirSync(bin);
+    for (const p of ['sleep', 'sh']) symlinkSync(`/bin/${p}`, path.join(bin, p));
+    // As busybox before 1.30: `timeout [-t SECS] [-s SIG] PROG`, -k unknown.
+    writeFileSync(path.join(bin, 'timeout'), '#!/bin/sh\ncase $1 in -k) echo "timeout: invalid option -- k" >&2; exit 1 ;; esac\nexec "$@"\n', { mode: 0o755 });
+    const env = { ...process.env, PATH: bin };
     expect((await sh('limited_for 1 sleep 30; echo "rc=$?"', env)).out).toBe('rc=124\n');
     expect((await sh('limited_for 5 sh -c "exit 3"; echo "rc=$?"', env)).out).toBe('rc=3\n');
   });

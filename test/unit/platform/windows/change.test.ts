@@ -280,9 +280,21 @@ describe('a Windows host\'s change (the driver with the Windows platform)', () =
     host.reparsePoints.add(ASIDE_DIR.toLowerCase());
     const r = await run();
     expect(r.outcome).toBe('rolled-back');
-    expect(r.error).toContain(`${ASIDE_DIR} is a junction or symbolic link: the tool's folders are never reached through one; remove it and run again`);
+    expect(r.error).toContain(`${ASIDE_DIR} is a junction or symbolic link: the tool's folders are never one; remove it and run again`);
     expect([...host.dirs.values()].filter((d) => d.toLowerCase().startsWith(`${ASIDE_DIR.toLowerCase()}\\`))).toEqual([]);
     expect(r.agent).toMatchObject({ installed: true, version: '1.0.5', running: true });
+  });
+
+  it('ProgramData moved to another volume by an administrator (a junction they own) is fine; one another user made is not', async () => {
+    const ok = setup({ install: OLD });
+    ok.host.reparsePoints.add('c:\\programdata');
+    expect((await ok.run()).outcome).toBe('updated');
+    const bad = setup({ install: OLD });
+    bad.host.reparsePoints.add('c:\\programdata');
+    bad.host.owners.set('c:\\programdata', 'S-1-5-21-1004336348-1177238915-682003330-1001');
+    const r = await bad.run();
+    expect(r.outcome).toBe('failed');
+    expect(r.error).toContain('C:\\ProgramData is a junction or symbolic link another user made');
   });
 
   it('txn.ps1 swapped after its hash check and before its launch: the bootstrap hashes the bytes it runs and runs none', async () => {
