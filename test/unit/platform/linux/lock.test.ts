@@ -32,6 +32,18 @@ function aChange(): number {
   return c.pid!;
 }
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * A change taking the lock and holding it `hold` seconds: "took" or "refused". It names itself txn.sh on its
+ * command line, as txn.sh does, so another taker sees a live change.
+ */
+const aTaker = (lock: string, hold: number) =>
+  new Promise<string>((resolve) => {
+    const c = spawn('sh', ['-c', `${LOCK_SH}\ntake_lock ${lock} && { echo took; sleep ${hold}; } || echo refused`, 'txn.sh'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    kids.push(c);
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.on('close', () => resolve(out.trim()));
+  });
 const take = (lock: string) => sh(`take_lock ${lock} && echo "took $(lock_holder ${lock})" || echo "refused: $LOCK_WHY"`);
 
 describe('take_lock', () => {
@@ -70,28 +82,13 @@ describe('take_lock', () => {
     for (let round = 0; round < 8; round++) {
       const lock = path.join(tmp, `stale-race-${round}`);
       symlinkSync('999999999', lock); // a holder long gone
-      const one = () => new Promise<string>((resolve) => {
-        const c = spawn('sh', ['-c', `${LOCK_SH}\ntake_lock ${lock} && { echo took; sleep 2; } || echo refused`, 'txn.sh'], { stdio: ['ignore', 'pipe', 'inherit'] });
-        kids.push(c);
-        let out = '';
-        c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        c.on('close', () => resolve(out.trim()));
-      });
-      expect((await Promise.all([one(), one()])).sort(), `round ${round}`).toEqual(['refused', 'took']);
+      expect((await Promise.all([aTaker(lock, 2), aTaker(lock, 2)])).sort(), `round ${round}`).toEqual(['refused', 'took']);
     }
   }, 60_000);
 
   it('two changes at once: exactly one takes the lock', async () => {
     const lock = path.join(tmp, 'two');
-    // Each taker names itself txn.sh on its command line, as txn.sh does, so the other sees a live change.
-    const one = () => new Promise<string>((resolve) => {
-      const c = spawn('sh', ['-c', `${LOCK_SH}\ntake_lock ${lock} && { echo took; sleep 3; } || echo refused`, 'txn.sh'], { stdio: ['ignore', 'pipe', 'inherit'] });
-      kids.push(c);
-      let out = '';
-      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      c.on('close', () => resolve(out.trim()));
-    });
-    expect((await Promise.all([one(), one()])).sort()).toEqual(['refused', 'took']);
+    expect((await Promise.all([aTaker(lock, 3), aTaker(lock, 3)])).sort()).toEqual(['refused', 'took']);
   });
 });
 
