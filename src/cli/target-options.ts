@@ -9,11 +9,11 @@ import type { ConnectOptions } from '../session/options.js';
 import type { ResultDocument } from '../core/result.js';
 import { InventoryError, oneTargetPerAddress, resolveTargets } from '../inventory/load.js';
 import { SshConfig, SshConfigError, withSshConfig } from '../session/ssh-config.js';
+import { refusedReach } from '../session/winrm.js';
 import type { Target } from '../inventory/target.js';
 import { renderJson, reporterFor, writeReport } from '../report/reporter.js';
 import { checkKeyFile } from '../transport/key-file.js';
 import { SshAlgorithmError, algorithmsFor } from '../transport/ssh-algorithms.js';
-import { cleartextBasicRefused } from '../transport/winrm/cleartext.js';
 
 const DEFAULT_KNOWN_HOSTS = path.join(os.homedir(), '.ssh', 'known_hosts');
 
@@ -119,16 +119,10 @@ export async function connectOptionsOf(o: TargetCliOptions, targets: Target[]): 
   if (o.key) keys.set(o.key, '--key');
   for (const t of targets) if (t.connection === 'ssh' && t.keyFile && !keys.has(t.keyFile)) keys.set(t.keyFile, `${t.source}: host ${t.name}`);
   for (const [file, from] of keys) checkKeyFile(file, keyPassphrase, from);
-  // Basic over http is refused for the whole run before any host sees the password, unless opted in by name.
-  if (!o.winrmCleartextBasic) {
-    const t = targets.find((h) => h.winrm?.auth === 'basic' && h.winrm.scheme === 'http' && !h.winrm.cleartextBasic);
-    if (t) throw new UsageError(cleartextBasicRefused(`${t.source}: host ${t.name}`));
-  }
-  // A jump host is SSH's: a WinRM host would be contacted directly, around the bastion the operator named.
-  const direct = targets.find((h) => h.connection === 'winrm' && (h.jump ?? o.jump));
-  if (direct) {
-    const how = direct.jump ? 'ProxyJump in its ansible_ssh_common_args' : '--jump';
-    throw new UsageError(`${direct.source}: host ${direct.name} is reached over WinRM, which cannot go through an SSH jump host (${how}); reach it over SSH (ansible_shell_type=powershell), or leave it out of this run (--limit)`);
+  // How a host is reached that the session layer refuses outright: the whole run is refused before any host.
+  for (const t of targets) {
+    const why = refusedReach(t, { jump: o.jump, winrmCleartextBasic: o.winrmCleartextBasic });
+    if (why) throw new UsageError(why);
   }
   // The SSH algorithms an inventory allows a host, checked once: one this client cannot do is the operator's typo.
   for (const t of targets) {

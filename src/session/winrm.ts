@@ -1,6 +1,7 @@
 import type { Target } from '../inventory/target.js';
 import { TransportError } from '../transport/transport.js';
 import type { WinRmTarget } from '../transport/winrm/index.js';
+import { cleartextBasicRefused } from '../transport/winrm/cleartext.js';
 import type { ConnectOptions } from './options.js';
 
 /** Where and how to speak WS-Management to a host: the inventory's ansible_winrm_* first, then the options. */
@@ -27,4 +28,20 @@ export function winrmTargetOf(t: Target, o: ConnectOptions, user: string): WinRm
     // Windows holds a Receive at most this long; a longer step is several Receives, not one long HTTP wait.
     operationTimeoutSec: 20,
   };
+}
+
+/**
+ * Why a WinRM host may not be reached as the run asks, or null: Basic over plain http (the password would
+ * cross in clear on every request) unless opted in by name; any jump host (a bastion is SSH's: the host would
+ * be contacted around it). Checked for every target before any host is contacted.
+ */
+export function refusedReach(t: Target, o: Pick<ConnectOptions, 'jump' | 'winrmCleartextBasic'>): string | null {
+  if (!t.winrm) return null;
+  const where = `${t.source}: host ${t.name}`;
+  if (t.winrm.auth === 'basic' && t.winrm.scheme === 'http' && !t.winrm.cleartextBasic && !o.winrmCleartextBasic) return cleartextBasicRefused(where);
+  if (t.jump ?? o.jump) {
+    const how = t.jump ? 'ProxyJump in its ansible_ssh_common_args' : '--jump';
+    return `${where} is reached over WinRM, which cannot go through an SSH jump host (${how}); reach it over SSH (ansible_shell_type=powershell), or leave it out of this run (--limit)`;
+  }
+  return null;
 }

@@ -88,10 +88,8 @@ export class KnownHosts {
   }
 
   verify(host: string, port: number, keyType: string, keyBlob: Buffer, alias?: string): HostKeyVerdict {
-    const tokens = [hostToken(host, port)];
-    if (alias && alias !== host) tokens.push(hostToken(alias, port));
     const presented = keyBlob.toString('base64');
-    const mine = this.entries.filter((e) => hostsFieldMatches(e.hosts, tokens));
+    const mine = this.linesFor(host, port, alias);
     const revoked = this.entries.find((e) => e.marker === '@revoked' && e.keyBase64 === presented);
     if (revoked) return { status: 'revoked', file: this.file, line: revoked.line };
     const plain = mine.filter((e) => e.marker === '');
@@ -115,9 +113,14 @@ export class KnownHosts {
 
   /** The key types pinned for a host (plain lines naming it), to ask the server for those first. */
   pinnedTypes(host: string, port: number, alias?: string): string[] {
+    return [...new Set(this.linesFor(host, port, alias).filter((e) => e.marker === '').map((e) => e.keyType))];
+  }
+
+  /** The lines naming host:port (or the inventory alias it was given as). */
+  private linesFor(host: string, port: number, alias?: string): KnownHostEntry[] {
     const tokens = [hostToken(host, port)];
     if (alias && alias !== host) tokens.push(hostToken(alias, port));
-    return [...new Set(this.entries.filter((e) => e.marker === '' && hostsFieldMatches(e.hosts, tokens)).map((e) => e.keyType))];
+    return this.entries.filter((e) => hostsFieldMatches(e.hosts, tokens));
   }
 
   /** Records a key first seen (--accept-new), hashed like `HashKnownHosts yes` so the file leaks no names. */
