@@ -11,6 +11,16 @@ import type { KnownHosts } from '../transport/known-hosts.js';
  * checks and read the plug-in's state — all through the host's Platform. Never throws: failures are results.
  */
 export async function auditHost(t: Target, o: ConnectOptions, knownHosts: KnownHosts, open: () => Promise<HostSession> = () => openSession(t, o, knownHosts)): Promise<HostResult> {
+  return (await auditHostSeen(t, o, knownHosts, open)).result;
+}
+
+/** One host's audit, and the server id its metadata service gave (for the cloud's server-id check). */
+export async function auditHostSeen(
+  t: Target,
+  o: ConnectOptions,
+  knownHosts: KnownHosts,
+  open: () => Promise<HostSession> = () => openSession(t, o, knownHosts),
+): Promise<{ result: HostResult; serverId: string | null }> {
   const steps: StepRecord[] = [];
   const base: HostResult = {
     name: t.name, address: t.host, port: t.port, transport: t.connection, reachable: false, os: null,
@@ -22,13 +32,14 @@ export async function auditHost(t: Target, o: ConnectOptions, knownHosts: KnownH
     s = await time('connect', open);
     const p = s.platform;
     const facts = await time('facts', () => p.facts(s!));
-    const checks = p.checks(facts, { pull: o.pull, inventoryEip: t.eip });
-    return {
+    const checks = p.checks(facts, { pull: o.pull, inventoryEip: t.eip, eipFrom: t.vars.server_id ? 'the cloud API' : 'the inventory' });
+    const result: HostResult = {
       ...base, reachable: true, os: p.os(facts), checks, agent: p.agent(facts), outcome: checks.some((c) => c.status === 'fail') ? 'failed' : 'ok',
       ...(s.transport.algorithms ? { ssh: s.transport.algorithms } : {}),
     };
+    return { result, serverId: p.serverId(facts) };
   } catch (e) {
-    return { ...base, ...failureOf(e, t.name) };
+    return { result: { ...base, ...failureOf(e, t.name) }, serverId: null };
   } finally {
     await s?.close().catch(() => undefined);
   }

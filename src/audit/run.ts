@@ -3,7 +3,8 @@ import type { Target } from '../inventory/target.js';
 import { runFleet } from '../fleet/runner.js';
 import type { ErrorBudget } from '../fleet/budget.js';
 import type { WaveSpec } from '../fleet/canary.js';
-import { auditHost } from './host.js';
+import { auditHostSeen } from './host.js';
+import type { CloudView } from '../cloud/view.js';
 import { retryable } from '../session/failure.js';
 import type { ConnectOptions } from '../session/options.js';
 import { skippedResult, summarize, type HostResult, type ResultDocument } from '../core/result.js';
@@ -15,6 +16,8 @@ export interface AuditRunOptions extends ConnectOptions {
   retries?: number | undefined;
   signal?: AbortSignal | undefined;
   onWave?: (wave: number, of: number, size: number) => void;
+  /** With --cloud: the cloud's verdicts join each host's row, and servers it says are stopped are not contacted. */
+  cloud?: CloudView | undefined;
 }
 
 /** The library entry of `audit` and `status`: facts and checks for every target, in parallel. */
@@ -29,7 +32,8 @@ export async function runAudit(
   const fleet = await runFleet(
     targets.length,
     async (i) => {
-      const r = await auditHost(targets[i]!, o, knownHosts);
+      const t = targets[i]!;
+      const r = o.cloud ? await withCloud(t, o, knownHosts, o.cloud) : (await auditHostSeen(t, o, knownHosts)).result;
       // `status` reports the plug-in, not the prerequisites: its outcome is about reaching the host.
       return command === 'status' ? { ...r, checks: [], outcome: r.outcome === 'failed' && r.agent ? 'ok' : r.outcome } : r;
     },
@@ -48,4 +52,27 @@ export async function runAudit(
   );
   const hosts = fleet.results;
   return { command, startedAt, finishedAt: new Date().toISOString(), hosts, summary: summarize(hosts), stopped: fleet.stopped };
+}
+
+/**
+ * One host's row with the cloud's side merged in: the in-guest audit (unless the cloud says the server is not
+ * running: then it is not contacted, and the row says what the cloud knows), then the cloud checks (the flag's
+ * verdict depends on what the host has).
+ */
+async function withCloud(t: Target, o: AuditRunOptions, knownHosts: KnownHosts, cloud: CloudView): Promise<HostResult> {
+  const server = cloud.serverOf(t);
+  const serverId = server ? { serverId: server.id } : {};
+  const why = cloud.notContacted(t);
+  if (why) {
+    const checks = await cloud.checks(t, { agent: null, serverId: null, reached: false });
+    return { ...skippedResult(t, why), ...serverId, checks, outcome: 'unreachable', error: `${t.name}: ${why}`, failure: 'not-running' };
+  }
+  const audit = auditHostSeen(t, o, knownHosts);
+  // The flag does not depend on the host; its verdict does (installed or not), so it waits for the audit.
+  const seen = await audit;
+  const checks = await cloud.checks(t, { agent: seen.result.agent, serverId: seen.serverId, reached: seen.result.reachable && seen.result.os !== null });
+  const r = seen.result;
+  const all = [...r.checks, ...checks];
+  const outcome = r.outcome === 'ok' || r.outcome === 'failed' ? (all.some((c) => c.status === 'fail') ? 'failed' : 'ok') : r.outcome;
+  return { ...r, ...serverId, checks: all, outcome };
 }

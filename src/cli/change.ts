@@ -6,9 +6,10 @@ import type { ChangeCommand } from '../core/plan.js';
 import { renderChange } from '../report/change.js';
 import { failedHosts, findRun } from '../fleet/runs.js';
 import { addRolloutOptions, observeRun, rolloutOf, type RolloutCliOptions } from './rollout.js';
-import { addTargetOptions, connectOptionsOf, emit, intArg, targetsOf, type TargetCliOptions } from './target-options.js';
+import { addTargetOptions, connectOptionsOf, emit, intArg } from './target-options.js';
+import { addCloudOptions, runTargetsOf, type CloudCliOptions } from './cloud-options.js';
 
-interface ChangeCliOptions extends TargetCliOptions, RolloutCliOptions {
+interface ChangeCliOptions extends CloudCliOptions, RolloutCliOptions {
   resume?: string;
   retryFailed?: string;
   package?: string;
@@ -53,7 +54,7 @@ export function changeCommand(name: ChangeCommand): Command {
     .addOption(new Option('--settle <seconds>', 'how long the new agent must keep running before it counts as running').default(3).argParser(intArg('--settle', 0, 600)))
     .option('--resume <run>', 'continue an interrupted run (its id, or "latest"): finished hosts are not touched again')
     .option('--retry-failed <run>', 'target only the hosts that failed, rolled back or were unreachable in that run');
-  addRolloutOptions(addTargetOptions(cmd), true).action(async (o: ChangeCliOptions) => {
+  addRolloutOptions(addCloudOptions(addTargetOptions(cmd)), true).action(async (o: ChangeCliOptions) => {
     if (name !== 'uninstall' && !o.package) throw new UsageError(`${name}: --package ZIP is required (the plug-in zip, with its .sha256 beside it or --sha256)`);
     if (o.pull === true) throw new UsageError(`${name} --pull: give the URL the hosts download the package from (a mirror, or the official bucket's CloudResetPwdAgent.zip for their region and architecture)`);
     if (typeof o.pull === 'string' && !/^https?:\/\/[^\s'"]+$/.test(o.pull)) throw new UsageError(`--pull ${o.pull}: give an http:// or https:// URL`);
@@ -62,7 +63,9 @@ export function changeCommand(name: ChangeCommand): Command {
     }
     if (o.resume && o.retryFailed) throw new UsageError('--resume and --retry-failed: give one of them');
     if (o.resume && o.dryRun) throw new UsageError('--resume with --dry-run: a dry run has no journal to continue; drop one of them');
-    let targets = targetsOf(o);
+    const fromOptions = await runTargetsOf(o, { changing: true });
+    const cloudSecrets = fromOptions.cloudSecrets;
+    let targets = fromOptions.targets;
     const resume = o.resume ? findRun(o.resume) : undefined;
     if (o.retryFailed) {
       const run = findRun(o.retryFailed);
@@ -72,7 +75,7 @@ export function changeCommand(name: ChangeCommand): Command {
     }
     const conn = await connectOptionsOf(o, targets);
     const runId = resume?.id ?? newRunId();
-    const run = observeRun(o, conn, targets, runId, name, { package: o.package ?? null, dryRun: !!o.dryRun, resume: o.resume ?? null });
+    const run = observeRun(o, conn, targets, runId, name, { package: o.package ?? null, dryRun: !!o.dryRun, resume: o.resume ?? null }, cloudSecrets);
     const doc = await runChange(name, targets, {
       ...conn,
       concurrency: o.concurrency,

@@ -30,11 +30,12 @@ export function addRolloutOptions(cmd: Command, changing: boolean): Command {
 }
 
 /**
- * Everything secret this run knows — login and sudo passwords, key passphrases, from options and inventory —
+ * Everything secret this run knows — login and sudo passwords, key passphrases, from options and inventory, and
+ * the cloud's access key, secret key and token —
  * scrubbed from the log, the progress lines, the result document and the reports.
  */
-export function redactorOf(conn: ConnectOptions, targets: Target[]): Redactor {
-  return new Redactor([conn.password, conn.becomePassword, conn.keyPassphrase, ...targets.flatMap((t) => [t.password, t.becomePassword])]);
+export function redactorOf(conn: ConnectOptions, targets: Target[], more: string[] = []): Redactor {
+  return new Redactor([conn.password, conn.becomePassword, conn.keyPassphrase, ...targets.flatMap((t) => [t.password, t.becomePassword]), ...more]);
 }
 
 /** The result document with every secret scrubbed (a last line of defence: none should be in it). */
@@ -99,8 +100,8 @@ export function interruptible(): { signal: AbortSignal; dispose: () => void } {
  * What every host-touching command does around its run: progress on stderr, the log, Ctrl-C handling, and
  * the secrets scrubbed from the document at the end.
  */
-export function observeRun(o: RolloutCliOptions, conn: ConnectOptions, targets: Target[], runId: string, command: string, extra: Record<string, unknown> = {}) {
-  const redactor = redactorOf(conn, targets);
+export function observeRun(o: RolloutCliOptions, conn: ConnectOptions, targets: Target[], runId: string, command: string, extra: Record<string, unknown> = {}, secrets: string[] = []) {
+  const redactor = redactorOf(conn, targets, secrets);
   const logger = runLogger(o, redactor, runId);
   const progress = new Progress(process.stderr, undefined, (s) => redactor.redact(s));
   const stop = interruptible();

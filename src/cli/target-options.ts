@@ -181,13 +181,26 @@ async function promptSecret(prompt: string): Promise<string> {
 
 /** The targets the options name (inventories, -H, --limit); an inventory problem is a usage error (exit 2). */
 export function targetsOf(o: TargetCliOptions): Target[] {
-  // An unknown report format, or a report path that is a symbolic link, is refused before any host is contacted.
+  checkReportPath(o);
+  try {
+    return finishTargets(o, resolveTargets({ inventory: o.inventory, hosts: o.host, limit: o.limit, user: o.user }));
+  } catch (e) {
+    if (e instanceof InventoryError || e instanceof SshConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** An unknown report format, or a report path that is a symbolic link, is refused before any host is contacted. */
+export function checkReportPath(o: TargetCliOptions): void {
   if (o.report) {
     reporterFor(o.report);
     checkWritablePath(o.report, '--report');
   }
+}
+
+/** What every source of targets goes through: this controller's shard, the operator's ssh config, one target per address. */
+export function finishTargets(o: TargetCliOptions, all: Target[]): Target[] {
   try {
-    const all = resolveTargets({ inventory: o.inventory, hosts: o.host, limit: o.limit, user: o.user });
     const mine = inShard(all, o.shard);
     if (mine.length === 0) throw new UsageError(`--shard ${o.shard!.k}/${o.shard!.n}: none of the ${all.length} hosts falls in this shard`);
     const cfg = SshConfig.load(o.sshConfig);

@@ -13,6 +13,8 @@ export interface CheckResult {
 export interface CheckContext {
   pull: boolean;
   inventoryEip?: string | undefined;
+  /** Where inventoryEip came from, for the detail: the inventory (eip=) or the cloud API (--cloud). */
+  eipFrom?: string | undefined;
 }
 
 export const MB = 1024 * 1024;
@@ -29,7 +31,7 @@ export const DISK_MIN_BYTES = 300 * MB;
 export function eipResult(publicIpv4: string | null, ctx: CheckContext): CheckResult {
   const id = 'eip';
   const ip = publicIpv4 ?? ctx.inventoryEip ?? null;
-  if (ip) return { id, status: 'pass', detail: `EIP ${ip}${publicIpv4 ? '' : ' (from the inventory)'}` };
+  if (ip) return { id, status: 'pass', detail: `EIP ${ip}${publicIpv4 ? '' : ` (from ${ctx.eipFrom ?? 'the inventory'})`}` };
   return ctx.pull
     ? { id, status: 'fail', detail: 'no EIP bound: the host cannot download the package itself (--pull); bind an EIP or push it' }
     : { id, status: 'warn', detail: 'no EIP bound (not needed: the package is pushed over the connection)' };

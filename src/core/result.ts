@@ -48,6 +48,8 @@ export interface HostResult {
   failure?: ConnectFailure;
   /** The SSH algorithms the host was reached with. */
   ssh?: SshAlgorithmsUsed;
+  /** The cloud's id of the server (--cloud, or an inventory's server_id). */
+  serverId?: string;
 }
 
 /** Why a host could not be worked on at the connection level (the session layer classifies, once). */
@@ -58,7 +60,8 @@ export type ConnectFailure =
   | 'host-key-changed'
   | 'auth-failed'
   | 'protocol'
-  | 'lost'; // the connection died after login (peer gone, sshd killed)
+  | 'lost' // the connection died after login (peer gone, sshd killed)
+  | 'not-running'; // the cloud says the server is stopped (or has no address to reach): not contacted
 
 /** A host the run did not start (error budget spent, interrupted): untouched, and said so. */
 export function skippedResult(t: { name: string; host: string; port: number; connection: 'ssh' | 'winrm' }, why: string): HostResult {

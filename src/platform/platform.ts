@@ -28,6 +28,8 @@ export interface Platform<F = unknown> {
   os(f: F): HostOs;
   checks(f: F, ctx: CheckContext): CheckResult[];
   agent(f: F): AgentState;
+  /** The server's id as its metadata service gives it (the cloud's server id), or null. */
+  serverId(f: F): string | null;
   plan(command: ChangeCommand, f: F, checks: CheckResult[], pkg: PackageInfo | null, o: PlanOptions): Plan;
   /** After a change that could not roll back: what the host has now (appended to the error). */
   describeLeft(f: F): string;

@@ -69,6 +69,8 @@ export interface SimulatedWindowsHostOptions {
   adapters?: SimAdapter[];
   metadataReachable?: boolean;
   publicIpv4?: string | null;
+  /** The uuid openstack/latest/meta_data.json gives (the cloud's server id); default none. */
+  serverId?: string | null;
   /** What is installed before the test (null: a clean host). */
   install?: SimInstall | null;
   /** A state record STATE_DIR\state written by an earlier run. */
@@ -207,6 +209,7 @@ export class SimulatedWindowsHost {
   adapters: SimAdapter[];
   metadataReachable: boolean;
   publicIpv4: string | null;
+  serverId: string | null;
   tools: { getFileHash: boolean; expandArchive: boolean; zipFile: boolean };
   knobs: SimKnobs;
   mirror: Record<string, Buffer>;
@@ -249,6 +252,7 @@ export class SimulatedWindowsHost {
     this.adapters = o.adapters ?? [{ ifIndex: 6, name: 'Ethernet', dhcp: true, ipv4: ['192.168.0.12'], defaultRoute: { metric: 0, nextHop: '192.168.0.1' } }];
     this.metadataReachable = o.metadataReachable ?? true;
     this.publicIpv4 = o.publicIpv4 === undefined ? '203.0.113.7' : o.publicIpv4;
+    this.serverId = o.serverId ?? null;
     this.tools = { getFileHash: true, expandArchive: true, zipFile: true, ...o.tools };
     this.mirror = o.mirror ?? {};
     this.knobs = { setupServiceNeverRuns: false, lockedFolder: null, uninstallHangs: false, dropConnectionAt: null, linesPerPoll: 3, killTransactionAt: null, ...o.knobs };
@@ -471,6 +475,7 @@ export class SimulatedWindowsHost {
       emit(`nic_name.${a.ifIndex}`, a.name);
     }
     emit('meta_data', this.metadataReachable ? 200 : 0);
+    if (this.metadataReachable && this.serverId) emit('server_id', this.serverId);
     emit('public_ipv4_code', this.metadataReachable ? (this.publicIpv4 ? 200 : 404) : 0);
     if (this.metadataReachable && this.publicIpv4) emit('public_ipv4', this.publicIpv4);
     emit('get_file_hash', this.tools.getFileHash ? 'yes' : 'no');

@@ -74,7 +74,10 @@ md() {
   else echo none; fi
 }
 tmp=$(mktemp 2>/dev/null || echo /dev/null)
-echo "meta_data=$(md openstack/latest/meta_data.json /dev/null)"
+code=$(md openstack/latest/meta_data.json "$tmp")
+echo "meta_data=$code"
+# The server's id (its uuid), to tell the cloud's server from another one at the same address.
+[ "$code" = 200 ] && [ "$tmp" != /dev/null ] && echo "server_id=$(head -c 65536 "$tmp" | tr -d '\r\n' | sed -n 's/.*"uuid"[[:space:]]*:[[:space:]]*"\([0-9A-Fa-f-]\{36\}\)".*/\1/p')"
 code=$(md latest/meta-data/public-ipv4 "$tmp")
 echo "public_ipv4_code=$code"
 [ "$code" = 200 ] && [ "$tmp" != /dev/null ] && echo "public_ipv4=$(head -c 64 "$tmp" | tr -d '\r\n')"

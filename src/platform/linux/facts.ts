@@ -69,7 +69,8 @@ export interface LinuxFacts {
   networkd: boolean;
   /** `ip -o -4 addr show dev <primary>`: the live IPv4 addresses of the primary NIC ("dynamic": a DHCP lease). */
   liveAddrs: string[];
-  metadata: { client: boolean; reachable: boolean | null; publicIpv4: string | null };
+  /** serverId: the uuid of openstack/latest/meta_data.json (the cloud's server id), or null. */
+  metadata: { client: boolean; reachable: boolean | null; publicIpv4: string | null; serverId: string | null };
   systemd: boolean;
   tools: string[];
   agents: { main: AgentFacts; update: AgentFacts };
@@ -261,6 +262,7 @@ export function parseLinuxFacts(out: string): LinuxFacts {
       // Any HTTP answer (200 or 404) proves TCP 80 on 169.254.169.254 is reachable; 000 is no answer.
       reachable: client ? /^[1-5]\d\d$/.test(code) : null,
       publicIpv4: md.public_ipv4_code === '200' && md.public_ipv4 ? md.public_ipv4 : null,
+      serverId: md.meta_data === '200' && md.server_id && /^[0-9a-f-]{36}$/i.test(md.server_id) ? md.server_id.toLowerCase() : null,
     },
     systemd: kv(sec.get('init')).systemd === 'yes',
     tools: (sec.get('tools') ?? []).map((t) => t.trim()).filter(Boolean),

@@ -23,6 +23,7 @@ export const linux: Platform<LinuxFacts> = {
   os: (f) => ({ family: 'linux', id: f.os.id, version: f.os.version, arch: f.os.arch }),
   checks: runLinuxChecks,
   agent: agentState,
+  serverId: (f) => f.metadata.serverId,
   plan: planChange,
   describeLeft: (f) => {
     const a = agentState(f);

@@ -53,7 +53,8 @@ export interface WindowsFacts {
   adapters: WindowsAdapter[];
   /** Default routes (0.0.0.0/0), lowest metric first. */
   defaultRoutes: { ifIndex: number; metric: number | null; nextHop: string | null }[];
-  metadata: { reachable: boolean | null; code: number | null; publicIpv4: string | null };
+  /** serverId: the uuid of openstack/latest/meta_data.json (the cloud's server id), or null. */
+  metadata: { reachable: boolean | null; code: number | null; publicIpv4: string | null; serverId: string | null };
   tools: { getFileHash: boolean; expandArchive: boolean; zipFile: boolean; cim: boolean };
   agents: { main: WindowsAgentFacts; update: WindowsAgentFacts };
   stateFile: Record<string, string>;
@@ -150,7 +151,8 @@ export function parseWindowsFacts(stdout: string): WindowsFacts {
     adapters,
     defaultRoutes,
     // Any HTTP status (200, 404) proves TCP 80 to 169.254.169.254 works; 0 is no answer.
-    metadata: { code, reachable: code === null ? null : code >= 100 && code < 600, publicIpv4: get('public_ipv4_code') === '200' && get('public_ipv4') ? get('public_ipv4')! : null },
+    metadata: { code, reachable: code === null ? null : code >= 100 && code < 600, publicIpv4: get('public_ipv4_code') === '200' && get('public_ipv4') ? get('public_ipv4')! : null,
+      serverId: code === 200 && /^[0-9a-f-]{36}$/i.test(get('server_id') ?? '') ? get('server_id')!.toLowerCase() : null },
     tools: {
       getFileHash: get('get_file_hash') === 'yes',
       expandArchive: get('expand_archive') === 'yes',

@@ -18,6 +18,7 @@ export const windows: Platform<WindowsFacts> = {
   os: windowsOs,
   checks: runWindowsChecks,
   agent: windowsAgentState,
+  serverId: (f) => f.metadata.serverId,
   plan: planWindowsChange,
   describeLeft: (f) => {
     const a = windowsAgentState(f);

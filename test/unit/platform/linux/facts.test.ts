@@ -9,6 +9,13 @@ const rec = (name: string) =>
   readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/facts', `${name}.txt`), 'utf8');
 
 describe('parseLinuxFacts', () => {
+  it('reads the server id (the uuid of meta_data.json) only from a metadata service that answered, in lower case', () => {
+    const withId = rec('c7-old').replace('meta_data=200\n', 'meta_data=200\nserver_id=4F0D9A6E-2C1B-4B7A-9F1E-0123456789AB\n');
+    expect(parseLinuxFacts(withId).metadata.serverId).toBe('4f0d9a6e-2c1b-4b7a-9f1e-0123456789ab');
+    expect(parseLinuxFacts(withId.replace('meta_data=200', 'meta_data=000')).metadata.serverId).toBeNull();
+    expect(parseLinuxFacts(rec('c7-old').replace('meta_data=200\n', 'meta_data=200\nserver_id=not-a-uuid; rm -rf /\n')).metadata.serverId).toBeNull();
+  });
+
   it('reads a CentOS 7 host with the old two-agent plug-in running in AUTO mode', () => {
     const f = parseLinuxFacts(rec('c7-old'));
     expect(f.os).toEqual({ family: 'linux', id: 'centos', version: '7', name: 'CentOS Linux 7 (Core)', arch: 'x86_64' });
@@ -19,7 +26,7 @@ describe('parseLinuxFacts', () => {
     expect(f.selinux.getenforce).toBe('Disabled');
     expect(f.primaryNic).toBe('eth0');
     expect(Object.keys(f.nicConfigs)).toContain('/etc/sysconfig/network-scripts/ifcfg-eth0');
-    expect(f.metadata).toEqual({ client: true, reachable: true, publicIpv4: '203.0.113.10' });
+    expect(f.metadata).toEqual({ client: true, reachable: true, publicIpv4: '203.0.113.10', serverId: null });
     expect(f.systemd).toBe(true);
     expect(f.agents.main).toMatchObject({ present: true, running: true, backendType: 'AUTO', log4jCore: '2.8.2', unit: true, unitEnabled: true });
     expect(f.agents.main.javaCommand).toBe('/CloudResetPwdUpdateAgent/depend/jre1.8.0_131/bin/java');
@@ -56,7 +63,7 @@ describe('parseLinuxFacts', () => {
   it('sees no metadata answer and no plug-in on a bare Ubuntu without unzip', () => {
     const f = parseLinuxFacts(rec('ubuntu-bare'));
     expect(f.os.id).toBe('ubuntu');
-    expect(f.metadata).toEqual({ client: true, reachable: false, publicIpv4: null });
+    expect(f.metadata).toEqual({ client: true, reachable: false, publicIpv4: null, serverId: null });
     expect(f.tools).not.toContain('unzip');
     expect(f.agents.main.present).toBe(false);
     expect(f.nicConfigs['/etc/netplan/50-cloud-init.yaml']).toMatch(/dhcp4: true/);

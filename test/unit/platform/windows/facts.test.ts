@@ -9,6 +9,14 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const sample = (name: string) => parseWindowsFacts(readFileSync(path.join(here, '../../fixtures/windows-facts', name), 'utf8'));
 
 describe('parseWindowsFacts', () => {
+  it('reads the server id (the uuid of meta_data.json) only from a metadata service that answered, in lower case', () => {
+    const text = readFileSync(path.join(here, '../../fixtures/windows-facts', 'ws2019-old-two-agents.txt'), 'utf8');
+    const withId = text.replace(/meta_data=200(\r?\n)/, 'meta_data=200$1server_id=4F0D9A6E-2C1B-4B7A-9F1E-0123456789AB$1');
+    expect(withId).not.toBe(text);
+    expect(parseWindowsFacts(withId).metadata.serverId).toBe('4f0d9a6e-2c1b-4b7a-9f1e-0123456789ab');
+    expect(parseWindowsFacts(withId.replace('meta_data=200', 'meta_data=0')).metadata.serverId).toBeNull();
+  });
+
   it('reads a Server 2019 with the old two-agent layout: OS, C:, adapters, metadata, both agents and their services', () => {
     const f = sample('ws2019-old-two-agents.txt');
     expect(f.complete).toBe(true);
@@ -18,7 +26,7 @@ describe('parseWindowsFacts', () => {
     expect(f.c).toMatchObject({ freeBytes: 21474836480, writable: true });
     expect(f.adapters).toEqual([{ ifIndex: 6, name: 'Ethernet', dhcp: true, ipv4: ['192.168.0.12'] }]);
     expect(f.defaultRoutes).toEqual([{ ifIndex: 6, metric: 0, nextHop: '192.168.0.1' }]);
-    expect(f.metadata).toEqual({ code: 200, reachable: true, publicIpv4: '203.0.113.7' });
+    expect(f.metadata).toEqual({ code: 200, reachable: true, publicIpv4: '203.0.113.7', serverId: null });
     expect(f.agents.main).toMatchObject({ present: true, log4jCore: '2.8.2', backendType: 'AUTO', running: true, jvmPid: 2240, aclWriters: ['S-1-5-11'] });
     expect(f.agents.main.service).toMatchObject({ state: 'Running', startMode: 'Auto', pid: 2212 });
     expect(f.agents.main.service!.path).toBe('"C:\\CloudResetPwdAgent\\bin\\wrapper.exe" -s "C:\\CloudResetPwdAgent\\conf\\wrapper.conf"');
@@ -48,7 +56,7 @@ describe('parseWindowsFacts', () => {
     expect(f.tools).toEqual({ getFileHash: true, expandArchive: false, zipFile: true, cim: true });
     expect(f.defaultRoutes.map((r) => r.ifIndex)).toEqual([12, 14]);
     expect(f.adapters.find((a) => a.ifIndex === 12)).toMatchObject({ name: 'Ethernet 2', dhcp: false });
-    expect(f.metadata).toEqual({ code: 404, reachable: true, publicIpv4: null });
+    expect(f.metadata).toEqual({ code: 404, reachable: true, publicIpv4: null, serverId: null });
     expect(f.agents.main).toMatchObject({ present: false, service: null, running: false });
     expect(windowsOs(f).id).toBe('windows-server-2012r2');
     expect(windowsAgentState(f)).toMatchObject({ installed: false, updateAgent: false, running: false, version: null });

@@ -29,7 +29,7 @@ describe('SimulatedWindowsHost', () => {
     const f = await gatherWindowsFacts(windowsShell(simulatedTransport(h)));
     expect(h.received[0]!.script).toBe(psScript(WINDOWS_FACTS_SCRIPT));
     expect(f.c.freeBytes).toBe(123 * 1024 * 1024);
-    expect(f.metadata).toEqual({ code: 200, reachable: true, publicIpv4: null });
+    expect(f.metadata).toEqual({ code: 200, reachable: true, publicIpv4: null, serverId: null });
     expect(f.agents.update).toMatchObject({ present: true, version: '1.0.5', running: true, log4jCore: '2.8.2', aclWriters: ['S-1-5-11'] });
     expect(f.agents.main.service).toMatchObject({ state: 'Running', startMode: 'Auto' });
     expect(f.agents.main.jvmPid).toBeGreaterThan(0);

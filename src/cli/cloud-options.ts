@@ -1,0 +1,99 @@
+import { Option, type Command } from 'commander';
+import { isIP } from 'node:net';
+import { UsageError } from '../errors.js';
+import { CloudError } from '../cloud/api.js';
+import { resolveCredentials, type CloudCredentials } from '../cloud/credentials.js';
+import { parseCloudFilters, resolveCloudTargets, type AddressKind, type CloudRun } from '../cloud/inventory.js';
+import { DEFAULT_ENDPOINT } from '../cloud/sdk-client.js';
+import { resolveTargets } from '../inventory/load.js';
+import { InventoryError, type Target } from '../inventory/target.js';
+import { checkReportPath, finishTargets, targetsOf, type TargetCliOptions } from './target-options.js';
+
+/** Targets from the cloud (SPEC "Targets from the cloud"): the ECS API as the inventory. */
+export function addCloudOptions(cmd: Command): Command {
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  return cmd
+    .addOption(new Option('--cloud <region>', 'list the servers of the project in REGION (e.g. cn-north-4) through the ECS API and target them (beside -i: match the inventory\'s hosts to servers)').argParser(regionArg))
+    .option('--cloud-filter <filter>', 'with --cloud: name=GLOB, tag=KEY=VALUE, status=STATUS, enterprise-project=ID; repeatable', collect)
+    .addOption(new Option('--address <kind>', 'with --cloud: reach servers at their private address or their EIP').choices(['private', 'eip']).default('private'))
+    .option('--project-id <id>', 'with --cloud: the project (default: HUAWEICLOUD_SDK_PROJECT_ID or the credentials file)')
+    .option('--cloud-credentials <file>', 'with --cloud: file with ak, sk (security_token, project_id), mode 600 (default: HUAWEICLOUD_SDK_AK/SK/SECURITY_TOKEN)')
+    .option('--cloud-endpoint <url>', `with --cloud: API endpoint template (default ${DEFAULT_ENDPOINT}); https, or http on a loopback address only`);
+}
+
+function regionArg(v: string): string {
+  if (!/^[a-z0-9]+(?:-[a-z0-9]+){1,4}$/.test(v)) throw new UsageError(`--cloud ${v}: not a region id; give one such as cn-north-4 or ap-southeast-1`);
+  return v;
+}
+
+export interface CloudCliOptions extends TargetCliOptions {
+  cloud?: string;
+  cloudFilter?: string[];
+  address: AddressKind;
+  projectId?: string;
+  cloudCredentials?: string;
+  cloudEndpoint?: string;
+}
+
+/** The endpoint template, checked: the AK signs every request, and only TLS keeps the answers honest. */
+export function checkEndpoint(v: string): string {
+  let u: URL;
+  try {
+    u = new URL(v.replace(/\{service\}|\{region\}/g, 'x'));
+  } catch {
+    throw new UsageError(`--cloud-endpoint ${v}: not a URL; give https://{service}.{region}.example.com`);
+  }
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const loopback = (isIP(host) === 4 && host.startsWith('127.')) || host === '::1' || host === 'localhost';
+  if (u.protocol === 'http:' && !loopback) throw new UsageError(`--cloud-endpoint ${v}: plain http would send signed requests and trust unsigned answers; give an https:// endpoint`);
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new UsageError(`--cloud-endpoint ${v}: give an https:// URL`);
+  if (u.search || u.hash || u.username || u.password) throw new UsageError(`--cloud-endpoint ${v}: give the endpoint without query, fragment or user`);
+  return v;
+}
+
+/** The run's targets: the inventory's, the cloud's, or the inventory's matched to the cloud's servers. */
+export async function runTargetsOf(o: CloudCliOptions, opts: { changing: boolean } = { changing: false }): Promise<{ targets: Target[]; cloud?: CloudRun; cloudSecrets: string[] }> {
+  const cloudOnly = ['cloudFilter', 'projectId', 'cloudCredentials', 'cloudEndpoint'] as const;
+  if (!o.cloud) {
+    for (const k of cloudOnly) if (o[k] !== undefined) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for --cloud REGION; add --cloud or drop it`);
+    return { targets: targetsOf(o), cloudSecrets: [] };
+  }
+  checkReportPath(o);
+  const filter = parseCloudFilters(o.cloudFilter);
+  const endpoint = o.cloudEndpoint ? checkEndpoint(o.cloudEndpoint) : undefined;
+  const credentials: CloudCredentials = resolveCredentials({ credentialsFile: o.cloudCredentials, projectId: o.projectId });
+  let inventory: Target[] | undefined;
+  if ((o.inventory?.length ?? 0) + (o.host?.length ?? 0) > 0) {
+    try {
+      inventory = resolveTargets({ inventory: o.inventory, hosts: o.host, limit: o.limit, user: o.user });
+    } catch (e) {
+      if (e instanceof InventoryError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
+  // The SDK is loaded only now: a run without --cloud never pays for it.
+  const { sdkCloudApi } = await import('../cloud/sdk-client.js');
+  const api = sdkCloudApi({ region: o.cloud, credentials, endpoint, timeoutMs: Math.min(o.timeout, 60) * 1000 });
+  let made: Awaited<ReturnType<typeof resolveCloudTargets>>;
+  try {
+    made = await resolveCloudTargets(api, { filter, address: o.address, limit: inventory ? undefined : o.limit, inventory });
+  } catch (e) {
+    if (e instanceof CloudError) {
+      // A refused key, a wrong project or a missing permission is the operator's input to fix: nothing was touched.
+      if (e.failure === 'auth' || e.failure === 'forbidden' || e.failure === 'not-found' || e.failure === 'bad-request') throw new UsageError(`--cloud ${o.cloud}: ${e.message}`);
+      throw new Error(`--cloud ${o.cloud}: ${e.message}`);
+    }
+    if (e instanceof InventoryError) throw new UsageError(e.message);
+    throw e;
+  }
+  let targets = made.targets;
+  if (opts.changing && made.cloud.notContacted.size > 0) {
+    // A change cannot reach a stopped server: it is left out, and said so, rather than waited on.
+    const skip = made.cloud.notContacted;
+    const left = targets.filter((t) => t.vars.server_id && skip.has(t.vars.server_id));
+    process.stderr.write(`resetpwd-fleet: ${left.length} server(s) not targeted: ${left.slice(0, 10).map((t) => `${t.name} (${skip.get(t.vars.server_id!)!.replace(/: not contacted$/, '')})`).join('; ')}${left.length > 10 ? '; …' : ''}\n`);
+    targets = targets.filter((t) => !(t.vars.server_id && skip.has(t.vars.server_id)));
+    if (targets.length === 0) throw new UsageError(`--cloud ${o.cloud}: none of the listed servers is running; nothing to change`);
+  }
+  return { targets: finishTargets(o, targets), cloud: made.cloud, cloudSecrets: [credentials.sk, credentials.securityToken ?? '', credentials.ak] };
+}

@@ -1,0 +1,85 @@
+/**
+ * The cloud as this tool sees it: a few calls of the ECS and VPC APIs behind one small interface, so the
+ * audit, the inventory and the tests never meet the SDK (sdk-client.ts) and its models.
+ */
+
+/** One ECS server, as ListServersDetails describes it (only what the tool uses). */
+export interface CloudServer {
+  id: string;
+  name: string;
+  /** ACTIVE, SHUTOFF, BUILD, REBOOT, ERROR, … (the API's word). */
+  status: string;
+  os: 'linux' | 'windows';
+  /** The primary NIC's private IPv4 (the first fixed address), or null. */
+  privateIp: string | null;
+  /** The bound EIP (a floating address), or null. */
+  eip: string | null;
+  vpcId: string | null;
+  /** The server's security groups, in the order the API lists them. */
+  securityGroups: { id: string; name: string }[];
+  tags: string[];
+  enterpriseProjectId: string | null;
+}
+
+export interface CloudSubnet {
+  id: string;
+  name: string;
+  vpcId: string;
+  cidr: string;
+  dhcpEnable: boolean;
+}
+
+/** A security group rule as the VPC v3 API gives it (with allow/deny and priority). */
+export interface CloudRule {
+  id: string;
+  securityGroupId: string;
+  direction: 'ingress' | 'egress';
+  /** tcp, udp, icmp, … ; null or empty: any. */
+  protocol: string | null;
+  ethertype: 'IPv4' | 'IPv6';
+  /** "80", "1-65535", "22,80,8000-8080"; null or empty: all ports. */
+  multiport: string | null;
+  action: 'allow' | 'deny';
+  /** 1 (first) to 100 (last). */
+  priority: number;
+  remoteIpPrefix: string | null;
+  remoteGroupId: string | null;
+  remoteAddressGroupId: string | null;
+}
+
+export interface ServerQuery {
+  name?: string | undefined;
+  status?: string | undefined;
+  /** "key=value" */
+  tags?: string | undefined;
+  enterpriseProjectId?: string | undefined;
+}
+
+/** The calls the tool makes. Every method retries throttling and 5xx itself and throws CloudError. */
+export interface CloudApi {
+  readonly region: string;
+  readonly projectId: string;
+  /** Every server matching the query, all pages. */
+  listServers(q: ServerQuery): Promise<CloudServer[]>;
+  /** The subnets of one VPC, all pages. */
+  subnets(vpcId: string): Promise<CloudSubnet[]>;
+  /** The rules of one security group, all pages. */
+  securityGroupRules(groupId: string): Promise<CloudRule[]>;
+  /** The cloud's view of the plug-in: os-resetpwd-flag. */
+  resetPasswordFlag(serverId: string): Promise<boolean>;
+}
+
+/** What went wrong with a call, in words an operator acts on; never a header, a body sent, or a key. */
+export type CloudFailure = 'auth' | 'forbidden' | 'not-found' | 'throttled' | 'server' | 'network' | 'bad-request';
+
+export class CloudError extends Error {
+  override name = 'CloudError';
+  constructor(
+    message: string,
+    readonly failure: CloudFailure,
+    readonly status: number | null = null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,203 @@
+import { createRequire } from 'node:module';
+import { toolVersion } from '../version.js';
+import { CloudError, type CloudApi, type CloudFailure, type CloudRule, type CloudServer, type CloudSubnet, type ServerQuery } from './api.js';
+import type { CloudCredentials } from './credentials.js';
+import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
+import { serverOf, ruleOf, subnetOf, type RawRule, type RawServer, type RawSubnet } from './raw.js';
+
+/**
+ * The cloud client over the official Node SDK (@huaweicloud/huaweicloud-sdk-core, -ecs, -vpc), tamed.
+ * What the SDK does on its own, and how each is closed here (test/unit/cloud/sdk-client.test.ts proves it):
+ * - its core configures log4js at import with a stdout appender at level debug; its HTTP client logs every
+ *   request's headers (Authorization, X-Security-Token) and body (a new password) when DEBUG=DEBUG is set,
+ *   and every failed request's full axios config at level error. → the SDK's own log4js instance is
+ *   reconfigured to level "off" before any client exists.
+ * - without a custom User-Agent it writes ~/.huaweicloud/application_id (a tracking id) on every client
+ *   built, and sends the OS and Node version. → a custom User-Agent naming this tool.
+ * - it requires `uuid` without declaring it. → a dependency of ours (docs/DEPENDENCIES.md).
+ * - a credential left out is read from HUAWEICLOUD_SDK_* variables, and HUAWEICLOUD_SDK_TYPE names a module
+ *   it require()s. → credentials are always given; the environment is never consulted by the SDK.
+ * - axios follows redirects and would sign again for another host. → no redirects.
+ * The SDK is loaded only when --cloud is used: its models cost ~300 ms to load.
+ */
+const require = createRequire(import.meta.url);
+
+interface Sdk {
+  core: typeof import('@huaweicloud/huaweicloud-sdk-core');
+  ecs: typeof import('@huaweicloud/huaweicloud-sdk-ecs');
+  vpc: typeof import('@huaweicloud/huaweicloud-sdk-vpc');
+}
+
+let loaded: Sdk | undefined;
+export function loadSdk(): Sdk {
+  if (loaded) return loaded;
+  const corePath = require.resolve('@huaweicloud/huaweicloud-sdk-core');
+  const sdk: Sdk = {
+    core: require(corePath) as Sdk['core'],
+    ecs: require('@huaweicloud/huaweicloud-sdk-ecs') as Sdk['ecs'],
+    vpc: require('@huaweicloud/huaweicloud-sdk-vpc') as Sdk['vpc'],
+  };
+  // The SDK configures log4js when its logger module is first loaded (by the clients, not by the core's
+  // index): only after every part is loaded is the last configure() ours. Its own log4js copy, wherever npm
+  // put it, is the one silenced.
+  require(createRequire(corePath).resolve('./logger/log4jLogger.js'));
+  const log4js = createRequire(corePath)('log4js') as { configure(c: unknown): void; getLogger(): { isLevelEnabled(l: string): boolean } };
+  log4js.configure({ appenders: { off: { type: 'stdout' } }, categories: { default: { appenders: ['off'], level: 'off' } } });
+  if (log4js.getLogger().isLevelEnabled('error')) throw new Error('the cloud SDK\'s logging could not be turned off; refusing to use it (it would print request headers)');
+  loaded = sdk;
+  return loaded;
+}
+
+export interface SdkClientOptions {
+  region: string;
+  credentials: CloudCredentials;
+  /** https://{service}.{region}.myhuaweicloud.com unless given ({service} and {region} are filled in). */
+  endpoint?: string | undefined;
+  timeoutMs?: number | undefined;
+  retry?: RetryPolicy | undefined;
+}
+
+export const DEFAULT_ENDPOINT = 'https://{service}.{region}.myhuaweicloud.com';
+
+export function endpointFor(template: string, service: 'ecs' | 'vpc', region: string): string {
+  return template.replace(/\{service\}/g, service).replace(/\{region\}/g, region).replace(/\/+$/, '');
+}
+
+/** Which IAM action each call needs (docs/CLOUD.md), named when the cloud says no. */
+export const ACTIONS = {
+  listServers: 'ecs:cloudServers:list',
+  resetPasswordFlag: 'ecs:cloudServers:get',
+  subnets: 'vpc:subnets:get',
+  securityGroupRules: 'vpc:securityGroupRules:get',
+} as const;
+
+export function sdkCloudApi(o: SdkClientOptions): CloudApi {
+  const sdk = loadSdk();
+  const { core, ecs, vpc } = sdk;
+  const c = o.credentials;
+  const cred = new core.BasicCredentials().withAk(c.ak).withSk(c.sk).withProjectId(c.projectId);
+  if (c.securityToken) cred.withSecurityToken(c.securityToken);
+  const options = {
+    customUserAgent: `resetpwd-fleet/${toolVersion()}`,
+    axiosRequestConfig: { timeout: o.timeoutMs ?? 30_000, maxRedirects: 0 },
+  };
+  const template = o.endpoint ?? DEFAULT_ENDPOINT;
+  const build = <T>(b: { withCredential(x: unknown): unknown }, service: 'ecs' | 'vpc'): T =>
+    ((b.withCredential(cred) as { withEndpoint(e: string): { withOptions(x: unknown): { build(): T } } }).withEndpoint(endpointFor(template, service, o.region)).withOptions(options)).build();
+  const ecsClient = build<InstanceType<typeof ecs.EcsClient>>(ecs.EcsClient.newBuilder(), 'ecs');
+  const vpc2 = build<InstanceType<typeof vpc.VpcClient>>(vpc.VpcClient.newBuilder(), 'vpc');
+  const vpc3 = build<InstanceType<typeof vpc.v3.VpcClient>>(vpc.v3.VpcClient.newBuilder(), 'vpc');
+  const policy = o.retry ?? DEFAULT_RETRY;
+  const call = <T>(what: string, action: string, f: () => Promise<T>): Promise<T> =>
+    withRetry(async () => {
+      try {
+        return await f();
+      } catch (e) {
+        throw cloudErrorOf(e, what, action);
+      }
+    }, policy);
+
+  return {
+    region: o.region,
+    projectId: c.projectId,
+    async listServers(q: ServerQuery): Promise<CloudServer[]> {
+      const out: CloudServer[] = [];
+      const limit = 1000;
+      // ListServersDetails pages by page number (offset starts at 1), not by item.
+      for (let page = 1; ; page++) {
+        const req = new ecs.ListServersDetailsRequest().withLimit(limit).withOffset(page);
+        if (q.name) req.withName(q.name);
+        if (q.status) req.withStatus(q.status);
+        if (q.tags) req.withTags(q.tags);
+        if (q.enterpriseProjectId) req.withEnterpriseProjectId(q.enterpriseProjectId);
+        const r = (await call('ECS ListServersDetails', ACTIONS.listServers, () => ecsClient.listServersDetails(req))) as unknown as { count?: number; servers?: RawServer[] };
+        const servers = r.servers ?? [];
+        out.push(...servers.map(serverOf));
+        if (servers.length < limit || (typeof r.count === 'number' && out.length >= r.count)) return out;
+        if (page > 10_000) throw new CloudError('ECS ListServersDetails: more than 10 million servers listed; the API pages without end', 'server');
+      }
+    },
+    async subnets(vpcId: string): Promise<CloudSubnet[]> {
+      const out: CloudSubnet[] = [];
+      let marker: string | undefined;
+      for (;;) {
+        const req = new vpc.ListSubnetsRequest().withVpcId(vpcId).withLimit(200);
+        if (marker) req.withMarker(marker);
+        const r = (await call('VPC ListSubnets', ACTIONS.subnets, () => vpc2.listSubnets(req))) as unknown as { subnets?: RawSubnet[] };
+        const page = r.subnets ?? [];
+        out.push(...page.map(subnetOf));
+        const last = page[page.length - 1]?.id;
+        if (page.length < 200 || typeof last !== 'string' || last === marker) return out;
+        marker = last;
+      }
+    },
+    async securityGroupRules(groupId: string): Promise<CloudRule[]> {
+      const out: CloudRule[] = [];
+      let marker: string | undefined;
+      for (;;) {
+        const req = new vpc.v3.ListSecurityGroupRulesRequest().withSecurityGroupId([groupId]).withLimit(2000);
+        if (marker) req.withMarker(marker);
+        const r = (await call('VPC ListSecurityGroupRules', ACTIONS.securityGroupRules, () => vpc3.listSecurityGroupRules(req))) as unknown as {
+          security_group_rules?: RawRule[];
+          page_info?: { next_marker?: string | null };
+        };
+        out.push(...(r.security_group_rules ?? []).map(ruleOf));
+        const next = r.page_info?.next_marker;
+        if (!next || next === marker) return out;
+        marker = next;
+      }
+    },
+    async resetPasswordFlag(serverId: string): Promise<boolean> {
+      const req = new ecs.ShowResetPasswordFlagRequest().withServerId(serverId);
+      const r = (await call('ECS ShowResetPasswordFlag', ACTIONS.resetPasswordFlag, () => ecsClient.showResetPasswordFlag(req))) as unknown as { resetpwd_flag?: string };
+      return String(r.resetpwd_flag).toLowerCase() === 'true';
+    },
+  };
+}
+
+/** Throttling codes of the API gateway (APIGW.0308: the flow-control threshold was reached). */
+const THROTTLE_CODES = new Set(['APIGW.0308', 'APIGW.0309', 'ECS.0013']);
+
+/**
+ * The SDK's exception (ClientRequestException, ServerResponseException, ServiceResponseException: status,
+ * code, message, request id) as one line; the SDK's own objects never leave this file, so neither does a
+ * request's config (headers, body) it might carry.
+ */
+export function cloudErrorOf(e: unknown, what: string, action: string): CloudError {
+  if (e instanceof CloudError) return e;
+  const x = (e ?? {}) as { httpStatusCode?: number; errorCode?: string; errorMsg?: string; requestId?: string; message?: string };
+  const status = typeof x.httpStatusCode === 'number' ? x.httpStatusCode : null;
+  const code = typeof x.errorCode === 'string' && x.errorCode ? x.errorCode : null;
+  const msg = oneLine(typeof x.errorMsg === 'string' && x.errorMsg ? x.errorMsg : typeof x.message === 'string' ? x.message : String(e));
+  const said = `${code ? `${code}: ` : ''}${msg}${x.requestId ? ` (request ${oneLine(x.requestId)})` : ''}`;
+  let failure: CloudFailure;
+  let fix: string;
+  if (status === null) {
+    failure = 'network';
+    fix = 'check the endpoint (--cloud-endpoint), the region and the network';
+  } else if (status === 429 || (code !== null && THROTTLE_CODES.has(code.toUpperCase()))) {
+    failure = 'throttled';
+    fix = 'the API is throttling this account; lower --concurrency or try later';
+  } else if (status >= 500) {
+    failure = 'server';
+    fix = 'the cloud failed to answer; try again later';
+  } else if (status === 401 || (code !== null && /^APIGW\.030[1-7]$/.test(code))) {
+    failure = 'auth';
+    fix = 'the access key, secret key or security token is wrong or expired; check HUAWEICLOUD_SDK_AK/SK or --cloud-credentials';
+  } else if (status === 403) {
+    failure = 'forbidden';
+    fix = `the IAM user lacks the action ${action} in this project; grant it (docs/CLOUD.md)`;
+  } else if (status === 404) {
+    failure = 'not-found';
+    fix = 'not found in this project; check --project-id and the region';
+  } else {
+    failure = 'bad-request';
+    fix = 'check --project-id, the region and the filters';
+  }
+  return new CloudError(`${what}: ${status === null ? 'no answer' : `HTTP ${status}`} (${said}); ${fix}`, failure, status, code);
+}
+
+function oneLine(s: string): string {
+  const t = s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return t.length > 300 ? `${t.slice(0, 300)}…` : t;
+}
