@@ -134,7 +134,7 @@ function row(h: HostResult, i: number, rank: number, cols: string[]): string {
   return (
     `<tr data-i="${i}" data-o="${html(o)}" data-r="${rank}" data-f="${html(failing)}"${isProblem(h) ? ' data-problem=""' : ''} class="${cls(o)}">` +
     `<td class="x"><button type="button" class="x" aria-expanded="false" aria-label="details">▸</button></td>` +
-    `<td class="host" title="${html(h.name)}">${html(h.name)}</td><td class="nw">${html(`${h.address}:${h.port}`)}</td><td class="nw">${html(osText(h))}</td>` +
+    `<td class="host" title="${html(h.serverId ? `${h.name} (server ${h.serverId})` : h.name)}">${html(h.name)}</td><td class="nw">${html(`${h.address}:${h.port}`)}</td><td class="nw">${html(osText(h))}</td>` +
     `<td class="outcome"><span class="badge ${cls(o)}">${html(o)}</span></td><td class="agent">${html(h.reachable ? agentText(h) : '')}</td>` +
     `${cells.join('')}<td class="reason">${html(reasonText(h))}</td></tr>`
   );

@@ -93,6 +93,7 @@ function failureBody(h: HostResult): string {
 /** The host's record as text: where, what runs there, the checks table, the plan, the timed steps. */
 function systemOut(h: HostResult): string {
   const lines = [`host ${h.name} ${h.address}:${h.port} (${h.transport}), os ${osText(h)}${h.os?.arch ? ` ${h.os.arch}` : ''}, outcome ${h.outcome}`];
+  if (h.serverId) lines.push(`cloud server id: ${h.serverId}`);
   if (h.agent) lines.push(`plug-in: ${agentText(h)}`);
   for (const f of h.agent?.findings ?? []) lines.push(`plug-in finding: ${f}`);
   if (h.checks.length) {

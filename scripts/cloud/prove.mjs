@@ -1,0 +1,52 @@
+// The read-only calls of docs/CLOUD.md, each checked for the fields the tool reads. Changes nothing.
+import { resolveCredentials } from '../../dist/cloud/credentials.js';
+import { loadSdk, sdkCloudApi } from '../../dist/cloud/sdk-client.js';
+
+const region = process.argv[2];
+let failed = 0;
+const report = (ok, what) => {
+  if (!ok) failed++;
+  console.log(`${ok ? 'PASS' : 'FAIL'} ${what}`);
+};
+const credentials = resolveCredentials({});
+const api = sdkCloudApi({ region, credentials });
+const { ecs } = loadSdk();
+const c = credentials;
+const { core } = loadSdk();
+const cred = new core.BasicCredentials().withAk(c.ak).withSk(c.sk).withProjectId(c.projectId);
+if (c.securityToken) cred.withSecurityToken(c.securityToken);
+const client = ecs.EcsClient.newBuilder().withCredential(cred).withEndpoint(`https://ecs.${region}.myhuaweicloud.com`).withOptions({ customUserAgent: 'resetpwd-fleet-prove' }).build();
+
+try {
+  // Paging: offset is a page number (from 1), not an item index.
+  const p1 = await client.listServersDetails(new ecs.ListServersDetailsRequest().withLimit(1).withOffset(1));
+  const p2 = await client.listServersDetails(new ecs.ListServersDetailsRequest().withLimit(1).withOffset(2));
+  report(typeof p1.count === 'number', `ListServersDetails has count (${p1.count})`);
+  const s1 = p1.servers?.[0];
+  const s2 = p2.servers?.[0];
+  report(!!s1, 'ListServersDetails lists a server (the project needs one)');
+  if (p1.count > 1) report(!!s2 && s2.id !== s1.id, 'offset=2&limit=1 gives the second server (offset counts pages)');
+  if (s1) {
+    const addrs = Object.entries(s1.addresses ?? {});
+    report(addrs.length > 0 && addrs.every(([, a]) => a.every((x) => typeof x.addr === 'string' && ['fixed', 'floating'].includes(x['OS-EXT-IPS:type']))), 'addresses: {vpcId: [{addr, OS-EXT-IPS:type fixed|floating}]}');
+    report(Array.isArray(s1.security_groups) && s1.security_groups.every((g) => typeof g.id === 'string'), 'security_groups carry ids');
+    report(typeof s1.metadata?.os_type === 'string', `metadata.os_type (${s1.metadata?.os_type})`);
+    const all = await api.listServers({});
+    report(all.length === p1.count, `the tool's listing finds every server (${all.length} of ${p1.count})`);
+    const mine = all.find((s) => s.id === s1.id);
+    report(!!mine?.privateIp, `the tool reads its private address (${mine?.privateIp})`);
+    const flag = await api.resetPasswordFlag(s1.id);
+    report(typeof flag === 'boolean', `os-resetpwd-flag answers (${flag})`);
+    if (mine?.vpcId) {
+      const subnets = await api.subnets(mine.vpcId);
+      report(subnets.length > 0 && subnets.every((s) => s.cidr.includes('/')), `ListSubnets gives cidr and dhcp_enable (${subnets.length} subnets)`);
+    }
+    for (const g of mine?.securityGroups ?? []) {
+      const rules = await api.securityGroupRules(g.id);
+      report(rules.every((r) => (r.action === 'allow' || r.action === 'deny') && Number.isFinite(r.priority)), `v3 rules of ${g.name} carry action and priority (${rules.length} rules)`);
+    }
+  }
+} catch (e) {
+  report(false, `a call failed: ${e.message}`);
+}
+process.exitCode = failed ? 1 : 0;
