@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { labDown, labOut, labUp, repo, type LabDoc } from './helpers.js';
+import { labDown, labUp, repo, type LabDoc } from './helpers.js';
 import { startCloudPeer, type CloudPeer, type PeerRule, type PeerServer } from '../support/cloud-peer.js';
 
 /**
@@ -42,7 +42,8 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
     });
   });
 }
-const cloudArgs = () => ['--cloud', 'lab-region-1', '--cloud-endpoint', peer.url, '-F', path.join(labOut, 'ssh_config'), '--known-hosts', doc.knownHosts];
+// As an operator's ~/.ssh/config for a fleet reached by address: every server on the lab's port, as root, with its key.
+const cloudArgs = () => ['--cloud', 'lab-region-1', '--cloud-endpoint', peer.url, '-F', path.join(work, 'ssh_config'), '--known-hosts', doc.knownHosts];
 
 const STOPPED_ID = '5a7e0000-0000-4000-8000-00000000dead';
 const WRONG_ID = '0bad0000-0000-4000-8000-000000000bad';
@@ -51,6 +52,7 @@ beforeAll(async () => {
   doc = labUp(scenario);
   work = mkdtempSync(path.join(os.tmpdir(), 'cloud-work-'));
   home = mkdtempSync(path.join(os.tmpdir(), 'cloud-home-'));
+  writeFileSync(path.join(work, 'ssh_config'), `Host *\n  Port ${doc.port}\n  User root\n  IdentityFile ${doc.key}\n`);
   const h = (name: string) => doc.hosts.find((x) => x.name === name)!;
   const server = (name: string, o: Partial<PeerServer> = {}): PeerServer => ({
     id: h(name).uuid, name, status: 'ACTIVE', osType: 'Linux', vpcId: 'vpc-lab', privateIp: h(name).address,
@@ -66,11 +68,10 @@ beforeAll(async () => {
     credentials: { ak: AK, sk: SK, securityToken: TOKEN },
     servers: [
       server('cl-good'),
-      // The host has no plug-in but the cloud believes it has; its subnet has DHCP off.
-      { ...server('cl-bare'), vpcId: 'vpc-other' },
+      // The host has no plug-in but the cloud believes it has; its subnet has DHCP off; and the cloud's record
+      // of the server at its address is another server's (the host's metadata says otherwise).
+      { ...server('cl-bare'), vpcId: 'vpc-other', id: WRONG_ID },
       server('cl-denied', { securityGroups: [{ id: 'sg-default', name: 'default' }, { id: 'sg-locked', name: 'locked' }] }),
-      // A server the cloud lists at an address where another server answers.
-      { ...server('cl-good'), id: WRONG_ID, name: 'cl-impostor', privateIp: h('cl-good').address },
       // A stopped server at an address where nothing listens: it must not be contacted.
       { ...server('cl-good'), id: STOPPED_ID, name: 'cl-stopped', status: 'SHUTOFF', privateIp: '127.10.250.250' },
     ],
@@ -102,7 +103,7 @@ describe('audit --cloud over the lab and the API peer', () => {
   }, 600_000);
 
   it('lists every server through the peer, every request signed as the verifier expects', () => {
-    expect(Object.keys(hosts).sort()).toEqual(['cl-bare', 'cl-denied', 'cl-good', 'cl-impostor', 'cl-stopped']);
+    expect(Object.keys(hosts).sort()).toEqual(['cl-bare', 'cl-denied', 'cl-good', 'cl-stopped']);
     expect(peer.requests.length).toBeGreaterThan(0);
     expect(peer.requests.filter((q) => !q.signatureOk)).toEqual([]);
     expect(peer.requests.every((q) => q.headers['x-security-token'] === TOKEN)).toBe(true);
@@ -124,7 +125,7 @@ describe('audit --cloud over the lab and the API peer', () => {
   });
 
   it('finds an address that points at another server', () => {
-    expect(check('cl-impostor', 'server-id')).toMatchObject({ status: 'fail', detail: expect.stringContaining('the address points at another server') });
+    expect(check('cl-bare', 'server-id')).toMatchObject({ status: 'fail', detail: expect.stringContaining(`is server ${doc.hosts.find((x) => x.name === 'cl-bare')!.uuid}, not cl-bare (${WRONG_ID}): the address points at another server`) });
   });
 
   it('reports a stopped server with what the cloud knows, without any connection attempt', () => {
@@ -142,7 +143,7 @@ describe('audit --cloud over the lab and the API peer', () => {
   });
 
   it('writes no file of the SDK anywhere and shows no AK, SK or token in any output, even with DEBUG=DEBUG', () => {
-    expect(readdirSync(work).sort()).toEqual(['audit.xml']);
+    expect(readdirSync(work).sort()).toEqual(['audit.xml', 'ssh_config']);
     expect(readdirSync(home)).toEqual([]);
     const all = r.stdout + r.stderr + readFileSync(path.join(work, 'audit.xml'), 'utf8');
     for (const secret of [AK, SK, TOKEN]) expect(all).not.toContain(secret);
