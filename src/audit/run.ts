@@ -65,7 +65,7 @@ async function withCloud(t: Target, o: AuditRunOptions, knownHosts: KnownHosts, 
   const why = cloud.notContacted(t);
   if (why) {
     const checks = await cloud.checks(t, { agent: null, serverId: null, reached: false });
-    return { ...skippedResult(t, why), ...serverId, checks, outcome: 'unreachable', error: `${t.name}: ${why}`, failure: 'not-running' };
+    return { ...skippedResult(t, why), ...serverId, checks, outcome: 'unreachable', error: why, failure: 'not-running' };
   }
   const audit = auditHostSeen(t, o, knownHosts);
   // The flag does not depend on the host; its verdict does (installed or not), so it waits for the audit.
