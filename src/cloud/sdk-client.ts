@@ -18,7 +18,7 @@ import { serverOf, ruleOf, subnetOf, type RawRule, type RawServer, type RawSubne
  * - a credential left out is read from HUAWEICLOUD_SDK_* variables, and HUAWEICLOUD_SDK_TYPE names a module
  *   it require()s. → credentials are always given; the environment is never consulted by the SDK.
  * - axios follows redirects and would sign again for another host. → no redirects.
- * The SDK is loaded only when --cloud is used: its models cost ~300 ms to load.
+ * The SDK is loaded only when --cloud is used: its models take ~430 ms to load.
  */
 const require = createRequire(import.meta.url);
 
@@ -55,6 +55,24 @@ export interface SdkClientOptions {
   endpoint?: string | undefined;
   timeoutMs?: number | undefined;
   retry?: RetryPolicy | undefined;
+  /** Calls in flight at once, whatever --concurrency is: the API gateway throttles per account (default 8). */
+  maxInFlight?: number | undefined;
+}
+
+/** At most n calls at once; the others wait their turn (in order). */
+export function limiter(n: number): <T>(f: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  return async <T>(f: () => Promise<T>): Promise<T> => {
+    if (active >= n) await new Promise<void>((r) => queue.push(r));
+    active++;
+    try {
+      return await f();
+    } finally {
+      active--;
+      queue.shift()?.();
+    }
+  };
 }
 
 export const DEFAULT_ENDPOINT = 'https://{service}.{region}.myhuaweicloud.com';
@@ -88,14 +106,20 @@ export function sdkCloudApi(o: SdkClientOptions): CloudApi {
   const vpc2 = build<InstanceType<typeof vpc.VpcClient>>(vpc.VpcClient.newBuilder(), 'vpc');
   const vpc3 = build<InstanceType<typeof vpc.v3.VpcClient>>(vpc.v3.VpcClient.newBuilder(), 'vpc');
   const policy = o.retry ?? DEFAULT_RETRY;
+  const slot = limiter(o.maxInFlight ?? 8);
+  // Each attempt takes a slot; a backoff wait does not hold one.
   const call = <T>(what: string, action: string, f: () => Promise<T>): Promise<T> =>
-    withRetry(async () => {
-      try {
-        return await f();
-      } catch (e) {
-        throw cloudErrorOf(e, what, action);
-      }
-    }, policy);
+    withRetry(
+      () =>
+        slot(async () => {
+          try {
+            return await f();
+          } catch (e) {
+            throw cloudErrorOf(e, what, action);
+          }
+        }),
+      policy,
+    );
 
   return {
     region: o.region,

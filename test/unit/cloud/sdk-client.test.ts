@@ -181,3 +181,26 @@ describe('the CLI with --cloud, outside the lab', () => {
     expect(readdirSync(home)).toEqual([]);
   });
 });
+
+describe('the call limiter', () => {
+  it('keeps at most n calls in flight and runs the rest in order', async () => {
+    const { limiter } = await import('../../../src/cloud/sdk-client.js');
+    const slot = limiter(2);
+    let active = 0;
+    let most = 0;
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        slot(async () => {
+          active++;
+          most = Math.max(most, active);
+          await new Promise((r) => setTimeout(r, 5));
+          order.push(i);
+          active--;
+        }),
+      ),
+    );
+    expect(most).toBe(2);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+});
