@@ -35,8 +35,9 @@ try {
     report(all.length === p1.count, `the tool's listing finds every server (${all.length} of ${p1.count})`);
     const mine = all.find((s) => s.id === s1.id);
     report(!!mine?.privateIp, `the tool reads its private address (${mine?.privateIp})`);
-    const flag = await api.resetPasswordFlag(s1.id);
-    report(typeof flag === 'boolean', `os-resetpwd-flag answers (${flag})`);
+    const raw = await client.showResetPasswordFlag(new ecs.ShowResetPasswordFlagRequest().withServerId(s1.id));
+    report(raw.resetpwd_flag === 'True' || raw.resetpwd_flag === 'False', `os-resetpwd-flag answers resetpwd_flag True|False (${raw.resetpwd_flag})`);
+    report((await api.resetPasswordFlag(s1.id)) === (raw.resetpwd_flag === 'True'), 'the tool reads the same flag');
     if (mine?.vpcId) {
       const subnets = await api.subnets(mine.vpcId);
       report(subnets.length > 0 && subnets.every((s) => s.cidr.includes('/')), `ListSubnets gives cidr and dhcp_enable (${subnets.length} subnets)`);

@@ -33,7 +33,7 @@ export async function runAudit(
     targets.length,
     async (i) => {
       const t = targets[i]!;
-      const r = o.cloud ? await withCloud(t, o, knownHosts, o.cloud) : (await auditHostSeen(t, o, knownHosts)).result;
+      const r = o.cloud ? await withCloud(t, o, knownHosts, o.cloud, command === 'audit') : (await auditHostSeen(t, o, knownHosts)).result;
       // `status` reports the plug-in, not the prerequisites: its outcome is about reaching the host.
       return command === 'status' ? { ...r, checks: [], outcome: r.outcome === 'failed' && r.agent ? 'ok' : r.outcome } : r;
     },
@@ -59,17 +59,19 @@ export async function runAudit(
  * running: then it is not contacted, and the row says what the cloud knows), then the cloud checks (the flag's
  * verdict depends on what the host has).
  */
-async function withCloud(t: Target, o: AuditRunOptions, knownHosts: KnownHosts, cloud: CloudView): Promise<HostResult> {
+async function withCloud(t: Target, o: AuditRunOptions, knownHosts: KnownHosts, cloud: CloudView, checking: boolean): Promise<HostResult> {
   const server = cloud.serverOf(t);
   const serverId = server ? { serverId: server.id } : {};
   const why = cloud.notContacted(t);
   if (why) {
-    const checks = await cloud.checks(t, { agent: null, serverId: null, reached: false });
+    const checks = checking ? await cloud.checks(t, { agent: null, serverId: null, reached: false }) : [];
     return { ...skippedResult(t, why), ...serverId, checks, outcome: 'unreachable', error: why, failure: 'not-running' };
   }
   const audit = auditHostSeen(t, o, knownHosts);
   // The flag does not depend on the host; its verdict does (installed or not), so it waits for the audit.
   const seen = await audit;
+  // `status` reports the plug-in only: the cloud's checks are not asked for.
+  if (!checking) return { ...seen.result, ...serverId };
   const checks = await cloud.checks(t, { agent: seen.result.agent, serverId: seen.serverId, reached: seen.result.reachable && seen.result.os !== null });
   const r = seen.result;
   const all = [...r.checks, ...checks];

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 import { CloudError } from '../cloud/api.js';
@@ -15,7 +16,7 @@ export function addCloudOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--cloud <region>', 'list the servers of the project in REGION (e.g. cn-north-4) through the ECS API and target them (beside -i: match the inventory\'s hosts to servers)').argParser(regionArg))
     .option('--cloud-filter <filter>', 'with --cloud: name=GLOB, tag=KEY=VALUE, status=STATUS, enterprise-project=ID; repeatable', collect)
-    .addOption(new Option('--address <kind>', 'with --cloud: reach servers at their private address or their EIP').choices(['private', 'eip']).default('private'))
+    .addOption(new Option('--address <kind>', 'with --cloud: reach servers at their private address (default) or their EIP').choices(['private', 'eip']))
     .option('--project-id <id>', 'with --cloud: the project (default: HUAWEICLOUD_SDK_PROJECT_ID or the credentials file)')
     .option('--cloud-credentials <file>', 'with --cloud: file with ak, sk (security_token, project_id), mode 600 (default: HUAWEICLOUD_SDK_AK/SK/SECURITY_TOKEN)')
     .option('--cloud-endpoint <url>', `with --cloud: API endpoint template (default ${DEFAULT_ENDPOINT}); https, or http on a loopback address only`);
@@ -29,10 +30,19 @@ function regionArg(v: string): string {
 export interface CloudCliOptions extends TargetCliOptions {
   cloud?: string;
   cloudFilter?: string[];
-  address: AddressKind;
+  address?: AddressKind;
   projectId?: string;
   cloudCredentials?: string;
   cloudEndpoint?: string;
+}
+
+function isLoopbackUrl(url: string): boolean {
+  try {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    return (isIP(host) === 4 && host.startsWith('127.')) || host === '::1' || host === 'localhost';
+  } catch {
+    return false;
+  }
 }
 
 /** The endpoint template, checked: the AK signs every request, and only TLS keeps the answers honest. */
@@ -43,9 +53,7 @@ export function checkEndpoint(v: string): string {
   } catch {
     throw new UsageError(`--cloud-endpoint ${v}: not a URL; give https://{service}.{region}.example.com`);
   }
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  const loopback = (isIP(host) === 4 && host.startsWith('127.')) || host === '::1' || host === 'localhost';
-  if (u.protocol === 'http:' && !loopback) throw new UsageError(`--cloud-endpoint ${v}: plain http would send signed requests and trust unsigned answers; give an https:// endpoint`);
+  if (u.protocol === 'http:' && !isLoopbackUrl(u.href)) throw new UsageError(`--cloud-endpoint ${v}: plain http would send signed requests and trust unsigned answers; give an https:// endpoint`);
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new UsageError(`--cloud-endpoint ${v}: give an https:// URL`);
   if (u.search || u.hash || u.username || u.password) throw new UsageError(`--cloud-endpoint ${v}: give the endpoint without query, fragment or user`);
   return v;
@@ -53,7 +61,7 @@ export function checkEndpoint(v: string): string {
 
 /** The run's targets: the inventory's, the cloud's, or the inventory's matched to the cloud's servers. */
 export async function runTargetsOf(o: CloudCliOptions, opts: { changing: boolean } = { changing: false }): Promise<{ targets: Target[]; cloud?: CloudRun; cloudSecrets: string[] }> {
-  const cloudOnly = ['cloudFilter', 'projectId', 'cloudCredentials', 'cloudEndpoint'] as const;
+  const cloudOnly = ['cloudFilter', 'address', 'projectId', 'cloudCredentials', 'cloudEndpoint'] as const;
   if (!o.cloud) {
     for (const k of cloudOnly) if (o[k] !== undefined) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for --cloud REGION; add --cloud or drop it`);
     return { targets: targetsOf(o), cloudSecrets: [] };
@@ -72,11 +80,16 @@ export async function runTargetsOf(o: CloudCliOptions, opts: { changing: boolean
     }
   }
   // The SDK is loaded only now: a run without --cloud never pays for it.
-  const { sdkCloudApi } = await import('../cloud/sdk-client.js');
-  const api = sdkCloudApi({ region: o.cloud, credentials, endpoint, timeoutMs: Math.min(o.timeout, 60) * 1000 });
+  const { sdkCloudApi, endpointFor } = await import('../cloud/sdk-client.js');
+  const proxy = process.env.HTTPS_PROXY ?? process.env.https_proxy;
+  const loopback = isLoopbackUrl(endpointFor(endpoint ?? DEFAULT_ENDPOINT, 'ecs', o.cloud));
+  const api = sdkCloudApi({ region: o.cloud, credentials, endpoint, timeoutMs: Math.min(o.timeout, 60) * 1000, proxy: proxy && !loopback ? proxy : undefined });
   let made: Awaited<ReturnType<typeof resolveCloudTargets>>;
   try {
-    made = await resolveCloudTargets(api, { filter, address: o.address, limit: inventory ? undefined : o.limit, inventory });
+    made = await resolveCloudTargets(api, {
+      filter, address: o.address ?? 'private', limit: inventory ? undefined : o.limit, inventory,
+      resolve: async (host) => (await lookup(host, { all: true, family: 4 })).map((a) => a.address),
+    });
   } catch (e) {
     if (e instanceof CloudError) {
       // A refused key, a wrong project or a missing permission is the operator's input to fix: nothing was touched.
@@ -95,5 +108,14 @@ export async function runTargetsOf(o: CloudCliOptions, opts: { changing: boolean
     targets = targets.filter((t) => !(t.vars.server_id && skip.has(t.vars.server_id)));
     if (targets.length === 0) throw new UsageError(`--cloud ${o.cloud}: none of the listed servers is running; nothing to change`);
   }
-  return { targets: finishTargets(o, targets), cloud: made.cloud, cloudSecrets: [credentials.sk, credentials.securityToken ?? '', credentials.ak] };
+  if (opts.changing && made.cloud.unmatched.size > 0) {
+    const names = [...made.cloud.unmatched];
+    process.stderr.write(`resetpwd-fleet: ${names.length} inventory host(s) match no listed server (no server id to check against): ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}\n`);
+  }
+  const skip = made.cloud.notContacted;
+  return {
+    targets: finishTargets(o, targets, (t) => !!t.vars.server_id && skip.has(t.vars.server_id)),
+    cloud: made.cloud,
+    cloudSecrets: [credentials.sk, credentials.securityToken ?? '', credentials.ak],
+  };
 }

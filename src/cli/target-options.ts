@@ -199,12 +199,15 @@ export function checkReportPath(o: TargetCliOptions): void {
 }
 
 /** What every source of targets goes through: this controller's shard, the operator's ssh config, one target per address. */
-export function finishTargets(o: TargetCliOptions, all: Target[]): Target[] {
+export function finishTargets(o: TargetCliOptions, all: Target[], notContacted: (t: Target) => boolean = () => false): Target[] {
   try {
     const mine = inShard(all, o.shard);
     if (mine.length === 0) throw new UsageError(`--shard ${o.shard!.k}/${o.shard!.n}: none of the ${all.length} hosts falls in this shard`);
     const cfg = SshConfig.load(o.sshConfig);
-    return oneTargetPerAddress(mine.map((t) => withSshConfig(t, cfg, { user: o.user, knownHostsGiven: o.knownHosts !== DEFAULT_KNOWN_HOSTS })));
+    const reached = mine.map((t) => (notContacted(t) ? t : withSshConfig(t, cfg, { user: o.user, knownHostsGiven: o.knownHosts !== DEFAULT_KNOWN_HOSTS })));
+    // A target that will not be contacted keeps its row even where its address is another's.
+    const kept = new Set(oneTargetPerAddress(reached.filter((t) => !notContacted(t))));
+    return reached.filter((t) => notContacted(t) || kept.has(t));
   } catch (e) {
     if (e instanceof InventoryError || e instanceof SshConfigError) throw new UsageError(e.message);
     throw e;

@@ -70,7 +70,7 @@ export interface CloudApi {
 }
 
 /** What went wrong with a call, in words an operator acts on; never a header, a body sent, or a key. */
-export type CloudFailure = 'auth' | 'forbidden' | 'not-found' | 'throttled' | 'server' | 'network' | 'bad-request';
+export type CloudFailure = 'auth' | 'forbidden' | 'not-found' | 'throttled' | 'server' | 'network' | 'bad-request' | 'bad-answer';
 
 export class CloudError extends Error {
   override name = 'CloudError';

@@ -13,9 +13,10 @@ export const CLOUD_CHECK_IDS = ['server-id', 'vpc-dhcp', 'sg-metadata-egress', '
 export const METADATA_IP = '169.254.169.254';
 const METADATA_PORT = 80;
 
-function inCidr(ip: string, cidr: string): boolean {
+/** Whether an IPv4 CIDR holds the address; null when the CIDR is not one (the API's data is not trusted to be). */
+export function inCidr(ip: string, cidr: string): boolean | null {
   const m = /^([\d.]+)\/(\d{1,2})$/.exec(cidr.trim());
-  if (!m || !isIPv4(m[1]!) || !isIPv4(ip)) return false;
+  if (!m || !isIPv4(m[1]!) || !isIPv4(ip) || Number(m[2]) > 32) return null;
   const b = new BlockList();
   b.addSubnet(m[1]!, Number(m[2]), 'ipv4');
   return b.check(ip, 'ipv4');
@@ -25,7 +26,7 @@ function inCidr(ip: string, cidr: string): boolean {
 export function vpcDhcp(server: CloudServer, subnets: CloudSubnet[]): CheckResult {
   const id = 'vpc-dhcp';
   if (!server.privateIp) return { id, status: 'error', detail: 'the API lists no private IPv4 address for the server' };
-  const sn = subnets.find((s) => inCidr(server.privateIp!, s.cidr));
+  const sn = subnets.find((s) => inCidr(server.privateIp!, s.cidr) === true);
   if (!sn) return { id, status: 'error', detail: `no subnet of VPC ${server.vpcId ?? '?'} holds ${server.privateIp}` };
   const name = `subnet ${sn.name || sn.id} (${sn.cidr})`;
   return sn.dhcpEnable
@@ -48,7 +49,7 @@ function portMatches(multiport: string | null, port: number): boolean {
 
 /** Whether a rule's destination takes in the metadata address: an IP prefix holding it, or no destination at all (any). */
 function remoteMatches(r: CloudRule): boolean | 'unknown' {
-  if (r.remoteIpPrefix) return inCidr(METADATA_IP, r.remoteIpPrefix);
+  if (r.remoteIpPrefix) return inCidr(METADATA_IP, r.remoteIpPrefix) ?? 'unknown';
   // A rule towards another security group's members: the metadata service is in none.
   if (r.remoteGroupId) return false;
   // An address group's members are not listed with the rule.
@@ -61,17 +62,19 @@ const describe = (r: CloudRule, groups: Map<string, string>) =>
 
 /**
  * sg-metadata-egress: do the server's security groups let it reach 169.254.169.254 on TCP 80? Evaluated as the
- * VPC service does: the egress rules of all the NIC's groups together, by priority (1 first), a deny before
- * an allow of the same priority; the first rule that matches decides; none matching means denied.
- * Default groups (allow all egress) pass.
+ * VPC service documents it ("Which security group rule has a high priority when multiple rules conflict"):
+ * the groups in the order the server has them, the first group first; within a group its egress rules by
+ * priority (1 first), a deny before an allow of the same priority; the first rule that matches decides;
+ * none matching in any group means denied. Default groups (allow all egress) pass.
  */
 export function sgMetadataEgress(server: CloudServer, rules: CloudRule[]): CheckResult {
   const id = 'sg-metadata-egress';
   const names = new Map(server.securityGroups.map((g) => [g.id, g.name]));
   if (server.securityGroups.length === 0) return { id, status: 'fail', detail: 'the server has no security group: nothing allows egress TCP 80 to 169.254.169.254' };
+  const order = new Map(server.securityGroups.map((g, i) => [g.id, i]));
   const egress = rules
-    .filter((r) => r.direction === 'egress' && r.ethertype === 'IPv4' && names.has(r.securityGroupId) && protocolMatches(r.protocol) && portMatches(r.multiport, METADATA_PORT))
-    .sort((a, b) => a.priority - b.priority || (a.action === b.action ? 0 : a.action === 'deny' ? -1 : 1));
+    .filter((r) => r.direction === 'egress' && r.ethertype === 'IPv4' && order.has(r.securityGroupId) && protocolMatches(r.protocol) && portMatches(r.multiport, METADATA_PORT))
+    .sort((a, b) => order.get(a.securityGroupId)! - order.get(b.securityGroupId)! || a.priority - b.priority || (a.action === b.action ? 0 : a.action === 'deny' ? -1 : 1));
   for (const r of egress) {
     const m = remoteMatches(r);
     if (m === false) continue;
@@ -87,9 +90,9 @@ export function sgMetadataEgress(server: CloudServer, rules: CloudRule[]): Check
 }
 
 /**
- * resetpwd-flag: the cloud's own view of the plug-in (os-resetpwd-flag), beside what the host shows. Not
- * True fails; a disagreement with the host (the cloud says installed and the host has none, or the other
- * way round) is a warning: one of the two is out of date, and the console acts on the cloud's view.
+ * resetpwd-flag: the cloud's own view of the plug-in (os-resetpwd-flag), beside what the host shows. Not True
+ * fails (the console offers no one-click reset), saying whether the host has the plug-in; True while the host
+ * has none is a warning: the cloud's view is out of date, and a reset would fail.
  */
 export function resetpwdFlag(flag: boolean, agent: AgentState | null): CheckResult {
   const id = 'resetpwd-flag';
@@ -100,7 +103,7 @@ export function resetpwdFlag(flag: boolean, agent: AgentState | null): CheckResu
       : { id, status: 'pass', detail: `the cloud says the plug-in is installed (os-resetpwd-flag True)${hostSays ? ', as the host shows' : ''}` };
   }
   return hostSays === true
-    ? { id, status: 'warn', detail: 'the host has the plug-in but the cloud says it has none (os-resetpwd-flag False): the console will not offer one-click reset until the flag is set (restart the agent, or reinstall)' }
+    ? { id, status: 'fail', detail: 'the host has the plug-in but the cloud says it has none (os-resetpwd-flag False): the console offers no one-click reset until the agent reports in (restart it, or reinstall)' }
     : { id, status: 'fail', detail: 'the cloud says the plug-in is not installed (os-resetpwd-flag False); install it' };
 }
 

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 import { applyLimit } from '../inventory/limit.js';
 import { toTarget, type Target } from '../inventory/target.js';
@@ -12,6 +13,8 @@ export interface CloudRun {
   notContacted: Map<string, string>;
   /** Inventory hosts no listed server has the address of (by target name). */
   unmatched: Set<string>;
+  /** Whether --cloud-filter narrowed the listing (an unmatched host may be a filtered-out server). */
+  filtered?: boolean;
 }
 
 export interface CloudFilter {
@@ -75,16 +78,22 @@ function groupsOf(s: CloudServer): string[] {
  */
 export function cloudTargets(servers: CloudServer[], address: AddressKind, region: string): { targets: Target[]; notContacted: Map<string, string> } {
   const notContacted = new Map<string, string>();
-  const names = new Set<string>();
+  // A name is what --limit, reports, --resume and --shard use; the API allows characters a host name does not.
+  const baseName = (s: CloudServer) => (s.name || s.id).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 200);
+  const count = new Map<string, number>();
+  for (const s of servers) count.set(baseName(s), (count.get(baseName(s)) ?? 0) + 1);
+  // Which running server an address reaches first: two VPCs may use the same private range.
+  const firstAt = new Map<string, CloudServer>();
   const targets = servers.map((s) => {
-    // A name is what --limit and reports use; the API allows characters a host name does not.
-    let name = (s.name || s.id).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 200);
-    if (names.has(name)) name = `${name}~${s.id.slice(0, 8)}`;
-    names.add(name);
+    // Every server of a shared name is named with its id, so a name never moves to a newer server.
+    const name = count.get(baseName(s))! > 1 ? `${baseName(s)}~${s.id.slice(0, 8)}` : baseName(s);
     const want = address === 'eip' ? s.eip : s.privateIp;
     const host = want ?? s.privateIp ?? s.eip;
+    const other = want ? firstAt.get(want) : undefined;
     if (s.status.toUpperCase() !== 'ACTIVE') notContacted.set(s.id, `the cloud says the server is ${s.status} (not running): not contacted`);
     else if (!want) notContacted.set(s.id, address === 'eip' ? 'the server has no EIP (--address eip): not contacted' : 'the server has no private IPv4 address: not contacted');
+    else if (other) notContacted.set(s.id, `its address ${want} is also server ${other.name} (${other.id})'s, in another VPC: not contacted (reach it with --address eip, or from inside its VPC)`);
+    else firstAt.set(want, s);
     const vars: Record<string, string> = { server_id: s.id };
     if (host) vars.ansible_host = host;
     if (s.os === 'windows') vars.ansible_connection = 'winrm';
@@ -99,13 +108,14 @@ export function cloudTargets(servers: CloudServer[], address: AddressKind, regio
  * An inventory meets the cloud: each host is matched to a listed server by its `server_id` variable, else by
  * address (private or EIP). A host matching none is reported (unmatched), never guessed.
  */
-export function matchInventory(targets: Target[], servers: CloudServer[]): { targets: Target[]; unmatched: Set<string> } {
+export function matchInventory(targets: Target[], servers: CloudServer[], addressesOf: (t: Target) => string[] = (t) => [t.host]): { targets: Target[]; unmatched: Set<string> } {
   const byId = new Map(servers.map((s) => [s.id, s]));
   const byAddr = new Map<string, CloudServer>();
   for (const s of servers) for (const a of [s.privateIp, s.eip]) if (a && !byAddr.has(a)) byAddr.set(a, s);
   const unmatched = new Set<string>();
   const out = targets.map((t) => {
-    const s = (t.vars.server_id ? byId.get(t.vars.server_id) : undefined) ?? byAddr.get(t.host);
+    // The inventory's server_id is the operator's word: a server not listed is unmatched, never another by address.
+    const s = t.vars.server_id ? byId.get(t.vars.server_id) : addressesOf(t).map((a) => byAddr.get(a)).find((x) => x !== undefined);
     if (!s) {
       unmatched.add(t.name);
       return t;
@@ -121,6 +131,8 @@ export interface CloudTargetOptions {
   limit?: string | undefined;
   /** The inventory's targets, when -i/-H are given too: then these are the run's hosts, matched to servers. */
   inventory?: Target[] | undefined;
+  /** The addresses a host name resolves to (inventories name hosts by DNS name too); default: none. */
+  resolve?: ((host: string) => Promise<string[]>) | undefined;
 }
 
 /** Lists the servers and makes the run's targets and its CloudRun. A CloudError (bad key, no permission) propagates. */
@@ -128,13 +140,20 @@ export async function resolveCloudTargets(api: CloudApi, o: CloudTargetOptions):
   const listed = (await api.listServers(serverQueryOf(o.filter))).filter((s) => matchesFilter(s, o.filter));
   const servers = new Map(listed.map((s) => [s.id, s]));
   if (o.inventory) {
-    const m = matchInventory(o.inventory, listed);
+    if (listed.length === 0) throw new UsageError(`--cloud ${api.region}: the project lists no server${o.filter.names.length + o.filter.tags.length + o.filter.statuses.length + o.filter.enterpriseProjects.length ? ' matching --cloud-filter' : ''} to match the inventory's hosts to; check the region, --project-id and the filters`);
+    const resolved = new Map<string, string[]>();
+    for (const t of o.inventory) {
+      if (isIP(t.host) || !o.resolve) continue;
+      resolved.set(t.host, await o.resolve(t.host).catch(() => []));
+    }
+    const m = matchInventory(o.inventory, listed, (t) => [t.host, ...(resolved.get(t.host) ?? [])]);
     const notContacted = new Map<string, string>();
     for (const t of m.targets) {
       const s = t.vars.server_id ? servers.get(t.vars.server_id) : undefined;
       if (s && s.status.toUpperCase() !== 'ACTIVE') notContacted.set(s.id, `the cloud says the server is ${s.status} (not running): not contacted`);
     }
-    return { targets: m.targets, cloud: { api, servers, notContacted, unmatched: m.unmatched } };
+    const filtered = o.filter.names.length + o.filter.tags.length + o.filter.statuses.length + o.filter.enterpriseProjects.length > 0;
+    return { targets: m.targets, cloud: { api, servers, notContacted, unmatched: m.unmatched, filtered } };
   }
   if (listed.length === 0) throw new UsageError(`--cloud ${api.region}: the project lists no server${o.filter.names.length + o.filter.tags.length + o.filter.statuses.length ? ' matching --cloud-filter' : ''}; check the region, --project-id and the filters`);
   const made = cloudTargets(listed, o.address, api.region);

@@ -40,6 +40,12 @@ export function loadSdk(): Sdk {
   // The SDK configures log4js when its logger module is first loaded (by the clients, not by the core's
   // index): only after every part is loaded is the last configure() ours. Its own log4js copy, wherever npm
   // put it, is the one silenced.
+  // One copy of the core, or a second one (nested under -ecs or -vpc by some npm layout) would log unsilenced.
+  for (const pkg of ['@huaweicloud/huaweicloud-sdk-ecs', '@huaweicloud/huaweicloud-sdk-vpc']) {
+    if (createRequire(require.resolve(pkg)).resolve('@huaweicloud/huaweicloud-sdk-core') !== corePath) {
+      throw new Error(`${pkg} loads its own copy of the cloud SDK's core, whose logging this tool cannot turn off; reinstall (npm ci)`);
+    }
+  }
   require(createRequire(corePath).resolve('./logger/log4jLogger.js'));
   const log4js = createRequire(corePath)('log4js') as { configure(c: unknown): void; getLogger(): { isLevelEnabled(l: string): boolean } };
   log4js.configure({ appenders: { off: { type: 'stdout' } }, categories: { default: { appenders: ['off'], level: 'off' } } });
@@ -57,6 +63,8 @@ export interface SdkClientOptions {
   retry?: RetryPolicy | undefined;
   /** Calls in flight at once, whatever --concurrency is: the API gateway throttles per account (default 8). */
   maxInFlight?: number | undefined;
+  /** An HTTPS proxy URL (HTTPS_PROXY), or none. */
+  proxy?: string | undefined;
 }
 
 /** At most n calls at once; the others wait their turn (in order). */
@@ -100,14 +108,26 @@ export function sdkCloudApi(o: SdkClientOptions): CloudApi {
     axiosRequestConfig: { timeout: o.timeoutMs ?? 30_000, maxRedirects: 0 },
   };
   const template = o.endpoint ?? DEFAULT_ENDPOINT;
-  const build = <T>(b: { withCredential(x: unknown): unknown }, service: 'ecs' | 'vpc'): T =>
-    ((b.withCredential(cred) as { withEndpoint(e: string): { withOptions(x: unknown): { build(): T } } }).withEndpoint(endpointFor(template, service, o.region)).withOptions(options)).build();
+  // The SDK turns axios's own proxy handling off; an operator's HTTPS_PROXY is honoured here (never for loopback).
+  const proxy = o.proxy;
+  type Builder<T> = { withEndpoint(e: string): Builder<T>; withOptions(x: unknown): Builder<T>; withProxyAgent(p: string): Builder<T>; build(): T };
+  const build = <T>(b: { withCredential(x: unknown): unknown }, service: 'ecs' | 'vpc'): T => {
+    const builder = (b.withCredential(cred) as Builder<T>).withEndpoint(endpointFor(template, service, o.region)).withOptions(options);
+    return (proxy ? builder.withProxyAgent(proxy) : builder).build();
+  };
   const ecsClient = build<InstanceType<typeof ecs.EcsClient>>(ecs.EcsClient.newBuilder(), 'ecs');
   const vpc2 = build<InstanceType<typeof vpc.VpcClient>>(vpc.VpcClient.newBuilder(), 'vpc');
   const vpc3 = build<InstanceType<typeof vpc.v3.VpcClient>>(vpc.v3.VpcClient.newBuilder(), 'vpc');
   const policy = o.retry ?? DEFAULT_RETRY;
   const slot = limiter(o.maxInFlight ?? 8);
   // Each attempt takes a slot; a backoff wait does not hold one.
+  // What the API says is quoted in errors; should it ever echo the key or the token, they are scrubbed.
+  const secrets = [c.sk, c.securityToken, c.ak].filter((s): s is string => !!s && s.length >= 4);
+  const scrub = (e: CloudError) => {
+    let m = e.message;
+    for (const s of secrets) m = m.split(s).join('[REDACTED]');
+    return m === e.message ? e : new CloudError(m, e.failure, e.status, e.code);
+  };
   const call = <T>(what: string, action: string, f: () => Promise<T>): Promise<T> =>
     withRetry(
       () =>
@@ -115,30 +135,43 @@ export function sdkCloudApi(o: SdkClientOptions): CloudApi {
           try {
             return await f();
           } catch (e) {
-            throw cloudErrorOf(e, what, action);
+            throw scrub(cloudErrorOf(e, what, action));
           }
         }),
       policy,
     );
+  /** An answer that is not the JSON object the API documents (a proxy's page, a truncated body) is no answer. */
+  const object = (what: string, r: unknown): Record<string, unknown> => {
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new CloudError(`${what}: the answer is not the API's JSON; check --cloud-endpoint and any proxy in between`, 'bad-answer');
+    return r as Record<string, unknown>;
+  };
 
   return {
     region: o.region,
     projectId: c.projectId,
     async listServers(q: ServerQuery): Promise<CloudServer[]> {
       const out: CloudServer[] = [];
+      const seen = new Set<string>();
       const limit = 1000;
-      // ListServersDetails pages by page number (offset starts at 1), not by item.
+      const what = 'ECS ListServersDetails';
+      // ListServersDetails pages by page number (offset starts at 1), not by item. It ends at `count` servers
+      // (the total it reports), else at an empty or short page; a page of servers already listed is an API
+      // that pages without end.
       for (let page = 1; ; page++) {
         const req = new ecs.ListServersDetailsRequest().withLimit(limit).withOffset(page);
         if (q.name) req.withName(q.name);
         if (q.status) req.withStatus(q.status);
         if (q.tags) req.withTags(q.tags);
         if (q.enterpriseProjectId) req.withEnterpriseProjectId(q.enterpriseProjectId);
-        const r = (await call('ECS ListServersDetails', ACTIONS.listServers, () => ecsClient.listServersDetails(req))) as unknown as { count?: number; servers?: RawServer[] };
-        const servers = r.servers ?? [];
-        out.push(...servers.map(serverOf));
-        if (servers.length < limit || (typeof r.count === 'number' && out.length >= r.count)) return out;
-        if (page > 10_000) throw new CloudError('ECS ListServersDetails: more than 10 million servers listed; the API pages without end', 'server');
+        const r = object(what, await call(what, ACTIONS.listServers, () => ecsClient.listServersDetails(req)));
+        if (!Array.isArray(r.servers)) throw new CloudError(`${what}: the answer has no server list; check --cloud-endpoint and any proxy in between`, 'bad-answer');
+        const servers = (r.servers as RawServer[]).map(serverOf);
+        const fresh = servers.filter((s) => !seen.has(s.id));
+        if (servers.length > 0 && fresh.length === 0) throw new CloudError(`${what}: page ${page} repeats servers already listed; the API pages without end`, 'bad-answer');
+        for (const s of fresh) seen.add(s.id);
+        out.push(...fresh);
+        const count = typeof r.count === 'number' ? r.count : null;
+        if (servers.length === 0 || (count !== null ? out.length >= count : servers.length < limit)) return out;
       }
     },
     async subnets(vpcId: string): Promise<CloudSubnet[]> {
@@ -147,8 +180,10 @@ export function sdkCloudApi(o: SdkClientOptions): CloudApi {
       for (;;) {
         const req = new vpc.ListSubnetsRequest().withVpcId(vpcId).withLimit(200);
         if (marker) req.withMarker(marker);
-        const r = (await call('VPC ListSubnets', ACTIONS.subnets, () => vpc2.listSubnets(req))) as unknown as { subnets?: RawSubnet[] };
-        const page = r.subnets ?? [];
+        const what = 'VPC ListSubnets';
+        const r = object(what, await call(what, ACTIONS.subnets, () => vpc2.listSubnets(req)));
+        if (!Array.isArray(r.subnets)) throw new CloudError(`${what}: the answer has no subnet list`, 'bad-answer');
+        const page = r.subnets as RawSubnet[];
         out.push(...page.map(subnetOf));
         const last = page[page.length - 1]?.id;
         if (page.length < 200 || typeof last !== 'string' || last === marker) return out;
@@ -161,20 +196,22 @@ export function sdkCloudApi(o: SdkClientOptions): CloudApi {
       for (;;) {
         const req = new vpc.v3.ListSecurityGroupRulesRequest().withSecurityGroupId([groupId]).withLimit(2000);
         if (marker) req.withMarker(marker);
-        const r = (await call('VPC ListSecurityGroupRules', ACTIONS.securityGroupRules, () => vpc3.listSecurityGroupRules(req))) as unknown as {
-          security_group_rules?: RawRule[];
-          page_info?: { next_marker?: string | null };
-        };
-        out.push(...(r.security_group_rules ?? []).map(ruleOf));
-        const next = r.page_info?.next_marker;
-        if (!next || next === marker) return out;
+        const what = 'VPC ListSecurityGroupRules';
+        const r = object(what, await call(what, ACTIONS.securityGroupRules, () => vpc3.listSecurityGroupRules(req)));
+        if (!Array.isArray(r.security_group_rules)) throw new CloudError(`${what}: the answer has no rule list`, 'bad-answer');
+        out.push(...(r.security_group_rules as RawRule[]).map(ruleOf));
+        const next = (r.page_info as { next_marker?: unknown } | undefined)?.next_marker;
+        if (typeof next !== 'string' || !next || next === marker) return out;
         marker = next;
       }
     },
     async resetPasswordFlag(serverId: string): Promise<boolean> {
       const req = new ecs.ShowResetPasswordFlagRequest().withServerId(serverId);
-      const r = (await call('ECS ShowResetPasswordFlag', ACTIONS.resetPasswordFlag, () => ecsClient.showResetPasswordFlag(req))) as unknown as { resetpwd_flag?: string };
-      return String(r.resetpwd_flag).toLowerCase() === 'true';
+      const what = 'ECS ShowResetPasswordFlag';
+      const r = object(what, await call(what, ACTIONS.resetPasswordFlag, () => ecsClient.showResetPasswordFlag(req)));
+      const flag = typeof r.resetpwd_flag === 'string' ? r.resetpwd_flag.toLowerCase() : null;
+      if (flag !== 'true' && flag !== 'false') throw new CloudError(`${what}: the answer has no resetpwd_flag of True or False`, 'bad-answer');
+      return flag === 'true';
     },
   };
 }
@@ -196,7 +233,11 @@ export function cloudErrorOf(e: unknown, what: string, action: string): CloudErr
   const said = `${code ? `${code}: ` : ''}${msg}${x.requestId ? ` (request ${oneLine(x.requestId)})` : ''}`;
   let failure: CloudFailure;
   let fix: string;
-  if (status === null) {
+  if (status === null && /ENOTFOUND/.test(msg)) {
+    // No such host: a region or endpoint that does not exist; waiting will not make it appear.
+    failure = 'not-found';
+    fix = 'no such API host; check the region (e.g. cn-north-4) and --cloud-endpoint';
+  } else if (status === null) {
     failure = 'network';
     fix = 'check the endpoint (--cloud-endpoint), the region and the network';
   } else if (status === 429 || (code !== null && THROTTLE_CODES.has(code.toUpperCase()))) {

@@ -42,17 +42,20 @@ export class CloudView {
   async checks(t: { name: string; host: string; vars: Record<string, string> }, seen: { agent: AgentState | null; serverId: string | null; reached: boolean }): Promise<CheckResult[]> {
     const server = this.serverOf(t);
     if (!server) {
-      const why = this.run.unmatched.has(t.name)
-        ? `no server of project ${this.api.projectId} in ${this.api.region} has the address ${t.host}${t.vars.server_id ? ` or the id ${t.vars.server_id}` : ''}: the inventory points outside the project`
-        : 'not a server the cloud listed';
+      const among = this.run.filtered ? ' among those --cloud-filter selects' : '';
+      const why = !this.run.unmatched.has(t.name)
+        ? 'not a server the cloud listed'
+        : t.vars.server_id
+          ? `no server${among} of project ${this.api.projectId} in ${this.api.region} has the id ${t.vars.server_id} (the inventory's server_id): fix server_id, or the project and region`
+          : `no server${among} of project ${this.api.projectId} in ${this.api.region} has the address ${t.host}: the inventory points outside the project (or set the host's server_id)`;
       return CLOUD_CHECK_IDS.map((id) => ({ id, status: id === 'server-id' ? 'fail' : 'skip', detail: id === 'server-id' ? why : 'the server is not known to the cloud' }));
     }
     const fromApi = async (id: string, f: () => Promise<CheckResult>): Promise<CheckResult> => {
       try {
         return await f();
       } catch (e) {
-        if (e instanceof CloudError) return { id, status: 'error', detail: e.message };
-        throw e;
+        // Whatever went wrong with one call, the host's row still comes back: that check could not be decided.
+        return { id, status: 'error', detail: e instanceof CloudError ? e.message : `could not be decided: ${(e as Error).message}` };
       }
     };
     const [dhcp, sg, flag] = await Promise.all([

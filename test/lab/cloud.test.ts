@@ -71,7 +71,8 @@ beforeAll(async () => {
       // The host has no plug-in but the cloud believes it has; its subnet has DHCP off; and the cloud's record
       // of the server at its address is another server's (the host's metadata says otherwise).
       { ...server('cl-bare'), vpcId: 'vpc-other', id: WRONG_ID },
-      server('cl-denied', { securityGroups: [{ id: 'sg-default', name: 'default' }, { id: 'sg-locked', name: 'locked' }] }),
+      // Its first group denies TCP 80 to the metadata range; the default group after it would allow it.
+      server('cl-denied', { securityGroups: [{ id: 'sg-locked', name: 'locked' }, { id: 'sg-default', name: 'default' }] }),
       // A stopped server at an address where nothing listens: it must not be contacted.
       { ...server('cl-good'), id: STOPPED_ID, name: 'cl-stopped', status: 'SHUTOFF', privateIp: '127.10.250.250' },
     ],

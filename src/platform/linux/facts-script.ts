@@ -77,7 +77,8 @@ tmp=$(mktemp 2>/dev/null || echo /dev/null)
 code=$(md openstack/latest/meta_data.json "$tmp")
 echo "meta_data=$code"
 # The server's id (its uuid), to tell the cloud's server from another one at the same address.
-[ "$code" = 200 ] && [ "$tmp" != /dev/null ] && echo "server_id=$(head -c 65536 "$tmp" | tr -d '\r\n' | sed -n 's/.*"uuid"[[:space:]]*:[[:space:]]*"\([0-9A-Fa-f-]\{36\}\)".*/\1/p')"
+# The user's own "meta" object (string values, no nested braces) is dropped first: a "uuid" key there is not the server's.
+[ "$code" = 200 ] && [ "$tmp" != /dev/null ] && echo "server_id=$(head -c 65536 "$tmp" | tr -d '\r\n' | sed 's/"meta"[[:space:]]*:[[:space:]]*{[^}]*}//' | grep -o '"uuid"[[:space:]]*:[[:space:]]*"[0-9A-Fa-f-]\{36\}"' | head -n 1 | sed 's/.*"\([0-9A-Fa-f-]\{36\}\)"$/\1/')"
 code=$(md latest/meta-data/public-ipv4 "$tmp")
 echo "public_ipv4_code=$code"
 [ "$code" = 200 ] && [ "$tmp" != /dev/null ] && echo "public_ipv4=$(head -c 64 "$tmp" | tr -d '\r\n')"

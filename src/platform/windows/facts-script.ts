@@ -133,7 +133,8 @@ Section metadata {
   $md = Http 'openstack/latest/meta_data.json'
   Emit meta_data $md[0]
   # The server's id (its uuid), to tell the cloud's server from another one at the same address.
-  if ($md[0] -eq 200 -and ([string]$md[1]) -match '"uuid"\s*:\s*"([0-9A-Fa-f-]{36})"') { Emit server_id $Matches[1] }
+  # The user's own "meta" object (string values, no nested braces) is dropped first: a "uuid" key there is not the server's.
+  if ($md[0] -eq 200 -and (([string]$md[1]) -replace '"meta"\s*:\s*\{[^}]*\}', '') -match '"uuid"\s*:\s*"([0-9A-Fa-f-]{36})"') { Emit server_id $Matches[1] }
   $ip = Http 'latest/meta-data/public-ipv4'
   Emit public_ipv4_code $ip[0]
   if ($ip[0] -eq 200) { Emit public_ipv4 ([string]$ip[1]).Trim() }

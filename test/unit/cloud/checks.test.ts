@@ -64,10 +64,25 @@ describe('sg-metadata-egress, evaluated as the VPC service does', () => {
     expect(sgMetadataEgress(server(), [rule({ priority: 5 }), rule({ action: 'deny', priority: 5 })]).status).toBe('fail');
     expect(sgMetadataEgress(server(), [rule({ priority: 1, protocol: 'tcp', multiport: '80' }), rule({ action: 'deny', priority: 2 })]).status).toBe('pass');
   });
-  it('takes the rules of all the server\'s groups together, and ignores groups the server is not in', () => {
+  describe('with several groups, matched in the server\'s order, the first group first', () => {
     const two = server({ securityGroups: [{ id: 'sg-a', name: 'web' }, { id: 'sg-b', name: 'meta' }] });
-    expect(sgMetadataEgress(two, [rule({ securityGroupId: 'sg-b', protocol: 'tcp', multiport: '80', remoteIpPrefix: '169.254.0.0/16' })]).detail).toMatch(/security group meta/);
-    expect(sgMetadataEgress(server(), [rule({ securityGroupId: 'sg-z' })]).status).toBe('fail');
+    it('goes on to the next group when the first has no matching rule', () => {
+      expect(sgMetadataEgress(two, [rule({ securityGroupId: 'sg-b', protocol: 'tcp', multiport: '80', remoteIpPrefix: '169.254.0.0/16' })]).detail).toMatch(/security group meta/);
+    });
+    it('lets the first group\'s deny win over a later group\'s allow of higher priority', () => {
+      const r = sgMetadataEgress(two, [rule({ securityGroupId: 'sg-a', action: 'deny', priority: 100 }), rule({ securityGroupId: 'sg-b', priority: 1 })]);
+      expect(r).toMatchObject({ status: 'fail', detail: expect.stringContaining('security group web') });
+    });
+    it('lets the first group\'s allow win over a later group\'s deny of higher priority', () => {
+      expect(sgMetadataEgress(two, [rule({ securityGroupId: 'sg-a', priority: 100 }), rule({ securityGroupId: 'sg-b', action: 'deny', priority: 1 })]).status).toBe('pass');
+    });
+    it('ignores the rules of groups the server is not in', () => {
+      expect(sgMetadataEgress(server(), [rule({ securityGroupId: 'sg-z' })]).status).toBe('fail');
+    });
+  });
+  it('treats a prefix that is no IPv4 CIDR as undecidable (warn), never as a crash', () => {
+    expect(sgMetadataEgress(server(), [rule({ remoteIpPrefix: '169.254.0.0/33' })]).status).toBe('warn');
+    expect(vpcDhcp(server(), [{ id: 's', name: 'x', vpcId: 'vpc-1', cidr: '192.168.1.0/99', dhcpEnable: true }]).status).toBe('error');
   });
   it('warns, rather than guesses, when an address group decides', () => {
     expect(sgMetadataEgress(server(), [rule({ remoteAddressGroupId: 'ag-1' })]).status).toBe('warn');
@@ -82,13 +97,13 @@ describe('resetpwd-flag: the cloud\'s view beside the host\'s', () => {
     expect(resetpwdFlag(true, agent(true)).status).toBe('pass');
     expect(resetpwdFlag(true, null).status).toBe('pass');
   });
-  it('fails when the cloud says not installed and the host has none (or was not reached)', () => {
+  it('fails whenever the cloud says not installed (the console offers no reset), saying whether the host has it', () => {
     expect(resetpwdFlag(false, agent(false)).status).toBe('fail');
     expect(resetpwdFlag(false, null).status).toBe('fail');
+    expect(resetpwdFlag(false, agent(true))).toMatchObject({ status: 'fail', detail: expect.stringMatching(/host has the plug-in but the cloud says it has none/) });
   });
-  it('warns on a disagreement either way, saying which side says what', () => {
+  it('warns when the cloud says installed and the host has none', () => {
     expect(resetpwdFlag(true, agent(false))).toMatchObject({ status: 'warn', detail: expect.stringMatching(/cloud says .* installed .* host has none/) });
-    expect(resetpwdFlag(false, agent(true))).toMatchObject({ status: 'warn', detail: expect.stringMatching(/host has the plug-in but the cloud says it has none/) });
   });
 });
 

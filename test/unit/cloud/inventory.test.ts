@@ -37,10 +37,18 @@ describe('servers as targets', () => {
   it('reaches a Windows server over WinRM (HTTPS 5986) by default', () => {
     expect(cloudTargets([server({ os: 'windows' })], 'private', 'r1').targets[0]).toMatchObject({ connection: 'winrm', port: 5986, os: 'windows', winrm: { scheme: 'https' } });
   });
-  it('gives two servers of one name two names, and puts each in groups --limit can name', () => {
+  it('names every server of a shared name with its id (a name never moves to a newer server), and puts each in groups --limit can name', () => {
     const { targets } = cloudTargets([server(), server({ id: 'ffffeeee-1111-4222-8333-444455556666', privateIp: '192.168.1.11', tags: ['env=prod'] })], 'private', 'r1');
-    expect(targets.map((t) => t.name)).toEqual(['web-1', 'web-1~ffffeeee']);
+    expect(targets.map((t) => t.name)).toEqual(['web-1~0b2c6f7e', 'web-1~ffffeeee']);
     expect(targets[1]!.groups).toEqual(['all', 'cloud', 'linux', 'status_active', 'tag_env_prod']);
+  });
+  it('contacts only the first running server at an address shared across VPCs, and says why not the others', () => {
+    const a = server({ vpcId: 'vpc-a' });
+    const stopped = server({ id: 'cccc0000-1111-4222-8333-444455556666', name: 'old', status: 'SHUTOFF' });
+    const b = server({ id: 'bbbb0000-1111-4222-8333-444455556666', name: 'twin', vpcId: 'vpc-b' });
+    const { notContacted } = cloudTargets([stopped, a, b], 'private', 'r1');
+    expect(notContacted.has(a.id)).toBe(false);
+    expect(notContacted.get(b.id)).toMatch(/its address 192\.168\.1\.10 is also server web-1 \(0b2c6f7e-1111-4222-8333-444455556666\)'s, in another VPC: not contacted/);
   });
   it('marks stopped servers and servers without the address asked for as not to be contacted, with the reason', () => {
     const stopped = server({ status: 'SHUTOFF' });
@@ -64,5 +72,16 @@ describe('an inventory meets the cloud', () => {
     expect(m.targets.map((t) => t.vars.server_id)).toEqual([servers[0]!.id, servers[1]!.id, servers[1]!.id, undefined]);
     expect(m.targets[1]!.eip).toBe('203.0.113.9');
     expect([...m.unmatched]).toEqual(['d']);
+  });
+  it('never replaces an inventory\'s server_id by an address match: a server_id not listed is unmatched', () => {
+    const inv = [toTarget('e', { ansible_host: '192.168.1.10', server_id: '99999999-1111-4222-8333-444455556666' }, ['all'], 'inv:1')];
+    const m = matchInventory(inv, servers);
+    expect(m.targets[0]!.vars.server_id).toBe('99999999-1111-4222-8333-444455556666');
+    expect([...m.unmatched]).toEqual(['e']);
+  });
+  it('matches a host named by DNS name through the addresses it resolves to', () => {
+    const inv = [toTarget('f', { ansible_host: 'db.example.internal' }, ['all'], 'inv:1')];
+    const m = matchInventory(inv, servers, () => ['db.example.internal', '192.168.1.20']);
+    expect(m.targets[0]!.vars.server_id).toBe(servers[1]!.id);
   });
 });

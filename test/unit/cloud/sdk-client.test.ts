@@ -204,3 +204,50 @@ describe('the call limiter', () => {
     expect(order).toEqual([0, 1, 2, 3, 4, 5]);
   });
 });
+
+describe('answers that are not the API\'s', () => {
+  it('refuses a 200 that is not the API\'s JSON (a proxy\'s page), and a listing that repeats its pages, instead of looping or reporting no server', async () => {
+    const http = await import('node:http');
+    let mode: 'html' | 'loop' = 'html';
+    let hits = 0;
+    const srv = http.createServer((_req, res) => {
+      hits++;
+      if (mode === 'html') {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<html>proxy login</html>');
+      } else {
+        // Full pages without a count, the same servers every time.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ servers: Array.from({ length: 1000 }, (_, i) => ({ id: uuid(i), name: `s${i}`, status: 'ACTIVE' })) }));
+      }
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+    const client = sdkCloudApi({ region: 'r1', credentials: { ak: AK, sk: SK, projectId: PROJECT }, endpoint: url, retry: fast });
+    try {
+      await expect(client.listServers({})).rejects.toMatchObject({ failure: 'bad-answer', message: expect.stringMatching(/the answer has no server list; check --cloud-endpoint and any proxy/) });
+      await expect(client.resetPasswordFlag(uuid(0))).rejects.toMatchObject({ failure: 'bad-answer' });
+      mode = 'loop';
+      hits = 0;
+      await expect(client.listServers({})).rejects.toMatchObject({ failure: 'bad-answer', message: expect.stringMatching(/page 2 repeats servers already listed/) });
+      expect(hits).toBe(2);
+    } finally {
+      await new Promise<void>((r) => srv.close(() => r()));
+    }
+  });
+
+  it('takes a host name that does not resolve for a wrong region: not retried, one line', async () => {
+    const { cloudErrorOf } = await import('../../../src/cloud/sdk-client.js');
+    const e = cloudErrorOf({ message: 'getaddrinfo ENOTFOUND ecs.cn-nowhere-9.myhuaweicloud.com' }, 'ECS ListServersDetails', 'ecs:cloudServers:list');
+    expect(e).toMatchObject({ failure: 'not-found', message: expect.stringContaining('check the region') });
+  });
+
+  it('scrubs the key and token from what the API says back, should it echo them', async () => {
+    const unknown = 'UNKNOWNAKUNKNOWNAK01';
+    const e = (await sdkCloudApi({ region: 'r1', credentials: { ak: unknown, sk: SK, securityToken: TOKEN, projectId: PROJECT }, endpoint: peer.url, retry: fast }).listServers({}).catch((x: unknown) => x)) as CloudError;
+    // The gateway's message for an unknown key names it ("Get secretKey failed,ak:…,err:ak not exist").
+    expect(e.failure).toBe('auth');
+    expect(e.message).toContain('[REDACTED]');
+    expect(e.message).not.toContain(unknown);
+  });
+});
