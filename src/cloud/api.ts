@@ -83,3 +83,14 @@ export class CloudError extends Error {
     super(message);
   }
 }
+
+/**
+ * The ECS batch reset API's password rules (../shared/seeds, the batch reset API page): its own special set
+ * for every OS, and for a Windows server also no run of three characters of the user name. Checked here
+ * before a call: the API checks complexity only when asked (`is_check_password`), so it could accept a
+ * password the server's own agent later refuses.
+ */
+export const API_PASSWORD_RULES = {
+  linux: { name: 'the ECS API (Linux)', specials: '!@%-_=+[]:./?', noUserRuns: false, noLeadingSlash: false },
+  windows: { name: 'the ECS API (Windows)', specials: '!@%-_=+[]:./?', noUserRuns: true, noLeadingSlash: true },
+} as const satisfies Record<'linux' | 'windows', import('../core/password.js').PasswordRules>;

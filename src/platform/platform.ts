@@ -1,5 +1,6 @@
 import type { AgentState } from '../core/agent.js';
 import type { CheckContext, CheckResult } from '../core/check.js';
+import type { PasswordRules } from '../core/password.js';
 import type { ChangeCommand, Plan, PlanOptions } from '../core/plan.js';
 import type { HostOs } from '../core/result.js';
 import type { LoadedPackage } from '../package/load.js';
@@ -28,6 +29,8 @@ export interface Platform<F = unknown> {
   os(f: F): HostOs;
   checks(f: F, ctx: CheckContext): CheckResult[];
   agent(f: F): AgentState;
+  /** This OS's password rules (the reset pages'): what a new password must meet here. */
+  readonly passwordRules: PasswordRules;
   /** The server's id as its metadata service gives it (the cloud's server id), or null. */
   serverId(f: F): string | null;
   plan(command: ChangeCommand, f: F, checks: CheckResult[], pkg: PackageInfo | null, o: PlanOptions): Plan;

@@ -1,3 +1,4 @@
+import { LINUX_PASSWORD_RULES } from './password-rules.js';
 import { runPrivileged } from '../../privilege/sudo.js';
 import { withUploadLimit, type Platform } from '../platform.js';
 import { agentState } from './agent-state.js';
@@ -24,6 +25,7 @@ export const linux: Platform<LinuxFacts> = {
   checks: runLinuxChecks,
   agent: agentState,
   serverId: (f) => f.metadata.serverId,
+  passwordRules: LINUX_PASSWORD_RULES,
   plan: planChange,
   describeLeft: (f) => {
     const a = agentState(f);

@@ -1,3 +1,4 @@
+import { WINDOWS_PASSWORD_RULES } from './password-rules.js';
 import type { Platform } from '../platform.js';
 import { windowsAgentState } from './agent-state.js';
 import { windowsChange } from './change.js';
@@ -19,6 +20,7 @@ export const windows: Platform<WindowsFacts> = {
   checks: runWindowsChecks,
   agent: windowsAgentState,
   serverId: (f) => f.metadata.serverId,
+  passwordRules: WINDOWS_PASSWORD_RULES,
   plan: planWindowsChange,
   describeLeft: (f) => {
     const a = windowsAgentState(f);
