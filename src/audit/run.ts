@@ -9,13 +9,7 @@ import { retryable } from '../session/failure.js';
 import type { ConnectOptions } from '../session/options.js';
 import { skippedResult, summarize, type HostResult, type ResultDocument } from '../core/result.js';
 
-export interface AuditRunOptions extends ConnectOptions {
-  concurrency: number;
-  waves?: WaveSpec | undefined;
-  budget?: ErrorBudget | undefined;
-  retries?: number | undefined;
-  signal?: AbortSignal | undefined;
-  onWave?: (wave: number, of: number, size: number) => void;
+export interface AuditRunOptions extends ConnectOptions, HostJobOptions {
   /** With --cloud: the cloud's verdicts join each host's row, and servers it says are stopped are not contacted. */
   cloud?: CloudView | undefined;
 }
@@ -27,29 +21,45 @@ export async function runAudit(
   o: AuditRunOptions,
   onHost?: (h: HostResult) => void,
 ): Promise<ResultDocument & { stopped: { reason: string; detail: string } | null }> {
-  const startedAt = new Date().toISOString();
   const knownHosts = new KnownHosts(o.knownHostsFile);
-  const fleet = await runFleet(
-    targets.length,
-    async (i) => {
-      const t = targets[i]!;
-      const r = o.cloud ? await withCloud(t, o, knownHosts, o.cloud, command === 'audit') : (await auditHostSeen(t, o, knownHosts)).result;
-      // `status` reports the plug-in, not the prerequisites: its outcome is about reaching the host.
-      return command === 'status' ? { ...r, checks: [], outcome: r.outcome === 'failed' && r.agent ? 'ok' : r.outcome } : r;
-    },
-    {
-      concurrency: o.concurrency,
-      waves: o.waves,
-      budget: o.budget,
-      retries: o.retries,
-      signal: o.signal,
-      outcomeOf: (h: HostResult) => h.outcome,
-      retryable,
-      skipped: (i, why) => skippedResult(targets[i]!, why),
-      ...(onHost ? { onResult: onHost } : {}),
-      ...(o.onWave ? { onWave: o.onWave } : {}),
-    },
-  );
+  return runHostJobs(command, targets, o, async (t) => {
+    const r = o.cloud ? await withCloud(t, o, knownHosts, o.cloud, command === 'audit') : (await auditHostSeen(t, o, knownHosts)).result;
+    // `status` reports the plug-in, not the prerequisites: its outcome is about reaching the host.
+    return command === 'status' ? { ...r, checks: [], outcome: r.outcome === 'failed' && r.agent ? 'ok' : r.outcome } : r;
+  }, onHost);
+}
+
+/** How a read-mostly command's hosts are run: the fleet runner's window, waves, budget, retries and stop. */
+export interface HostJobOptions {
+  concurrency: number;
+  waves?: WaveSpec | undefined;
+  budget?: ErrorBudget | undefined;
+  retries?: number | undefined;
+  signal?: AbortSignal | undefined;
+  onWave?: (wave: number, of: number, size: number) => void;
+}
+
+/** One job per target on the fleet runner, each giving the host's row; the result document around them. */
+export async function runHostJobs(
+  command: string,
+  targets: Target[],
+  o: HostJobOptions,
+  job: (t: Target) => Promise<HostResult>,
+  onHost?: (h: HostResult) => void,
+): Promise<ResultDocument & { stopped: { reason: string; detail: string } | null }> {
+  const startedAt = new Date().toISOString();
+  const fleet = await runFleet(targets.length, (i) => job(targets[i]!), {
+    concurrency: o.concurrency,
+    waves: o.waves,
+    budget: o.budget,
+    retries: o.retries,
+    signal: o.signal,
+    outcomeOf: (h: HostResult) => h.outcome,
+    retryable,
+    skipped: (i, why) => skippedResult(targets[i]!, why),
+    ...(onHost ? { onResult: onHost } : {}),
+    ...(o.onWave ? { onWave: o.onWave } : {}),
+  });
   const hosts = fleet.results;
   return { command, startedAt, finishedAt: new Date().toISOString(), hosts, summary: summarize(hosts), stopped: fleet.stopped };
 }

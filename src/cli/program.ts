@@ -4,6 +4,7 @@ import { auditCommand } from './audit.js';
 import { changeCommand } from './change.js';
 import { runsCommand } from './runs.js';
 import { packageCommand } from './package.js';
+import { resetCommand } from './reset.js';
 
 /**
  * Builds the commander program. Kept separate from main.ts so tests can drive the CLI in-process
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   program.addCommand(changeCommand('update'));
   program.addCommand(changeCommand('install'));
   program.addCommand(changeCommand('uninstall'));
+  program.addCommand(resetCommand());
   program.addCommand(runsCommand());
   program.addCommand(packageCommand());
   return program;

@@ -155,7 +155,7 @@ export async function connectOptionsOf(o: TargetCliOptions, targets: Target[]): 
 }
 
 /** Reads a secret from the terminal without echo. Never in a non-interactive run. */
-async function promptSecret(prompt: string): Promise<string> {
+export async function promptSecret(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) throw new UsageError('--ask-pass needs a terminal; use --password-env VAR in scripts');
   process.stderr.write(prompt);
   process.stdin.setRawMode(true);

@@ -31,6 +31,8 @@ export interface Platform<F = unknown> {
   agent(f: F): AgentState;
   /** This OS's password rules (the reset pages'): what a new password must meet here. */
   readonly passwordRules: PasswordRules;
+  /** How an account's password is set here, or undefined where this tool cannot yet (said before any host is touched). */
+  readonly passwordReset?: PasswordResetKit;
   /** The server's id as its metadata service gives it (the cloud's server id), or null. */
   serverId(f: F): string | null;
   plan(command: ChangeCommand, f: F, checks: CheckResult[], pkg: PackageInfo | null, o: PlanOptions): Plan;
@@ -120,4 +122,15 @@ export function withUploadLimit(t: Transport, stepTimeoutMs: number | undefined)
     put: (content, remotePath, mode, opts) => t.put(content, remotePath, mode, { timeoutMs: uploadLimitMs(stepTimeoutMs, content.length), ...opts }),
     close: () => t.close(),
   };
+}
+
+/** What setting a password did on the host: done (and whether the stored hash was checked), or why not. */
+export type PasswordSet = { ok: true; hash: 'match' | 'unknown' } | { ok: false; why: string };
+
+/** One OS's way to set an account's password, the secret on stdin only. */
+export interface PasswordResetKit {
+  /** The account reset when none is named (root, Administrator). */
+  readonly defaultAccount: string;
+  /** Sets the account's password and checks it on the host where it can (the stored hash). */
+  set(s: HostShell, account: string, password: string): Promise<PasswordSet>;
 }

@@ -58,3 +58,25 @@ async function connect(t: Target, o: ConnectOptions, runKnownHosts: KnownHosts, 
     knownHosts, acceptNew: o.acceptNew || t.hostKeyPolicy === 'accept-new', connectTimeoutMs: o.connectTimeoutMs, algorithms: algorithmsFor(t.sshAlgorithms), maxOutputBytes: o.maxOutputBytes, ...(jump ? { jump } : {}),
   });
 }
+
+/**
+ * Whether `user` can log in to the host with this password alone — no key, no agent — as a fresh login does:
+ * true (logged in), false (the host refused it: a wrong password, or password logins off for that user), or
+ * null (could not tell: unreachable, a protocol error). How a reset password is proven where the host allows it.
+ */
+export async function passwordLogin(t: Target, o: ConnectOptions, knownHosts: KnownHosts, user: string, password: string): Promise<boolean | null> {
+  // A WinRM login is proven by the first command, not the connection: not asked here yet.
+  if (t.connection === 'winrm') return null;
+  const jump = jumpOf(t, o);
+  try {
+    const tr = await SshTransport.connect({ host: t.host, port: t.port, user, name: t.name, password }, {
+      knownHosts: t.knownHostsFile ? knownHostsAt(t.knownHostsFile) : knownHosts,
+      acceptNew: false, connectTimeoutMs: o.connectTimeoutMs, algorithms: algorithmsFor(t.sshAlgorithms), maxOutputBytes: 1 << 20, ...(jump ? { jump } : {}),
+    });
+    await tr.close().catch(() => undefined);
+    return true;
+  } catch (e) {
+    if (e instanceof TransportError && e.reason === 'auth-failed') return false;
+    return null;
+  }
+}

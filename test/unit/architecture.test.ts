@@ -13,7 +13,7 @@ const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../sr
 /** The layers, bottom first: a module may import from its own layer or one below, never above. */
 const LAYERS = [
   'version', 'files', 'log', 'dialect', 'package', 'inventory', 'errors', 'core', 'cloud',
-  'transport', 'privilege', 'fleet', 'platform', 'session', 'audit', 'lifecycle', 'report', 'cli',
+  'transport', 'privilege', 'fleet', 'platform', 'session', 'audit', 'reset', 'lifecycle', 'report', 'cli',
 ] as const;
 
 function files(dir: string): string[] {

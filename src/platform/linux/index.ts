@@ -1,3 +1,4 @@
+import { linuxPasswordReset } from './password-reset.js';
 import { LINUX_PASSWORD_RULES } from './password-rules.js';
 import { runPrivileged } from '../../privilege/sudo.js';
 import { withUploadLimit, type Platform } from '../platform.js';
@@ -26,6 +27,7 @@ export const linux: Platform<LinuxFacts> = {
   agent: agentState,
   serverId: (f) => f.metadata.serverId,
   passwordRules: LINUX_PASSWORD_RULES,
+  passwordReset: linuxPasswordReset,
   plan: planChange,
   describeLeft: (f) => {
     const a = agentState(f);

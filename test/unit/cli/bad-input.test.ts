@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -164,6 +164,38 @@ describe('WinRM Basic over plain http (the password would cross in clear on ever
       expect(r.code, r.stderr).not.toBe(2);
       expect(connections).toBeGreaterThan(before);
     }
+  });
+});
+
+describe('reset-password and --cloud: bad input refused before any connection', () => {
+  // Earlier specs in this file connect on purpose; each of these must connect to nothing.
+  beforeEach(() => {
+    connections = 0;
+  });
+  const host = () => ['-H', `127.0.0.1:${port}`];
+  it('no new password, or one from a file others can read', async () => {
+    refused(await run(['reset-password', ...host()]), /no new password; give --new-password-env VAR or --new-password-file FILE/);
+    refused(await run(['reset-password', ...host(), '--new-password-env', 'NOPE_NOT_SET']), /--new-password-env NOPE_NOT_SET: that environment variable is not set/);
+    const f = write('pw.txt', 'Str0ng-Enough-Pass\n', 0o644);
+    refused(await run(['reset-password', ...host(), '--new-password-file', f]), /--new-password-file .*pw\.txt: mode 644 lets other users read it; chmod 600/);
+  });
+  it('a password that breaks a rule: every broken rule named, the password never echoed', async () => {
+    const r = await run(['reset-password', ...host(), '--new-password-env', 'PW'], { PW: 'xtoorx12' });
+    refused(r, /the new password breaks 2 rules: must mix at least three of .*; must not contain the user name root spelled backwards \(Linux, account root\); no host was touched/);
+    expect(r.stderr).not.toContain('xtoorx12');
+  });
+  it('a Windows host, which the online reset cannot do yet, and an account name that is none', async () => {
+    const inv = write('w.ini', `win1 ansible_host=127.0.0.1 ansible_port=${port} ansible_connection=winrm\n`);
+    refused(await run(['reset-password', '-i', inv, '--new-password-env', 'PW'], { PW: 'Str0ng-Enough-Pass' }), /cannot reset a password on windows yet: win1; leave them out/);
+    refused(await run(['reset-password', ...host(), '--new-password-env', 'PW', '--account', 'root;rm'], { PW: 'Str0ng-Enough-Pass' }), /--account "root;rm": not an account name/);
+  });
+  it('cloud options without --cloud, a region that is none, credentials others can read', async () => {
+    refused(await run(['audit', ...host(), '--address', 'eip']), /--address is for --cloud REGION; add --cloud or drop it/);
+    refused(await run(['audit', '--cloud', 'Not A Region']), /--cloud Not A Region: not a region id; give one such as cn-north-4/);
+    const creds = write('creds', 'ak = AKEXAMPLEAKEXAMPLE\nsk = s3cr3t-never-shown\n', 0o644);
+    const r = await run(['audit', '--cloud', 'cn-north-4', '--cloud-credentials', creds, '--project-id', 'p1']);
+    refused(r, /--cloud-credentials .*creds: mode 644 lets other users read the secret key; chmod 600/);
+    expect(r.stderr).not.toContain('s3cr3t');
   });
 });
 

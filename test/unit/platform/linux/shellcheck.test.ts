@@ -6,6 +6,7 @@ import {
 } from '../../../../src/platform/linux/change-scripts.js';
 import { LINUX_FACTS_SCRIPT } from '../../../../src/platform/linux/facts-script.js';
 import { TXN_SCRIPT } from '../../../../src/platform/linux/txn-script.js';
+import { passwordResetScript } from '../../../../src/platform/linux/password-reset.js';
 
 /**
  * Every POSIX sh script the tool sends to a Linux host, as sent, passes `shellcheck -s sh` at warning level:
@@ -24,6 +25,7 @@ const scripts: Record<string, string> = {
   'the follow': followScript('m0abc123', 3),
   'the launch': launchScript({ action: 'install', txn: 'm0abc123', stage: '/var/lib/resetpwd-fleet/stage.x', linuxDir: 'CloudResetPwdAgent/CloudResetPwdAgent.Linux', updateDir: null, sha256: 'ab'.repeat(32), version: '2.1.0', log4j: '2.17.1', settleSeconds: 3, startWaitSeconds: 20, tool: '0.1.0' }),
   'the stage (sudo, pull)': stageScript({ uploadDir: '/tmp/resetpwd-fleet.abc', stage: '/var/lib/resetpwd-fleet/stage.x', files: [{ name: 'pkg.zip', sha256: 'ab'.repeat(32) }, { name: 'txn.sh', sha256: 'cd'.repeat(32) }], downloads: [{ name: 'pkg.zip', url: 'http://169.254.169.254/mirror/p.zip' }], unpack: { extractor: 'unzip', archive: 'pkg.zip', expect: 'CloudResetPwdAgent/CloudResetPwdAgent.Linux/setup.sh' } }),
+  'the password reset': passwordResetScript('labuser', '0123456789abcdef01234567'),
   'the stage (root, tar)': stageScript({ uploadDir: '/var/lib/resetpwd-fleet/stage.x', stage: '/var/lib/resetpwd-fleet/stage.x', files: [{ name: 'pkg.tar', sha256: 'ab'.repeat(32) }], unpack: { extractor: 'tar', archive: 'pkg.tar', expect: 'a/setup.sh' } }),
 };
 

@@ -1,0 +1,73 @@
+import { runHostJobs, type HostJobOptions } from '../audit/run.js';
+import { stepTimer, type HostResult, type ResultDocument, type StepRecord } from '../core/result.js';
+import type { Target } from '../inventory/target.js';
+import { platformOf } from '../platform/index.js';
+import { failureOf } from '../session/failure.js';
+import { openSession, passwordLogin, type HostSession } from '../session/open.js';
+import type { ConnectOptions } from '../session/options.js';
+import { KnownHosts } from '../transport/known-hosts.js';
+
+/**
+ * The library entry of `reset-password`, online route: over the tool's own session to each host, the
+ * account's password set by the host's platform (the secret on stdin only) and then proven — by a fresh
+ * login with it where the host allows password logins, else by the stored hash checked on the host. The
+ * password was checked against every target's rules before this runs (cli/reset.ts).
+ */
+export interface ResetRunOptions extends ConnectOptions, HostJobOptions {
+  /** The account whose password is set; default: the platform's (root, Administrator). */
+  account?: string | undefined;
+  /** The policy checked and the hosts reached; nothing changed. */
+  dryRun: boolean;
+  onHost?: (h: HostResult) => void;
+  onStep?: (host: string, step: string) => void;
+}
+
+export function accountFor(t: Target, account: string | undefined): string {
+  return account ?? platformOf(t.os).passwordReset?.defaultAccount ?? platformOf(t.os).defaultUser;
+}
+
+export async function runReset(targets: Target[], newPassword: string, o: ResetRunOptions): Promise<ResultDocument & { stopped: { reason: string; detail: string } | null }> {
+  const knownHosts = new KnownHosts(o.knownHostsFile);
+  return runHostJobs('reset-password', targets, o, (t) => resetHost(t, newPassword, o, knownHosts), o.onHost);
+}
+
+/** One host: reach it, set the password, prove it. Never throws: failures are results. */
+export async function resetHost(t: Target, newPassword: string, o: ResetRunOptions, knownHosts: KnownHosts): Promise<HostResult> {
+  const steps: StepRecord[] = [];
+  const account = accountFor(t, o.account);
+  const base: HostResult = {
+    name: t.name, address: t.host, port: t.port, transport: t.connection, reachable: false, os: null, checks: [], agent: null,
+    outcome: 'unreachable', steps, error: null, ...(t.vars.server_id ? { serverId: t.vars.server_id } : {}),
+  };
+  const time = stepTimer(steps);
+  const step = (name: string) => o.onStep?.(t.name, name);
+  let s: HostSession | undefined;
+  try {
+    step('connect');
+    s = await time('connect', () => openSession(t, o, knownHosts));
+    const kit = s.platform.passwordReset;
+    if (!kit) return { ...base, reachable: true, outcome: 'refused', error: `${t.name}: this tool cannot reset a password on ${s.platform.id} yet; nothing was changed` };
+    if (o.dryRun) return { ...base, reachable: true, outcome: 'skipped', error: null, reset: { account, verifiedBy: null } };
+    step('set');
+    const set = await time('set', () => kit.set(s!, account, newPassword));
+    if (!set.ok) return { ...base, reachable: true, outcome: 'failed', error: `${t.name}: ${set.why}` };
+    step('verify');
+    const login = await time('verify', () => passwordLogin(t, o, knownHosts, account, newPassword));
+    // The old password, where the run knows it (the account is the login user): now refused.
+    const loginUser = t.user ?? o.user ?? s.platform.defaultUser;
+    const old = loginUser === account ? (t.password ?? o.password) : undefined;
+    const oldRefused = old !== undefined && old !== newPassword ? (await passwordLogin(t, o, knownHosts, account, old)) === false : undefined;
+    if (oldRefused === false) return { ...base, reachable: true, outcome: 'failed', error: `${t.name}: the old password of ${account} still logs in after the reset` };
+    const proof = { account, ...(oldRefused !== undefined ? { oldPasswordRefused: oldRefused } : {}) };
+    if (login === true) return { ...base, reachable: true, outcome: 'reset', reset: { ...proof, verifiedBy: 'login' } };
+    if (set.hash === 'match') return { ...base, reachable: true, outcome: 'reset', reset: { ...proof, verifiedBy: 'hash' } };
+    return {
+      ...base, reachable: true, outcome: 'failed', reset: { ...proof, verifiedBy: null },
+      error: `${t.name}: the password of ${account} was set but could not be proven: no password login is allowed for it and the host cannot check its stored hash (no perl)`,
+    };
+  } catch (e) {
+    return { ...base, ...failureOf(e, t.name) };
+  } finally {
+    await s?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { labDown, labOut, labUp, onHost, repo, type LabDoc } from './helpers.js';
+
+/**
+ * `reset-password` (online) end to end on the lab's real hosts: the password set over the tool's own session,
+ * proven by a fresh login or the stored hash, judged here independently (OpenSSH with sshpass; Python's crypt
+ * on the host), and found in no output, log, report or process list.
+ */
+const bin = path.join(repo, 'dist/cli/main.js');
+const scenario = path.join(repo, 'test/lab/scenarios/reset.lab');
+let doc: LabDoc;
+let work: string;
+
+function cli(args: string[], env: Record<string, string>, sample?: (ps: string) => void): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Every process's command line, sampled while the run goes on (the hosts' processes are on this machine too).
+    const timer = sample ? setInterval(() => sample(spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout), 25) : undefined;
+    p.on('error', reject);
+    p.on('close', (code) => {
+      if (timer) clearInterval(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+const base = () => ['-i', doc.inventory, '--known-hosts', doc.knownHosts, '--json'];
+const shadow = (host: string, account: string) => onHost(host, `awk -F: '$1 == "${account}" { print $2 }' /etc/shadow`).trim();
+/** Python's crypt on the host: an implementation other than the tool's check (Perl's) says whether the hash is this password's. */
+const hashIs = (host: string, account: string, pw: string) =>
+  onHost(host, `python3 -W ignore -c 'import crypt, sys; h = [l.split(":")[1] for l in open("/etc/shadow") if l.startswith(sys.argv[1] + ":")][0]; print(crypt.crypt(sys.argv[2], h) == h)' ${account} '${pw}'`).trim() === 'True';
+const sshLogin = (host: string, user: string, pw: string) => {
+  const h = doc.hosts.find((x) => x.name === host)!;
+  return spawnSync('sshpass', ['-e', 'ssh', '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=password', '-o', `UserKnownHostsFile=${doc.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=10', '-p', String(h.port), `${user}@${h.address}`, 'true'], { env: { ...process.env, SSHPASS: pw }, encoding: 'utf8', timeout: 30_000 }).status === 0;
+};
+
+beforeAll(() => {
+  doc = labUp(scenario);
+  work = mkdtempSync(path.join(os.tmpdir(), 'reset-'));
+}, 600_000);
+afterAll(() => {
+  labDown();
+  if (work) rmSync(work, { recursive: true, force: true });
+}, 600_000);
+
+describe('reset-password, online, on the lab', () => {
+  it('refuses a password that breaks a rule of any target before touching a host (exit 2), never echoing it', async () => {
+    const before = shadow('rs-root', 'root');
+    const r = await cli(['reset-password', ...base(), '--key', doc.key], { NEW_PW: 'rootroot' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/must mix at least three of .* \(Linux, account root\); .*must not contain the user name root \(Linux, account root\); no host was touched/);
+    expect(r.stderr).not.toContain('rootroot');
+    expect(shadow('rs-root', 'root')).toBe(before);
+  });
+
+  it('--dry-run reaches every host and changes nothing (exit 0)', async () => {
+    const before = shadow('rs-deb', 'root');
+    const r = await cli(['reset-password', ...base(), '--key', doc.key, '--limit', 'rs-root:rs-deb', '--new-password-env', 'NEW_PW', '--dry-run'], { NEW_PW: 'Dry-Run-Pass-2026' });
+    expect(r.code, r.stderr).toBe(0);
+    const hosts = (JSON.parse(r.stdout) as { hosts: { name: string; outcome: string; reachable: boolean }[] }).hosts;
+    expect(hosts.map((h) => [h.name, h.outcome, h.reachable])).toEqual([['rs-root', 'skipped', true], ['rs-deb', 'skipped', true]]);
+    expect(shadow('rs-deb', 'root')).toBe(before);
+  });
+
+  it('resets root where password logins for root are off, proven by the stored hash', async () => {
+    const pw = 'Root-Reset-2026.a';
+    const r = await cli(['reset-password', ...base(), '--key', doc.key, '--limit', 'rs-root:rs-deb', '--new-password-env', 'NEW_PW'], { NEW_PW: pw });
+    expect(r.code, r.stderr).toBe(0);
+    const hosts = (JSON.parse(r.stdout) as { hosts: { name: string; outcome: string; reset: { account: string; verifiedBy: string } }[] }).hosts;
+    for (const h of hosts) expect([h.name, h.outcome, h.reset]).toEqual([h.name, 'reset', { account: 'root', verifiedBy: 'hash' }]);
+    for (const h of ['rs-root', 'rs-deb']) expect(hashIs(h, 'root', pw), h).toBe(true);
+    expect(r.stdout + r.stderr).not.toContain(pw);
+  });
+
+  it('resets a sudo login\'s own password through sudo, proven by a fresh login; the old one is refused; the secret is nowhere', async () => {
+    const pw = 'Lab-User-Reset-2026!';
+    const log = path.join(work, 'run.log');
+    const report = path.join(work, 'report.html');
+    const seen: string[] = [];
+    const r = await cli(
+      ['reset-password', ...base(), '--limit', 'rs-sudo', '--account', doc.user, '--new-password-env', 'NEW_PW', '--log', log, '--report', report, '-v'],
+      { NEW_PW: pw },
+      (ps) => seen.push(ps),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const h = (JSON.parse(r.stdout) as { hosts: { outcome: string; reset: unknown }[] }).hosts[0]!;
+    expect(h).toMatchObject({ outcome: 'reset', reset: { account: doc.user, verifiedBy: 'login', oldPasswordRefused: true } });
+    expect(sshLogin('rs-sudo', doc.user, pw)).toBe(true);
+    expect(sshLogin('rs-sudo', doc.user, doc.password)).toBe(false);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const text of [r.stdout, r.stderr, readFileSync(log, 'utf8'), readFileSync(report, 'utf8'), ...seen]) expect(text).not.toContain(pw);
+  });
+});
