@@ -53,7 +53,7 @@ afterAll(() => {
 describe('reset-password, online, on the lab', () => {
   it('refuses a password that breaks a rule of any target before touching a host (exit 2), never echoing it', async () => {
     const before = shadow('rs-root', 'root');
-    const r = await cli(['reset-password', ...base(), '--key', doc.key], { NEW_PW: 'rootroot' });
+    const r = await cli(['reset-password', ...base(), '--key', doc.key, '--new-password-env', 'NEW_PW'], { NEW_PW: 'rootroot' });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/must mix at least three of .* \(Linux, account root\); .*must not contain the user name root \(Linux, account root\); no host was touched/);
     expect(r.stderr).not.toContain('rootroot');
@@ -70,7 +70,7 @@ describe('reset-password, online, on the lab', () => {
   });
 
   it('resets root where password logins for root are off, proven by the stored hash', async () => {
-    const pw = 'Root-Reset-2026.a';
+    const pw = 'Fresh-Start-2026.a';
     const r = await cli(['reset-password', ...base(), '--key', doc.key, '--limit', 'rs-root:rs-deb', '--new-password-env', 'NEW_PW'], { NEW_PW: pw });
     expect(r.code, r.stderr).toBe(0);
     const hosts = (JSON.parse(r.stdout) as { hosts: { name: string; outcome: string; reset: { account: string; verifiedBy: string } }[] }).hosts;
