@@ -2,7 +2,6 @@ import { Command } from 'commander';
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { brokenForAll } from '../core/password.js';
 import { ExitCode, UsageError } from '../errors.js';
-import type { Target } from '../inventory/target.js';
 import { platformOf } from '../platform/index.js';
 import { renderHuman } from '../report/human.js';
 import { accountFor, runReset } from '../reset/run.js';
@@ -24,7 +23,7 @@ export function resetCommand(): Command {
     .description('set an account\'s password on every target over the tool\'s own connection, and prove it (a fresh login with it, or the stored hash)')
     .option('--new-password-env <var>', 'environment variable holding the new password (one for every target)')
     .option('--new-password-file <file>', 'file whose first line is the new password (mode 600)')
-    .option('--account <name>', 'the account whose password is set (default root on Linux); -u stays the login user')
+    .option('--account <name>', 'the account whose password is set (default root on Linux, Administrator on Windows); -u stays the login user')
     .option('--dry-run', 'check the password against every target\'s rules and reach the hosts; change nothing')
     .addHelpText('after', '\nExample:\n  NEW_PW=… resetpwd-fleet reset-password -i inventory.ini --new-password-env NEW_PW --key ~/.ssh/id_ed25519\n');
   addRolloutOptions(addCloudOptions(addTargetOptions(cmd)), true).action(async (o: ResetCliOptions) => {
@@ -33,7 +32,6 @@ export function resetCommand(): Command {
     }
     const newPassword = await newPasswordOf(o);
     const { targets, cloudSecrets } = await runTargetsOf(o, { changing: !o.dryRun });
-    refuseUnsupported(targets);
     // One password for every target: it must meet the rules of each host's OS for its account, or nothing starts.
     const broken = brokenForAll(newPassword, targets.map((t) => ({ rules: platformOf(t.os).passwordRules, user: accountFor(t, o.account) })));
     if (broken.length) throw new UsageError(`the new password breaks ${broken.length === 1 ? 'a rule' : `${broken.length} rules`}: ${broken.join('; ')}; no host was touched`);
@@ -50,14 +48,6 @@ export function resetCommand(): Command {
     process.exitCode = doc.stopped ? ExitCode.Stopped : doc.hosts.every(done) ? ExitCode.Ok : ExitCode.HostFailed;
   });
   return cmd;
-}
-
-/** Hosts whose OS this tool cannot reset yet: the run is refused before any host is touched. */
-function refuseUnsupported(targets: Target[]): void {
-  const no = targets.filter((t) => platformOf(t.os).passwordReset === undefined);
-  if (no.length === 0) return;
-  const os = [...new Set(no.map((t) => platformOf(t.os).id))].join(', ');
-  throw new UsageError(`reset-password cannot reset a password on ${os} yet: ${no.slice(0, 5).map((t) => t.name).join(', ')}${no.length > 5 ? ` and ${no.length - 5} more` : ''}; leave them out (--limit '!${no[0]!.name}' or a group); no host was touched`);
 }
 
 /** The one new password: an environment variable, a mode-600 file, or a prompt asked twice; never argv. */

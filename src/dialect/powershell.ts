@@ -42,6 +42,35 @@ export const STDIN_BOOTSTRAP = [
 /** The command line that runs a script fed on stdin: identical over WinRM and over SSH to Windows. */
 export const PS_STDIN_COMMAND = `${POWERSHELL} -EncodedCommand ${encodeCommand(STDIN_BOOTSTRAP)}`;
 
+/**
+ * The line between a script and its data on stdin. What follows it is data: it is never made into a script
+ * block, so PowerShell's script block logging (event 4104), which records script text, never records it — how
+ * a secret (a new password) reaches a Windows host.
+ */
+export const PS_DATA_MARKER = '#@@resetpwd-fleet-data';
+
+/** As STDIN_BOOTSTRAP, but only the part before the data marker is the script; the rest is `$global:StdinData`. */
+export const STDIN_DATA_BOOTSTRAP = [
+  "$ProgressPreference = 'SilentlyContinue'",
+  '$all = [Console]::In.ReadToEnd()',
+  `$m = [string][char]10 + '${PS_DATA_MARKER}' + [char]10`,
+  '$i = $all.IndexOf($m, [StringComparison]::Ordinal)',
+  "if ($i -lt 0) { [Console]::Error.WriteLine('no data marker on stdin'); exit 1 }",
+  `$global:StdinData = $all.Substring($i + ${PS_DATA_MARKER.length + 2})`,
+  '$s = $all.Substring(0, $i + 1)',
+  '$all = $null',
+  'try { & ([ScriptBlock]::Create($s)); exit $LASTEXITCODE } catch { [Console]::Error.WriteLine($_.ToString()); exit 1 }',
+].join('; ');
+
+/** The command line that runs a script fed on stdin followed by its data (PS_DATA_MARKER between them). */
+export const PS_STDIN_DATA_COMMAND = `${POWERSHELL} -EncodedCommand ${encodeCommand(STDIN_DATA_BOOTSTRAP)}`;
+
+/** Script, marker, data: what PS_STDIN_DATA_COMMAND reads. The script must end with a newline. */
+export function scriptWithData(script: string, data: string | Buffer): Buffer {
+  const s = script.endsWith('\n') ? script : `${script}\n`;
+  return Buffer.concat([Buffer.from(`${s}${PS_DATA_MARKER}\n`), Buffer.from(data)]);
+}
+
 /** What every script starts with: stop at the first error, never prompt, and a way to emit facts as ASCII lines. */
 export const PS_PRELUDE = [
   "$ErrorActionPreference = 'Stop'",

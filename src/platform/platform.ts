@@ -31,8 +31,8 @@ export interface Platform<F = unknown> {
   agent(f: F): AgentState;
   /** This OS's password rules (the reset pages'): what a new password must meet here. */
   readonly passwordRules: PasswordRules;
-  /** How an account's password is set here, or undefined where this tool cannot yet (said before any host is touched). */
-  readonly passwordReset?: PasswordResetKit;
+  /** How an account's password is set here (the secret on stdin only) and checked on the host. */
+  readonly passwordReset: PasswordResetKit;
   /** The server's id as its metadata service gives it (the cloud's server id), or null. */
   serverId(f: F): string | null;
   plan(command: ChangeCommand, f: F, checks: CheckResult[], pkg: PackageInfo | null, o: PlanOptions): Plan;

@@ -24,7 +24,7 @@ export function outcomeClass(o: Outcome): OutcomeClass {
 
 /** Problems first, in the order an operator works them off, then the hosts that are fine. */
 export const OUTCOME_ORDER: readonly Outcome[] = [
-  'failed', 'rolled-back', 'refused', 'unreachable', 'skipped', 'reset', 'updated', 'installed', 'uninstalled', 'unchanged', 'ok',
+  'failed', 'rolled-back', 'refused', 'unreachable', 'skipped', 'updated', 'installed', 'uninstalled', 'unchanged', 'ok', 'reset',
 ];
 
 export interface PlanView {

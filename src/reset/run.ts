@@ -23,7 +23,7 @@ export interface ResetRunOptions extends ConnectOptions, HostJobOptions {
 }
 
 export function accountFor(t: Target, account: string | undefined): string {
-  return account ?? platformOf(t.os).passwordReset?.defaultAccount ?? platformOf(t.os).defaultUser;
+  return account ?? platformOf(t.os).passwordReset.defaultAccount;
 }
 
 export async function runReset(targets: Target[], newPassword: string, o: ResetRunOptions): Promise<ResultDocument & { stopped: { reason: string; detail: string } | null }> {
@@ -46,7 +46,6 @@ export async function resetHost(t: Target, newPassword: string, o: ResetRunOptio
     step('connect');
     s = await time('connect', () => openSession(t, o, knownHosts));
     const kit = s.platform.passwordReset;
-    if (!kit) return { ...base, reachable: true, outcome: 'refused', error: `${t.name}: this tool cannot reset a password on ${s.platform.id} yet; nothing was changed` };
     if (o.dryRun) return { ...base, reachable: true, outcome: 'skipped', error: null, reset: { account, verifiedBy: null } };
     step('set');
     const set = await time('set', () => kit.set(s!, account, newPassword));
@@ -56,7 +55,9 @@ export async function resetHost(t: Target, newPassword: string, o: ResetRunOptio
     // The old password, where the run knows it (the account is the login user): now refused.
     const loginUser = t.user ?? o.user ?? s.platform.defaultUser;
     const old = loginUser === account ? (t.password ?? o.password) : undefined;
-    const oldRefused = old !== undefined && old !== newPassword ? (await passwordLogin(t, o, knownHosts, account, old)) === false : undefined;
+    // true: the old one is refused now; false: it still logs in; undefined: not known, or the host could not tell.
+    const oldLogin = old !== undefined && old !== newPassword ? await passwordLogin(t, o, knownHosts, account, old) : null;
+    const oldRefused = oldLogin === null ? undefined : !oldLogin;
     if (oldRefused === false) return { ...base, reachable: true, outcome: 'failed', error: `${t.name}: the old password of ${account} still logs in after the reset` };
     const proof = { account, ...(oldRefused !== undefined ? { oldPasswordRefused: oldRefused } : {}) };
     if (login === true) return { ...base, reachable: true, outcome: 'reset', reset: { ...proof, verifiedBy: 'login' } };

@@ -27,7 +27,7 @@ let sshd: ExecServer;
 const win = {
   basic: new SimulatedWindowsHost({ install: { layout: 'old', version: '1.0.5', log4j: '2.8.2', running: true, startMode: 'Auto' } }),
   ntlm: new SimulatedWindowsHost({ install: { layout: 'current', version: '1.1.2', log4j: '2.12.1', running: true, startMode: 'Auto' } }),
-  ssh: new SimulatedWindowsHost({ install: null }),
+  ssh: new SimulatedWindowsHost({ install: null, accounts: { Administrator: PW } }),
   full: new SimulatedWindowsHost({ install: { layout: 'current', version: '1.1.2', log4j: '2.12.1', running: true, startMode: 'Auto' }, cFreeBytes: 100 * 1024 * 1024 }),
 };
 let inventory: string;
@@ -79,7 +79,7 @@ beforeAll(async () => {
   const ntlm = await WsmanPeer.start({ user: 'Administrator', password: PW, schemes: ['ntlm'], tls: { key: pki.key, cert: pki.cert }, handler: simulatedHostHandler(win.ntlm) });
   const full = await WsmanPeer.start({ user: 'Administrator', password: PW, schemes: ['basic'], handler: simulatedHostHandler(win.full) });
   peers.push(basic, ntlm, full);
-  sshd = await startExecServer({ user: 'Administrator', password: PW, handler: simulatedHostHandler(win.ssh) });
+  sshd = await startExecServer({ user: 'Administrator', password: () => win.ssh.accounts.get('Administrator')!, handler: simulatedHostHandler(win.ssh) });
   knownHosts = path.join(tmp, 'known_hosts');
   writeFileSync(knownHosts, readFileSync(doc.knownHosts, 'utf8') + sshd.knownHostsLine + '\n');
   inventory = path.join(tmp, 'mixed.ini');
@@ -155,5 +155,31 @@ describe('a mixed Linux + Windows inventory', { timeout: 600_000 }, () => {
   it('no password appears in any output', async () => {
     const r = await cli(['audit', '-i', inventory, '--known-hosts', knownHosts, '--json', '-v']);
     expect(r.stdout + r.stderr).not.toContain(PW);
+  });
+
+  it('resets the password of root on every Linux host and of Administrator on every Windows host, in one run, each proven', async () => {
+    const pw = 'Mixed-Fleet.2026x';
+    const child = await new Promise<Cli>((resolve) => {
+      const c = spawn(process.execPath, [path.join(repo, 'dist/cli/main.js'), 'reset-password', '-i', inventory, '--known-hosts', knownHosts, '--new-password-env', 'NEW_PW', '--json'], { env: { ...process.env, XDG_STATE_HOME: tmp, NEW_PW: pw } });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      c.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+    expect(child.code, child.stderr).toBe(0);
+    const hosts = (JSON.parse(child.stdout) as { hosts: Array<{ name: string; outcome: string; reset: { account: string; verifiedBy: string; oldPasswordRefused?: boolean } }> }).hosts;
+    expect(Object.fromEntries(hosts.map((h) => [h.name, [h.outcome, h.reset.account, h.reset.verifiedBy, h.reset.oldPasswordRefused ?? null]]))).toEqual({
+      'lin-old': ['reset', 'root', 'hash', null], 'lin-clean': ['reset', 'root', 'hash', null],
+      // WinRM: proven on the host (ValidateCredentials); over SSH: a fresh login, and the old password refused.
+      'win-basic': ['reset', 'Administrator', 'hash', null], 'win-ntlm': ['reset', 'Administrator', 'hash', null],
+      'win-full': ['reset', 'Administrator', 'hash', null], 'win-ssh': ['reset', 'Administrator', 'login', true],
+    });
+    for (const h of Object.values(win)) {
+      expect(h.accounts.get('Administrator')).toBe(pw);
+      // The secret reached each Windows host only as data after the script, never in a script's text.
+      for (const rcv of h.received) expect(rcv.script).not.toContain(pw);
+    }
+    expect(child.stdout + child.stderr).not.toContain(pw);
   });
 });

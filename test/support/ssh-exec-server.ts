@@ -24,7 +24,7 @@ export interface ExecServer {
 
 export type HostKeyKind = 'ed25519' | 'rsa' | 'ecdsa';
 
-export async function startExecServer(o: { user: string; password: string; handler: ExecHandler; hostKeys?: HostKeyKind[] }): Promise<ExecServer> {
+export async function startExecServer(o: { user: string; password: string | (() => string); handler: ExecHandler; hostKeys?: HostKeyKind[] }): Promise<ExecServer> {
   const keys = (o.hostKeys ?? ['ed25519']).map((k) =>
     k === 'rsa' ? utils.generateKeyPairSync('rsa', { bits: 2048 }) : k === 'ecdsa' ? utils.generateKeyPairSync('ecdsa', { bits: 256 }) : utils.generateKeyPairSync('ed25519'),
   );
@@ -33,7 +33,8 @@ export async function startExecServer(o: { user: string; password: string; handl
   const server = new Server({ hostKeys: keys.map((k) => k.private) }, (client) => {
     client.on('error', () => {});
     client.on('authentication', (ctx) => {
-      if (ctx.method === 'password' && ctx.username === o.user && ctx.password === o.password) return ctx.accept();
+      // A function: the account's password as the host holds it now (a reset changes it).
+      if (ctx.method === 'password' && ctx.username === o.user && ctx.password === (typeof o.password === 'function' ? o.password() : o.password)) return ctx.accept();
       return ctx.reject(['password']);
     });
     client.on('ready', () => {

@@ -13,7 +13,8 @@
  * on a real server.
  */
 import { createHash } from 'node:crypto';
-import { PS_PRELUDE, PS_STDIN_COMMAND, decodeCommand, psParams } from '../../src/dialect/powershell.js';
+import { PS_DATA_MARKER, PS_PRELUDE, PS_STDIN_COMMAND, PS_STDIN_DATA_COMMAND, decodeCommand, psParams } from '../../src/dialect/powershell.js';
+import { PASSWORD_RESET_BODY } from '../../src/platform/windows/password-reset.js';
 import { ZipReader } from '../../src/package/zip.js';
 import {
   CLEANUP_BODY, FIX_BODY, FOLLOW_BODY, LAUNCH_BODY, PREPARE_BODY, STAGE_BODY, txnCommandArgs,
@@ -79,6 +80,12 @@ export interface SimulatedWindowsHostOptions {
   /** --pull: what the host downloads from each URL. */
   mirror?: Record<string, Buffer>;
   knobs?: Partial<SimKnobs>;
+  /** Local accounts and their passwords (default: Administrator only). */
+  accounts?: Record<string, string>;
+  /** Whether the LocalAccounts module (Set-LocalUser) exists: Server 2016 and later; else ADSI WinNT://. */
+  localAccountsModule?: boolean;
+  /** A password policy refusal Windows gives for every new password (e.g. a domain policy's length), or none. */
+  passwordPolicyRefusal?: string | null;
 }
 
 interface SimService {
@@ -107,6 +114,8 @@ export interface ReceivedScript {
   kind: string;
   params: Params;
   script: string;
+  /** What came after the script on stdin (PS_STDIN_DATA_COMMAND): data, never script text. */
+  data?: string;
 }
 
 const KNOWN: Array<[string, string]> = [
@@ -117,6 +126,7 @@ const KNOWN: Array<[string, string]> = [
   ['follow', FOLLOW_BODY],
   ['fix', FIX_BODY],
   ['cleanup', CLEANUP_BODY],
+  ['reset', PASSWORD_RESET_BODY],
 ];
 
 const QUOTES = "'\u2018\u2019\u201A\u201B";
@@ -228,6 +238,12 @@ export class SimulatedWindowsHost {
   readonly processes = new Map<number, SimProcess>();
   /** Every script received, in order, as received. */
   readonly received: ReceivedScript[] = [];
+  /** Local accounts and their passwords. */
+  readonly accounts = new Map<string, string>();
+  /** How each password was set: Set-LocalUser or WinNT (ADSI). */
+  readonly passwordSetVia: string[] = [];
+  private localAccountsModule = true;
+  private passwordPolicyRefusal: string | null = null;
   readonly uploads: string[] = [];
   /** How many times the connection was dropped by a knob. */
   drops = 0;
@@ -253,6 +269,9 @@ export class SimulatedWindowsHost {
     this.metadataReachable = o.metadataReachable ?? true;
     this.publicIpv4 = o.publicIpv4 === undefined ? '203.0.113.7' : o.publicIpv4;
     this.serverId = o.serverId ?? null;
+    for (const [a, p] of Object.entries(o.accounts ?? { Administrator: 'Initial-Admin-Pass1' })) this.accounts.set(a, p);
+    this.localAccountsModule = o.localAccountsModule ?? true;
+    this.passwordPolicyRefusal = o.passwordPolicyRefusal ?? null;
     this.tools = { getFileHash: true, expandArchive: true, zipFile: true, ...o.tools };
     this.mirror = o.mirror ?? {};
     this.knobs = { setupServiceNeverRuns: false, lockedFolder: null, uninstallHangs: false, dropConnectionAt: null, linesPerPoll: 3, killTransactionAt: null, ...o.knobs };
@@ -403,13 +422,20 @@ export class SimulatedWindowsHost {
   // ---- the connection ---------------------------------------------------------------------------------
   /** One exec of the PowerShell command line with a script on stdin, answered as the script would. */
   async handle(commandLine: string, stdin: Buffer): Promise<{ stdout: string; stderr?: string; exitCode: number }> {
-    const script = stdin.toString('utf8');
-    if (commandLine !== PS_STDIN_COMMAND) {
+    let script = stdin.toString('utf8');
+    let data: string | undefined;
+    if (commandLine === PS_STDIN_DATA_COMMAND) {
+      // As STDIN_DATA_BOOTSTRAP: the script ends at the marker line; what follows is data.
+      const i = script.indexOf(`\n${PS_DATA_MARKER}\n`);
+      if (i < 0) return { stdout: '', stderr: 'no data marker on stdin', exitCode: 1 };
+      data = script.slice(i + PS_DATA_MARKER.length + 2);
+      script = script.slice(0, i + 1);
+    } else if (commandLine !== PS_STDIN_COMMAND) {
       this.received.push({ commandLine, kind: 'unknown', params: {}, script });
       return { stdout: '', stderr: `'${commandLine.split(' ')[0]}' is not the tool's PowerShell command line`, exitCode: 1 };
     }
     const r = recognise(script);
-    this.received.push({ commandLine, kind: r?.kind ?? 'unknown', params: r?.params ?? {}, script });
+    this.received.push({ commandLine, kind: r?.kind ?? 'unknown', params: r?.params ?? {}, script, ...(data !== undefined ? { data } : {}) });
     if (!r) return { stdout: '', stderr: 'the simulated host does not know this script', exitCode: 1 };
     const p = r.params;
     const lines: string[] = [];
@@ -434,6 +460,9 @@ export class SimulatedWindowsHost {
         case 'fix':
           code = this.fix(emit);
           break;
+        case 'reset':
+          this.resetPassword(String(p.acct), String(p.nonce), data ?? '', emit);
+          break;
         case 'cleanup':
           if (String(p.stage).toLowerCase().startsWith(`${STATE_DIR.toLowerCase()}\\stage.`) && !String(p.stage).includes('..')) this.removeTree(String(p.stage));
           emit('removed', 1);
@@ -444,6 +473,27 @@ export class SimulatedWindowsHost {
       return { stdout: lines.map((l) => l + CRLF).join(''), stderr: (e as Error).message, exitCode: 1 };
     }
     return { stdout: lines.map((l) => l + CRLF).join(''), exitCode: code };
+  }
+
+  /** PASSWORD_RESET_BODY re-enacted: the password from the data after the nonce line, set, then validated. */
+  private resetPassword(acct: string, nonce: string, data: string, emit: (k: string, v: string | number) => void): void {
+    const lines = data.split(/\r?\n/);
+    const k = lines.indexOf(`@@resetpwd ${nonce}`);
+    if (k < 0 || k + 1 >= lines.length) return emit('reset', 'no-password');
+    const pw = lines[k + 1]!;
+    // Windows compares account names without regard to case.
+    const name = [...this.accounts.keys()].find((a) => a.toLowerCase() === acct.toLowerCase());
+    if (name === undefined) return emit('reset', 'no-account');
+    if (this.passwordPolicyRefusal) {
+      emit('reset', 'failed');
+      return emit('error', this.passwordPolicyRefusal);
+    }
+    this.accounts.set(name, pw);
+    const via = this.localAccountsModule ? 'Set-LocalUser' : 'WinNT';
+    this.passwordSetVia.push(via);
+    emit('via', via);
+    emit('reset', 'done');
+    emit('hash', this.accounts.get(name) === pw ? 'match' : 'mismatch');
   }
 
   private facts(emit: (k: string, v: string | number) => void): void {

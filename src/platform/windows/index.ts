@@ -1,3 +1,4 @@
+import { windowsPasswordReset } from './password-reset.js';
 import { WINDOWS_PASSWORD_RULES } from './password-rules.js';
 import type { Platform } from '../platform.js';
 import { windowsAgentState } from './agent-state.js';
@@ -21,6 +22,7 @@ export const windows: Platform<WindowsFacts> = {
   agent: windowsAgentState,
   serverId: (f) => f.metadata.serverId,
   passwordRules: WINDOWS_PASSWORD_RULES,
+  passwordReset: windowsPasswordReset,
   plan: planWindowsChange,
   describeLeft: (f) => {
     const a = windowsAgentState(f);

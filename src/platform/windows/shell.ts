@@ -1,4 +1,4 @@
-import { PS_STDIN_COMMAND, clixmlToText, psScript } from '../../dialect/powershell.js';
+import { PS_STDIN_COMMAND, PS_STDIN_DATA_COMMAND, clixmlToText, psScript, scriptWithData } from '../../dialect/powershell.js';
 import type { ExecOptions, Transport } from '../../transport/transport.js';
 import { withUploadLimit, type HostShell } from '../platform.js';
 import { WINDOWS_FACTS_SCRIPT } from './facts-script.js';
@@ -18,7 +18,11 @@ export function windowsShell(transport: Transport, stepTimeoutMs?: number): Host
     transport: t,
     privilege: { method: 'none' },
     run: async (script, opts = {}) => {
-      const r = await t.exec(PS_STDIN_COMMAND, { ...(stepTimeoutMs ? { timeoutMs: stepTimeoutMs } : {}), ...opts, stdin: script });
+      // Data for the script (a secret) travels after it on stdin, never as part of its text.
+      const withData = opts.stdin !== undefined;
+      const r = await t.exec(withData ? PS_STDIN_DATA_COMMAND : PS_STDIN_COMMAND, {
+        ...(stepTimeoutMs ? { timeoutMs: stepTimeoutMs } : {}), ...opts, stdin: withData ? scriptWithData(script, opts.stdin!) : script,
+      });
       return { ...r, stderr: clixmlToText(r.stderr) };
     },
     close: () => t.close(),

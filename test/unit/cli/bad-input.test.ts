@@ -184,9 +184,9 @@ describe('reset-password and --cloud: bad input refused before any connection', 
     refused(r, /the new password breaks 2 rules: must mix at least three of .*; must not contain the user name root spelled backwards \(Linux, account root\); no host was touched/);
     expect(r.stderr).not.toContain('xtoorx12');
   });
-  it('a Windows host, which the online reset cannot do yet, and an account name that is none', async () => {
-    const inv = write('w.ini', `win1 ansible_host=127.0.0.1 ansible_port=${port} ansible_connection=winrm\n`);
-    refused(await run(['reset-password', '-i', inv, '--new-password-env', 'PW'], { PW: 'Str0ng-Enough-Pass' }), /cannot reset a password on windows yet: win1; leave them out/);
+  it('a password a Linux host takes but a Windows host of the batch does not, and an account name that is none', async () => {
+    const inv = write('w.ini', `lin1 ansible_host=127.0.0.1 ansible_port=${port}\nwin1 ansible_host=127.0.0.2 ansible_port=${port} ansible_connection=winrm\n`);
+    refused(await run(['reset-password', '-i', inv, '--new-password-env', 'PW'], { PW: 'Good^Pass1234' }), /the new password breaks a rule: may hold only letters, digits and !@%-_=\+\[\]:\.\/\? \(it has another character\) \(Windows, account Administrator\); no host was touched/);
     refused(await run(['reset-password', ...host(), '--new-password-env', 'PW', '--account', 'root;rm'], { PW: 'Str0ng-Enough-Pass' }), /--account "root;rm": not an account name/);
   });
   it('cloud options without --cloud, a region that is none, credentials others can read', async () => {

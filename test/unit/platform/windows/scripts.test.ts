@@ -5,6 +5,8 @@ import {
 } from '../../../../src/platform/windows/change-scripts.js';
 import { WINDOWS_FACTS_SCRIPT } from '../../../../src/platform/windows/facts-script.js';
 import { WINDOWS_TXN_BODY, windowsTxnScript } from '../../../../src/platform/windows/txn-script.js';
+import { PASSWORD_RESET_BODY, windowsPasswordResetScript } from '../../../../src/platform/windows/password-reset.js';
+import { STDIN_DATA_BOOTSTRAP } from '../../../../src/dialect/powershell.js';
 import { parsePowerShell } from '../../../support/powershell-grammar.js';
 
 /**
@@ -28,8 +30,10 @@ const scripts: Record<string, string> = {
   follow: followScript(hostile, 3, 20),
   fix: fixScript(),
   txn: windowsTxnScript(txnArgs),
+  'password reset': windowsPasswordResetScript(hostile, 'ab'.repeat(12)),
+  'the data bootstrap': STDIN_DATA_BOOTSTRAP,
 };
-const bodies = { WINDOWS_FACTS_SCRIPT, CLEANUP_BODY, PREPARE_BODY, STAGE_BODY, LAUNCH_BODY, FOLLOW_BODY, FIX_BODY, WINDOWS_TXN_BODY };
+const bodies = { WINDOWS_FACTS_SCRIPT, CLEANUP_BODY, PREPARE_BODY, STAGE_BODY, LAUNCH_BODY, FOLLOW_BODY, FIX_BODY, WINDOWS_TXN_BODY, PASSWORD_RESET_BODY };
 
 describe('Windows scripts', () => {
   for (const [name, text] of Object.entries(scripts)) {
