@@ -9,10 +9,15 @@ import { openAppend } from './files.js';
  * itself, so they cannot leak through any field: command strings, error messages, details from hosts.
  */
 export class Redactor {
-  private readonly secrets: string[];
+  private secrets: string[] = [];
   constructor(secrets: (string | undefined | null)[]) {
+    this.add(...secrets);
+  }
+
+  /** More secrets, as a run learns them (a password generated for a host). */
+  add(...secrets: (string | undefined | null)[]): void {
     // Longest first, so a secret containing another is replaced whole; JSON-escaped forms too.
-    const all = new Set<string>();
+    const all = new Set<string>(this.secrets);
     for (const s of secrets) {
       if (!s || s.length < 3) continue;
       all.add(s);

@@ -111,6 +111,8 @@ export function observeRun(o: RolloutCliOptions, conn: ConnectOptions, targets: 
     progress,
     /** Scrubs secrets from a line (the journal's). */
     redact: (s: string) => redactor.redact(s),
+    /** A secret learnt during the run (a generated password): scrubbed from everything from now on. */
+    addSecret: (s: string) => redactor.add(s),
     step: (host: string, state: string, detail?: string) => {
       progress.step(host, state);
       logger.step(host, state, detail);

@@ -125,7 +125,7 @@ export function withUploadLimit(t: Transport, stepTimeoutMs: number | undefined)
 }
 
 /** What setting a password did on the host: done (and whether the stored hash was checked), or why not. */
-export type PasswordSet = { ok: true; hash: 'match' | 'unknown' } | { ok: false; why: string };
+export type PasswordSet = { ok: true; hash: 'match' | 'unknown' } | { ok: false; why: string; /** the host refused: the old password still holds */ unchanged: boolean };
 
 /** One OS's way to set an account's password, the secret on stdin only. */
 export interface PasswordResetKit {

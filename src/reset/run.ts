@@ -6,6 +6,8 @@ import { failureOf } from '../session/failure.js';
 import { openSession, passwordLogin, type HostSession } from '../session/open.js';
 import type { ConnectOptions } from '../session/options.js';
 import { KnownHosts } from '../transport/known-hosts.js';
+import { generatePassword } from '../core/password.js';
+import type { PasswordVault } from './vault.js';
 
 /**
  * The library entry of `reset-password`, online route: over the tool's own session to each host, the
@@ -20,19 +22,24 @@ export interface ResetRunOptions extends ConnectOptions, HostJobOptions {
   dryRun: boolean;
   onHost?: (h: HostResult) => void;
   onStep?: (host: string, step: string) => void;
+  /**
+   * --generate: a different random password per host, meeting its OS's rules, recorded in the vault (durably,
+   * before the host is changed) and handed to `onSecret` so every output scrubs it. Else the one given.
+   */
+  generate?: { vault: PasswordVault; onSecret: (password: string) => void } | undefined;
 }
 
 export function accountFor(t: Target, account: string | undefined): string {
   return account ?? platformOf(t.os).passwordReset.defaultAccount;
 }
 
-export async function runReset(targets: Target[], newPassword: string, o: ResetRunOptions): Promise<ResultDocument & { stopped: { reason: string; detail: string } | null }> {
+export async function runReset(targets: Target[], newPassword: string | null, o: ResetRunOptions): Promise<ResultDocument & { stopped: { reason: string; detail: string } | null }> {
   const knownHosts = new KnownHosts(o.knownHostsFile);
   return runHostJobs('reset-password', targets, o, (t) => resetHost(t, newPassword, o, knownHosts), o.onHost);
 }
 
 /** One host: reach it, set the password, prove it. Never throws: failures are results. */
-export async function resetHost(t: Target, newPassword: string, o: ResetRunOptions, knownHosts: KnownHosts): Promise<HostResult> {
+export async function resetHost(t: Target, given: string | null, o: ResetRunOptions, knownHosts: KnownHosts): Promise<HostResult> {
   const steps: StepRecord[] = [];
   const account = accountFor(t, o.account);
   const base: HostResult = {
@@ -47,9 +54,39 @@ export async function resetHost(t: Target, newPassword: string, o: ResetRunOptio
     s = await time('connect', () => openSession(t, o, knownHosts));
     const kit = s.platform.passwordReset;
     if (o.dryRun) return { ...base, reachable: true, outcome: 'skipped', error: null, reset: { account, verifiedBy: null } };
+    const newPassword = given ?? generatePassword(s.platform.passwordRules, account);
+    if (o.generate) {
+      o.generate.onSecret(newPassword);
+      step('record');
+      // In the vault, on disk, before the host is touched: from here on, whatever happens, it can be read.
+      await time('record', () => o.generate!.vault.put({ host: t.name, address: t.host, account, password: newPassword }));
+    }
+    const { result, refused } = await setAndProve(t, s, account, newPassword, o, knownHosts, base, step, time);
+    if (o.generate) {
+      // Applied when proven; failed only when the host refused the change; anything else (a lost connection,
+      // set but unproven) stays `pending`: it may hold, so it must stay readable.
+      if (result.outcome === 'reset') await o.generate.vault.mark(t.name, 'applied');
+      else if (refused) await o.generate.vault.mark(t.name, 'failed', result.error ?? undefined);
+    }
+    return result;
+  } catch (e) {
+    return { ...base, ...failureOf(e, t.name) };
+  } finally {
+    await s?.close().catch(() => undefined);
+  }
+}
+
+/** Sets the password through the platform's kit and proves it; `refused`: the host said no (nothing changed). */
+async function setAndProve(
+  t: Target, s: HostSession, account: string, newPassword: string, o: ResetRunOptions, knownHosts: KnownHosts, base: HostResult,
+  step: (name: string) => void, time: ReturnType<typeof stepTimer>,
+): Promise<{ result: HostResult; refused: boolean }> {
+  const kit = s.platform.passwordReset;
+  const done = (result: HostResult) => ({ result, refused: false });
+  try {
     step('set');
-    const set = await time('set', () => kit.set(s!, account, newPassword));
-    if (!set.ok) return { ...base, reachable: true, outcome: 'failed', error: `${t.name}: ${set.why}` };
+    const set = await time('set', () => kit.set(s, account, newPassword));
+    if (!set.ok) return { result: { ...base, reachable: true, outcome: 'failed', error: `${t.name}: ${set.why}` }, refused: set.unchanged };
     step('verify');
     const login = await time('verify', () => passwordLogin(t, o, knownHosts, account, newPassword));
     // The old password, where the run knows it (the account is the login user): now refused.
@@ -58,17 +95,15 @@ export async function resetHost(t: Target, newPassword: string, o: ResetRunOptio
     // true: the old one is refused now; false: it still logs in; undefined: not known, or the host could not tell.
     const oldLogin = old !== undefined && old !== newPassword ? await passwordLogin(t, o, knownHosts, account, old) : null;
     const oldRefused = oldLogin === null ? undefined : !oldLogin;
-    if (oldRefused === false) return { ...base, reachable: true, outcome: 'failed', error: `${t.name}: the old password of ${account} still logs in after the reset` };
+    if (oldRefused === false) return done({ ...base, reachable: true, outcome: 'failed', error: `${t.name}: the old password of ${account} still logs in after the reset` });
     const proof = { account, ...(oldRefused !== undefined ? { oldPasswordRefused: oldRefused } : {}) };
-    if (login === true) return { ...base, reachable: true, outcome: 'reset', reset: { ...proof, verifiedBy: 'login' } };
-    if (set.hash === 'match') return { ...base, reachable: true, outcome: 'reset', reset: { ...proof, verifiedBy: 'hash' } };
-    return {
+    if (login === true) return done({ ...base, reachable: true, outcome: 'reset', reset: { ...proof, verifiedBy: 'login' } });
+    if (set.hash === 'match') return done({ ...base, reachable: true, outcome: 'reset', reset: { ...proof, verifiedBy: 'hash' } });
+    return done({
       ...base, reachable: true, outcome: 'failed', reset: { ...proof, verifiedBy: null },
       error: `${t.name}: the password of ${account} was set but could not be proven: no password login is allowed for it and the host cannot check its stored hash (no perl)`,
-    };
+    });
   } catch (e) {
-    return { ...base, ...failureOf(e, t.name) };
-  } finally {
-    await s?.close().catch(() => undefined);
+    return done({ ...base, ...failureOf(e, t.name) });
   }
 }

@@ -14,6 +14,9 @@ const bin = path.join(repo, 'dist/cli/main.js');
 const scenario = path.join(repo, 'test/lab/scenarios/reset.lab');
 let doc: LabDoc;
 let work: string;
+let recipient: string;
+const openVault = (file: string) =>
+  JSON.parse(spawnSync('age', ['-d', '-i', path.join(work, 'age.key'), file], { encoding: 'utf8' }).stdout) as { hosts: { host: string; account: string; password: string; state: string }[] };
 
 function cli(args: string[], env: Record<string, string>, sample?: (ps: string) => void): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -44,6 +47,8 @@ const sshLogin = (host: string, user: string, pw: string) => {
 beforeAll(() => {
   doc = labUp(scenario);
   work = mkdtempSync(path.join(os.tmpdir(), 'reset-'));
+  spawnSync('age-keygen', ['-o', path.join(work, 'age.key')]);
+  recipient = spawnSync('age-keygen', ['-y', path.join(work, 'age.key')], { encoding: 'utf8' }).stdout.trim();
 }, 600_000);
 afterAll(() => {
   labDown();
@@ -77,6 +82,41 @@ describe('reset-password, online, on the lab', () => {
     for (const h of hosts) expect([h.name, h.outcome, h.reset]).toEqual([h.name, 'reset', { account: 'root', verifiedBy: 'hash' }]);
     for (const h of ['rs-root', 'rs-deb']) expect(hashIs(h, 'root', pw), h).toBe(true);
     expect(r.stdout + r.stderr).not.toContain(pw);
+  });
+
+  it('--generate: a different password per host, each in the age file (opened by the reference age) and each working', async () => {
+    const out = path.join(work, 'gen.age');
+    const r = await cli(['reset-password', ...base(), '--key', doc.key, '--generate', '--encrypt-to', recipient, '--out', out], {});
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`the new passwords are in ${out}`);
+    const vault = openVault(out);
+    expect(vault.hosts.map((h) => [h.host, h.account, h.state]).sort()).toEqual([['rs-deb', 'root', 'applied'], ['rs-root', 'root', 'applied'], ['rs-sudo', 'root', 'applied']]);
+    expect(new Set(vault.hosts.map((h) => h.password)).size).toBe(3);
+    for (const h of vault.hosts) {
+      expect(hashIs(h.host, 'root', h.password), h.host).toBe(true);
+      expect(r.stdout + r.stderr).not.toContain(h.password);
+    }
+  });
+
+  it('--generate killed with SIGKILL mid-batch: every host whose password changed has it in the file', async () => {
+    const out = path.join(work, 'killed.age');
+    const before = Object.fromEntries(['rs-root', 'rs-deb', 'rs-sudo'].map((h) => [h, shadow(h, 'root')]));
+    const child = spawn(process.execPath, [bin, 'reset-password', ...base(), '--key', doc.key, '--generate', '--encrypt-to', recipient, '--out', out, '-c', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Killed as soon as the first host is done: one changed, one perhaps mid-change, one untouched.
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        if (/\[\d+\/\d+\] \S+ reset/.test(d.toString())) child.kill('SIGKILL');
+      });
+      child.on('close', () => resolve());
+    });
+    const vault = openVault(out);
+    const changed = Object.keys(before).filter((h) => shadow(h, 'root') !== before[h]);
+    expect(changed.length).toBeGreaterThan(0);
+    for (const h of changed) {
+      const entry = vault.hosts.find((e) => e.host === h);
+      expect(entry, `${h} changed but is not in the file`).toBeDefined();
+      expect(hashIs(h, 'root', entry!.password), h).toBe(true);
+    }
   });
 
   it('resets a sudo login\'s own password through sudo, proven by a fresh login; the old one is refused; the secret is nowhere', async () => {

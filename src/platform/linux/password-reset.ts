@@ -37,19 +37,19 @@ export function parsePasswordReset(stdout: string, account: string): PasswordSet
   switch (kv.get('reset')) {
     case 'done': {
       const hash = kv.get('hash');
-      if (hash === 'mismatch') return { ok: false, why: `chpasswd said yes, but the stored hash of ${account} does not match the new password` };
+      if (hash === 'mismatch') return { ok: false, why: `chpasswd said yes, but the stored hash of ${account} does not match the new password`, unchanged: false };
       return { ok: true, hash: hash === 'match' ? 'match' : 'unknown' };
     }
     case 'no-account':
-      return { ok: false, why: `no account ${account} on the host; name an existing one with --account` };
+      return { ok: false, why: `no account ${account} on the host; name an existing one with --account`, unchanged: true };
     case 'no-chpasswd':
-      return { ok: false, why: 'the host has no chpasswd' };
+      return { ok: false, why: 'the host has no chpasswd', unchanged: true };
     case 'failed':
-      return { ok: false, why: `chpasswd refused it: ${kv.get('error')?.trim() || 'no reason given'}` };
+      return { ok: false, why: `chpasswd refused it: ${kv.get('error')?.trim() || 'no reason given'}`, unchanged: true };
     case 'no-password':
-      return { ok: false, why: 'the new password did not reach the host' };
+      return { ok: false, why: 'the new password did not reach the host', unchanged: true };
     default:
-      return { ok: false, why: 'the reset script did not run to its end' };
+      return { ok: false, why: 'the reset script did not run to its end', unchanged: false };
   }
 }
 

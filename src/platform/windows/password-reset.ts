@@ -56,17 +56,17 @@ export function parseWindowsPasswordReset(stdout: string, account: string): Pass
   switch (kv.get('reset')) {
     case 'done': {
       const hash = kv.get('hash');
-      if (hash === 'mismatch') return { ok: false, why: `the password was set, but Windows does not accept it for ${account} (ValidateCredentials)` };
+      if (hash === 'mismatch') return { ok: false, why: `the password was set, but Windows does not accept it for ${account} (ValidateCredentials)`, unchanged: false };
       return { ok: true, hash: hash === 'match' ? 'match' : 'unknown' };
     }
     case 'no-account':
-      return { ok: false, why: `no local account ${account} on the host; name an existing one with --account` };
+      return { ok: false, why: `no local account ${account} on the host; name an existing one with --account`, unchanged: true };
     case 'failed':
-      return { ok: false, why: `Windows refused it: ${kv.get('error')?.trim() || 'no reason given'}` };
+      return { ok: false, why: `Windows refused it: ${kv.get('error')?.trim() || 'no reason given'}`, unchanged: true };
     case 'no-password':
-      return { ok: false, why: 'the new password did not reach the host' };
+      return { ok: false, why: 'the new password did not reach the host', unchanged: true };
     default:
-      return { ok: false, why: 'the reset script did not run to its end' };
+      return { ok: false, why: 'the reset script did not run to its end', unchanged: false };
   }
 }
 

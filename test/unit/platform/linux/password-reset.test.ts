@@ -37,7 +37,7 @@ describe('the Linux password reset', () => {
   it('reads what the host said: done with the hash checked, or why not, never guessing', () => {
     expect(parsePasswordReset('reset=done\nhash=unknown\n', 'root')).toEqual({ ok: true, hash: 'unknown' });
     expect(parsePasswordReset('reset=done\nhash=mismatch\n', 'root')).toMatchObject({ ok: false, why: expect.stringContaining('does not match') });
-    expect(parsePasswordReset('reset=no-account\n', 'bob')).toMatchObject({ ok: false, why: 'no account bob on the host; name an existing one with --account' });
+    expect(parsePasswordReset('reset=no-account\n', 'bob')).toMatchObject({ ok: false, why: 'no account bob on the host; name an existing one with --account', unchanged: true });
     expect(parsePasswordReset('reset=failed\nerror=chpasswd: (user root) pam_chauthtok() failed\n', 'root')).toMatchObject({ ok: false, why: expect.stringContaining('pam_chauthtok') });
     expect(parsePasswordReset('', 'root')).toMatchObject({ ok: false, why: 'the reset script did not run to its end' });
   });

@@ -29,17 +29,17 @@ describe('the Windows password reset, on the simulated host', () => {
 
   it('says why not: no such account, or Windows\' own policy refused it, in its words', async () => {
     expect(await windowsPasswordReset.set(windowsShell(simulatedTransport(new SimulatedWindowsHost())), 'nobody', PW)).toEqual({
-      ok: false, why: 'no local account nobody on the host; name an existing one with --account',
+      ok: false, why: 'no local account nobody on the host; name an existing one with --account', unchanged: true,
     });
     const strict = new SimulatedWindowsHost({ passwordPolicyRefusal: 'The password does not meet the password policy requirements.' });
     expect(await windowsPasswordReset.set(windowsShell(simulatedTransport(strict)), 'Administrator', PW)).toEqual({
-      ok: false, why: 'Windows refused it: The password does not meet the password policy requirements.',
+      ok: false, why: 'Windows refused it: The password does not meet the password policy requirements.', unchanged: true,
     });
     expect(strict.accounts.get('Administrator')).toBe('Initial-Admin-Pass1');
   });
 
   it('reads a set password Windows then rejects as a failure, and a script cut short as one', () => {
     expect(parseWindowsPasswordReset('via=WinNT\r\nreset=done\r\nhash=mismatch\r\n', 'ops')).toMatchObject({ ok: false });
-    expect(parseWindowsPasswordReset('via=WinNT\r\n', 'ops')).toEqual({ ok: false, why: 'the reset script did not run to its end' });
+    expect(parseWindowsPasswordReset('via=WinNT\r\n', 'ops')).toEqual({ ok: false, why: 'the reset script did not run to its end', unchanged: false });
   });
 });
