@@ -6,6 +6,7 @@ import { platformOf } from '../platform/index.js';
 import { renderHuman } from '../report/human.js';
 import { accountFor, runReset } from '../reset/run.js';
 import { PasswordVault, parseRecipients } from '../reset/vault.js';
+import { secretInClear } from '../session/winrm.js';
 import { addCloudOptions, runTargetsOf, type CloudCliOptions } from './cloud-options.js';
 import { addRolloutOptions, observeRun, rolloutOf, type RolloutCliOptions } from './rollout.js';
 import { newRunId } from '../lifecycle/run.js';
@@ -45,6 +46,11 @@ export function resetCommand(): Command {
     }
     const newPassword = o.generate ? null : await newPasswordOf(o);
     const { targets, cloudSecrets } = await runTargetsOf(o, { changing: !o.dryRun });
+    // A new password never crosses the network readable, whatever the login was allowed to do.
+    for (const t of targets) {
+      const why = secretInClear(t);
+      if (why) throw new UsageError(`${why}; no host was touched`);
+    }
     if (newPassword !== null) {
       // One password for every target: it must meet the rules of each host's OS for its account, or nothing starts.
       const broken = brokenForAll(newPassword, targets.map((t) => ({ rules: platformOf(t.os).passwordRules, user: accountFor(t, o.account) })));
@@ -53,9 +59,16 @@ export function resetCommand(): Command {
     const conn = await connectOptionsOf(o, targets);
     const runId = newRunId();
     const out = o.out ?? `passwords-${runId}.age`;
-    // The vault exists (empty, encrypted) before any host is touched: a path that cannot take it stops the run here.
-    const vault = recipients && !o.dryRun ? await PasswordVault.create(out, recipients, { run: runId, command: 'reset-password', account: o.account ?? null }) : null;
     const run = observeRun(o, conn, targets, runId, 'reset-password', { dryRun: !!o.dryRun, account: o.account ?? null, generate: !!o.generate }, [newPassword ?? '', ...cloudSecrets]);
+    // The vault exists (empty, encrypted) before any host is touched: a path that cannot take it stops the run here
+    // (after the log's own checks, so a refused --log leaves no vault behind).
+    let vault: PasswordVault | null = null;
+    try {
+      vault = recipients && !o.dryRun ? await PasswordVault.create(out, recipients, { run: runId, command: 'reset-password', account: o.account ?? null }) : null;
+    } catch (e) {
+      run.close();
+      throw e;
+    }
     run.progress.start(targets.length, `reset-password${o.dryRun ? ' --dry-run' : ''}`);
     const doc = await runReset(targets, newPassword, {
       ...conn, concurrency: o.concurrency, account: o.account, dryRun: !!o.dryRun, ...rolloutOf(o, true),

@@ -65,8 +65,13 @@ export async function resetHost(t: Target, given: string | null, o: ResetRunOpti
     if (o.generate) {
       // Applied when proven; failed only when the host refused the change; anything else (a lost connection,
       // set but unproven) stays `pending`: it may hold, so it must stay readable.
-      if (result.outcome === 'reset') await o.generate.vault.mark(t.name, 'applied');
-      else if (refused) await o.generate.vault.mark(t.name, 'failed', result.error ?? undefined);
+      try {
+        if (result.outcome === 'reset') await o.generate.vault.mark(t.name, 'applied');
+        else if (refused) await o.generate.vault.mark(t.name, 'failed', result.error ?? undefined);
+      } catch (e) {
+        // The host's outcome stands; only the file's word on it is behind.
+        return { ...result, error: `${result.error ? `${result.error}; ` : ''}${t.name}: the passwords file still says pending for this host: ${(e as Error).message}` };
+      }
     }
     return result;
   } catch (e) {
@@ -83,27 +88,35 @@ async function setAndProve(
 ): Promise<{ result: HostResult; refused: boolean }> {
   const kit = s.platform.passwordReset;
   const done = (result: HostResult) => ({ result, refused: false });
+  // From here on the host may be changing: whatever fails is `failed` on a host that was entered, never an
+  // `unreachable` that --retries would start again (with another password, over one that may hold).
+  const changing = (e: unknown): HostResult => {
+    const f = failureOf(e, t.name);
+    return { ...base, reachable: true, outcome: 'failed', error: `${f.error ?? `${t.name}: failed`} (the password may or may not have changed)` };
+  };
   try {
     step('set');
     const set = await time('set', () => kit.set(s, account, newPassword));
     if (!set.ok) return { result: { ...base, reachable: true, outcome: 'failed', error: `${t.name}: ${set.why}` }, refused: set.unchanged };
     step('verify');
     const login = await time('verify', () => passwordLogin(t, o, knownHosts, account, newPassword));
-    // The old password, where the run knows it (the account is the login user): now refused.
+    // The old password, where the run knows it (the account is the login user) and the host allows password
+    // logins at all (the new one got in): now refused.
     const loginUser = t.user ?? o.user ?? s.platform.defaultUser;
     const old = loginUser === account ? (t.password ?? o.password) : undefined;
     // true: the old one is refused now; false: it still logs in; undefined: not known, or the host could not tell.
-    const oldLogin = old !== undefined && old !== newPassword ? await passwordLogin(t, o, knownHosts, account, old) : null;
+    const oldLogin = login === true && old !== undefined && old !== newPassword ? await passwordLogin(t, o, knownHosts, account, old) : null;
     const oldRefused = oldLogin === null ? undefined : !oldLogin;
     if (oldRefused === false) return done({ ...base, reachable: true, outcome: 'failed', error: `${t.name}: the old password of ${account} still logs in after the reset` });
     const proof = { account, ...(oldRefused !== undefined ? { oldPasswordRefused: oldRefused } : {}) };
     if (login === true) return done({ ...base, reachable: true, outcome: 'reset', reset: { ...proof, verifiedBy: 'login' } });
     if (set.hash === 'match') return done({ ...base, reachable: true, outcome: 'reset', reset: { ...proof, verifiedBy: 'hash' } });
-    return done({
-      ...base, reachable: true, outcome: 'failed', reset: { ...proof, verifiedBy: null },
-      error: `${t.name}: the password of ${account} was set but could not be proven: no password login is allowed for it and the host cannot check its stored hash (no perl)`,
-    });
+    const why = [
+      login === false ? 'a fresh login with it was refused (password logins off for it?)' : 'a fresh login could not be tried',
+      'the host could not check its stored password (no perl, or not a crypt hash)',
+    ].join('; ');
+    return done({ ...base, reachable: true, outcome: 'failed', reset: { ...proof, verifiedBy: null }, error: `${t.name}: the password of ${account} was set but could not be proven: ${why}` });
   } catch (e) {
-    return done({ ...base, ...failureOf(e, t.name) });
+    return done(changing(e));
   }
 }

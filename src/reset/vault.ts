@@ -47,7 +47,8 @@ export function parseRecipients(given: string[], fileText?: { name: string; text
 }
 
 export class PasswordVault {
-  private readonly entries = new Map<string, VaultEntry>();
+  /** Every attempt, in order: a host tried twice keeps both passwords (the first may hold). */
+  private readonly entries: VaultEntry[] = [];
   private writing: Promise<void> = Promise.resolve();
   private dirty = false;
   private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -69,15 +70,15 @@ export class PasswordVault {
 
   /** Records a host's new password (pending) and returns once that is durable: only then may the host be changed. */
   put(e: Omit<VaultEntry, 'state' | 'at'>): Promise<void> {
-    this.entries.set(e.host, { ...e, state: 'pending', at: new Date().toISOString() });
+    this.entries.push({ ...e, state: 'pending', at: new Date().toISOString() });
     return this.flush();
   }
 
-  /** Marks a host's entry applied or failed, durably. */
+  /** Marks a host's latest entry applied or failed, durably. */
   mark(host: string, state: Exclude<VaultState, 'pending'>, error?: string): Promise<void> {
-    const e = this.entries.get(host);
-    if (!e) return Promise.resolve();
-    this.entries.set(host, { ...e, state, at: new Date().toISOString(), ...(error ? { error } : {}) });
+    const i = this.entries.findLastIndex((e) => e.host === host);
+    if (i < 0) return Promise.resolve();
+    this.entries[i] = { ...this.entries[i]!, state, at: new Date().toISOString(), ...(error ? { error } : {}) };
     return this.flush();
   }
 
@@ -95,7 +96,7 @@ export class PasswordVault {
     const waiting = this.waiters;
     this.waiters = [];
     try {
-      const doc = { ...this.header, written: new Date().toISOString(), hosts: [...this.entries.values()] };
+      const doc = { ...this.header, written: new Date().toISOString(), hosts: this.entries.map((e) => ({ ...e })) };
       const e = new Encrypter();
       for (const r of this.recipients) e.addRecipient(r);
       const sealed = armor.encode(await e.encrypt(`${JSON.stringify(doc, null, 2)}\n`));

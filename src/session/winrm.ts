@@ -45,3 +45,13 @@ export function refusedReach(t: Target, o: Pick<ConnectOptions, 'jump' | 'winrmC
   }
   return null;
 }
+
+/**
+ * Why a secret sent to this host (a new password) would cross the network readable, or null. WinRM over plain
+ * http carries stdin as it is (this client does not seal NTLM messages): a login may be allowed there by the
+ * operator's choice, a new password never is. SSH and WinRM over HTTPS are encrypted.
+ */
+export function secretInClear(t: Target): string | null {
+  if (t.connection !== 'winrm' || !t.winrm || t.winrm.scheme !== 'http') return null;
+  return `${t.source}: host ${t.name}: WinRM over plain http would carry the new password unencrypted; reach it over HTTPS (ansible_winrm_scheme=https, port 5986) or SSH, or leave it out (--limit '!${t.name}')`;
+}

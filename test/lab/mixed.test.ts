@@ -157,25 +157,30 @@ describe('a mixed Linux + Windows inventory', { timeout: 600_000 }, () => {
     expect(r.stdout + r.stderr).not.toContain(PW);
   });
 
-  it('resets the password of root on every Linux host and of Administrator on every Windows host, in one run, each proven', async () => {
+  it('resets the password of root on every Linux host and of Administrator on every Windows host, in one run, each proven; never over plain http', async () => {
     const pw = 'Mixed-Fleet.2026x';
-    const child = await new Promise<Cli>((resolve) => {
-      const c = spawn(process.execPath, [path.join(repo, 'dist/cli/main.js'), 'reset-password', '-i', inventory, '--known-hosts', knownHosts, '--new-password-env', 'NEW_PW', '--json'], { env: { ...process.env, XDG_STATE_HOME: tmp, NEW_PW: pw } });
+    const reset = (limit: string[]) => new Promise<Cli>((resolve) => {
+      const c = spawn(process.execPath, [path.join(repo, 'dist/cli/main.js'), 'reset-password', '-i', inventory, '--known-hosts', knownHosts, '--new-password-env', 'NEW_PW', '--json', ...limit], { env: { ...process.env, XDG_STATE_HOME: tmp, NEW_PW: pw } });
       let stdout = '';
       let stderr = '';
       c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       c.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
     });
+    // WinRM over plain http (allowed to log in here) would carry the new password readable: refused, nothing touched.
+    const refused = await reset([]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/host win-basic: WinRM over plain http would carry the new password unencrypted/);
+    expect(win.basic.accounts.get('Administrator')).not.toBe(pw);
+    const child = await reset(['--limit', 'all:!win-basic:!win-full']);
     expect(child.code, child.stderr).toBe(0);
     const hosts = (JSON.parse(child.stdout) as { hosts: Array<{ name: string; outcome: string; reset: { account: string; verifiedBy: string; oldPasswordRefused?: boolean } }> }).hosts;
     expect(Object.fromEntries(hosts.map((h) => [h.name, [h.outcome, h.reset.account, h.reset.verifiedBy, h.reset.oldPasswordRefused ?? null]]))).toEqual({
       'lin-old': ['reset', 'root', 'hash', null], 'lin-clean': ['reset', 'root', 'hash', null],
-      // WinRM: proven on the host (ValidateCredentials); over SSH: a fresh login, and the old password refused.
-      'win-basic': ['reset', 'Administrator', 'hash', null], 'win-ntlm': ['reset', 'Administrator', 'hash', null],
-      'win-full': ['reset', 'Administrator', 'hash', null], 'win-ssh': ['reset', 'Administrator', 'login', true],
+      // WinRM (HTTPS): proven on the host (ValidateCredentials); over SSH: a fresh login, and the old password refused.
+      'win-ntlm': ['reset', 'Administrator', 'hash', null], 'win-ssh': ['reset', 'Administrator', 'login', true],
     });
-    for (const h of Object.values(win)) {
+    for (const h of [win.ntlm, win.ssh]) {
       expect(h.accounts.get('Administrator')).toBe(pw);
       // The secret reached each Windows host only as data after the script, never in a script's text.
       for (const rcv of h.received) expect(rcv.script).not.toContain(pw);

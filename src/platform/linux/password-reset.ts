@@ -6,8 +6,9 @@ import type { HostShell, PasswordResetKit, PasswordSet } from '../platform.js';
  * A Linux account's new password, set with `chpasswd` and checked against the stored hash, the secret on
  * stdin only: never in argv, the environment or the script text. Through sudo, the sudo password is the first
  * line of stdin; the new password comes after a marker line with a fresh nonce, and the script reads nothing
- * before that marker as the password — so the two can never be confused, even when sudo did not ask (NOPASSWD,
- * a cached ticket) and its line reaches the script. `printf` is a shell builtin: no process shows the password.
+ * before that marker as the password — so the two are not confused when sudo did not ask (NOPASSWD, a cached
+ * ticket) and its line reaches the script; and sudo is proven with its password alone first (see set()), so a
+ * refused sudo password cannot make sudo read on into the new one. `printf` is a shell builtin: no process shows the password.
  */
 export function passwordResetScript(account: string, nonce: string): string {
   return `set -u
@@ -56,6 +57,10 @@ export function parsePasswordReset(stdout: string, account: string): PasswordSet
 export const linuxPasswordReset: PasswordResetKit = {
   defaultAccount: 'root',
   async set(s: HostShell, account: string, password: string): Promise<PasswordSet> {
+    // sudo -S retries a refused password with the next lines of stdin: were the sudo password wrong (or a second
+    // question asked), the marker and then the new password would go to sudo's PAM stack as login attempts.
+    // So sudo is proven first with nothing but its own password on stdin; a refusal throws here, before any secret.
+    if (s.privilege.method === 'sudo') await s.run('true');
     const nonce = randomBytes(12).toString('hex');
     const r = await s.run(passwordResetScript(account, nonce), { stdin: passwordResetStdin(password, nonce) });
     return parsePasswordReset(r.stdout, account);

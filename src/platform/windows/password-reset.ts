@@ -17,26 +17,32 @@ if ($k -lt 0 -or $k + 1 -ge $lines.Count) { Emit reset 'no-password'; exit 0 }
 $pw = $lines[$k + 1]
 $lines = $null
 $local = [bool](Get-Command Set-LocalUser -ErrorAction SilentlyContinue)
+$set = $false
 try {
   if ($local) {
     if (-not (Get-LocalUser -Name $acct -ErrorAction SilentlyContinue)) { Emit reset 'no-account'; exit 0 }
     $ss = New-Object System.Security.SecureString
     foreach ($c in $pw.ToCharArray()) { $ss.AppendChar($c) }
     Set-LocalUser -Name $acct -Password $ss
+    $set = $true
     $ss.Dispose()
     Emit via 'Set-LocalUser'
   } else {
     $path = 'WinNT://' + $env:COMPUTERNAME + '/' + $acct + ',user'
     if (-not [ADSI]::Exists($path)) { Emit reset 'no-account'; exit 0 }
     ([ADSI]$path).SetPassword($pw)
+    $set = $true
     Emit via 'WinNT'
   }
   Emit reset 'done'
 } catch {
-  Emit reset 'failed'
-  Emit error ($_.Exception.Message -split "\r?\n")[0]
-  $pw = $null
-  exit 0
+  # An error after the password was set is not a refusal: the new password holds.
+  if ($set) { Emit reset 'done' } else {
+    Emit reset 'failed'
+    Emit error ($_.Exception.Message -split "\r?\n")[0]
+    $pw = $null
+    exit 0
+  }
 }
 try {
   Add-Type -AssemblyName System.DirectoryServices.AccountManagement
@@ -56,7 +62,7 @@ export function parseWindowsPasswordReset(stdout: string, account: string): Pass
   switch (kv.get('reset')) {
     case 'done': {
       const hash = kv.get('hash');
-      if (hash === 'mismatch') return { ok: false, why: `the password was set, but Windows does not accept it for ${account} (ValidateCredentials)`, unchanged: false };
+      if (hash === 'mismatch') return { ok: false, why: `the password was set, but Windows' own check (ValidateCredentials) does not accept it for ${account} (a disabled account, or network logons denied?)`, unchanged: false };
       return { ok: true, hash: hash === 'match' ? 'match' : 'unknown' };
     }
     case 'no-account':

@@ -43,8 +43,23 @@ describe('the passwords vault', () => {
   it.runIf(hasAge)('groups the writes of hosts waiting at the same time, and every one of them is durable when it returns', async () => {
     const file = path.join(dir, 'many.age');
     const v = await PasswordVault.create(file, [recipient], { run: 'r2' });
-    await Promise.all(Array.from({ length: 50 }, (_, i) => v.put({ host: `h${i}`, address: '192.0.2.9', account: 'root', password: `P-${i}-xxxxxxxx` })));
-    expect(open(file).hosts).toHaveLength(50);
+    // Each put, the moment it resolves, must find its own entry in the file on disk.
+    const seen: boolean[] = [];
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        v.put({ host: `h${i}`, address: '192.0.2.9', account: 'root', password: `P-${i}-xxxxxxxx` }).then(() => seen.push(open(file).hosts.some((h) => h.host === `h${i}`))),
+      ),
+    );
+    expect(seen).toEqual(Array(20).fill(true));
+  });
+
+  it.runIf(hasAge)('keeps every attempt at a host: a second password does not replace the first, which may hold', async () => {
+    const file = path.join(dir, 'twice.age');
+    const v = await PasswordVault.create(file, [recipient], { run: 'r3' });
+    await v.put({ host: 'web-1', address: '192.0.2.1', account: 'root', password: 'First-Try-0001!' });
+    await v.put({ host: 'web-1', address: '192.0.2.1', account: 'root', password: 'Second-Try-0002!' });
+    await v.mark('web-1', 'applied');
+    expect(open(file).hosts.map((h) => [h.password, h.state])).toEqual([['First-Try-0001!', 'pending'], ['Second-Try-0002!', 'applied']]);
   });
 
   it.runIf(hasAge)('never overwrites a file (it may hold passwords) nor writes through a symbolic link', async () => {

@@ -11,12 +11,25 @@ const PW = 'N3w!Secret-Pass_2026';
 describe('the Linux password reset', () => {
   it('sends the password on stdin only, after a marker with a fresh nonce; never in the script', async () => {
     const sent: { script: string; stdin: string }[] = [];
-    const shell = { run: async (script: string, opts?: { stdin?: string | Buffer }) => (sent.push({ script, stdin: String(opts?.stdin) }), { code: 0, stdout: 'reset=done\nhash=match\n', stderr: '' }) } as unknown as HostShell;
+    const shell = { privilege: { method: 'none' }, run: async (script: string, opts?: { stdin?: string | Buffer }) => (sent.push({ script, stdin: String(opts?.stdin) }), { code: 0, stdout: 'reset=done\nhash=match\n', stderr: '' }) } as unknown as HostShell;
     expect(await linuxPasswordReset.set(shell, 'root', PW)).toEqual({ ok: true, hash: 'match' });
     await linuxPasswordReset.set(shell, 'root', PW);
     expect(sent[0]!.script).not.toContain(PW);
     expect(sent[0]!.stdin).toMatch(new RegExp(`^@@resetpwd [0-9a-f]{24}\\n${PW.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}\\n$`));
     expect(sent[0]!.stdin.split('\n')[0]).not.toBe(sent[1]!.stdin.split('\n')[0]);
+  });
+
+  it('through sudo, proves sudo with its own password first (no secret yet), so a refused sudo password cannot make sudo read on into the new one', async () => {
+    const sent: { script: string; stdin: string | undefined }[] = [];
+    const refusing = {
+      privilege: { method: 'sudo', password: 'sudo-pw' },
+      run: async (script: string, opts?: { stdin?: string }) => {
+        sent.push({ script, stdin: opts?.stdin });
+        throw new Error('sudo rejected the password');
+      },
+    } as unknown as HostShell;
+    await expect(linuxPasswordReset.set(refusing, 'root', PW)).rejects.toThrow(/sudo rejected/);
+    expect(sent).toEqual([{ script: 'true', stdin: undefined }]);
   });
 
   it('never takes a line before the marker for the password (a sudo password sudo did not read)', () => {
