@@ -40,7 +40,7 @@ export function resetCommand(): Command {
     if (o.account !== undefined && !/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/.test(o.account)) {
       throw new UsageError(`--account ${JSON.stringify(o.account).slice(0, 40)}: not an account name (letters, digits, _ . -; at most 32)`);
     }
-    const recipients = o.generate ? recipientsOf(o) : null;
+    const recipients = o.generate ? await recipientsOf(o) : null;
     if (!o.generate) for (const [flag, v] of [['--encrypt-to', o.encryptTo], ['--recipients-file', o.recipientsFile], ['--out', o.out]] as const) {
       if (v !== undefined) throw new UsageError(`${flag} is for --generate; add --generate or drop it`);
     }
@@ -85,7 +85,7 @@ export function resetCommand(): Command {
 }
 
 /** The age recipients --generate encrypts to: --encrypt-to and --recipients-file (a file of yours, one a line). */
-function recipientsOf(o: ResetCliOptions): string[] {
+async function recipientsOf(o: ResetCliOptions): Promise<string[]> {
   if (o.newPasswordEnv || o.newPasswordFile) throw new UsageError('--generate makes a password per host: drop --new-password-env / --new-password-file');
   let file: { name: string; text: string } | undefined;
   if (o.recipientsFile) {

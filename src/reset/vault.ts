@@ -1,4 +1,3 @@
-import { Encrypter, armor } from 'age-encryption';
 import { existsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { checkWritablePath, writeFileAtomic } from '../files.js';
@@ -13,6 +12,10 @@ import { checkWritablePath, writeFileAtomic } from '../files.js';
  */
 export type VaultState = 'pending' | 'applied' | 'failed';
 
+// Loaded on first use (--generate): its crypto libraries cost ~150 ms, which no other run should pay at start.
+let ageLib: Promise<typeof import('age-encryption')> | undefined;
+const age = () => (ageLib ??= import('age-encryption'));
+
 export interface VaultEntry {
   host: string;
   address: string;
@@ -25,7 +28,8 @@ export interface VaultEntry {
 }
 
 /** age recipients (X25519, `age1…`), from --encrypt-to and --recipients-file: each one checked now. */
-export function parseRecipients(given: string[], fileText?: { name: string; text: string }): string[] {
+export async function parseRecipients(given: string[], fileText?: { name: string; text: string }): Promise<string[]> {
+  const { Encrypter } = await age();
   const out: string[] = [];
   const check = (r: string, where: string) => {
     try {
@@ -97,6 +101,7 @@ export class PasswordVault {
     this.waiters = [];
     try {
       const doc = { ...this.header, written: new Date().toISOString(), hosts: this.entries.map((e) => ({ ...e })) };
+      const { Encrypter, armor } = await age();
       const e = new Encrypter();
       for (const r of this.recipients) e.addRecipient(r);
       const sealed = armor.encode(await e.encrypt(`${JSON.stringify(doc, null, 2)}\n`));

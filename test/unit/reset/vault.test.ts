@@ -71,9 +71,9 @@ describe('the passwords vault', () => {
     await expect(PasswordVault.create(link, [recipient], {})).rejects.toThrow(/symbolic link/);
   });
 
-  it('takes only age recipients, and at least one', () => {
-    expect(() => parseRecipients(['ssh-ed25519 AAAA…'])).toThrow(/is not an age recipient; give the public key age-keygen printed/);
-    expect(() => parseRecipients([])).toThrow(/give --encrypt-to age1… or --recipients-file FILE/);
-    expect(parseRecipients([], { name: 'r.txt', text: '# ops\nage1ftjw3cfjgf6zc388tuajqy8zyajkdsut239rhny3cdgc2vch5stqfzewke\n' })).toHaveLength(1);
+  it('takes only age recipients, and at least one', async () => {
+    await expect(parseRecipients(['ssh-ed25519 AAAA…'])).rejects.toThrow(/is not an age recipient; give the public key age-keygen printed/);
+    await expect(parseRecipients([])).rejects.toThrow(/give --encrypt-to age1… or --recipients-file FILE/);
+    expect(await parseRecipients([], { name: 'r.txt', text: '# ops\nage1ftjw3cfjgf6zc388tuajqy8zyajkdsut239rhny3cdgc2vch5stqfzewke\n' })).toHaveLength(1);
   });
 });
