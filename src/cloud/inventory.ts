@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 import { applyLimit } from '../inventory/limit.js';
-import { toTarget, type Target } from '../inventory/target.js';
+import { defaultConnectionVars, toTarget, type Target } from '../inventory/target.js';
 import type { CloudApi, CloudServer, ServerQuery } from './api.js';
 
 /** What `--cloud` adds to a run: the API, the servers it listed, and which target is which server. */
@@ -94,9 +94,8 @@ export function cloudTargets(servers: CloudServer[], address: AddressKind, regio
     else if (!want) notContacted.set(s.id, address === 'eip' ? 'the server has no EIP (--address eip): not contacted' : 'the server has no private IPv4 address: not contacted');
     else if (other) notContacted.set(s.id, `its address ${want} is also server ${other.name} (${other.id})'s, in another VPC: not contacted (reach it with --address eip, or from inside its VPC)`);
     else firstAt.set(want, s);
-    const vars: Record<string, string> = { server_id: s.id };
+    const vars: Record<string, string> = { server_id: s.id, ...defaultConnectionVars(s.os) };
     if (host) vars.ansible_host = host;
-    if (s.os === 'windows') vars.ansible_connection = 'winrm';
     if (s.eip) vars.eip = s.eip;
     // A server without any address still gets a row (what the cloud knows of it), never a connection.
     return toTarget(host ? name : s.id, vars, groupsOf(s), `--cloud ${region}: server ${s.id}`);

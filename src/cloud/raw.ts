@@ -1,4 +1,5 @@
 import { isIPv4 } from 'node:net';
+import { osFamilyOf } from '../inventory/target.js';
 import type { CloudRule, CloudServer, CloudSubnet } from './api.js';
 
 /**
@@ -54,12 +55,11 @@ export function serverOf(r: RawServer): CloudServer {
       }
     }
   }
-  const osType = String(md.os_type ?? '').toLowerCase();
   return {
     id: s(r.id) ?? '',
     name: s(r.name) ?? s(r.id) ?? '',
     status: s(r.status) ?? 'UNKNOWN',
-    os: osType === 'windows' ? 'windows' : 'linux',
+    os: osFamilyOf(String(md.os_type ?? '')),
     privateIp,
     eip,
     vpcId,

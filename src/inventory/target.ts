@@ -198,6 +198,16 @@ export function toTarget(name: string, vars: Record<string, string>, groups: str
   };
 }
 
+/** An OS family from another source's word for it (a cloud's `os_type`: "Windows", "Linux"); anything else is Linux. */
+export function osFamilyOf(word: string): Target['os'] {
+  return word.trim().toLowerCase() === 'windows' ? 'windows' : 'linux';
+}
+
+/** The variables a host of this OS gets when its source names no connection: WinRM for Windows, as Ansible's default. */
+export function defaultConnectionVars(os: Target['os']): Record<string, string> {
+  return os === 'windows' ? { ansible_connection: 'winrm' } : {};
+}
+
 export class InventoryError extends Error {
   override name = 'InventoryError';
 }

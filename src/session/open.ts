@@ -3,7 +3,7 @@ import { platformOf } from '../platform/index.js';
 import type { HostShell, Platform } from '../platform/platform.js';
 import type { Privilege } from '../privilege/sudo.js';
 import { KnownHosts } from '../transport/known-hosts.js';
-import { SshTransport } from '../transport/ssh.js';
+import { SshTransport, type SshTarget } from '../transport/ssh.js';
 import { algorithmsFor } from '../transport/ssh-algorithms.js';
 import { TransportError, type Transport } from '../transport/transport.js';
 import type { ConnectOptions } from './options.js';
@@ -52,10 +52,15 @@ async function connect(t: Target, o: ConnectOptions, runKnownHosts: KnownHosts, 
     const { WinRmTransport } = await import('../transport/winrm/index.js');
     return WinRmTransport.connect(winrmTargetOf(t, o, user), { maxOutputBytes: o.maxOutputBytes });
   }
+  return sshConnect(t, o, runKnownHosts, sshTargetOf(t, o, user), { acceptNew: o.acceptNew || t.hostKeyPolicy === 'accept-new', maxOutputBytes: o.maxOutputBytes });
+}
+
+/** An SSH transport to a target as the session layer reaches it: its known_hosts, algorithms and jump host. */
+function sshConnect(t: Target, o: ConnectOptions, runKnownHosts: KnownHosts, login: SshTarget, p: { acceptNew: boolean; maxOutputBytes?: number | undefined }): Promise<Transport> {
   const jump = jumpOf(t, o);
-  const knownHosts = t.knownHostsFile ? knownHostsAt(t.knownHostsFile) : runKnownHosts;
-  return SshTransport.connect(sshTargetOf(t, o, user), {
-    knownHosts, acceptNew: o.acceptNew || t.hostKeyPolicy === 'accept-new', connectTimeoutMs: o.connectTimeoutMs, algorithms: algorithmsFor(t.sshAlgorithms), maxOutputBytes: o.maxOutputBytes, ...(jump ? { jump } : {}),
+  return SshTransport.connect(login, {
+    knownHosts: t.knownHostsFile ? knownHostsAt(t.knownHostsFile) : runKnownHosts,
+    acceptNew: p.acceptNew, connectTimeoutMs: o.connectTimeoutMs, algorithms: algorithmsFor(t.sshAlgorithms), maxOutputBytes: p.maxOutputBytes, ...(jump ? { jump } : {}),
   });
 }
 
@@ -67,12 +72,9 @@ async function connect(t: Target, o: ConnectOptions, runKnownHosts: KnownHosts, 
 export async function passwordLogin(t: Target, o: ConnectOptions, knownHosts: KnownHosts, user: string, password: string): Promise<boolean | null> {
   // A WinRM login is proven by the first command, not the connection: not asked here yet.
   if (t.connection === 'winrm') return null;
-  const jump = jumpOf(t, o);
   try {
-    const tr = await SshTransport.connect({ host: t.host, port: t.port, user, name: t.name, password }, {
-      knownHosts: t.knownHostsFile ? knownHostsAt(t.knownHostsFile) : knownHosts,
-      acceptNew: false, connectTimeoutMs: o.connectTimeoutMs, algorithms: algorithmsFor(t.sshAlgorithms), maxOutputBytes: 1 << 20, ...(jump ? { jump } : {}),
-    });
+    // Only the password: no key, no agent, and no host key trusted anew.
+    const tr = await sshConnect(t, o, knownHosts, { host: t.host, port: t.port, user, name: t.name, password }, { acceptNew: false, maxOutputBytes: 1 << 20 });
     await tr.close().catch(() => undefined);
     return true;
   } catch (e) {

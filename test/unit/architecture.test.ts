@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 /**
  * The import rules of docs/ARCHITECTURE.md, read from the code itself: the layers from the bottom up, each
  * importing only from its own folder or a lower layer; no circle of imports between files; and no code
- * outside platform/ (and inventory/ and cloud/, which read which OS a target is) that asks which OS a host runs.
+ * outside platform/ (and inventory/, which reads which OS a target is) that asks which OS a host runs.
  */
 const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
 
@@ -84,11 +84,11 @@ describe('architecture', () => {
     expect(circles).toEqual([]);
   });
 
-  it('asks which OS a host runs only in platform/ (and inventory/ and cloud/, which decide it for a target)', () => {
+  it('asks which OS a host runs only in platform/ (and inventory/, which decides it for a target)', () => {
     const asks: string[] = [];
     for (const f of all) {
       const l = layerOf(f);
-      if (l === 'platform' || l === 'inventory' || l === 'cloud') continue;
+      if (l === 'platform' || l === 'inventory') continue;
       const text = readFileSync(f, 'utf8');
       for (const m of text.matchAll(/[!=]==\s*'(?:windows|linux)'|'(?:windows|linux)'\s*[!=]==/g)) asks.push(`${path.relative(src, f)}: ${m[0]}`);
     }

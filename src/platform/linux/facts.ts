@@ -113,7 +113,7 @@ function sections(out: string): { m: Map<string, string[]>; token: string } {
   return { m, token };
 }
 
-function kv(lines: string[] | undefined): Record<string, string> {
+export function kv(lines: string[] | undefined): Record<string, string> {
   const r: Record<string, string> = {};
   for (const l of lines ?? []) {
     const i = l.indexOf('=');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { quote } from '../../dialect/posix.js';
 import type { HostShell, PasswordResetKit, PasswordSet } from '../platform.js';
+import { kv } from './facts.js';
 
 /**
  * A Linux account's new password, set with `chpasswd` and checked against the stored hash, the secret on
@@ -34,10 +35,10 @@ export function passwordResetStdin(password: string, nonce: string): string {
 
 /** What the script said, as the kit's answer. */
 export function parsePasswordReset(stdout: string, account: string): PasswordSet {
-  const kv = new Map(stdout.split(/\r?\n/).filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
-  switch (kv.get('reset')) {
+  const said = kv(stdout.split(/\r?\n/));
+  switch (said.reset) {
     case 'done': {
-      const hash = kv.get('hash');
+      const hash = said.hash;
       if (hash === 'mismatch') return { ok: false, why: `chpasswd said yes, but the stored hash of ${account} does not match the new password`, unchanged: false };
       return { ok: true, hash: hash === 'match' ? 'match' : 'unknown' };
     }
@@ -46,7 +47,7 @@ export function parsePasswordReset(stdout: string, account: string): PasswordSet
     case 'no-chpasswd':
       return { ok: false, why: 'the host has no chpasswd', unchanged: true };
     case 'failed':
-      return { ok: false, why: `chpasswd refused it: ${kv.get('error')?.trim() || 'no reason given'}`, unchanged: true };
+      return { ok: false, why: `chpasswd refused it: ${said.error?.trim() || 'no reason given'}`, unchanged: true };
     case 'no-password':
       return { ok: false, why: 'the new password did not reach the host', unchanged: true };
     default:

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { psScript } from '../../dialect/powershell.js';
+import { parseEmitted, psScript, unescapeEmitted } from '../../dialect/powershell.js';
 import type { HostShell, PasswordResetKit, PasswordSet } from '../platform.js';
 
 /**
@@ -58,17 +58,21 @@ export function windowsPasswordResetScript(account: string, nonce: string): stri
 
 /** What the script said (Emit's key=value lines, the same words as the Linux script). */
 export function parseWindowsPasswordReset(stdout: string, account: string): PasswordSet {
-  const kv = new Map(stdout.split(/\r?\n/).filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
-  switch (kv.get('reset')) {
+  const emitted = parseEmitted(stdout);
+  const said = (k: string) => {
+    const v = emitted.get(k)?.[0];
+    return v === undefined ? undefined : unescapeEmitted(v);
+  };
+  switch (said('reset')) {
     case 'done': {
-      const hash = kv.get('hash');
+      const hash = said('hash');
       if (hash === 'mismatch') return { ok: false, why: `the password was set, but Windows' own check (ValidateCredentials) does not accept it for ${account} (a disabled account, or network logons denied?)`, unchanged: false };
       return { ok: true, hash: hash === 'match' ? 'match' : 'unknown' };
     }
     case 'no-account':
       return { ok: false, why: `no local account ${account} on the host; name an existing one with --account`, unchanged: true };
     case 'failed':
-      return { ok: false, why: `Windows refused it: ${kv.get('error')?.trim() || 'no reason given'}`, unchanged: true };
+      return { ok: false, why: `Windows refused it: ${said('error')?.trim() || 'no reason given'}`, unchanged: true };
     case 'no-password':
       return { ok: false, why: 'the new password did not reach the host', unchanged: true };
     default:
