@@ -60,7 +60,7 @@ export function checkEndpoint(v: string): string {
 }
 
 /** The run's targets: the inventory's, the cloud's, or the inventory's matched to the cloud's servers. */
-export async function runTargetsOf(o: CloudCliOptions, opts: { changing: boolean } = { changing: false }): Promise<{ targets: Target[]; cloud?: CloudRun; cloudSecrets: string[] }> {
+export async function runTargetsOf(o: CloudCliOptions, opts: { changing: boolean; contacting?: boolean } = { changing: false }): Promise<{ targets: Target[]; cloud?: CloudRun; cloudSecrets: string[] }> {
   const cloudOnly = ['cloudFilter', 'address', 'projectId', 'cloudCredentials', 'cloudEndpoint'] as const;
   if (!o.cloud) {
     for (const k of cloudOnly) if (o[k] !== undefined) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for --cloud REGION; add --cloud or drop it`);
@@ -100,7 +100,9 @@ export async function runTargetsOf(o: CloudCliOptions, opts: { changing: boolean
     throw e;
   }
   let targets = made.targets;
-  if (opts.changing && made.cloud.notContacted.size > 0) {
+  // A run that contacts no host (reset-password --offline) keeps stopped servers: the cloud works on them.
+  const contacting = opts.contacting ?? true;
+  if (opts.changing && contacting && made.cloud.notContacted.size > 0) {
     // A change cannot reach a stopped server: it is left out, and said so, rather than waited on.
     const skip = made.cloud.notContacted;
     const left = targets.filter((t) => t.vars.server_id && skip.has(t.vars.server_id));
@@ -114,7 +116,7 @@ export async function runTargetsOf(o: CloudCliOptions, opts: { changing: boolean
   }
   const skip = made.cloud.notContacted;
   return {
-    targets: finishTargets(o, targets, (t) => !!t.vars.server_id && skip.has(t.vars.server_id)),
+    targets: finishTargets(o, targets, (t) => !contacting || (!!t.vars.server_id && skip.has(t.vars.server_id))),
     cloud: made.cloud,
     cloudSecrets: [credentials.sk, credentials.securityToken ?? '', credentials.ak],
   };

@@ -4,9 +4,12 @@ import { brokenForAll } from '../core/password.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { platformOf } from '../platform/index.js';
 import { renderHuman } from '../report/human.js';
-import { accountFor, runReset } from '../reset/run.js';
+import { accountFor, resumeTargets, runReset } from '../reset/run.js';
+import { failedHosts, findRun } from '../fleet/runs.js';
 import { PasswordVault, parseRecipients } from '../reset/vault.js';
 import { secretInClear } from '../session/winrm.js';
+import { API_PASSWORD_RULES } from '../cloud/api.js';
+import type { Target } from '../inventory/target.js';
 import { addCloudOptions, runTargetsOf, type CloudCliOptions } from './cloud-options.js';
 import { addRolloutOptions, observeRun, rolloutOf, type RolloutCliOptions } from './rollout.js';
 import { newRunId } from '../lifecycle/run.js';
@@ -21,6 +24,11 @@ interface ResetCliOptions extends CloudCliOptions, RolloutCliOptions {
   out?: string;
   account?: string;
   dryRun?: boolean;
+  resume?: string;
+  retryFailed?: string;
+  journal?: string;
+  offline?: boolean;
+  restart?: boolean;
 }
 
 /** `reset-password`, online: the password set over the tool's own session to each host, then proven (SPEC "reset-password"). */
@@ -34,32 +42,64 @@ export function resetCommand(): Command {
     .option('--recipients-file <file>', 'with --generate: a file of age recipients, one a line')
     .option('--out <file>', 'with --generate: the passwords file (default passwords-<run id>.age here; never overwritten)')
     .option('--account <name>', 'the account whose password is set (default root on Linux, Administrator on Windows); -u stays the login user')
-    .option('--dry-run', 'check the password against every target\'s rules and reach the hosts; change nothing')
-    .addHelpText('after', '\nExample:\n  NEW_PW=… resetpwd-fleet reset-password -i inventory.ini --new-password-env NEW_PW --key ~/.ssh/id_ed25519\n');
+    .option('--dry-run', 'check the password against every target\'s rules and reach the hosts (--offline: the API\'s dry run); change nothing')
+    .option('--offline', 'through the ECS batch reset API (needs --cloud): no host is contacted; the plug-in applies the password at each server\'s next start')
+    .option('--restart', 'with --offline: have the cloud restart each running server once its reset is accepted (a restart may cause data loss)')
+    .option('--journal <file>', 'where the run\'s journal goes (default ~/.local/state/resetpwd-fleet/runs/<run-id>.jsonl)')
+    .option('--resume <run>', 'continue an interrupted run (its id, or "latest"): hosts already done are not reset again')
+    .option('--retry-failed <run>', 'target only the hosts that failed or were unreachable in that run')
+    .addHelpText('after', '\nExamples:\n  NEW_PW=… resetpwd-fleet reset-password -i inventory.ini --new-password-env NEW_PW --key ~/.ssh/id_ed25519\n  resetpwd-fleet reset-password --cloud cn-north-4 --cloud-filter tag=env=dev --offline --generate --encrypt-to age1…\n');
   addRolloutOptions(addCloudOptions(addTargetOptions(cmd)), true).action(async (o: ResetCliOptions) => {
     if (o.account !== undefined && !/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/.test(o.account)) {
       throw new UsageError(`--account ${JSON.stringify(o.account).slice(0, 40)}: not an account name (letters, digits, _ . -; at most 32)`);
     }
-    const recipients = o.generate ? await recipientsOf(o) : null;
+    if (o.restart && !o.offline) throw new UsageError('--restart is for --offline (the cloud restarts the servers); add --offline or drop it');
+    if (o.offline && !o.cloud) throw new UsageError('--offline goes through the ECS API: add --cloud REGION (and its credentials); inventory hosts are matched to servers by server_id or address');
+    if (o.offline && o.account !== undefined) throw new UsageError('--offline: the API resets root (Linux) or Administrator (Windows) only; drop --account, or reset that account online');
+    if (o.resume && o.retryFailed) throw new UsageError('--resume and --retry-failed: give one of them');
+    if ((o.resume || o.retryFailed) && o.dryRun) throw new UsageError(`${o.resume ? '--resume' : '--retry-failed'} with --dry-run: a dry run has no journal to continue; drop one of them`);
+    const resume = o.resume ? findRun(o.resume) : undefined;
+    // A resumed --generate run encrypts to the run's own recipients (public keys, in its journal) unless given again.
+    const recipients = o.generate ? await recipientsOf(o, resume?.header.recipients) : null;
     if (!o.generate) for (const [flag, v] of [['--encrypt-to', o.encryptTo], ['--recipients-file', o.recipientsFile], ['--out', o.out]] as const) {
       if (v !== undefined) throw new UsageError(`${flag} is for --generate; add --generate or drop it`);
     }
     const newPassword = o.generate ? null : await newPasswordOf(o);
-    const { targets, cloudSecrets } = await runTargetsOf(o, { changing: !o.dryRun });
-    // A new password never crosses the network readable, whatever the login was allowed to do.
-    for (const t of targets) {
-      const why = secretInClear(t);
-      if (why) throw new UsageError(`${why}; no host was touched`);
+    const given = await runTargetsOf(o, { changing: !o.dryRun, contacting: !o.offline });
+    const cloudSecrets = given.cloudSecrets;
+    let targets = resume ? resumeTargets(resume, given.targets, { account: o.account, generate: !!o.generate, offline: !!o.offline }) : given.targets;
+    if (o.retryFailed) {
+      const again = new Set(failedHosts(findRun(o.retryFailed)));
+      targets = targets.filter((t) => again.has(t.name));
+      if (targets.length === 0) throw new UsageError(`--retry-failed ${o.retryFailed}: no host of that run failed or was unreachable (among the given targets)`);
+    }
+    if (o.offline) {
+      // The API needs each server's id: a host the cloud did not match has none.
+      const lost = targets.filter((t) => !t.vars.server_id);
+      if (lost.length) throw new UsageError(`--offline: ${lost.slice(0, 5).map((t) => t.name).join(', ')}${lost.length > 5 ? ' …' : ''} match no server of the project; set their server_id, or leave them out with --limit`);
+    } else {
+      // A new password never crosses the network readable, whatever the login was allowed to do.
+      for (const t of targets) {
+        const why = secretInClear(t);
+        if (why) throw new UsageError(`${why}; no host was touched`);
+      }
     }
     if (newPassword !== null) {
-      // One password for every target: it must meet the rules of each host's OS for its account, or nothing starts.
-      const broken = brokenForAll(newPassword, targets.map((t) => ({ rules: platformOf(t.os).passwordRules, user: accountFor(t, o.account) })));
+      // One password for every target: it must meet the rules of each host's OS for its account (and, offline, the
+      // API's own, stricter in its special characters), or nothing starts.
+      const rules = (t: Target) => [platformOf(t.os).passwordRules, ...(o.offline ? [API_PASSWORD_RULES[t.os]] : [])];
+      const broken = brokenForAll(newPassword, targets.flatMap((t) => rules(t).map((r) => ({ rules: r, user: accountFor(t, o.account) }))));
       if (broken.length) throw new UsageError(`the new password breaks ${broken.length === 1 ? 'a rule' : `${broken.length} rules`}: ${broken.join('; ')}; no host was touched`);
     }
+    if (o.restart && !o.dryRun) {
+      // The cloud's own warning (the reset pages): said before anything is asked.
+      process.stderr.write('resetpwd-fleet: --restart: the cloud restarts each running server once it accepts its reset: its services stop for dozens of seconds to minutes, and an automatic restart may cause data loss (the cloud advises stopping the server first, or off-peak hours)\n');
+    }
     const conn = await connectOptionsOf(o, targets);
-    const runId = newRunId();
-    const out = o.out ?? `passwords-${runId}.age`;
-    const run = observeRun(o, conn, targets, runId, 'reset-password', { dryRun: !!o.dryRun, account: o.account ?? null, generate: !!o.generate }, [newPassword ?? '', ...cloudSecrets]);
+    const runId = resume?.id ?? newRunId();
+    // A resume writes its own file: the earlier one is sealed to keys the tool does not hold.
+    const out = o.out ?? (resume ? `passwords-${runId}-${resume.vaults.length + 1}.age` : `passwords-${runId}.age`);
+    const run = observeRun(o, conn, targets, runId, 'reset-password', { dryRun: !!o.dryRun, account: o.account ?? null, generate: !!o.generate, resume: o.resume ?? null }, [newPassword ?? '', ...cloudSecrets]);
     // The vault exists (empty, encrypted) before any host is touched: a path that cannot take it stops the run here
     // (after the log's own checks, so a refused --log leaves no vault behind).
     let vault: PasswordVault | null = null;
@@ -73,19 +113,30 @@ export function resetCommand(): Command {
     const doc = await runReset(targets, newPassword, {
       ...conn, concurrency: o.concurrency, account: o.account, dryRun: !!o.dryRun, ...rolloutOf(o, true),
       signal: run.signal, onHost: run.host, onWave: run.wave, onStep: run.step,
-      generate: vault ? { vault, onSecret: run.addSecret } : undefined,
+      generate: vault && recipients ? { vault, recipients, onSecret: run.addSecret } : undefined,
+      runId, journalPath: o.journal, redact: run.redact, resume,
+      offline: o.offline && given.cloud ? { api: given.cloud.api, servers: given.cloud.servers, restart: !!o.restart } : undefined,
     }).finally(run.close);
     const clean = run.end(doc);
     emit(o, clean, () => renderHuman(clean));
-    if (vault) process.stderr.write(`resetpwd-fleet: the new passwords are in ${vault.file} (age; open it with: age -d -i YOUR_KEY ${vault.file})\n`);
-    const done = (h: { outcome: string }) => h.outcome === 'reset' || (o.dryRun === true && h.outcome === 'skipped');
+    if (vault) {
+      const earlier = doc.vaults.slice(0, -1);
+      process.stderr.write(`resetpwd-fleet: the new passwords are in ${vault.file} (age; open it with: age -d -i YOUR_KEY ${vault.file})${earlier.length ? `; this run's earlier attempts are in ${earlier.join(', ')}` : ''}\n`);
+    }
+    if (doc.stopped && doc.journal) process.stderr.write(`resetpwd-fleet: continue with --resume ${doc.runId} (journal ${doc.journal})\n`);
+    if (o.offline && !o.dryRun && doc.hosts.some((h) => h.outcome === 'requested')) {
+      process.stderr.write(o.restart
+        ? 'resetpwd-fleet: the cloud accepted the new passwords; servers it restarted have them now (reset.restarted), the others at their next start\n'
+        : 'resetpwd-fleet: the cloud accepted the new passwords; each applies at the server\'s next start or restart (--restart asks the cloud to restart them)\n');
+    }
+    const done = (h: { outcome: string }) => h.outcome === 'reset' || h.outcome === 'requested' || (o.dryRun === true && h.outcome === 'skipped');
     process.exitCode = doc.stopped ? ExitCode.Stopped : doc.hosts.every(done) ? ExitCode.Ok : ExitCode.HostFailed;
   });
   return cmd;
 }
 
 /** The age recipients --generate encrypts to: --encrypt-to and --recipients-file (a file of yours, one a line). */
-async function recipientsOf(o: ResetCliOptions): Promise<string[]> {
+async function recipientsOf(o: ResetCliOptions, fromRun?: string[]): Promise<string[]> {
   if (o.newPasswordEnv || o.newPasswordFile) throw new UsageError('--generate makes a password per host: drop --new-password-env / --new-password-file');
   let file: { name: string; text: string } | undefined;
   if (o.recipientsFile) {
@@ -95,7 +146,7 @@ async function recipientsOf(o: ResetCliOptions): Promise<string[]> {
       throw new UsageError(`--recipients-file ${o.recipientsFile}: cannot read it; give a file of age recipients (age1…), one a line`);
     }
   }
-  return parseRecipients(o.encryptTo ?? [], file);
+  return parseRecipients(!o.encryptTo && !file && fromRun ? fromRun : (o.encryptTo ?? []), file);
 }
 
 /** The one new password: an environment variable, a mode-600 file, or a prompt asked twice; never argv. */

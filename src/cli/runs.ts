@@ -45,11 +45,11 @@ export function runsCommand(): Command {
       const r = findRun(ref);
       const hosts = r.header.hosts.map((h) => ({ host: h, outcome: r.results.get(h)?.outcome ?? null, lastState: r.lastState.get(h) ?? null, error: r.results.get(h)?.error ?? null }));
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ id: r.id, command: r.header.command, package: r.header.package, interrupted: r.interrupted, journal: r.file, hosts }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ id: r.id, command: r.header.command, package: r.header.package, interrupted: r.interrupted, journal: r.file, ...(r.vaults.length ? { passwordFiles: r.vaults } : {}), hosts }, null, 2)}\n`);
         return;
       }
       const w = Math.max(4, ...hosts.map((h) => h.host.length));
-      process.stdout.write(printable(`run ${r.id}: ${r.header.command}${r.header.package ? ` ${r.header.package.fileName}` : ''}, ${r.interrupted ? 'INTERRUPTED — continue with --resume ' + r.id : 'complete'}\njournal ${r.file}\n\n`));
+      process.stdout.write(printable(`run ${r.id}: ${r.header.command}${r.header.package ? ` ${r.header.package.fileName}` : ''}, ${r.interrupted ? 'INTERRUPTED — continue with --resume ' + r.id : 'complete'}\njournal ${r.file}\n${r.vaults.length ? `passwords (age) ${r.vaults.join(', ')}\n` : ''}\n`));
       for (const h of hosts) {
         const what = h.outcome ?? (h.lastState ? `not finished (last: ${h.lastState})` : 'not started');
         // A journal's errors quote what hosts said: one printable line each.

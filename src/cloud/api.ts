@@ -67,6 +67,25 @@ export interface CloudApi {
   securityGroupRules(groupId: string): Promise<CloudRule[]>;
   /** The cloud's view of the plug-in: os-resetpwd-flag. */
   resetPasswordFlag(serverId: string): Promise<boolean>;
+  /**
+   * BatchResetServersPassword: root's or Administrator's new password for 1 to 1000 servers, applied by the
+   * plug-in at each server's next start; `dryRun`: the API checks the request and changes nothing. Resolves with
+   * the ids the API accepted; a refusal throws CloudError (the SDK keeps no per-server detail of it).
+   */
+  resetPasswords(serverIds: string[], newPassword: string, dryRun: boolean): Promise<string[]>;
+  /** BatchRebootServers (SOFT): resolves with the job id. */
+  rebootServers(serverIds: string[]): Promise<string>;
+  /** ShowJob: the job's status, and each failed server's reason once it ended. */
+  job(jobId: string): Promise<CloudJob>;
+}
+
+export interface CloudJob {
+  /** SUCCESS, FAIL, RUNNING, INIT (the API's words). */
+  status: string;
+  /** The servers whose part failed, with the API's reason. */
+  failed: { serverId: string; reason: string }[];
+  /** The job's own reason when it failed as a whole. */
+  reason: string | null;
 }
 
 /** What went wrong with a call, in words an operator acts on; never a header, a body sent, or a key. */

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { toolVersion } from '../version.js';
-import { CloudError, type CloudApi, type CloudFailure, type CloudRule, type CloudServer, type CloudSubnet, type ServerQuery } from './api.js';
+import { CloudError, type CloudApi, type CloudJob, type CloudFailure, type CloudRule, type CloudServer, type CloudSubnet, type ServerQuery } from './api.js';
 import type { CloudCredentials } from './credentials.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
 import { serverOf, ruleOf, subnetOf, type RawRule, type RawServer, type RawSubnet } from './raw.js';
@@ -93,6 +93,9 @@ export function endpointFor(template: string, service: 'ecs' | 'vpc', region: st
 export const ACTIONS = {
   listServers: 'ecs:cloudServers:list',
   resetPasswordFlag: 'ecs:cloudServers:get',
+  resetPasswords: 'ecs:cloudServers:resetServerPwd',
+  rebootServers: 'ecs:cloudServers:reboot',
+  job: 'ecs:cloudServers:get',
   subnets: 'vpc:subnets:get',
   securityGroupRules: 'vpc:securityGroupRules:get',
 } as const;
@@ -123,19 +126,20 @@ export function sdkCloudApi(o: SdkClientOptions): CloudApi {
   // Each attempt takes a slot; a backoff wait does not hold one.
   // What the API says is quoted in errors; should it ever echo the key or the token, they are scrubbed.
   const secrets = [c.sk, c.securityToken, c.ak].filter((s): s is string => !!s && s.length >= 4);
-  const scrub = (e: CloudError) => {
+  const scrub = (e: CloudError, more: string[] = []) => {
     let m = e.message;
-    for (const s of secrets) m = m.split(s).join('[REDACTED]');
+    for (const s of [...secrets, ...more]) m = m.split(s).join('[REDACTED]');
     return m === e.message ? e : new CloudError(m, e.failure, e.status, e.code);
   };
-  const call = <T>(what: string, action: string, f: () => Promise<T>): Promise<T> =>
+  // `more`: the call's own secrets (a new password), never quoted back either.
+  const call = <T>(what: string, action: string, f: () => Promise<T>, more: string[] = []): Promise<T> =>
     withRetry(
       () =>
         slot(async () => {
           try {
             return await f();
           } catch (e) {
-            throw scrub(cloudErrorOf(e, what, action));
+            throw scrub(cloudErrorOf(e, what, action), more);
           }
         }),
       policy,
@@ -212,6 +216,35 @@ export function sdkCloudApi(o: SdkClientOptions): CloudApi {
       const flag = typeof r.resetpwd_flag === 'string' ? r.resetpwd_flag.toLowerCase() : null;
       if (flag !== 'true' && flag !== 'false') throw new CloudError(`${what}: the answer has no resetpwd_flag of True or False`, 'bad-answer');
       return flag === 'true';
+    },
+    async resetPasswords(serverIds: string[], newPassword: string, dryRun: boolean): Promise<string[]> {
+      const what = `ECS BatchResetServersPassword${dryRun ? ' (dry run)' : ''}`;
+      const body = new ecs.BatchResetServersPasswordRequestBody()
+        .withNewPassword(newPassword)
+        .withDryRun(dryRun)
+        .withServers(serverIds.map((id) => new ecs.ServerId(id)));
+      const req = new ecs.BatchResetServersPasswordRequest().withBody(body);
+      const r = object(what, await call(what, ACTIONS.resetPasswords, () => ecsClient.batchResetServersPassword(req), [newPassword]));
+      // 200 `{ "response": [{ "id" }] }`: the servers the request was accepted for.
+      if (!Array.isArray(r.response)) throw new CloudError(`${what}: the answer has no response list; check --cloud-endpoint and any proxy in between`, 'bad-answer');
+      return (r.response as { id?: unknown }[]).flatMap((x) => (x && typeof x.id === 'string' ? [x.id] : []));
+    },
+    async rebootServers(serverIds: string[]): Promise<string> {
+      const what = 'ECS BatchRebootServers';
+      const body = new ecs.BatchRebootServersRequestBody().withReboot(new ecs.BatchRebootSeversOption().withType('SOFT').withServers(serverIds.map((id) => new ecs.ServerId(id))));
+      const r = object(what, await call(what, ACTIONS.rebootServers, () => ecsClient.batchRebootServers(new ecs.BatchRebootServersRequest().withBody(body))));
+      if (typeof r.job_id !== 'string' || !r.job_id) throw new CloudError(`${what}: the answer has no job_id`, 'bad-answer');
+      return r.job_id;
+    },
+    async job(jobId: string): Promise<CloudJob> {
+      const what = 'ECS ShowJob';
+      const r = object(what, await call(what, ACTIONS.job, () => ecsClient.showJob(new ecs.ShowJobRequest().withJobId(jobId))));
+      if (typeof r.status !== 'string') throw new CloudError(`${what}: the answer has no status`, 'bad-answer');
+      const subs = ((r.entities as { sub_jobs?: unknown } | undefined)?.sub_jobs ?? []) as { status?: unknown; fail_reason?: unknown; entities?: { server_id?: unknown } }[];
+      const failed = (Array.isArray(subs) ? subs : []).flatMap((j) =>
+        j && j.status === 'FAIL' && typeof j.entities?.server_id === 'string' ? [{ serverId: j.entities.server_id, reason: typeof j.fail_reason === 'string' ? oneLine(j.fail_reason) : 'no reason given' }] : [],
+      );
+      return { status: r.status, failed, reason: typeof r.fail_reason === 'string' && r.fail_reason ? oneLine(r.fail_reason) : null };
     },
   };
 }

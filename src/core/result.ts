@@ -4,7 +4,8 @@ import type { CheckResult } from './check.js';
 /** The result document of SPEC.md ("Result document"), shared by every command and reporter. */
 export type Outcome =
   | 'ok' | 'failed' | 'unchanged' | 'updated' | 'installed' | 'uninstalled' | 'refused' | 'rolled-back' | 'unreachable' | 'skipped'
-  | 'reset'; // reset-password: the new password is set and verified (`reset.verifiedBy` says how)
+  | 'reset' // reset-password: the new password is set and verified (`reset.verifiedBy` says how)
+  | 'requested'; // reset-password --offline: the cloud accepted the new password; the plug-in applies it at the next start
 
 /** Which OS a host runs, named the same way for every OS (the arch as Linux names it). */
 export interface HostOs {
@@ -52,7 +53,15 @@ export interface HostResult {
   /** The cloud's id of the server (--cloud, or an inventory's server_id). */
   serverId?: string;
   /** reset-password: whose password, and how the new one was proven — a fresh login with it, or the stored hash. */
-  reset?: { account: string; verifiedBy: 'login' | 'hash' | null; oldPasswordRefused?: boolean };
+  reset?: {
+    account: string;
+    verifiedBy: 'login' | 'hash' | null;
+    oldPasswordRefused?: boolean;
+    /** --offline: the route, the cloud's os-resetpwd-flag read back after the call, and whether a restart was asked and done. */
+    route?: 'online' | 'offline';
+    resetpwdFlag?: boolean | null;
+    restarted?: boolean;
+  };
 }
 
 /** Why a host could not be worked on at the connection level (the session layer classifies, once). */
@@ -86,7 +95,7 @@ export function summarize(hosts: HostResult[]): ResultDocument['summary'] {
   const count = (o: Outcome[]) => hosts.filter((h) => o.includes(h.outcome)).length;
   return {
     total: hosts.length,
-    ok: count(['ok', 'unchanged', 'updated', 'installed', 'uninstalled', 'reset']),
+    ok: count(['ok', 'unchanged', 'updated', 'installed', 'uninstalled', 'reset', 'requested']),
     failed: count(['failed', 'refused', 'rolled-back']),
     unreachable: count(['unreachable']),
     skipped: count(['skipped']),

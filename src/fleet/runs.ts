@@ -16,6 +16,13 @@ export interface RunHeader {
   command: string;
   package: { fileName: string; sha256: string } | null;
   hosts: string[];
+  /** reset-password: the account (null: each platform's default), and whether passwords were generated. */
+  account?: string | null;
+  generate?: boolean;
+  /** reset-password --offline: through the cloud API. */
+  offline?: boolean;
+  /** reset-password --generate: the age recipients (public keys) the passwords were encrypted to. */
+  recipients?: string[];
 }
 
 export interface RunRecord {
@@ -28,6 +35,8 @@ export interface RunRecord {
   lastState: Map<string, string>;
   /** The last change launched on each host (its id on the host, and the outcome it was to give). */
   changes: Map<string, { txn: string; outcome: Outcome }>;
+  /** reset-password --generate: the passwords files the run (and each resume of it) wrote, in order. */
+  vaults: string[];
   interrupted: boolean;
 }
 
@@ -42,6 +51,7 @@ export function readRun(file: string): RunRecord {
   const results = new Map<string, HostResult>();
   const lastState = new Map<string, string>();
   const changes = new Map<string, { txn: string; outcome: Outcome }>();
+  const vaults: string[] = [];
   let finished = false;
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
@@ -56,11 +66,12 @@ export function readRun(file: string): RunRecord {
       finished = false;
     } else if (rec.type === 'result' && typeof rec.host === 'string') results.set(rec.host, rec.result as HostResult);
     else if (rec.type === 'end') finished = rec.complete !== false;
+    else if (rec.type === 'vault' && typeof rec.file === 'string') vaults.push(rec.file);
     else if (rec.type === 'change' && typeof rec.host === 'string' && typeof rec.txn === 'string') changes.set(rec.host, { txn: rec.txn, outcome: rec.outcome as Outcome });
     else if (typeof rec.host === 'string' && typeof rec.state === 'string') lastState.set(rec.host, rec.state);
   }
   if (!header) throw new UsageError(`${file}: not a resetpwd-fleet run journal (no run header)`);
-  return { id: header.run, file, header, results, lastState, changes, interrupted: !finished };
+  return { id: header.run, file, header, results, lastState, changes, vaults, interrupted: !finished };
 }
 
 /** A run by id, by journal path, or "latest" (the newest journal in the runs folder). */

@@ -7,7 +7,7 @@ import { oneLine } from './text.js';
  * lines, however large the fleet) — with each failure printed above it as it happens. Elsewhere (CI, a pipe,
  * a log file): one plain line per finished host and per wave.
  */
-const OK = new Set(['ok', 'unchanged', 'updated', 'installed', 'uninstalled', 'reset']);
+const OK = new Set(['ok', 'unchanged', 'updated', 'installed', 'uninstalled', 'reset', 'requested']);
 const SHOWN = 6;
 
 export class Progress {

@@ -12,7 +12,7 @@ import type { HostResult, Outcome, ResultDocument } from '../core/result.js';
 export type OutcomeClass = 'pass' | 'failure' | 'error' | 'skipped';
 
 const CLASS: Record<Outcome, OutcomeClass> = {
-  ok: 'pass', unchanged: 'pass', updated: 'pass', installed: 'pass', uninstalled: 'pass', reset: 'pass',
+  ok: 'pass', unchanged: 'pass', updated: 'pass', installed: 'pass', uninstalled: 'pass', reset: 'pass', requested: 'pass',
   failed: 'failure', refused: 'failure', 'rolled-back': 'failure',
   unreachable: 'error',
   skipped: 'skipped',
@@ -24,7 +24,7 @@ export function outcomeClass(o: Outcome): OutcomeClass {
 
 /** Problems first, in the order an operator works them off, then the hosts that are fine. */
 export const OUTCOME_ORDER: readonly Outcome[] = [
-  'failed', 'rolled-back', 'refused', 'unreachable', 'skipped', 'updated', 'installed', 'uninstalled', 'unchanged', 'ok', 'reset',
+  'failed', 'rolled-back', 'refused', 'unreachable', 'skipped', 'updated', 'installed', 'uninstalled', 'unchanged', 'ok', 'requested', 'reset',
 ];
 
 export interface PlanView {

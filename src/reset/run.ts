@@ -1,5 +1,9 @@
+import path from 'node:path';
 import { runHostJobs, type HostJobOptions } from '../audit/run.js';
-import { stepTimer, type HostResult, type ResultDocument, type StepRecord } from '../core/result.js';
+import { UsageError } from '../errors.js';
+import { Journal, defaultJournalDir } from '../fleet/journal.js';
+import { doneHosts, type RunRecord } from '../fleet/runs.js';
+import { stepTimer, summarize, type HostResult, type ResultDocument, type StepRecord } from '../core/result.js';
 import type { Target } from '../inventory/target.js';
 import { platformOf } from '../platform/index.js';
 import { failureOf } from '../session/failure.js';
@@ -8,6 +12,7 @@ import type { ConnectOptions } from '../session/options.js';
 import { KnownHosts } from '../transport/known-hosts.js';
 import { generatePassword } from '../core/password.js';
 import type { PasswordVault } from './vault.js';
+import { offlineBatches, offlineHost, type OfflineRoute } from './offline.js';
 
 /**
  * The library entry of `reset-password`, online route: over the tool's own session to each host, the
@@ -26,16 +31,84 @@ export interface ResetRunOptions extends ConnectOptions, HostJobOptions {
    * --generate: a different random password per host, meeting its OS's rules, recorded in the vault (durably,
    * before the host is changed) and handed to `onSecret` so every output scrubs it. Else the one given.
    */
-  generate?: { vault: PasswordVault; onSecret: (password: string) => void } | undefined;
+  generate?: { vault: PasswordVault; recipients: string[]; onSecret: (password: string) => void } | undefined;
+  /** The run's id (a resumed run keeps its own). */
+  runId: string;
+  /** Where the run's journal goes (default ~/.local/state/resetpwd-fleet/runs/<run-id>.jsonl); none for a dry run. */
+  journalPath?: string | undefined;
+  /** Scrubs secrets from each journal line (the run's Redactor). */
+  redact?: ((line: string) => string) | undefined;
+  /** --resume: the interrupted run; its finished hosts are not touched again. */
+  resume?: RunRecord | undefined;
+  /** --offline: through the ECS batch reset API; no host is contacted. */
+  offline?: OfflineRoute | undefined;
 }
 
 export function accountFor(t: Target, account: string | undefined): string {
   return account ?? platformOf(t.os).passwordReset.defaultAccount;
 }
 
-export async function runReset(targets: Target[], newPassword: string | null, o: ResetRunOptions): Promise<ResultDocument & { stopped: { reason: string; detail: string } | null }> {
+/**
+ * --resume: the run must be a reset-password run of the same kind (generated or one password, the same account)
+ * over targets that include all its hosts; returns them in the run's order. Checked before anything is made.
+ */
+export function resumeTargets(prior: RunRecord, targets: Target[], o: { account?: string | undefined; generate: boolean; offline: boolean }): Target[] {
+  const ref = `--resume ${prior.id}`;
+  if (prior.header.command !== 'reset-password') throw new UsageError(`${ref}: that run was \`${prior.header.command}\`; resume it with \`${prior.header.command} --resume ${prior.id}\``);
+  if (!prior.interrupted) throw new UsageError(`${ref}: that run is complete; nothing to resume (--retry-failed ${prior.id} targets its failed hosts)`);
+  if ((prior.header.generate ?? false) !== o.generate) {
+    throw new UsageError(`${ref}: that run ${prior.header.generate ? 'generated a password per host: add --generate' : 'set one password: drop --generate and give it again'}`);
+  }
+  if ((prior.header.offline ?? false) !== o.offline) throw new UsageError(`${ref}: that run went ${prior.header.offline ? 'through the cloud API: add --offline' : 'over the hosts\' own connections: drop --offline'}`);
+  if ((prior.header.account ?? null) !== (o.account ?? null)) {
+    throw new UsageError(`${ref}: that run reset ${prior.header.account ? `--account ${prior.header.account}` : "each platform's default account"}; give the same --account`);
+  }
+  const byName = new Map(targets.map((t) => [t.name, t]));
+  const missing = prior.header.hosts.filter((h) => !byName.has(h));
+  if (missing.length) throw new UsageError(`${ref}: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ' …' : ''} not in the given targets; give the run's inventory again`);
+  return prior.header.hosts.map((h) => byName.get(h)!);
+}
+
+/**
+ * Every host of the run, journaled as it goes (the header — hosts, account, the age recipients, which are public —,
+ * each step, each host's result, the end), so that a run killed half-way is resumed without resetting a host that
+ * is done. A resumed run journals into the same file and writes its passwords to a new vault file (the tool cannot
+ * open the earlier one: only the recipients can); the journal lists every vault file of the run.
+ */
+export async function runReset(targetsIn: Target[], newPassword: string | null, o: ResetRunOptions): Promise<ResultDocument & { runId: string; journal: string | null; vaults: string[]; stopped: { reason: string; detail: string } | null }> {
+  const prior = o.resume;
+  const targets = prior ? resumeTargets(prior, targetsIn, { account: o.account, generate: !!o.generate, offline: !!o.offline }) : targetsIn;
   const knownHosts = new KnownHosts(o.knownHostsFile);
-  return runHostJobs('reset-password', targets, o, (t) => resetHost(t, newPassword, o, knownHosts), o.onHost);
+  const journal = o.dryRun ? null : new Journal(prior?.file ?? o.journalPath ?? path.join(defaultJournalDir(), `${o.runId}.jsonl`), o.runId, o.redact);
+  const done = prior ? doneHosts(prior) : new Set<string>();
+  const pending = targets.filter((t) => !done.has(t.name));
+  const vaults = [...(prior?.vaults ?? []), ...(o.generate ? [path.resolve(o.generate.vault.file)] : [])];
+  try {
+    journal?.write({
+      type: 'run', command: 'reset-password', package: null, hosts: targets.map((t) => t.name), account: o.account ?? null, generate: !!o.generate, offline: !!o.offline,
+      ...(o.generate ? { recipients: o.generate.recipients } : {}),
+      ...(prior ? { resumed: true, pending: pending.length } : {}),
+    });
+    if (o.generate) journal?.write({ type: 'vault', file: path.resolve(o.generate.vault.file) });
+    const onStep = (host: string, state: string) => {
+      journal?.append(host, state);
+      o.onStep?.(host, state);
+    };
+    const jobs = { ...o, onStep };
+    const batches = o.offline ? offlineBatches(o.offline) : null;
+    const job = (t: Target) => (batches ? offlineHost(t, newPassword, jobs, batches) : resetHost(t, newPassword, jobs, knownHosts));
+    const doc = await runHostJobs('reset-password', pending, o, job, (h) => {
+      // Every finished host is journaled with its result at once: a crash loses nothing already done.
+      journal?.write({ type: 'result', host: h.name, result: h });
+      o.onHost?.(h);
+    });
+    journal?.write({ type: 'end', complete: doc.stopped === null, stopped: doc.stopped });
+    const fresh = new Map(doc.hosts.map((h) => [h.name, h]));
+    const hosts = prior ? targets.map((t) => fresh.get(t.name) ?? prior.results.get(t.name)!) : doc.hosts;
+    return { ...doc, hosts, summary: summarize(hosts), runId: o.runId, journal: journal?.file ?? null, vaults };
+  } finally {
+    journal?.close();
+  }
 }
 
 /** One host: reach it, set the password, prove it. Never throws: failures are results. */

@@ -10,7 +10,8 @@ import { checkWritablePath, writeFileAtomic } from '../files.js';
  * Writes are grouped: hosts waiting at the same time share one write (the file is re-encrypted whole each
  * time, so a batch of thousands does not write it thousands of times over).
  */
-export type VaultState = 'pending' | 'applied' | 'failed';
+/** pending: may be set, try it; applied: proven; requested: the cloud accepted it (--offline), it applies at the next start; failed: refused, the old one holds. */
+export type VaultState = 'pending' | 'applied' | 'requested' | 'failed';
 
 // Loaded on first use (--generate): its crypto libraries cost ~150 ms, which no other run should pay at start.
 let ageLib: Promise<typeof import('age-encryption')> | undefined;

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runCli } from '../support/cli-run.js';
 import { labDown, labOut, labUp, onHost, repo, type LabDoc } from './helpers.js';
 
 /**
@@ -18,21 +19,8 @@ let recipient: string;
 const openVault = (file: string) =>
   JSON.parse(spawnSync('age', ['-d', '-i', path.join(work, 'age.key'), file], { encoding: 'utf8' }).stdout) as { hosts: { host: string; account: string; password: string; state: string }[] };
 
-function cli(args: string[], env: Record<string, string>, sample?: (ps: string) => void): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // Every process's command line, sampled while the run goes on (the hosts' processes are on this machine too).
-    const timer = sample ? setInterval(() => sample(spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout), 25) : undefined;
-    p.on('error', reject);
-    p.on('close', (code) => {
-      if (timer) clearInterval(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
+function cli(args: string[], env: Record<string, string>, sample?: (ps: string) => void, cwd?: string) {
+  return runCli(bin, args, { env: { ...process.env, XDG_STATE_HOME: path.join(work, 'state'), ...env }, cwd, sample });
 }
 const base = () => ['-i', doc.inventory, '--known-hosts', doc.knownHosts, '--json'];
 const shadow = (host: string, account: string) => onHost(host, `awk -F: '$1 == "${account}" { print $2 }' /etc/shadow`).trim();
@@ -98,25 +86,59 @@ describe('reset-password, online, on the lab', () => {
     }
   });
 
-  it('--generate killed with SIGKILL mid-batch: every host whose password changed has it in the file', async () => {
+  it('--generate killed with SIGKILL mid-batch, then --resume: every password is in the files and works, no done host reset twice', async () => {
     const out = path.join(work, 'killed.age');
-    const before = Object.fromEntries(['rs-root', 'rs-deb', 'rs-sudo'].map((h) => [h, shadow(h, 'root')]));
-    const child = spawn(process.execPath, [bin, 'reset-password', ...base(), '--key', doc.key, '--generate', '--encrypt-to', recipient, '--out', out, '-c', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const hosts = ['rs-root', 'rs-deb', 'rs-sudo'];
+    const before = Object.fromEntries(hosts.map((h) => [h, shadow(h, 'root')]));
+    const child = spawn(process.execPath, [bin, 'reset-password', ...base(), '--key', doc.key, '--generate', '--encrypt-to', recipient, '--out', out, '-c', '1'], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_STATE_HOME: path.join(work, 'state') },
+    });
     // Killed as soon as the first host is done: one changed, one perhaps mid-change, one untouched.
+    let first = '';
     await new Promise<void>((resolve) => {
       child.stderr.on('data', (d: Buffer) => {
-        if (/\[\d+\/\d+\] \S+ reset/.test(d.toString())) child.kill('SIGKILL');
+        const m = /\[\d+\/\d+\] (\S+) reset/.exec(d.toString());
+        if (m && !first) {
+          first = m[1]!;
+          child.kill('SIGKILL');
+        }
       });
       child.on('close', () => resolve());
     });
+    expect(first).not.toBe('');
     const vault = openVault(out);
-    const changed = Object.keys(before).filter((h) => shadow(h, 'root') !== before[h]);
-    expect(changed.length).toBeGreaterThan(0);
+    const changed = hosts.filter((h) => shadow(h, 'root') !== before[h]);
+    expect(changed).toContain(first);
     for (const h of changed) {
       const entry = vault.hosts.find((e) => e.host === h);
       expect(entry, `${h} changed but is not in the file`).toBeDefined();
       expect(hashIs(h, 'root', entry!.password), h).toBe(true);
     }
+    const afterKill = shadow(first, 'root');
+
+    // The resume: the run's recipients from its journal, a file of its own, the done host left alone.
+    const r = await cli(['reset-password', ...base(), '--key', doc.key, '--generate', '--resume', 'latest', '-c', '1'], {}, undefined, work);
+    expect(r.code, r.stderr).toBe(0);
+    const second = /the new passwords are in (\S+) /.exec(r.stderr)?.[1];
+    expect(second, r.stderr).toBeDefined();
+    expect(r.stderr).toContain(`this run's earlier attempts are in ${out}`);
+    const result = JSON.parse(r.stdout) as { hosts: { name: string; outcome: string }[] };
+    expect(result.hosts.map((h) => [h.name, h.outcome])).toEqual(hosts.map((h) => [h, 'reset']));
+    expect(shadow(first, 'root'), `${first} was done and must not be reset again`).toBe(afterKill);
+    const resumed = openVault(path.resolve(work, second!));
+    expect(resumed.hosts.map((e) => e.host)).not.toContain(first);
+    // Every host's password, now, is in one of the run's files, marked applied, and is what the host holds.
+    const all = [...openVault(out).hosts, ...resumed.hosts];
+    for (const h of hosts) {
+      const applied = all.filter((e) => e.host === h && e.state === 'applied');
+      expect(applied.length, `${h}: one applied entry`).toBe(1);
+      expect(hashIs(h, 'root', applied[0]!.password), h).toBe(true);
+      expect(r.stdout + r.stderr).not.toContain(applied[0]!.password);
+    }
+    // The done host is not reset again by a second resume either: the run is complete now.
+    const again = await cli(['reset-password', ...base(), '--key', doc.key, '--generate', '--resume', 'latest'], {}, undefined, work);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/that run is complete; nothing to resume/);
   });
 
   it('resets a sudo login\'s own password through sudo, proven by a fresh login; the old one is refused; the secret is nowhere', async () => {

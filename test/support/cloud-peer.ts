@@ -5,6 +5,8 @@
  *   GET  /v1/{project_id}/cloudservers/detail                       ECS ListServersDetails
  *   GET  /v1/{project_id}/cloudservers/{server_id}/os-resetpwd-flag ECS ShowResetPasswordFlag
  *   PUT  /v1/{project_id}/cloudservers/os-reset-passwords           ECS BatchResetServersPassword
+ *   POST /v1/{project_id}/cloudservers/action                       ECS BatchRebootServers ({"reboot": …} only)
+ *   GET  /v1/{project_id}/jobs/{job_id}                             ECS ShowJob
  *   GET  /v1/{project_id}/subnets                                   VPC v1 ListSubnets
  *   GET  /v3/{project_id}/vpc/security-group-rules                  VPC v3 ListSecurityGroupRules
  *
@@ -36,6 +38,8 @@ export interface PeerServer {
   enterpriseProjectId?: string;
   /** What ShowResetPasswordFlag answers; "False" when not set (as in the API reference's example). */
   resetpwdFlag?: 'True' | 'False';
+  /** A batch reset naming this server is refused with this code (e.g. Ecs.0613, "no plug-ins installed"). */
+  resetError?: { code: string; message: string };
 }
 export interface PeerSubnet {
   id: string;
@@ -91,12 +95,20 @@ export interface PeerPasswordReset {
   serverIds: string[];
   dryRun: boolean;
 }
+/** A reboot the peer was asked for; its job reports RUNNING on the first ShowJob, then SUCCESS (FAIL for a stopped server). */
+export interface PeerJob {
+  id: string;
+  type: 'batchRebootServers';
+  serverIds: string[];
+  polls: number;
+}
 export interface CloudPeer {
   url: string;
   state: PeerState;
   faults: PeerFaults;
   requests: PeerRequest[];
   passwordResets: PeerPasswordReset[];
+  jobs: PeerJob[];
   close(): Promise<void>;
 }
 
@@ -108,6 +120,10 @@ export const IAM_ACTIONS = {
   showResetPasswordFlag: ['ecs:cloudServers:get', 'ecs:cloudServers:showResetPasswordFlag'],
   // https://support.huaweicloud.com/intl/en-us/api-ecs/ecs_02_0306.html
   batchResetServersPassword: ['ecs:cloudServers:resetServerPwd'],
+  // https://support.huaweicloud.com/intl/en-us/api-ecs/ecs_02_0303.html (BatchRebootServers)
+  batchRebootServers: ['ecs:cloudServers:reboot'],
+  // ShowJob: the ECS permissions table lists it under ecs:cloudServers:get (as the other read-only calls).
+  showJob: ['ecs:cloudServers:get'],
   // VPC "Permissions and Supported Actions" (role/policy vpc:subnets:get; identity policy vpc:subnets:list)
   listSubnets: ['vpc:subnets:get', 'vpc:subnets:list'],
   // https://support.huaweicloud.com/intl/en-us/api-vpc/vpc_sg01_0007.html (vpc:securityGroupRules:list, alias vpc:securityGroupRules:get)
@@ -416,8 +432,91 @@ function batchResetServersPassword(ctx: Ctx): Reply {
       },
     };
   }
+  // A server the API refuses (no plug-in, locked, …) fails the whole batch, each such server named in
+  // internalError. Not from the reference: the batch's own code is the first refused server's (one server), or
+  // Ecs.0611 ("batch operation failed", ECS error-code table) when several are.
+  const refused = ids.flatMap((id) => {
+    const e = ctx.state.servers.find((s) => s.id === id)?.resetError;
+    return e ? [{ id, error_code: e.code, error_message: e.message }] : [];
+  });
+  if (refused.length) {
+    const first = refused[0]!;
+    return {
+      status: 400,
+      json: {
+        error: refused.length === 1 ? { code: first.error_code, message: first.error_message } : { code: 'Ecs.0611', message: 'Failed to reset the passwords of the ECSs in a batch.' },
+        internalError: refused,
+      },
+    };
+  }
   ctx.peer.passwordResets.push({ ...(typeof b.new_password === 'string' ? { newPassword: b.new_password } : {}), serverIds: ids, dryRun });
   return { status: 200, json: { response: ids.map((id) => ({ id })) } };
+}
+
+/**
+ * BatchRebootServers — POST /v1/{project_id}/cloudservers/action `{ "reboot": { "type": "SOFT"|"HARD", "servers": [{ "id" }] } }`
+ * → 200 `{ "job_id" }` (https://support.huaweicloud.com/intl/en-us/api-ecs/ecs_02_0303.html). Other actions of
+ * that URI (os-start, os-stop, delete) are not served.
+ */
+function batchAction(ctx: Ctx): Reply {
+  const bad = (message: string) => serviceError('ecs', 400, 'Ecs.0005', message, ctx.requestId);
+  let body: { reboot?: { type?: unknown; servers?: unknown } };
+  try {
+    body = JSON.parse(ctx.body.toString('utf8')) as typeof body;
+  } catch {
+    return bad('Invalid request body.');
+  }
+  const r = body?.reboot;
+  if (!r || typeof r !== 'object') return bad('Invalid request body: only reboot is served here.');
+  if (r.type !== 'SOFT' && r.type !== 'HARD') return bad('Invalid request body: reboot.type must be SOFT or HARD.');
+  if (!Array.isArray(r.servers) || r.servers.length === 0 || r.servers.length > 1000) return bad('Invalid request body: servers must list 1 to 1000 ECSs.');
+  const ids = r.servers.map((s: { id?: unknown }) => (s && typeof s.id === 'string' ? s.id : ''));
+  if (ids.some((id) => !ctx.state.servers.some((s) => s.id === id))) return serviceError('ecs', 404, 'Ecs.0114', `ECS [${ids.join(',')}] could not be found.`, ctx.requestId);
+  const job: PeerJob = { id: `ff80808${randomBytes(12).toString('hex')}`, type: 'batchRebootServers', serverIds: ids, polls: 0 };
+  ctx.peer.jobs.push(job);
+  return { status: 200, json: { job_id: job.id } };
+}
+
+/**
+ * ShowJob — GET /v1/{project_id}/jobs/{job_id} → `{ status, entities: { sub_jobs_total, sub_jobs: [{ status,
+ * entities: { server_id }, job_id, job_type, begin_time, end_time, error_code, fail_reason }] }, job_id, job_type,
+ * begin_time, end_time, error_code, fail_reason }` (ECS "Querying Task Execution Status"). A reboot job is
+ * RUNNING when first asked, then ends: a server that is not ACTIVE fails its sub-job (a stopped server cannot
+ * reboot), and then the job is FAIL.
+ */
+function showJob(ctx: Ctx): Reply {
+  const id = decodeURIComponent(ctx.params[1] ?? '');
+  const job = ctx.peer.jobs.find((j) => j.id === id);
+  if (!job) return serviceError('ecs', 404, 'Ecs.0114', `Job[${id}] could not be found.`, ctx.requestId);
+  job.polls++;
+  const running = job.polls === 1;
+  const subs = job.serverIds.map((sid, i) => {
+    const ok = ctx.state.servers.find((s) => s.id === sid)?.status === 'ACTIVE';
+    return {
+      status: running ? 'RUNNING' : ok ? 'SUCCESS' : 'FAIL',
+      entities: { server_id: sid },
+      job_id: `${job.id}-${i}`,
+      job_type: 'rebootServer',
+      begin_time: '2026-12-04T03:00:00.000+0000',
+      end_time: running ? '' : '2026-12-04T03:00:30.000+0000',
+      error_code: running || ok ? null : 'Ecs.0001',
+      fail_reason: running || ok ? null : 'The server is not running.',
+    };
+  });
+  const failed = subs.some((s) => s.status === 'FAIL');
+  return {
+    status: 200,
+    json: {
+      status: running ? 'RUNNING' : failed ? 'FAIL' : 'SUCCESS',
+      entities: { sub_jobs_total: subs.length, sub_jobs: subs },
+      job_id: job.id,
+      job_type: job.type,
+      begin_time: '2026-12-04T03:00:00.000+0000',
+      end_time: running ? '' : '2026-12-04T03:00:30.000+0000',
+      error_code: null,
+      fail_reason: null,
+    },
+  };
 }
 
 // --- VPC ----------------------------------------------------------------------------------------------------
@@ -520,6 +619,8 @@ const ROUTES: Route[] = [
   { method: 'GET', pattern: /^\/v1\/([^/]+)\/cloudservers\/detail$/, service: 'ecs', actions: IAM_ACTIONS.listServersDetails, handle: listServersDetails },
   { method: 'GET', pattern: /^\/v1\/([^/]+)\/cloudservers\/([^/]+)\/os-resetpwd-flag$/, service: 'ecs', actions: IAM_ACTIONS.showResetPasswordFlag, handle: showResetPasswordFlag },
   { method: 'PUT', pattern: /^\/v1\/([^/]+)\/cloudservers\/os-reset-passwords$/, service: 'ecs', actions: IAM_ACTIONS.batchResetServersPassword, handle: batchResetServersPassword },
+  { method: 'POST', pattern: /^\/v1\/([^/]+)\/cloudservers\/action$/, service: 'ecs', actions: IAM_ACTIONS.batchRebootServers, handle: batchAction },
+  { method: 'GET', pattern: /^\/v1\/([^/]+)\/jobs\/([^/]+)$/, service: 'ecs', actions: IAM_ACTIONS.showJob, handle: showJob },
   { method: 'GET', pattern: /^\/v1\/([^/]+)\/subnets$/, service: 'vpc-v1', actions: IAM_ACTIONS.listSubnets, handle: listSubnets },
   { method: 'GET', pattern: /^\/v3\/([^/]+)\/vpc\/security-group-rules$/, service: 'vpc-v3', actions: IAM_ACTIONS.listSecurityGroupRules, handle: listSecurityGroupRules },
 ];
@@ -557,6 +658,7 @@ export async function startCloudPeer(state: PeerState, o: { now?: () => Date } =
     faults: { throttle: 0, serverError: 0, badGateway: 0 },
     requests: [],
     passwordResets: [],
+    jobs: [],
     close: async () => undefined,
   };
 

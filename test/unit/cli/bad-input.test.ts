@@ -189,6 +189,28 @@ describe('reset-password and --cloud: bad input refused before any connection', 
     refused(await run(['reset-password', '-i', inv, '--new-password-env', 'PW'], { PW: 'Good^Pass1234' }), /the new password breaks a rule: may hold only letters, digits and !@%-_=\+\[\]:\.\/\? \(it has another character\) \(Windows, account Administrator\); no host was touched/);
     refused(await run(['reset-password', ...host(), '--new-password-env', 'PW', '--account', 'root;rm'], { PW: 'Str0ng-Enough-Pass' }), /--account "root;rm": not an account name/);
   });
+  it('--resume of a run that is not an interrupted reset of the same kind, and resume options that contradict', async () => {
+    const runs = path.join(tmp, 'state-reset', 'resetpwd-fleet', 'runs');
+    mkdirSync(runs, { recursive: true });
+    const journal = (id: string, header: object, end = false) => {
+      const lines = [{ t: '2026-12-01T00:00:00Z', run: id, type: 'run', package: null, hosts: [`127.0.0.1:${port}`], ...header }, ...(end ? [{ type: 'end', complete: true }] : [])];
+      writeFileSync(path.join(runs, `${id}.jsonl`), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    };
+    journal('20261201T000000Z-upd', { command: 'update' });
+    journal('20261201T000001Z-one', { command: 'reset-password', account: null, generate: false });
+    journal('20261201T000002Z-gen', { command: 'reset-password', account: null, generate: true, recipients: ['age1qqqq'] });
+    journal('20261201T000003Z-end', { command: 'reset-password', account: null, generate: false }, true);
+    const env = { PW: 'Str0ng-Enough-Pass', XDG_STATE_HOME: path.join(tmp, 'state-reset') };
+    const reset = (...a: string[]) => run(['reset-password', ...host(), '--new-password-env', 'PW', ...a], env);
+    refused(await reset('--resume', '20261201T000000Z-upd'), /--resume 20261201T000000Z-upd: that run was `update`; resume it with `update --resume 20261201T000000Z-upd`/);
+    refused(await reset('--resume', '20261201T000003Z-end'), /that run is complete; nothing to resume/);
+    refused(await reset('--resume', '20261201T000001Z-one', '--account', 'deploy'), /that run reset each platform's default account; give the same --account/);
+    refused(await run(['reset-password', ...host(), '--generate', '--encrypt-to', 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p', '--resume', '20261201T000001Z-one'], env), /that run set one password: drop --generate and give it again/);
+    refused(await reset('--resume', '20261201T000002Z-gen'), /--generate makes a password per host|that run generated a password per host: add --generate/);
+    refused(await reset('--resume', 'nope'), /run nope: no journal/);
+    refused(await reset('--resume', '20261201T000001Z-one', '--dry-run'), /--resume with --dry-run: a dry run has no journal to continue/);
+    refused(await reset('--resume', '20261201T000001Z-one', '--retry-failed', '20261201T000001Z-one'), /--resume and --retry-failed: give one of them/);
+  });
   it('cloud options without --cloud, a region that is none, credentials others can read', async () => {
     refused(await run(['audit', ...host(), '--address', 'eip']), /--address is for --cloud REGION; add --cloud or drop it/);
     refused(await run(['audit', '--cloud', 'Not A Region']), /--cloud Not A Region: not a region id; give one such as cn-north-4/);
