@@ -9,27 +9,61 @@ import { openAppend } from './files.js';
  * itself, so they cannot leak through any field: command strings, error messages, details from hosts.
  */
 export class Redactor {
-  private secrets: string[] = [];
+  /**
+   * Secrets by their first three characters, each list longest first: a text is scanned once, each position
+   * looked up, whatever the number of secrets (a run with --generate holds one per host).
+   */
+  private readonly byPrefix = new Map<string, string[]>();
+  private readonly known = new Set<string>();
+
   constructor(secrets: (string | undefined | null)[]) {
     this.add(...secrets);
   }
 
-  /** More secrets, as a run learns them (a password generated for a host). */
+  /** More secrets, as a run learns them (a password generated for a host); JSON-escaped forms too. */
   add(...secrets: (string | undefined | null)[]): void {
-    // Longest first, so a secret containing another is replaced whole; JSON-escaped forms too.
-    const all = new Set<string>(this.secrets);
     for (const s of secrets) {
       if (!s || s.length < 3) continue;
-      all.add(s);
-      all.add(JSON.stringify(s).slice(1, -1));
+      for (const form of [s, JSON.stringify(s).slice(1, -1)]) {
+        if (this.known.has(form)) continue;
+        this.known.add(form);
+        const key = form.slice(0, 3);
+        const list = this.byPrefix.get(key) ?? [];
+        const at = list.findIndex((x) => x.length < form.length);
+        list.splice(at < 0 ? list.length : at, 0, form);
+        this.byPrefix.set(key, list);
+      }
     }
-    this.secrets = [...all].sort((a, b) => b.length - a.length);
   }
 
+  /**
+   * Every occurrence of every secret replaced; where secrets overlap, the whole overlapping stretch is one
+   * [REDACTED] (replacing one secret after another would leave a piece of the other readable).
+   */
   redact(text: string): string {
-    let out = text;
-    for (const s of this.secrets) out = out.split(s).join('[REDACTED]');
-    return out;
+    if (this.byPrefix.size === 0) return text;
+    let out = '';
+    let copied = 0;
+    let start = -1;
+    let end = -1;
+    for (let i = 0; i + 3 <= text.length; i++) {
+      const candidates = this.byPrefix.get(text.slice(i, i + 3));
+      if (!candidates) continue;
+      const hit = candidates.find((s) => text.startsWith(s, i));
+      if (!hit) continue;
+      if (i < end) {
+        end = Math.max(end, i + hit.length);
+        continue;
+      }
+      if (start >= 0) {
+        out += `${text.slice(copied, start)}[REDACTED]`;
+        copied = end;
+      }
+      start = i;
+      end = i + hit.length;
+    }
+    if (start < 0) return text;
+    return `${out}${text.slice(copied, start)}[REDACTED]${text.slice(end)}`;
   }
 }
 

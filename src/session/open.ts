@@ -70,8 +70,20 @@ function sshConnect(t: Target, o: ConnectOptions, runKnownHosts: KnownHosts, log
  * null (could not tell: unreachable, a protocol error). How a reset password is proven where the host allows it.
  */
 export async function passwordLogin(t: Target, o: ConnectOptions, knownHosts: KnownHosts, user: string, password: string): Promise<boolean | null> {
-  // A WinRM login is proven by the first command, not the connection: not asked here yet.
-  if (t.connection === 'winrm') return null;
+  if (t.connection === 'winrm') {
+    // Opening a shell is the login (a wrong password is refused there, 401). Never over plain http: the reset
+    // refuses such hosts before this, and a probe must not be the one place a new password crosses in clear.
+    if (!t.winrm || t.winrm.scheme !== 'https') return null;
+    try {
+      const { WinRmTransport } = await import('../transport/winrm/index.js');
+      const tr = await WinRmTransport.connect(winrmTargetOf({ ...t, password: password }, o, user), { maxOutputBytes: 1 << 20 });
+      await tr.close().catch(() => undefined);
+      return true;
+    } catch (e) {
+      if (e instanceof TransportError && e.reason === 'auth-failed') return false;
+      return null;
+    }
+  }
   try {
     // Only the password: no key, no agent, and no host key trusted anew.
     const tr = await sshConnect(t, o, knownHosts, { host: t.host, port: t.port, user, name: t.name, password }, { acceptNew: false, maxOutputBytes: 1 << 20 });

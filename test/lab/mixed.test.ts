@@ -26,7 +26,7 @@ const peers: WsmanPeer[] = [];
 let sshd: ExecServer;
 const win = {
   basic: new SimulatedWindowsHost({ install: { layout: 'old', version: '1.0.5', log4j: '2.8.2', running: true, startMode: 'Auto' } }),
-  ntlm: new SimulatedWindowsHost({ install: { layout: 'current', version: '1.1.2', log4j: '2.12.1', running: true, startMode: 'Auto' } }),
+  ntlm: new SimulatedWindowsHost({ install: { layout: 'current', version: '1.1.2', log4j: '2.12.1', running: true, startMode: 'Auto' }, accounts: { Administrator: PW } }),
   ssh: new SimulatedWindowsHost({ install: null, accounts: { Administrator: PW } }),
   full: new SimulatedWindowsHost({ install: { layout: 'current', version: '1.1.2', log4j: '2.12.1', running: true, startMode: 'Auto' }, cFreeBytes: 100 * 1024 * 1024 }),
 };
@@ -76,7 +76,8 @@ beforeAll(async () => {
   doc = labUp(path.join(repo, 'test/lab/scenarios/mixed.lab'));
   pki = makeTestPki();
   const basic = await WsmanPeer.start({ user: 'Administrator', password: PW, schemes: ['basic'], handler: simulatedHostHandler(win.basic) });
-  const ntlm = await WsmanPeer.start({ user: 'Administrator', password: PW, schemes: ['ntlm'], tls: { key: pki.key, cert: pki.cert }, handler: simulatedHostHandler(win.ntlm) });
+  // Its logins check the simulated host's account database: a reset there changes what WinRM accepts.
+  const ntlm = await WsmanPeer.start({ user: 'Administrator', password: () => win.ntlm.accounts.get('Administrator')!, schemes: ['ntlm'], tls: { key: pki.key, cert: pki.cert }, handler: simulatedHostHandler(win.ntlm) });
   const full = await WsmanPeer.start({ user: 'Administrator', password: PW, schemes: ['basic'], handler: simulatedHostHandler(win.full) });
   peers.push(basic, ntlm, full);
   sshd = await startExecServer({ user: 'Administrator', password: () => win.ssh.accounts.get('Administrator')!, handler: simulatedHostHandler(win.ssh) });
@@ -177,8 +178,8 @@ describe('a mixed Linux + Windows inventory', { timeout: 600_000 }, () => {
     const hosts = (JSON.parse(child.stdout) as { hosts: Array<{ name: string; outcome: string; reset: { account: string; verifiedBy: string; oldPasswordRefused?: boolean } }> }).hosts;
     expect(Object.fromEntries(hosts.map((h) => [h.name, [h.outcome, h.reset.account, h.reset.verifiedBy, h.reset.oldPasswordRefused ?? null]]))).toEqual({
       'lin-old': ['reset', 'root', 'hash', null], 'lin-clean': ['reset', 'root', 'hash', null],
-      // WinRM (HTTPS): proven on the host (ValidateCredentials); over SSH: a fresh login, and the old password refused.
-      'win-ntlm': ['reset', 'Administrator', 'hash', null], 'win-ssh': ['reset', 'Administrator', 'login', true],
+      // WinRM over HTTPS (NTLM) and SSH alike: a fresh login with the new password, and the old one refused.
+      'win-ntlm': ['reset', 'Administrator', 'login', true], 'win-ssh': ['reset', 'Administrator', 'login', true],
     });
     for (const h of [win.ntlm, win.ssh]) {
       expect(h.accounts.get('Administrator')).toBe(pw);

@@ -58,7 +58,8 @@ export interface PeerOptions {
   /** Serve HTTPS with this key and certificate (see wsman-peer-tls.ts). */
   tls?: { key: Buffer; cert: Buffer };
   user?: string;
-  password?: string;
+  /** The user's password; a function: asked at each login (a host whose password a test's run changes). */
+  password?: string | (() => string);
   /** Login methods the "service" has enabled; both by default. */
   schemes?: Array<'basic' | 'ntlm'>;
   /** NetBIOS name in NTLM's challenge and the accepted NTLM domain besides ''. */
@@ -151,7 +152,7 @@ export class WsmanPeer {
   connections = 0;
   readonly root: string;
   readonly user: string;
-  readonly password: string;
+  private readonly passwordOf: () => string;
   handler: CommandHandler;
 
   private readonly shells = new Map<string, Map<string, PeerCommand>>();
@@ -165,12 +166,18 @@ export class WsmanPeer {
   private readonly recordedIds = { shell: '', command: '' };
   private url = '';
 
+  /** The password a login must give now. */
+  get password(): string {
+    return this.passwordOf();
+  }
+
   private constructor(
     private readonly server: http.Server,
     private readonly opts: PeerOptions,
   ) {
     this.user = opts.user ?? 'Administrator';
-    this.password = opts.password ?? 'Pa55w0rd!';
+    const pw = opts.password ?? 'Pa55w0rd!';
+    this.passwordOf = typeof pw === 'function' ? pw : () => pw;
     this.root = opts.root ?? mkdtempSync(path.join(os.tmpdir(), 'wsman-peer-'));
     this.handler = opts.handler ?? defaultHandler(this.root);
     if (opts.replay) this.loadReplay(opts.replay);

@@ -68,7 +68,8 @@ describe('the Linux facts script', () => {
     expect(f.metadata.publicIpv4).toBe('203.0.113.9');
   }, 60_000);
   it('sends only the keys the checks read from network files: no Wi-Fi or VPN secret leaves the host', () => {
-    // A mount namespace of its own (gone with its processes): an /etc holding what a laptop-turned-server has.
+    // A mount namespace of its own (gone with its processes): an /etc holding what a laptop-turned-server has;
+    // and a network namespace of its own, so the script's metadata probe never leaves this machine's loopback.
     const etc = [
       'mkdir -p /etc/NetworkManager/system-connections /etc/netplan /etc/network/interfaces.d',
       `printf '[connection]\\nid=office\\ntype=wifi\\ninterface-name=wlan0\\n[wifi-security]\\nkey-mgmt=wpa-psk\\npsk=Wifi-S3cret-psk\\n[ipv4]\\nmethod=auto\\n' > /etc/NetworkManager/system-connections/office.nmconnection`,
@@ -76,7 +77,7 @@ describe('the Linux facts script', () => {
       `printf 'network:\\n  version: 2\\n  ethernets:\\n    eth0:\\n      dhcp4: true\\n  wifis:\\n    wlan0:\\n      access-points:\\n        "home":\\n          password: "Netplan-S3cret"\\n' > /etc/netplan/01.yaml`,
       `printf 'iface wlan0 inet dhcp\\n    wpa-psk Ifupdown-S3cret\\n' > /etc/network/interfaces.d/wlan0`,
     ].join('; ');
-    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs /etc && ${etc} && exec sh -c "$1"`, 'isolated', LINUX_FACTS_SCRIPT], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync('unshare', ['-m', '-n', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs /etc && ${etc} && exec sh -c "$1"`, 'isolated', LINUX_FACTS_SCRIPT], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).not.toMatch(/S3cret/);
     const f = parseLinuxFacts(r.stdout);
