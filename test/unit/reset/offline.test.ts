@@ -5,6 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../support/cli-run.js';
+import { CloudError, type CloudApi } from '../../../src/cloud/api.js';
+import type { Target } from '../../../src/inventory/target.js';
+import { offlineBatches, offlineHost } from '../../../src/reset/offline.js';
+import type { PasswordVault } from '../../../src/reset/vault.js';
 import { startCloudPeer, type CloudPeer, type PeerServer } from '../../support/cloud-peer.js';
 
 /**
@@ -158,5 +162,43 @@ describe('reset-password --offline, through the ECS batch reset API', () => {
     await bad(['-H', '127.0.0.1', '--restart', '--new-password-env', 'NEW_PW'], /--restart is for --offline/);
     await bad(['-H', '127.0.0.1', '--offline', '--new-password-env', 'NEW_PW'], /--offline goes through the ECS API: add --cloud REGION/);
     await bad(['--cloud', 'lab-region-1', '--offline', '--account', 'deploy', '--new-password-env', 'NEW_PW'], /--offline: the API resets root \(Linux\) or Administrator \(Windows\) only/);
+  });
+});
+
+describe('offlineHost, with a scripted API: what a failed call means for the server and its vault entry', () => {
+  const t = { name: 'srv', host: '192.0.2.9', port: 22, connection: 'ssh', os: 'linux', vars: { server_id: 'id-1' } } as unknown as Target;
+  const api = (real: () => Promise<string[]>): CloudApi =>
+    ({
+      resetPasswordFlag: async () => true,
+      resetPasswords: async (ids: string[], _pw: string, dry: boolean) => (dry ? ids : real()),
+    }) as unknown as CloudApi;
+  const vault = () => {
+    const calls: string[] = [];
+    return { calls, v: { put: async () => void calls.push('put'), mark: async (_h: string, s: string) => void calls.push(`mark ${s}`) } as unknown as PasswordVault };
+  };
+  const run = (a: CloudApi, v: PasswordVault) =>
+    offlineHost(t, null, { dryRun: false, generate: { vault: v, onSecret: () => undefined } }, offlineBatches({ api: a, servers: new Map(), restart: false }));
+
+  it('the API refused the call (a 4xx): failed, nothing requested, the entry marked failed', async () => {
+    const { v, calls } = vault();
+    const r = await run(api(async () => Promise.reject(new CloudError('ECS BatchResetServersPassword: HTTP 400 (Ecs.0605: locked)', 'bad-request', 400, 'Ecs.0605'))), v);
+    expect(r).toMatchObject({ outcome: 'failed', reachable: false });
+    expect(r.error).toMatch(/the API refused the request: .*Ecs\.0605.*nothing was requested/);
+    expect(calls).toEqual(['put', 'mark failed']);
+  });
+
+  it('the call\'s fate unknown (no answer after the retries): failed "may or may not", the entry left pending', async () => {
+    const { v, calls } = vault();
+    const r = await run(api(async () => Promise.reject(new CloudError('ECS BatchResetServersPassword: no answer (socket hang up)', 'network'))), v);
+    expect(r.error).toMatch(/may or may not have been requested/);
+    expect(calls).toEqual(['put']);
+  });
+
+  it('accepted, but the answer does not name the server: not counted as requested', async () => {
+    const { v, calls } = vault();
+    const r = await run(api(async () => ['another-id']), v);
+    expect(r.outcome).toBe('failed');
+    expect(r.error).toMatch(/its answer does not name this server.*may or may not/);
+    expect(calls).toEqual(['put']);
   });
 });
