@@ -14,10 +14,23 @@
   C:\CloudResetPwdAgent before a third change and expects it killed. The server is left with -Package
   installed and running.
 
+  With -Reset it proves the password reset: it creates a throwaway local account (prove-rst-<random>, a
+  random complex password), sends the tool's exact reset (password-reset.stdin.txt, captured from the tool's
+  own shell: script, data marker, data) through the tool's data-stdin command line with a new random password
+  as data, and checks the answer, ValidateCredentials with the new and the old password, that the password is
+  only after the marker, PowerShell events 4103/4104 of the run (when script block logging is on), and a
+  non-existent account. The account is deleted at the end, whatever happened. Only the path this server takes
+  (Set-LocalUser where the LocalAccounts module exists, else ADSI WinNT://) is proven: the script has no switch
+  to choose the other one.
+
 .EXAMPLE
   # on the controller:   npm run build; scripts/windows/export-scripts prove-scripts
   # copy prove-scripts\, this file and CloudResetPwdAgent.zip to the server, then as Administrator:
   powershell -NoProfile -ExecutionPolicy Bypass -File prove.ps1 -Scripts C:\prove\prove-scripts -Package C:\prove\CloudResetPwdAgent.zip -Rollback -LockedFolder
+
+.EXAMPLE
+  # the password reset only (creates and deletes a local account prove-rst-<random>), as Administrator:
+  powershell -NoProfile -ExecutionPolicy Bypass -File prove.ps1 -Scripts C:\prove\prove-scripts -Reset
 #>
 param(
   [Parameter(Mandatory = $true)][string]$Scripts,
@@ -26,6 +39,7 @@ param(
   [switch]$Rollback,
   [switch]$LockedFolder,
   [switch]$ShowFacts,
+  [switch]$Reset,
   [int]$Settle = 5,
   [int]$StartWait = 60
 )
@@ -57,12 +71,13 @@ function Build([string]$body, [object[]]$params) {
   return $prelude + "`n" + $p + $body + "`n"
 }
 
-# The tool's command line with the script on stdin, as the WinRM and SSH transports run it.
-function Run([string]$text, [int]$seconds) {
-  $cut = $stdinCommand.IndexOf(' ')
+# The tool's command line with the script on stdin, as the WinRM and SSH transports run it (-command: the
+# one for a script followed by data).
+function Run([string]$text, [int]$seconds, [string]$command = $stdinCommand) {
+  $cut = $command.IndexOf(' ')
   $psi = New-Object System.Diagnostics.ProcessStartInfo
-  $psi.FileName = $stdinCommand.Substring(0, $cut)
-  $psi.Arguments = $stdinCommand.Substring($cut + 1)
+  $psi.FileName = $command.Substring(0, $cut)
+  $psi.Arguments = $command.Substring($cut + 1)
   $psi.UseShellExecute = $false
   $psi.RedirectStandardInput = $true
   $psi.RedirectStandardOutput = $true
@@ -139,6 +154,123 @@ if ($svc) {
   $w = Get-CimInstance Win32_Service -Filter "Name='cloudResetPwdAgent'"
   Claim 'facts: the agent''s service state and start mode are Get-Service''s and Win32_Service''s' ((First $f 'main.status') -eq [string]$svc.Status -and (First $f 'main.start_mode') -eq [string]$w.StartMode) ((First $f 'main.status') + '/' + (First $f 'main.start_mode'))
 } else { Skip 'facts: service state' 'cloudResetPwdAgent is not installed yet' }
+
+# ---- the password reset ----------------------------------------------------------------------------------
+# A random password Windows' complexity rules accept: upper, lower, digit and the tool's Windows specials, no
+# leading '/', and no three consecutive characters of the account name.
+function NewPassword([string]$user) {
+  $sets = @('ABCDEFGHJKLMNPQRSTUVWXYZ', 'abcdefghijkmnpqrstuvwxyz', '23456789', '!@%-_=+[]:.?')
+  $rng = New-Object System.Security.Cryptography.RNGCryptoServiceProvider
+  $b = New-Object byte[] 1
+  while ($true) {
+    $chars = @()
+    for ($i = 0; $i -lt 20; $i++) {
+      $set = $sets[$i % 4]
+      do { $rng.GetBytes($b) } while ($b[0] -ge (256 - (256 % $set.Length)))
+      $chars += $set[$b[0] % $set.Length]
+    }
+    for ($i = $chars.Count - 1; $i -gt 0; $i--) {
+      do { $rng.GetBytes($b) } while ($b[0] -ge (256 - (256 % ($i + 1))))
+      $j = $b[0] % ($i + 1)
+      $t = $chars[$i]; $chars[$i] = $chars[$j]; $chars[$j] = $t
+    }
+    $pw = -join $chars
+    $bad = $false
+    for ($i = 0; $i -le $user.Length - 3; $i++) { if ($pw.ToLowerInvariant().Contains($user.Substring($i, 3).ToLowerInvariant())) { $bad = $true } }
+    if (-not $bad) { return $pw }
+  }
+}
+function Validate([string]$user, [string]$pw) {
+  $ctx = New-Object System.DirectoryServices.AccountManagement.PrincipalContext([System.DirectoryServices.AccountManagement.ContextType]::Machine)
+  try { return $ctx.ValidateCredentials($user, $pw) } finally { $ctx.Dispose() }
+}
+function Tag { return [Guid]::NewGuid().ToString('N').Substring(0, 6) }
+function Nonce { $b = New-Object byte[] 12; (New-Object System.Security.Cryptography.RNGCryptoServiceProvider).GetBytes($b); return (($b | ForEach-Object { $_.ToString('x2') }) -join '') }
+# The tool's stdin for a reset (export-scripts captured it from the tool's own shell), with this run's values.
+function ResetStdin([string]$user, [string]$nonce, [string]$pw) {
+  return $resetStdin.Replace("'@@prove-account@@'", (Q $user)).Replace('@@prove-nonce@@', $nonce).Replace('@@prove-password@@', $pw)
+}
+
+if (-not $Reset) {
+  Skip 'password reset' 'give -Reset (creates a throwaway local account prove-rst-<random>, resets its password with the tool''s script, deletes it)'
+} else {
+  Add-Type -AssemblyName System.DirectoryServices.AccountManagement
+  $dataCommand = [System.IO.File]::ReadAllText((Join-Path $Scripts 'stdin-data-command.txt')).Trim()
+  $marker = [System.IO.File]::ReadAllText((Join-Path $Scripts 'data-marker.txt')).Trim()
+  $resetStdin = [System.IO.File]::ReadAllText((Join-Path $Scripts 'password-reset.stdin.txt'))
+  $expectVia = 'WinNT'
+  if (Get-Command Set-LocalUser -ErrorAction SilentlyContinue) { $expectVia = 'Set-LocalUser' }
+  $user = 'prove-rst-' + (Tag)
+  $oldPw = NewPassword $user
+  $newPw = NewPassword $user
+  $computer = [ADSI]('WinNT://' + $env:COMPUTERNAME + ',computer')
+  $created = $false
+  try {
+    # Created through ADSI on every version, its password never a cmdlet parameter.
+    $u = $computer.Create('User', $user)
+    $u.SetPassword($oldPw)
+    $u.Put('Description', 'resetpwd-fleet prove.ps1 -Reset; delete me if it is still here')
+    $u.SetInfo()
+    $created = $true
+    Claim ('reset: the throwaway account ' + $user + ' logs on with its first password (ValidateCredentials)') (Validate $user $oldPw) 'refused: are network logons of local accounts denied here? The tool would answer "Windows'' own check does not accept it"'
+
+    $nonce = Nonce
+    $text = ResetStdin $user $nonce $newPw
+    $cut = $text.IndexOf("`n" + $marker + "`n", [StringComparison]::Ordinal)
+    $scriptPart = ''
+    if ($cut -ge 0) { $scriptPart = $text.Substring(0, $cut + 1) }
+    Claim 'reset: the script part of the stdin is psScript(PASSWORD_RESET_BODY, acct, nonce) as prove.ps1 builds it' ($scriptPart -eq (Build (Body 'password-reset') @('acct', $user, 'nonce', $nonce))) 'the captured stdin and the exported body disagree: export both from one build'
+    Claim 'reset: the password is not in the script text sent before the data marker, only after it' ($cut -ge 0 -and -not $scriptPart.Contains($newPw) -and $text.Substring($cut).Contains($newPw)) ('marker at ' + $cut)
+
+    $t0 = (Get-Date).AddSeconds(-1)
+    $r = Run $text 120 $dataCommand
+    Start-Sleep -Seconds 2
+    $e = Emitted $r.out
+    Claim ('reset: the tool''s script answers via=' + $expectVia + ', reset=done, hash=match (exit 0), as the tool reads success') ($r.code -eq 0 -and (First $e 'reset') -eq 'done' -and (First $e 'hash') -eq 'match' -and (First $e 'via') -eq $expectVia) ('exit ' + $r.code + ': ' + ($r.out -replace "`r?`n", ' ') + ' ' + $r.err)
+    Claim 'reset: ValidateCredentials (run by prove.ps1) accepts the new password' (Validate $user $newPw) ''
+    Claim 'reset: ValidateCredentials refuses the old password' (-not (Validate $user $oldPw)) 'the old password still logs on'
+    $via = [string](First $e 'via')
+    if ($via -eq 'Set-LocalUser') {
+      Skip 'reset: the ADSI WinNT:// path' 'the script has no switch to choose it; only the path this server takes is proven, and it took Set-LocalUser (LocalAccounts module present): run -Reset on Server 2012 R2 for WinNT://'
+    } else {
+      Skip 'reset: the Set-LocalUser path' ('the script has no switch to choose it; only the path this server takes is proven, and it took via=' + $via + ' (no LocalAccounts module): run -Reset on Server 2016 or later for Set-LocalUser')
+    }
+
+    # Script block logging records script text (event 4104); module logging records cmdlet parameters (4103).
+    $sbl = $false
+    foreach ($hive in @('HKLM:', 'HKCU:')) {
+      $v = Get-ItemProperty -Path ($hive + '\SOFTWARE\Policies\Microsoft\Windows\PowerShell\ScriptBlockLogging') -Name EnableScriptBlockLogging -ErrorAction SilentlyContinue
+      if ($v -and [int]$v.EnableScriptBlockLogging -eq 1) { $sbl = $true }
+    }
+    $events = @(Get-WinEvent -FilterHashtable @{ LogName = 'Microsoft-Windows-PowerShell/Operational'; Id = @(4103, 4104); StartTime = $t0 } -ErrorAction SilentlyContinue)
+    $leaks = 0
+    $logged = 0
+    foreach ($ev in $events) {
+      $t = [string]$ev.Message + ' ' + ((@($ev.Properties) | ForEach-Object { [string]$_.Value }) -join ' ')
+      if ($t.Contains($newPw)) { $leaks++ }
+      if ($ev.Id -eq 4104 -and $t.Contains($nonce)) { $logged++ }
+    }
+    if ($sbl) {
+      Claim 'reset: script block logging recorded the reset script (event 4104 with its nonce), and no event 4103/4104 of the run contains the password' ($logged -gt 0 -and $leaks -eq 0) ('' + $logged + ' event(s) of the script, ' + $leaks + ' with the password, of ' + $events.Count)
+    } elseif ($leaks -gt 0) {
+      Claim 'reset: no PowerShell event 4103/4104 of the run contains the password' $false ('' + $leaks + ' event(s) with the password, though script block logging is off')
+    } else {
+      Skip 'reset: no event 4104 contains the password' ('script block logging is off here (EnableScriptBlockLogging under HKLM/HKCU\SOFTWARE\Policies\Microsoft\Windows\PowerShell\ScriptBlockLogging), so nothing would record script text; ' + $events.Count + ' event(s) 4103/4104 of the run, none with the password')
+    }
+
+    $none = 'prove-none-' + (Tag)
+    while ([ADSI]::Exists('WinNT://' + $env:COMPUTERNAME + '/' + $none + ',user')) { $none = 'prove-none-' + (Tag) }
+    $n = Emitted (Run (ResetStdin $none (Nonce) (NewPassword $none)) 120 $dataCommand).out
+    Claim ('reset: an account that does not exist (' + $none + ') answers reset=no-account (the tool: "no local account ... on the host"), nothing set') ((First $n 'reset') -eq 'no-account' -and -not $n.ContainsKey('via') -and -not $n.ContainsKey('hash')) ((@($n.Keys | ForEach-Object { $_ + '=' + (First $n $_) })) -join ' ')
+  } catch {
+    Claim 'reset: the proof runs to its end' $false ([string]$_)
+  } finally {
+    if ($created -or [ADSI]::Exists('WinNT://' + $env:COMPUTERNAME + '/' + $user + ',user')) {
+      try { $computer.Delete('User', $user) } catch { Write-Host ('  could not delete ' + $user + ': ' + $_) }
+    }
+    Claim ('reset: the throwaway account ' + $user + ' is deleted') (-not [ADSI]::Exists('WinNT://' + $env:COMPUTERNAME + '/' + $user + ',user')) ('delete it: ([ADSI]''WinNT://' + $env:COMPUTERNAME + ''').Delete(''User'', ''' + $user + ''')')
+  }
+}
 
 # ---- a change, as the controller drives it -----------------------------------------------------------------
 function Change([string]$zip, [string]$sha, [string]$label) {
