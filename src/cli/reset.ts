@@ -4,11 +4,13 @@ import { brokenForAll } from '../core/password.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { platformOf } from '../platform/index.js';
 import { renderHuman } from '../report/human.js';
-import { accountFor, resumeTargets, runReset } from '../reset/run.js';
-import { failedHosts, findRun } from '../fleet/runs.js';
+import { accountFor, openResetJournal, resumeTargets, runReset } from '../reset/run.js';
+import { doneHosts, failedHosts, findRun, type RunRecord } from '../fleet/runs.js';
+import type { Journal } from '../fleet/journal.js';
+import type { HostResult } from '../core/result.js';
 import { PasswordVault, parseRecipients } from '../reset/vault.js';
 import { secretInClear } from '../session/winrm.js';
-import { API_PASSWORD_RULES } from '../cloud/api.js';
+import { apiPasswordChecks } from '../cloud/api.js';
 import type { Target } from '../inventory/target.js';
 import { addCloudOptions, runTargetsOf, type CloudCliOptions } from './cloud-options.js';
 import { addRolloutOptions, observeRun, rolloutOf, type RolloutCliOptions } from './rollout.js';
@@ -58,7 +60,11 @@ export function resetCommand(): Command {
     if (o.offline && o.account !== undefined) throw new UsageError('--offline: the API resets root (Linux) or Administrator (Windows) only; drop --account, or reset that account online');
     if (o.resume && o.retryFailed) throw new UsageError('--resume and --retry-failed: give one of them');
     if ((o.resume || o.retryFailed) && o.dryRun) throw new UsageError(`${o.resume ? '--resume' : '--retry-failed'} with --dry-run: a dry run has no journal to continue; drop one of them`);
-    const resume = o.resume ? findRun(o.resume) : undefined;
+    if (o.resume && o.journal) throw new UsageError('--journal with --resume: the resumed run goes on in its own journal; drop --journal');
+    // The runs named are read first: a mistyped id fails before any prompt or cloud call.
+    const resume = o.resume ? findRun(o.resume, undefined, '--resume') : undefined;
+    const retry = o.retryFailed ? findRun(o.retryFailed, undefined, '--retry-failed') : undefined;
+    if (retry) checkRetried(retry, { account: o.account, offline: !!o.offline });
     // A resumed --generate run encrypts to the run's own recipients (public keys, in its journal) unless given again.
     const recipients = o.generate ? await recipientsOf(o, resume?.header.recipients) : null;
     if (!o.generate) for (const [flag, v] of [['--encrypt-to', o.encryptTo], ['--recipients-file', o.recipientsFile], ['--out', o.out]] as const) {
@@ -68,8 +74,8 @@ export function resetCommand(): Command {
     const given = await runTargetsOf(o, { changing: !o.dryRun, contacting: !o.offline });
     const cloudSecrets = given.cloudSecrets;
     let targets = resume ? resumeTargets(resume, given.targets, { account: o.account, generate: !!o.generate, offline: !!o.offline }) : given.targets;
-    if (o.retryFailed) {
-      const again = new Set(failedHosts(findRun(o.retryFailed)));
+    if (retry) {
+      const again = new Set(failedHosts(retry));
       targets = targets.filter((t) => again.has(t.name));
       if (targets.length === 0) throw new UsageError(`--retry-failed ${o.retryFailed}: no host of that run failed or was unreachable (among the given targets)`);
     }
@@ -77,6 +83,13 @@ export function resetCommand(): Command {
       // The API needs each server's id: a host the cloud did not match has none.
       const lost = targets.filter((t) => !t.vars.server_id);
       if (lost.length) throw new UsageError(`--offline: ${lost.slice(0, 5).map((t) => t.name).join(', ')}${lost.length > 5 ? ' …' : ''} match no server of the project; set their server_id, or leave them out with --limit`);
+      // Two names for one server would ask it twice (with two passwords, under --generate): only the last would hold.
+      const byId = new Map<string, string>();
+      for (const t of targets) {
+        const other = byId.get(t.vars.server_id!);
+        if (other) throw new UsageError(`--offline: ${other} and ${t.name} are the same server (${t.vars.server_id}); leave one out with --limit '!${t.name}'`);
+        byId.set(t.vars.server_id!, t.name);
+      }
     } else {
       // A new password never crosses the network readable, whatever the login was allowed to do.
       for (const t of targets) {
@@ -87,34 +100,42 @@ export function resetCommand(): Command {
     if (newPassword !== null) {
       // One password for every target: it must meet the rules of each host's OS for its account (and, offline, the
       // API's own, stricter in its special characters), or nothing starts.
-      const rules = (t: Target) => [platformOf(t.os).passwordRules, ...(o.offline ? [API_PASSWORD_RULES[t.os]] : [])];
-      const broken = brokenForAll(newPassword, targets.flatMap((t) => rules(t).map((r) => ({ rules: r, user: accountFor(t, o.account) }))));
+      const checks = (t: Target) => [{ rules: platformOf(t.os).passwordRules, user: accountFor(t, o.account) }, ...(o.offline ? apiPasswordChecks(t.os, accountFor(t, o.account)) : [])];
+      const broken = brokenForAll(newPassword, targets.flatMap(checks));
       if (broken.length) throw new UsageError(`the new password breaks ${broken.length === 1 ? 'a rule' : `${broken.length} rules`}: ${broken.join('; ')}; no host was touched`);
     }
     if (o.restart && !o.dryRun) {
       // The cloud's own warning (the reset pages): said before anything is asked.
       process.stderr.write('resetpwd-fleet: --restart: the cloud restarts each running server once it accepts its reset: its services stop for dozens of seconds to minutes, and an automatic restart may cause data loss (the cloud advises stopping the server first, or off-peak hours)\n');
     }
+    if (resume && newPassword !== null && resume.results.size > 0) {
+      // The journal holds no trace of the password (not even a hash): the operator's word is all there is.
+      process.stderr.write(`resetpwd-fleet: --resume: the ${resume.results.size} host(s) this run finished keep the password it set then; give the same one, or the fleet ends with two\n`);
+    }
     const conn = await connectOptionsOf(o, targets);
     const runId = resume?.id ?? newRunId();
     // A resume writes its own file: the earlier one is sealed to keys the tool does not hold.
     const out = o.out ?? (resume ? `passwords-${runId}-${resume.vaults.length + 1}.age` : `passwords-${runId}.age`);
     const run = observeRun(o, conn, targets, runId, 'reset-password', { dryRun: !!o.dryRun, account: o.account ?? null, generate: !!o.generate, resume: o.resume ?? null }, [newPassword ?? '', ...cloudSecrets]);
-    // The vault exists (empty, encrypted) before any host is touched: a path that cannot take it stops the run here
-    // (after the log's own checks, so a refused --log leaves no vault behind).
+    // The journal, then the vault (empty, encrypted), before any host is touched: a path that cannot take either
+    // stops the run here — after the log's own checks, and a refused journal leaves no vault behind.
     let vault: PasswordVault | null = null;
+    let journal: Journal | undefined;
     try {
+      journal = o.dryRun ? undefined : openResetJournal({ resume, journalPath: o.journal, runId, redact: run.redact });
       vault = recipients && !o.dryRun ? await PasswordVault.create(out, recipients, { run: runId, command: 'reset-password', account: o.account ?? null }) : null;
     } catch (e) {
+      journal?.close();
       run.close();
       throw e;
     }
-    run.progress.start(targets.length, `reset-password${o.dryRun ? ' --dry-run' : ''}`);
+    const done0 = resume ? doneHosts(resume) : new Set<string>();
+    run.progress.start(targets.filter((t) => !done0.has(t.name)).length, `reset-password${o.dryRun ? ' --dry-run' : ''}`);
     const doc = await runReset(targets, newPassword, {
       ...conn, concurrency: o.concurrency, account: o.account, dryRun: !!o.dryRun, ...rolloutOf(o, true),
       signal: run.signal, onHost: run.host, onWave: run.wave, onStep: run.step,
-      generate: vault && recipients ? { vault, recipients, onSecret: run.addSecret } : undefined,
-      runId, journalPath: o.journal, redact: run.redact, resume,
+      generate: recipients ? { vault, recipients, onSecret: run.addSecret } : undefined,
+      runId, journal, redact: run.redact, resume,
       offline: o.offline && given.cloud ? { api: given.cloud.api, servers: given.cloud.servers, restart: !!o.restart } : undefined,
     }).finally(run.close);
     const clean = run.end(doc);
@@ -129,10 +150,19 @@ export function resetCommand(): Command {
         ? 'resetpwd-fleet: the cloud accepted the new passwords; servers it restarted have them now (reset.restarted), the others at their next start\n'
         : 'resetpwd-fleet: the cloud accepted the new passwords; each applies at the server\'s next start or restart (--restart asks the cloud to restart them)\n');
     }
-    const done = (h: { outcome: string }) => h.outcome === 'reset' || h.outcome === 'requested' || (o.dryRun === true && h.outcome === 'skipped');
+    // With --restart the operator asked for the password now: a restart that failed leaves the old one in force.
+    const done = (h: HostResult) => h.outcome === 'reset' || (h.outcome === 'requested' && h.reset?.restarted !== false) || (o.dryRun === true && h.outcome === 'skipped');
     process.exitCode = doc.stopped ? ExitCode.Stopped : doc.hosts.every(done) ? ExitCode.Ok : ExitCode.HostFailed;
   });
   return cmd;
+}
+
+/** --retry-failed: the run must be a reset of the same route and account (its failed hosts are retried, not another command's). */
+function checkRetried(r: RunRecord, o: { account?: string | undefined; offline: boolean }): void {
+  const ref = `--retry-failed ${r.id}`;
+  if (r.header.command !== 'reset-password') throw new UsageError(`${ref}: that run was \`${r.header.command}\`, not reset-password; retry it with \`${r.header.command} --retry-failed ${r.id}\``);
+  if ((r.header.offline ?? false) !== o.offline) throw new UsageError(`${ref}: that run went ${r.header.offline ? 'through the cloud API: add --offline' : 'over the hosts\' own connections: drop --offline'}`);
+  if ((r.header.account ?? null) !== (o.account ?? null)) throw new UsageError(`${ref}: that run reset ${r.header.account ? `--account ${r.header.account}` : "each platform's default account"}; give the same --account`);
 }
 
 /** The age recipients --generate encrypts to: --encrypt-to and --recipients-file (a file of yours, one a line). */

@@ -82,8 +82,8 @@ export interface CloudApi {
 export interface CloudJob {
   /** SUCCESS, FAIL, RUNNING, INIT (the API's words). */
   status: string;
-  /** The servers whose part failed, with the API's reason. */
-  failed: { serverId: string; reason: string }[];
+  /** Each server's part (its sub-job): SUCCESS, FAIL, RUNNING…, and the API's reason when it failed. */
+  servers: { serverId: string; status: string; reason: string | null }[];
   /** The job's own reason when it failed as a whole. */
   reason: string | null;
 }
@@ -113,3 +113,18 @@ export const API_PASSWORD_RULES = {
   linux: { name: 'the ECS API (Linux)', specials: '!@%-_=+[]:./?', noUserRuns: false, noLeadingSlash: false },
   windows: { name: 'the ECS API (Windows)', specials: '!@%-_=+[]:./?', noUserRuns: true, noLeadingSlash: true },
 } as const satisfies Record<'linux' | 'windows', import('../core/password.js').PasswordRules>;
+
+/**
+ * Every check the API makes of a new password for a server of this OS, whose account is `account`: its rules for
+ * that account, and — whatever the OS — neither root nor Administrator, forwards or backwards, nor three
+ * consecutive characters of Administrator (../shared/DOMAIN.md, the batch reset API's rules).
+ */
+export function apiPasswordChecks(os: 'linux' | 'windows', account: string): { rules: import('../core/password.js').PasswordRules; user: string; whose?: string }[] {
+  const rules = API_PASSWORD_RULES[os];
+  const whose = `${rules.name}, which refuses root and Administrator for every server`;
+  return [
+    { rules, user: account },
+    { rules: { ...rules, noUserRuns: false }, user: 'root', whose },
+    { rules: { ...rules, noUserRuns: true }, user: 'Administrator', whose },
+  ];
+}

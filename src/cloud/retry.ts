@@ -19,13 +19,18 @@ export function retriable(e: unknown): boolean {
   return e instanceof CloudError && (e.failure === 'throttled' || e.failure === 'server' || e.failure === 'network');
 }
 
-export async function withRetry<T>(f: () => Promise<T>, p: RetryPolicy = DEFAULT_RETRY): Promise<T> {
+/** For a call that must not be made twice (a reboot): only a throttled request, which the API did not take, is sent again. */
+export function notTaken(e: unknown): boolean {
+  return e instanceof CloudError && e.failure === 'throttled';
+}
+
+export async function withRetry<T>(f: () => Promise<T>, p: RetryPolicy = DEFAULT_RETRY, again: (e: unknown) => boolean = retriable): Promise<T> {
   const sleep = p.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (let n = 1; ; n++) {
     try {
       return await f();
     } catch (e) {
-      if (n >= p.attempts || !retriable(e)) throw e;
+      if (n >= p.attempts || !again(e)) throw e;
       await sleep(p.delay(n));
     }
   }

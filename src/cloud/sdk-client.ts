@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { toolVersion } from '../version.js';
 import { CloudError, type CloudApi, type CloudJob, type CloudFailure, type CloudRule, type CloudServer, type CloudSubnet, type ServerQuery } from './api.js';
 import type { CloudCredentials } from './credentials.js';
-import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, notTaken, retriable, withRetry, type RetryPolicy } from './retry.js';
 import { serverOf, ruleOf, subnetOf, type RawRule, type RawServer, type RawSubnet } from './raw.js';
 
 /**
@@ -132,7 +132,7 @@ export function sdkCloudApi(o: SdkClientOptions): CloudApi {
     return m === e.message ? e : new CloudError(m, e.failure, e.status, e.code);
   };
   // `more`: the call's own secrets (a new password), never quoted back either.
-  const call = <T>(what: string, action: string, f: () => Promise<T>, more: string[] = []): Promise<T> =>
+  const call = <T>(what: string, action: string, f: () => Promise<T>, more: string[] = [], again = retriable): Promise<T> =>
     withRetry(
       () =>
         slot(async () => {
@@ -143,6 +143,7 @@ export function sdkCloudApi(o: SdkClientOptions): CloudApi {
           }
         }),
       policy,
+      again,
     );
   /** An answer that is not the JSON object the API documents (a proxy's page, a truncated body) is no answer. */
   const object = (what: string, r: unknown): Record<string, unknown> => {
@@ -232,7 +233,8 @@ export function sdkCloudApi(o: SdkClientOptions): CloudApi {
     async rebootServers(serverIds: string[]): Promise<string> {
       const what = 'ECS BatchRebootServers';
       const body = new ecs.BatchRebootServersRequestBody().withReboot(new ecs.BatchRebootSeversOption().withType('SOFT').withServers(serverIds.map((id) => new ecs.ServerId(id))));
-      const r = object(what, await call(what, ACTIONS.rebootServers, () => ecsClient.batchRebootServers(new ecs.BatchRebootServersRequest().withBody(body))));
+      // Never sent twice: a reboot that reached the cloud but whose answer was lost would reboot the servers again.
+      const r = object(what, await call(what, ACTIONS.rebootServers, () => ecsClient.batchRebootServers(new ecs.BatchRebootServersRequest().withBody(body)), [], notTaken));
       if (typeof r.job_id !== 'string' || !r.job_id) throw new CloudError(`${what}: the answer has no job_id`, 'bad-answer');
       return r.job_id;
     },
@@ -241,10 +243,12 @@ export function sdkCloudApi(o: SdkClientOptions): CloudApi {
       const r = object(what, await call(what, ACTIONS.job, () => ecsClient.showJob(new ecs.ShowJobRequest().withJobId(jobId))));
       if (typeof r.status !== 'string') throw new CloudError(`${what}: the answer has no status`, 'bad-answer');
       const subs = ((r.entities as { sub_jobs?: unknown } | undefined)?.sub_jobs ?? []) as { status?: unknown; fail_reason?: unknown; entities?: { server_id?: unknown } }[];
-      const failed = (Array.isArray(subs) ? subs : []).flatMap((j) =>
-        j && j.status === 'FAIL' && typeof j.entities?.server_id === 'string' ? [{ serverId: j.entities.server_id, reason: typeof j.fail_reason === 'string' ? oneLine(j.fail_reason) : 'no reason given' }] : [],
+      const servers = (Array.isArray(subs) ? subs : []).flatMap((j) =>
+        j && typeof j.entities?.server_id === 'string' && typeof j.status === 'string'
+          ? [{ serverId: j.entities.server_id, status: j.status, reason: typeof j.fail_reason === 'string' && j.fail_reason ? oneLine(j.fail_reason) : null }]
+          : [],
       );
-      return { status: r.status, failed, reason: typeof r.fail_reason === 'string' && r.fail_reason ? oneLine(r.fail_reason) : null };
+      return { status: r.status, servers, reason: typeof r.fail_reason === 'string' && r.fail_reason ? oneLine(r.fail_reason) : null };
     },
   };
 }

@@ -60,11 +60,19 @@ function runsOf(name: string): string[] {
   return c.length < 3 ? [] : c.slice(0, -2).map((_, i) => c.slice(i, i + 3).join(''));
 }
 
-/** One password for several hosts: every rule it breaks for any of them, each once, naming whose rules. */
-export function brokenForAll(password: string, targets: { rules: PasswordRules; user: string }[]): string[] {
-  const out = new Set<string>();
-  for (const t of targets) for (const b of brokenRules(password, t.rules, t.user)) out.add(`${b} (${t.rules.name}, account ${t.user})`);
-  return [...out];
+/**
+ * One password for several hosts: every rule it breaks for any of them, each once, naming whose rules (all of
+ * them, when several share it). `whose` names a check that is not an account's (the API's refused names).
+ */
+export function brokenForAll(password: string, targets: { rules: PasswordRules; user: string; whose?: string }[]): string[] {
+  const out = new Map<string, Set<string>>();
+  for (const t of targets) {
+    for (const b of brokenRules(password, t.rules, t.user)) {
+      const whose = t.whose ?? `${t.rules.name}, account ${t.user}`;
+      out.set(b, (out.get(b) ?? new Set()).add(whose));
+    }
+  }
+  return [...out].map(([b, whose]) => `${b} (${[...whose].join('; ')})`);
 }
 
 /**

@@ -75,11 +75,11 @@ export function readRun(file: string): RunRecord {
 }
 
 /** A run by id, by journal path, or "latest" (the newest journal in the runs folder). */
-export function findRun(ref: string, dir = defaultJournalDir()): RunRecord {
+export function findRun(ref: string, dir = defaultJournalDir(), flag = '--resume'): RunRecord {
   if (ref.includes('/') || ref.endsWith('.jsonl')) return readRun(ref);
   if (ref === 'latest') {
     const all = listRunFiles(dir);
-    if (all.length === 0) throw new UsageError(`--resume latest: no runs in ${dir}`);
+    if (all.length === 0) throw new UsageError(`${flag} latest: no runs in ${dir}`);
     return readRun(all[0]!);
   }
   const file = path.join(dir, `${ref}.jsonl`);

@@ -31,11 +31,13 @@ export interface ResetRunOptions extends ConnectOptions, HostJobOptions {
    * --generate: a different random password per host, meeting its OS's rules, recorded in the vault (durably,
    * before the host is changed) and handed to `onSecret` so every output scrubs it. Else the one given.
    */
-  generate?: { vault: PasswordVault; recipients: string[]; onSecret: (password: string) => void } | undefined;
+  generate?: { vault: PasswordVault | null; recipients: string[]; onSecret: (password: string) => void } | undefined;
   /** The run's id (a resumed run keeps its own). */
   runId: string;
   /** Where the run's journal goes (default ~/.local/state/resetpwd-fleet/runs/<run-id>.jsonl); none for a dry run. */
   journalPath?: string | undefined;
+  /** The journal, already open (the CLI opens it before it makes the vault, so a bad path leaves no vault behind). */
+  journal?: Journal | undefined;
   /** Scrubs secrets from each journal line (the run's Redactor). */
   redact?: ((line: string) => string) | undefined;
   /** --resume: the interrupted run; its finished hosts are not touched again. */
@@ -69,6 +71,11 @@ export function resumeTargets(prior: RunRecord, targets: Target[], o: { account?
   return prior.header.hosts.map((h) => byName.get(h)!);
 }
 
+/** The run's journal: the resumed run's own file, --journal, or the default place. */
+export function openResetJournal(o: Pick<ResetRunOptions, 'resume' | 'journalPath' | 'runId' | 'redact'>): Journal {
+  return new Journal(o.resume?.file ?? o.journalPath ?? path.join(defaultJournalDir(), `${o.runId}.jsonl`), o.runId, o.redact);
+}
+
 /**
  * Every host of the run, journaled as it goes (the header — hosts, account, the age recipients, which are public —,
  * each step, each host's result, the end), so that a run killed half-way is resumed without resetting a host that
@@ -79,24 +86,25 @@ export async function runReset(targetsIn: Target[], newPassword: string | null, 
   const prior = o.resume;
   const targets = prior ? resumeTargets(prior, targetsIn, { account: o.account, generate: !!o.generate, offline: !!o.offline }) : targetsIn;
   const knownHosts = new KnownHosts(o.knownHostsFile);
-  const journal = o.dryRun ? null : new Journal(prior?.file ?? o.journalPath ?? path.join(defaultJournalDir(), `${o.runId}.jsonl`), o.runId, o.redact);
+  const journal = o.dryRun ? null : (o.journal ?? openResetJournal(o));
   const done = prior ? doneHosts(prior) : new Set<string>();
   const pending = targets.filter((t) => !done.has(t.name));
-  const vaults = [...(prior?.vaults ?? []), ...(o.generate ? [path.resolve(o.generate.vault.file)] : [])];
+  const vaultFile = o.generate?.vault ? path.resolve(o.generate.vault.file) : null;
+  const vaults = [...(prior?.vaults ?? []), ...(vaultFile ? [vaultFile] : [])];
   try {
     journal?.write({
       type: 'run', command: 'reset-password', package: null, hosts: targets.map((t) => t.name), account: o.account ?? null, generate: !!o.generate, offline: !!o.offline,
       ...(o.generate ? { recipients: o.generate.recipients } : {}),
       ...(prior ? { resumed: true, pending: pending.length } : {}),
     });
-    if (o.generate) journal?.write({ type: 'vault', file: path.resolve(o.generate.vault.file) });
+    if (vaultFile) journal?.write({ type: 'vault', file: vaultFile });
     const onStep = (host: string, state: string) => {
       journal?.append(host, state);
       o.onStep?.(host, state);
     };
     const jobs = { ...o, onStep };
     const batches = o.offline ? offlineBatches(o.offline) : null;
-    const job = (t: Target) => (batches ? offlineHost(t, newPassword, jobs, batches) : resetHost(t, newPassword, jobs, knownHosts));
+    const job = (t: Target) => (batches ? offlineHost(t, newPassword, { ...jobs, signal: o.signal }, batches) : resetHost(t, newPassword, jobs, knownHosts));
     const doc = await runHostJobs('reset-password', pending, o, job, (h) => {
       // Every finished host is journaled with its result at once: a crash loses nothing already done.
       journal?.write({ type: 'result', host: h.name, result: h });
@@ -128,19 +136,20 @@ export async function resetHost(t: Target, given: string | null, o: ResetRunOpti
     const kit = s.platform.passwordReset;
     if (o.dryRun) return { ...base, reachable: true, outcome: 'skipped', error: null, reset: { account, verifiedBy: null } };
     const newPassword = given ?? generatePassword(s.platform.passwordRules, account);
-    if (o.generate) {
+    const vault = o.generate?.vault;
+    if (o.generate && vault) {
       o.generate.onSecret(newPassword);
       step('record');
       // In the vault, on disk, before the host is touched: from here on, whatever happens, it can be read.
-      await time('record', () => o.generate!.vault.put({ host: t.name, address: t.host, account, password: newPassword }));
+      await time('record', () => vault.put({ host: t.name, address: t.host, account, password: newPassword }));
     }
     const { result, refused } = await setAndProve(t, s, account, newPassword, o, knownHosts, base, step, time);
-    if (o.generate) {
+    if (vault) {
       // Applied when proven; failed only when the host refused the change; anything else (a lost connection,
       // set but unproven) stays `pending`: it may hold, so it must stay readable.
       try {
-        if (result.outcome === 'reset') await o.generate.vault.mark(t.name, 'applied');
-        else if (refused) await o.generate.vault.mark(t.name, 'failed', result.error ?? undefined);
+        if (result.outcome === 'reset') await vault.mark(t.name, 'applied');
+        else if (refused) await vault.mark(t.name, 'failed', result.error ?? undefined);
       } catch (e) {
         // The host's outcome stands; only the file's word on it is behind.
         return { ...result, error: `${result.error ? `${result.error}; ` : ''}${t.name}: the passwords file still says pending for this host: ${(e as Error).message}` };

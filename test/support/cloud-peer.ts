@@ -40,6 +40,8 @@ export interface PeerServer {
   resetpwdFlag?: 'True' | 'False';
   /** A batch reset naming this server is refused with this code (e.g. Ecs.0613, "no plug-ins installed"). */
   resetError?: { code: string; message: string };
+  /** Its part of a reboot job fails with this reason (as a server whose guest does not come back). */
+  rebootFails?: string;
 }
 export interface PeerSubnet {
   id: string;
@@ -491,7 +493,8 @@ function showJob(ctx: Ctx): Reply {
   job.polls++;
   const running = job.polls === 1;
   const subs = job.serverIds.map((sid, i) => {
-    const ok = ctx.state.servers.find((s) => s.id === sid)?.status === 'ACTIVE';
+    const srv = ctx.state.servers.find((s) => s.id === sid);
+    const ok = srv?.status === 'ACTIVE' && !srv.rebootFails;
     return {
       status: running ? 'RUNNING' : ok ? 'SUCCESS' : 'FAIL',
       entities: { server_id: sid },
@@ -500,7 +503,7 @@ function showJob(ctx: Ctx): Reply {
       begin_time: '2026-12-04T03:00:00.000+0000',
       end_time: running ? '' : '2026-12-04T03:00:30.000+0000',
       error_code: running || ok ? null : 'Ecs.0001',
-      fail_reason: running || ok ? null : 'The server is not running.',
+      fail_reason: running || ok ? null : (srv?.rebootFails ?? 'The server is not running.'),
     };
   });
   const failed = subs.some((s) => s.status === 'FAIL');

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { linkSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -76,6 +77,23 @@ describe('the run journal', () => {
     k.write({ type: 'result', host: 'b', result: { name: 'b', outcome: 'updated' } });
     k.close();
     expect(readRun(file).results.get('b')).toMatchObject({ outcome: 'updated' });
+  });
+
+  it('is written by one process at a time: a run still going on is refused to a second one; a dead one\'s lock is taken over', () => {
+    const file = path.join(tmp, 'locked.jsonl');
+    const j = new Journal(file, 'r1');
+    // The same run opened again while it is open (as a --resume typed in another terminal would).
+    const e = thrown(() => new Journal(file, 'r1'));
+    expect(e.message).toBe(`run journal ${file} is in use by process ${process.pid} (the run is still going on); wait for it, or stop it first`);
+    expect(exitCodeOf(e)).toBe(ExitCode.Usage);
+    j.close();
+    expect(readdirSync(tmp).filter((f) => f.startsWith('locked.jsonl.'))).toEqual([]);
+    // A run killed with SIGKILL leaves its lock behind, naming a process that is gone.
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    writeFileSync(`${file}.lock`, `${gone}\n`);
+    const k = new Journal(file, 'r1');
+    k.close();
+    expect(readdirSync(tmp).filter((f) => f.startsWith('locked.jsonl.'))).toEqual([]);
   });
 
   it('passes every line through the run\'s redactor', () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -210,6 +210,16 @@ describe('reset-password and --cloud: bad input refused before any connection', 
     refused(await reset('--resume', 'nope'), /run nope: no journal/);
     refused(await reset('--resume', '20261201T000001Z-one', '--dry-run'), /--resume with --dry-run: a dry run has no journal to continue/);
     refused(await reset('--resume', '20261201T000001Z-one', '--retry-failed', '20261201T000001Z-one'), /--resume and --retry-failed: give one of them/);
+    // --retry-failed of another command's run would reset the passwords of the hosts that failed an update.
+    refused(await reset('--retry-failed', '20261201T000000Z-upd'), /--retry-failed 20261201T000000Z-upd: that run was `update`, not reset-password/);
+    refused(await reset('--resume', '20261201T000001Z-one', '--journal', path.join(tmp, 'j.jsonl')), /--journal with --resume: the resumed run goes on in its own journal/);
+  });
+  it('a journal path that cannot take the journal: exit 2, and no passwords file left behind', async () => {
+    const work = mkdtempSync(path.join(tmp, 'nojournal-'));
+    const key = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p';
+    const r = await run(['reset-password', ...host(), '--generate', '--encrypt-to', key, '--out', path.join(work, 'pw.age'), '--journal', work], {});
+    refused(r, /journal .*nojournal-.*: (cannot open it|is not a regular file)/);
+    expect(readdirSync(work)).toEqual([]);
   });
   it('cloud options without --cloud, a region that is none, credentials others can read', async () => {
     refused(await run(['audit', ...host(), '--address', 'eip']), /--address is for --cloud REGION; add --cloud or drop it/);

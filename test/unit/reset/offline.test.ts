@@ -1,13 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../support/cli-run.js';
 import { CloudError, type CloudApi } from '../../../src/cloud/api.js';
 import type { Target } from '../../../src/inventory/target.js';
-import { offlineBatches, offlineHost } from '../../../src/reset/offline.js';
+import { offlineBatches, offlineHost, rebootChunk } from '../../../src/reset/offline.js';
+import { sdkCloudApi } from '../../../src/cloud/sdk-client.js';
 import type { PasswordVault } from '../../../src/reset/vault.js';
 import { startCloudPeer, type CloudPeer, type PeerServer } from '../../support/cloud-peer.js';
 
@@ -60,6 +61,7 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 afterEach(() => {
+  peer.faults.serverError = 0;
   peer.requests.length = 0;
   peer.passwordResets.length = 0;
   peer.jobs.length = 0;
@@ -73,7 +75,8 @@ describe('reset-password --offline, through the ECS batch reset API', () => {
     expect(r.code, r.stderr).toBe(1);
     const h = rows(r.stdout);
     for (const n of ['off-1', 'off-2', 'off-3', 'off-4']) {
-      expect(h[n]).toMatchObject({ outcome: 'requested', reset: { route: 'offline', resetpwdFlag: true, restarted: false } });
+      expect(h[n]).toMatchObject({ outcome: 'requested', reset: { route: 'offline', resetpwdFlag: true } });
+      expect(h[n]!.reset!.restarted, 'no restart asked').toBeUndefined();
     }
     expect(h['off-1']!.reset!.account).toBe('root');
     expect(h['off-3']!.reset!.account).toBe('Administrator');
@@ -91,10 +94,10 @@ describe('reset-password --offline, through the ECS batch reset API', () => {
     const calls = resets().map((q) => ({ ...bodyOf(q), status: q.status }));
     expect(calls.flatMap((c) => c.servers.map((s) => s.id))).not.toContain(id(5));
     // The dry runs come first; then one real call for all that passed, with the password given.
+    // One call per OS (Linux and Windows servers never share one), each for every server of it that passed.
     const real = calls.filter((c) => c.dry_run === false);
-    expect(real).toHaveLength(1);
-    expect(real[0]!.servers.map((s) => s.id).sort()).toEqual([id(1), id(2), id(3), id(4)]);
-    expect(real[0]!.new_password).toBe(PW);
+    expect(real.map((c) => c.servers.map((s) => s.id).sort()).sort()).toEqual([[id(1), id(2), id(4)], [id(3)]]);
+    expect(real.every((c) => c.new_password === PW)).toBe(true);
     const firstReal = calls.findIndex((c) => c.dry_run === false);
     expect(calls.slice(0, firstReal).every((c) => c.dry_run === true)).toBe(true);
     // The refused batch was split: a call of one for each server of it.
@@ -114,20 +117,53 @@ describe('reset-password --offline, through the ECS batch reset API', () => {
     expect(resets().every((q) => bodyOf(q).dry_run === true)).toBe(true);
   });
 
-  it('--restart: the running servers restarted through one job followed to its end; a stopped one left for its next start; the warning said first', async () => {
+  it('--restart: the running servers restarted through one job per OS followed to its end; a stopped one left for its next start; the warning said first', async () => {
     const r = await cli(['--offline', '--restart', '--new-password-env', 'NEW_PW', ...only(1, 2, 3, 4)], { NEW_PW: PW });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/--restart: .*may cause data loss/);
     const h = rows(r.stdout);
     for (const n of ['off-1', 'off-2', 'off-3']) expect(h[n]).toMatchObject({ outcome: 'requested', reset: { restarted: true } });
-    expect(h['off-4']).toMatchObject({ outcome: 'requested', reset: { restarted: false } });
+    expect(h['off-4']).toMatchObject({ outcome: 'requested' });
+    expect(h['off-4']!.reset!.restarted, 'a stopped server is not restarted: its password applies when it starts').toBeUndefined();
     expect(h['off-4']!.error).toMatch(/not restarted: the server is SHUTOFF; the password applies when it is started/);
-    expect(peer.jobs).toHaveLength(1);
-    expect(peer.jobs[0]!.serverIds.sort()).toEqual([id(1), id(2), id(3)]);
-    expect(peer.jobs[0]!.polls).toBeGreaterThanOrEqual(2);
+    expect(peer.jobs.map((j) => j.serverIds.sort()).sort()).toEqual([[id(1), id(2)], [id(3)]]);
+    expect(peer.jobs.every((j) => j.polls >= 2)).toBe(true);
     // The reboot was asked only after the reset was accepted.
     const paths = peer.requests.map((q) => `${q.method} ${q.path.replace(/^\/v1\/[^/]+/, '')}`);
     expect(paths.indexOf('POST /cloudservers/action')).toBeGreaterThan(paths.lastIndexOf('PUT /cloudservers/os-reset-passwords'));
+  });
+
+  it('--restart: a server whose restart fails is not done (exit 1): its old password is still in force; the others restart', async () => {
+    peer.state.servers.find((s) => s.id === id(2))!.rebootFails = 'The guest did not come back.';
+    try {
+      const r = await cli(['--offline', '--restart', '--new-password-env', 'NEW_PW', ...only(1, 2)], { NEW_PW: PW });
+      expect(r.code, r.stderr).toBe(1);
+      const h = rows(r.stdout);
+      expect(h['off-1']).toMatchObject({ outcome: 'requested', reset: { restarted: true } });
+      expect(h['off-2']).toMatchObject({ outcome: 'requested', reset: { restarted: false } });
+      expect(h['off-2']!.error).toMatch(/the restart failed \(job .*FAIL\): The guest did not come back\.; the password applies at the server's next start/);
+    } finally {
+      delete peer.state.servers.find((s) => s.id === id(2))!.rebootFails;
+    }
+  });
+
+  it('a reboot is never sent twice: a 5xx on it is "may or may not", not retried', async () => {
+    const api = sdkCloudApi({ region: 'lab-region-1', credentials: { ak: AK, sk: SK, projectId: PROJECT }, endpoint: peer.url, retry: { attempts: 4, delay: () => 1 } });
+    peer.faults.serverError = 1;
+    const m = await rebootChunk(api, [id(1)], 10_000);
+    expect(m.get(id(1))).toMatchObject({ ok: false, refused: false });
+    expect((m.get(id(1)) as { why: string }).why).toMatch(/may or may not have been asked/);
+    expect(peer.requests.filter((q) => q.path.endsWith('/cloudservers/action'))).toHaveLength(1);
+    expect(peer.jobs).toHaveLength(0);
+  });
+
+  it('two inventory names for one server are refused (it would be asked twice): exit 2, nothing asked', async () => {
+    const inv = path.join(work, 'twice.ini');
+    writeFileSync(inv, `a ansible_host=192.168.7.11\nb ansible_host=10.9.9.9 server_id=${id(1)}\n`);
+    const r = await cli(['-i', inv, '--offline', '--new-password-env', 'NEW_PW'], { NEW_PW: PW });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--offline: a and b are the same server \(0ff1/);
+    expect(resets()).toHaveLength(0);
   });
 
   it('--generate: a password per server, each what the API received, kept only in the age file (state requested)', async () => {
@@ -152,7 +188,7 @@ describe('reset-password --offline, through the ECS batch reset API', () => {
   it('refuses before any call: a password with a character the API forbids, --restart without --offline, --offline without --cloud or with --account', async () => {
     const r = await cli(['--offline', '--new-password-env', 'NEW_PW'], { NEW_PW: 'Good^Pass1234' });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/the new password breaks 3 rules: may hold only letters, digits and !@%-_=\+\[\]:\.\/\? \(it has another character\) \(the ECS API \(Linux\), account root\);/);
+    expect(r.stderr).toMatch(/the new password breaks a rule: may hold only letters, digits and !@%-_=\+\[\]:\.\/\? \(it has another character\) \(the ECS API \(Linux\), account root; .*Windows, account Administrator.*\); no host was touched$/m);
     expect(resets()).toHaveLength(0);
     const bad = async (args: string[], msg: RegExp) => {
       const p = spawnSync(process.execPath, [bin, 'reset-password', ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: work, NEW_PW: PW } });
