@@ -8,7 +8,7 @@ import { parseCloudFilters, resolveCloudTargets, type AddressKind, type CloudRun
 import { DEFAULT_ENDPOINT } from '../cloud/sdk-client.js';
 import { resolveTargets } from '../inventory/load.js';
 import { InventoryError, type Target } from '../inventory/target.js';
-import { checkReportPath, finishTargets, targetsOf, type TargetCliOptions } from './target-options.js';
+import { checkReportPath, finishTargets, inventoryOptionsOf, targetsOf, vaultSecretsOf, type TargetCliOptions } from './target-options.js';
 
 /** Targets from the cloud (SPEC "Targets from the cloud"): the ECS API as the inventory. */
 export function addCloudOptions(cmd: Command): Command {
@@ -64,16 +64,18 @@ export async function runTargetsOf(o: CloudCliOptions, opts: { changing: boolean
   const cloudOnly = ['cloudFilter', 'address', 'projectId', 'cloudCredentials', 'cloudEndpoint'] as const;
   if (!o.cloud) {
     for (const k of cloudOnly) if (o[k] !== undefined) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for --cloud REGION; add --cloud or drop it`);
-    return { targets: targetsOf(o), cloudSecrets: [] };
+    const { targets, secrets } = await targetsOf(o);
+    return { targets, cloudSecrets: secrets };
   }
   checkReportPath(o);
   const filter = parseCloudFilters(o.cloudFilter);
   const endpoint = o.cloudEndpoint ? checkEndpoint(o.cloudEndpoint) : undefined;
   const credentials: CloudCredentials = resolveCredentials({ credentialsFile: o.cloudCredentials, projectId: o.projectId });
   let inventory: Target[] | undefined;
+  const vault = await vaultSecretsOf(o);
   if ((o.inventory?.length ?? 0) + (o.host?.length ?? 0) > 0) {
     try {
-      inventory = resolveTargets({ inventory: o.inventory, hosts: o.host, limit: o.limit, user: o.user });
+      inventory = resolveTargets({ ...inventoryOptionsOf(o, vault), hosts: o.host, limit: o.limit, user: o.user });
     } catch (e) {
       if (e instanceof InventoryError) throw new UsageError(e.message);
       throw e;
@@ -118,6 +120,6 @@ export async function runTargetsOf(o: CloudCliOptions, opts: { changing: boolean
   return {
     targets: finishTargets(o, targets, (t) => !contacting || (!!t.vars.server_id && skip.has(t.vars.server_id))),
     cloud: made.cloud,
-    cloudSecrets: [credentials.sk, credentials.securityToken ?? '', credentials.ak],
+    cloudSecrets: [credentials.sk, credentials.securityToken ?? '', credentials.ak, ...vault.map((v) => v.password.toString('utf8'))],
   };
 }

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { checkWritablePath } from '../files.js';
 import { inShard, parseShard, type Shard } from '../fleet/shard.js';
@@ -11,6 +11,8 @@ import { InventoryError, oneTargetPerAddress, resolveTargets } from '../inventor
 import { SshConfig, SshConfigError, withSshConfig } from '../session/ssh-config.js';
 import { refusedReach } from '../session/winrm.js';
 import type { Target } from '../inventory/target.js';
+import type { VaultSecret } from '../inventory/vault.js';
+import { parseVaultId, vaultSecretFrom } from '../inventory/vault-secrets.js';
 import { renderJson, reporterFor, writeReport } from '../report/reporter.js';
 import { checkKeyFile } from '../transport/key-file.js';
 import { SshAlgorithmError, algorithmsFor } from '../transport/ssh-algorithms.js';
@@ -21,7 +23,11 @@ const DEFAULT_KNOWN_HOSTS = path.join(os.homedir(), '.ssh', 'known_hosts');
 export function addTargetOptions(cmd: Command): Command {
   const collect = (v: string, prev: string[] = []) => [...prev, v];
   return cmd
-    .option('-i, --inventory <file>', 'Ansible inventory (INI or YAML), host_list.txt, or a list of [user@]host[:port]; repeatable', collect)
+    .option('-i, --inventory <source>', 'Ansible inventory: a file (INI, YAML, JSON), a folder of them, a dynamic inventory script, host_list.txt, or a list of [user@]host[:port]; with its group_vars/ and host_vars/; repeatable', collect)
+    .option('--vault-password-file <file>', 'Ansible Vault password: a file, or a script that prints it (default ANSIBLE_VAULT_PASSWORD_FILE); repeatable', collect)
+    .option('--vault-id <label@source>', 'an Ansible Vault id: LABEL@FILE, LABEL@SCRIPT or LABEL@prompt; repeatable', collect)
+    .option('--ask-vault-pass', 'prompt for the Ansible Vault password (needs a terminal)')
+    .option('--playbook-dir <dir>', 'also apply the group_vars/ and host_vars/ beside this playbook folder, as Ansible does')
     .option('-H, --host <spec>', 'one target [user@]host[:port]; repeatable', collect)
     .option('-l, --limit <pattern>', 'only hosts/groups matching, as Ansible --limit (a:b, &g, !g, globs)')
     .option('-u, --user <name>', 'login user where the inventory names none (default root)')
@@ -66,6 +72,10 @@ function fromEnv(flag: string, name: string | undefined): string | undefined {
 
 export interface TargetCliOptions {
   inventory?: string[];
+  vaultPasswordFile?: string[];
+  vaultId?: string[];
+  askVaultPass?: boolean;
+  playbookDir?: string;
   host?: string[];
   limit?: string;
   user?: string;
@@ -180,14 +190,49 @@ export async function promptSecret(prompt: string): Promise<string> {
 }
 
 /** The targets the options name (inventories, -H, --limit); an inventory problem is a usage error (exit 2). */
-export function targetsOf(o: TargetCliOptions): Target[] {
+export async function targetsOf(o: TargetCliOptions): Promise<{ targets: Target[]; secrets: string[] }> {
   checkReportPath(o);
+  const vault = await vaultSecretsOf(o);
   try {
-    return finishTargets(o, resolveTargets({ inventory: o.inventory, hosts: o.host, limit: o.limit, user: o.user }));
+    return { targets: finishTargets(o, resolveTargets({ ...inventoryOptionsOf(o, vault), hosts: o.host, limit: o.limit, user: o.user })), secrets: vault.map((v) => v.password.toString('utf8')) };
   } catch (e) {
     if (e instanceof InventoryError || e instanceof SshConfigError) throw new UsageError(e.message);
     throw e;
   }
+}
+
+/** What loading the inventory needs from the options. */
+export function inventoryOptionsOf(o: TargetCliOptions, vault: VaultSecret[]) {
+  if (o.playbookDir !== undefined && !existsSync(o.playbookDir)) throw new UsageError(`--playbook-dir ${o.playbookDir}: no such folder`);
+  return { inventory: o.inventory, vault, playbookDir: o.playbookDir };
+}
+
+/**
+ * The Ansible Vault passwords the options name — --vault-id (LABEL@FILE|SCRIPT|prompt), --vault-password-file
+ * (else ANSIBLE_VAULT_PASSWORD_FILE), --ask-vault-pass — read before any host is contacted; none asked for
+ * unless given (an encrypted file then fails, naming itself and these options).
+ */
+export async function vaultSecretsOf(o: TargetCliOptions): Promise<VaultSecret[]> {
+  const out: VaultSecret[] = [];
+  const ask = async (label: string) => {
+    if (!process.stdin.isTTY) throw new UsageError(`${label === 'default' ? '--ask-vault-pass' : `--vault-id ${label}@prompt`} needs a terminal; use --vault-password-file FILE in scripts`);
+    const pw = await promptSecret(label === 'default' ? 'Vault password: ' : `Vault password (${label}): `);
+    if (!pw) throw new UsageError('the vault password is empty');
+    return { label, password: Buffer.from(pw, 'utf8'), source: 'prompt' };
+  };
+  try {
+    for (const spec of o.vaultId ?? []) {
+      const { label, source } = parseVaultId(spec);
+      out.push(source === 'prompt' ? await ask(label) : vaultSecretFrom(label, source, '--vault-id'));
+    }
+    const files = o.vaultPasswordFile ?? (process.env.ANSIBLE_VAULT_PASSWORD_FILE ? [process.env.ANSIBLE_VAULT_PASSWORD_FILE] : []);
+    for (const f of files) out.push(vaultSecretFrom('default', f, o.vaultPasswordFile ? '--vault-password-file' : 'ANSIBLE_VAULT_PASSWORD_FILE'));
+    if (o.askVaultPass) out.push(await ask('default'));
+  } catch (e) {
+    if (e instanceof InventoryError) throw new UsageError(e.message);
+    throw e;
+  }
+  return out;
 }
 
 /** An unknown report format, or a report path that is a symbolic link, is refused before any host is contacted. */

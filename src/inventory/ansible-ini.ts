@@ -1,14 +1,17 @@
-import { InventoryError, expandRange, toTarget, type Target } from './target.js';
+import { addHost, groupOf, newInventory, setGroupVars, type InventoryData } from './model.js';
+import { targetsOf } from './precedence.js';
+import { InventoryError, expandRange, type Target } from './target.js';
+
+/** Ansible INI inventory as targets (its variables merged as Ansible merges them, with no vars files). */
+export function parseAnsibleIni(text: string, file: string): Target[] {
+  return targetsOf([readAnsibleIni(text, file)], { varsFiles: false });
+}
 
 /** Ansible INI inventory: [group], [group:vars], [group:children], host lines with key=value vars, ranges. */
-export function parseAnsibleIni(text: string, file: string): Target[] {
-  const hostVars = new Map<string, Record<string, string>>();
-  const hostOrder: string[] = [];
-  const groupHosts = new Map<string, Set<string>>();
-  const groupVars = new Map<string, Record<string, string>>();
-  const children = new Map<string, Set<string>>();
-  const hostLine = new Map<string, number>();
+export function readAnsibleIni(text: string, file: string): InventoryData {
+  const inv = newInventory(file);
   let section: { group: string; kind: 'hosts' | 'vars' | 'children' } = { group: 'ungrouped', kind: 'hosts' };
+  const children = new Map<string, { kids: Set<string>; where: string }>();
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, i) => {
     const where = `${file}:${i + 1}`;
@@ -17,7 +20,7 @@ export function parseAnsibleIni(text: string, file: string): Target[] {
     const head = /^\[([^\]:]+)(?::(vars|children))?\]$/.exec(line);
     if (head) {
       section = { group: head[1]!, kind: (head[2] as 'vars' | 'children') ?? 'hosts' };
-      if (!groupHosts.has(section.group)) groupHosts.set(section.group, new Set());
+      if (section.group !== 'all') groupOf(inv, section.group);
       return;
     }
     if (line.startsWith('[')) throw new InventoryError(`${where}: bad section header ${line} (write [group], [group:vars] or [group:children])`);
@@ -25,12 +28,13 @@ export function parseAnsibleIni(text: string, file: string): Target[] {
       const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
       // The line is not echoed: it may hold a password.
       if (!m) throw new InventoryError(`${where}: expected key=value in [${section.group}:vars] (a value with spaces needs quotes)`);
-      groupVars.set(section.group, { ...groupVars.get(section.group), [m[1]!]: unquote(m[2]!) });
+      setGroupVars(inv, section.group, { [m[1]!]: unquote(m[2]!) }, where, (msg) => new InventoryError(msg));
       return;
     }
     if (section.kind === 'children') {
-      if (!children.has(section.group)) children.set(section.group, new Set());
-      children.get(section.group)!.add(line.split(/\s+/)[0]!);
+      const c = children.get(section.group) ?? { kids: new Set<string>(), where };
+      c.kids.add(line.split(/\s+/)[0]!);
+      children.set(section.group, c);
       return;
     }
     const [first, ...rest] = splitWords(raw, where);
@@ -44,42 +48,15 @@ export function parseAnsibleIni(text: string, file: string): Target[] {
       vars[m[1]!] = unquote(m[2]!);
       previous = m[1]!;
     }
-    for (const name of expandRange(pattern, where)) {
-      if (!hostVars.has(name)) {
-        hostOrder.push(name);
-        hostLine.set(name, i + 1);
-      }
-      hostVars.set(name, { ...hostVars.get(name), ...vars });
-      groupHosts.get(section.group)?.add(name) ?? groupHosts.set(section.group, new Set([name]));
-    }
+    for (const name of expandRange(pattern, where)) addHost(inv, name, where, vars, section.group);
   });
-  for (const [g, kids] of children) {
-    for (const k of kids) if (!groupHosts.has(k)) throw new InventoryError(`${file}: group ${g} lists child group ${k}, which is not defined`);
+  for (const [g, { kids }] of children) {
+    for (const k of kids) {
+      if (!inv.groups.has(k)) throw new InventoryError(`${file}: group ${g} lists child group ${k}, which is not defined`);
+      groupOf(inv, g).children.add(k);
+    }
   }
-  // Group membership through children, and vars from the most general group to the host's own.
-  const groupsOf = (host: string): string[] => {
-    const direct = [...groupHosts].filter(([, hs]) => hs.has(host)).map(([g]) => g);
-    const all = new Set(direct);
-    let grew = true;
-    while (grew) {
-      grew = false;
-      for (const [parent, kids] of children) {
-        if (!all.has(parent) && [...kids].some((k) => all.has(k))) {
-          all.add(parent);
-          grew = true;
-        }
-      }
-    }
-    return [...all];
-  };
-  return hostOrder.map((name) => {
-    const groups = groupsOf(name);
-    const depth = (g: string): number => (children.has(g) ? 0 : 1); // parents first, then leaf groups
-    const merged: Record<string, string> = { ...groupVars.get('all') };
-    for (const g of [...groups].sort((a, b) => depth(a) - depth(b))) Object.assign(merged, groupVars.get(g));
-    Object.assign(merged, hostVars.get(name));
-    return toTarget(name, merged, ['all', ...groups.filter((g) => g !== 'all')], `${file}:${hostLine.get(name)}`);
-  });
+  return inv;
 }
 
 function unquote(s: string): string {

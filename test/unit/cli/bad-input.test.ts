@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -228,6 +228,60 @@ describe('reset-password and --cloud: bad input refused before any connection', 
     const r = await run(['audit', '--cloud', 'cn-north-4', '--cloud-credentials', creds, '--project-id', 'p1']);
     refused(r, /--cloud-credentials .*creds: mode 644 lets other users read the secret key; chmod 600/);
     expect(r.stderr).not.toContain('s3cr3t');
+  });
+});
+
+describe('inventories as Ansible users keep them: bad input refused before any connection', () => {
+  beforeEach(() => {
+    connections = 0;
+  });
+  /** An inventory folder whose group_vars hold a vault-encrypted sudo password, made by ansible-vault itself. */
+  const vaulted = () => {
+    const dir = mkdtempSync(path.join(tmp, 'vaulted-'));
+    mkdirSync(path.join(dir, 'group_vars', 'web'), { recursive: true });
+    writeFileSync(path.join(dir, 'hosts'), `[web]\nw1 ansible_host=127.0.0.1 ansible_port=${port}\n`);
+    writeFileSync(path.join(dir, 'group_vars', 'web', 'vault.yml'), 'ansible_become_password: Never-Shown-Sudo-9\n');
+    writeFileSync(path.join(dir, 'vp'), 'Right-Vault-Pass\n', { mode: 0o600 });
+    writeFileSync(path.join(dir, 'wrong'), 'Wrong-Vault-Pass\n', { mode: 0o600 });
+    const r = spawnSync('ansible-vault', ['encrypt', '--vault-password-file', path.join(dir, 'vp'), path.join(dir, 'group_vars', 'web', 'vault.yml')], { env: { PATH: process.env.PATH, HOME: dir, ANSIBLE_LOCAL_TEMP: path.join(dir, '.tmp') }, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    rmSync(path.join(dir, '.tmp'), { recursive: true, force: true });
+    rmSync(path.join(dir, '.ansible'), { recursive: true, force: true });
+    return dir;
+  };
+  it('an encrypted vars file without a vault password, with a wrong one, or tampered: exit 2 naming the file, no secret shown', async () => {
+    const dir = vaulted();
+    const vaultFile = path.join(dir, 'group_vars', 'web', 'vault.yml');
+    refused(await run(['audit', '-i', dir]), new RegExp(`${vaultFile.replace(/[.]/g, '\\.')} is encrypted with Ansible Vault: give --vault-password-file FILE`));
+    const wrong = await run(['audit', '-i', dir, '--vault-password-file', path.join(dir, 'wrong')]);
+    refused(wrong, /vault\.yml: no vault password given opens it \(tried .*wrong\): the password is wrong or the file was altered/);
+    expect(wrong.stderr).not.toMatch(/Wrong-Vault-Pass|Never-Shown/);
+    // One hex digit of the ciphertext changed: the HMAC no longer matches.
+    const text = readFileSync(vaultFile, 'utf8').split('\n');
+    text[3] = text[3]!.replace(/^(.)/, (c) => (c === '3' ? '4' : '3'));
+    writeFileSync(vaultFile, text.join('\n'));
+    refused(await run(['audit', '-i', dir, '--vault-password-file', path.join(dir, 'vp')]), /vault\.yml: (no vault password given opens it .*the password is wrong or the file was altered|the Ansible Vault payload is damaged)/);
+    refused(await run(['audit', '-i', dir, '--vault-password-file', path.join(dir, 'nope')]), /--vault-password-file .*nope: no such file/);
+    chmodSync(path.join(dir, 'wrong'), 0o644);
+    refused(await run(['audit', '-i', dir, '--vault-password-file', path.join(dir, 'wrong')]), /--vault-password-file .*wrong: mode 644 lets other users read the vault password; chmod 600/);
+  });
+  it('a vars file that is not YAML, or not a mapping: exit 2 naming it and its line', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'vars-'));
+    mkdirSync(path.join(dir, 'host_vars'));
+    writeFileSync(path.join(dir, 'hosts'), `h1 ansible_host=127.0.0.1 ansible_port=${port}\n`);
+    writeFileSync(path.join(dir, 'host_vars', 'h1.yml'), 'a: [unclosed\n');
+    refused(await run(['audit', '-i', dir]), /host_vars\/h1\.yml:\d+: not valid YAML/);
+    writeFileSync(path.join(dir, 'host_vars', 'h1.yml'), '- a list\n');
+    refused(await run(['audit', '-i', dir]), /host_vars\/h1\.yml: a vars file must be a mapping/);
+  });
+  it('a dynamic inventory that fails or prints no JSON, a folder with no inventory Ansible would read: exit 2 with their words', async () => {
+    const fails = write('dyn-fail.sh', '#!/bin/sh\necho "cannot reach the CMDB" >&2\nexit 3\n', 0o755);
+    refused(await run(['audit', '-i', fails]), /dynamic inventory .*dyn-fail\.sh --list: exit 3: cannot reach the CMDB/);
+    const junk = write('dyn-junk.sh', '#!/bin/sh\necho "hello"\n', 0o755);
+    refused(await run(['audit', '-i', junk]), /dynamic inventory .*dyn-junk\.sh: not the JSON of an inventory/);
+    const dir = mkdtempSync(path.join(tmp, 'empty-inv-'));
+    writeFileSync(path.join(dir, 'hosts.ini'), '[web]\nw1\n');
+    refused(await run(['audit', '-i', dir]), /inventory folder .*: no inventory file in it \(as Ansible, a folder's \.ini, \.txt and \.cfg files are skipped/);
   });
 });
 
