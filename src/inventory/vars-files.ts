@@ -47,7 +47,8 @@ export function varsFiles(secrets: VaultSecret[], playbookDir?: string): VarsFil
       const s = stat(p);
       if (!s) continue;
       if (s.isDirectory()) return dirFiles(p);
-      return [p];
+      // Only a regular file is read (a FIFO there would hang the run).
+      return s.isFile() ? [p] : [];
     }
     return [];
   };
