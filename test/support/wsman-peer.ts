@@ -98,6 +98,8 @@ interface PeerCommand {
   wake: Set<() => void>;
   /** Recorded Receive replies still to serve (replay mode). */
   replay?: ReplayStep[];
+  /** Started with WINRS_CONSOLEMODE_STDIN=TRUE (the default when the option is absent). */
+  consoleMode: boolean;
 }
 
 interface ReplayStep {
@@ -477,7 +479,8 @@ export class WsmanPeer {
     const shell = this.lookup(parsed, n, false) as Map<string, PeerCommand> | undefined;
     if (!shell) return this.reply(res, rec, 500, this.build(FAULT_FIXTURES.invalidSelectors, parsed));
     const id = upperUuid();
-    const cmd: PeerCommand = { id, shellId: parsed.shellId!.toUpperCase(), commandLine: parsed.commandLine ?? '', stdin: [], state: 'stdin', queue: [], exitCode: 0, wake: new Set() };
+    const consoleMode = (parsed.options.WINRS_CONSOLEMODE_STDIN ?? 'TRUE').toUpperCase() !== 'FALSE';
+    const cmd: PeerCommand = { id, shellId: parsed.shellId!.toUpperCase(), commandLine: parsed.commandLine ?? '', stdin: [], state: 'stdin', queue: [], exitCode: 0, wake: new Set(), consoleMode };
     const receives = this.replaySteps.get('Receive');
     if (receives) cmd.replay = [...receives];
     shell.set(id, cmd);
@@ -489,7 +492,13 @@ export class WsmanPeer {
     const cmd = this.lookup(parsed, n, true) as PeerCommand | undefined;
     if (!cmd) return this.reply(res, rec, 500, this.build(FAULT_FIXTURES.invalidSelectors, parsed));
     if (cmd.state !== 'stdin') this.violations.push(`#${n} Send: stdin sent after it was closed`);
-    else if (parsed.stdin) {
+    else if (parsed.stdin && cmd.consoleMode && parsed.stdin.data.length > 0) {
+      // A real shell gives a console-mode command its stdin as console input: the End flag is no end of file to
+      // the process, so a script that reads stdin to its end ([Console]::In.ReadToEnd()) never returns. Ansible
+      // sends WINRS_CONSOLEMODE_STDIN=FALSE whenever it sends stdin. The command is never started here either.
+      this.violations.push(`#${n} Send: stdin sent to a command started with WINRS_CONSOLEMODE_STDIN=TRUE: the process gets console input with no end of file, and a script reading stdin to its end never returns; start the command with FALSE`);
+      cmd.stdin.push(parsed.stdin.data);
+    } else if (parsed.stdin) {
       cmd.stdin.push(parsed.stdin.data);
       if (parsed.stdin.end) this.start(cmd);
     }

@@ -95,14 +95,16 @@ export function createShellEnvelope(ctx: EnvelopeContext): Envelope {
 }
 
 /**
- * Start a process. WINRS_CONSOLEMODE_STDIN lets the process read stdin as a console would; with
+ * Start a process. Its stdin is a pipe (WINRS_CONSOLEMODE_STDIN=FALSE), as Ansible's WinRM connection asks
+ * whenever it sends stdin: every command here gets its script on stdin, and in console mode the process gets
+ * that as console input with no end of file — a script reading stdin to its end would never return. With
  * WINRS_SKIP_CMD_SHELL=FALSE the line goes through `cmd.exe /c`, as `winrs` does, so a command line is
  * interpreted the same way an operator's would be.
  */
 export function commandEnvelope(ctx: EnvelopeContext, shellId: string, commandLine: string): Envelope {
   return envelope(
     ctx,
-    { action: 'Command', shellId, options: { WINRS_CONSOLEMODE_STDIN: 'TRUE', WINRS_SKIP_CMD_SHELL: 'FALSE' } },
+    { action: 'Command', shellId, options: { WINRS_CONSOLEMODE_STDIN: 'FALSE', WINRS_SKIP_CMD_SHELL: 'FALSE' } },
     `<rsp:CommandLine><rsp:Command>${xmlEscape(commandLine)}</rsp:Command></rsp:CommandLine>`,
   );
 }

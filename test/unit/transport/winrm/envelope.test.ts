@@ -51,7 +51,8 @@ describe('request envelopes', () => {
 
   it('Command runs through cmd.exe with console-mode stdin, the command line carried whole', () => {
     const { parsed } = check(commandEnvelope(ctx, SHELL, 'powershell.exe -NoProfile -EncodedCommand AAA=').xml);
-    expect(parsed.options).toEqual({ WINRS_CONSOLEMODE_STDIN: 'TRUE', WINRS_SKIP_CMD_SHELL: 'FALSE' });
+    // stdin is a pipe: every command gets its script on stdin (console mode would give it no end of file).
+    expect(parsed.options).toEqual({ WINRS_CONSOLEMODE_STDIN: 'FALSE', WINRS_SKIP_CMD_SHELL: 'FALSE' });
     expect(parsed.commandLine).toBe('powershell.exe -NoProfile -EncodedCommand AAA=');
   });
 
