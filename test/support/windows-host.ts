@@ -86,7 +86,16 @@ export interface SimulatedWindowsHostOptions {
   localAccountsModule?: boolean;
   /** A password policy refusal Windows gives for every new password (e.g. a domain policy's length), or none. */
   passwordPolicyRefusal?: string | null;
+  /**
+   * The FIPS policy on, with .NET 4.0-4.5.x: `[SHA256]::Create()` gives the managed SHA256Managed, which throws
+   * ("not part of the Windows Platform FIPS validated cryptographic algorithms"); the CSP classes work.
+   */
+  fips?: boolean;
 }
+
+/** What .NET says when a non-FIPS algorithm is created under the FIPS policy. */
+export const FIPS_ERROR = 'Exception calling "Create" with "0" argument(s): "This implementation is not part of the Windows Platform FIPS validated cryptographic algorithms."';
+const MANAGED_SHA256 = '[System.Security.Cryptography.SHA256]::Create()';
 
 interface SimService {
   name: string;
@@ -221,6 +230,7 @@ export class SimulatedWindowsHost {
   publicIpv4: string | null;
   serverId: string | null;
   tools: { getFileHash: boolean; expandArchive: boolean; zipFile: boolean };
+  readonly fips: boolean;
   knobs: SimKnobs;
   mirror: Record<string, Buffer>;
   /** Files by lower-cased path: the path as written, the bytes, and when they were last written (ms). */
@@ -273,6 +283,7 @@ export class SimulatedWindowsHost {
     this.localAccountsModule = o.localAccountsModule ?? true;
     this.passwordPolicyRefusal = o.passwordPolicyRefusal ?? null;
     this.tools = { getFileHash: true, expandArchive: true, zipFile: true, ...o.tools };
+    this.fips = o.fips ?? false;
     this.mirror = o.mirror ?? {};
     this.knobs = { setupServiceNeverRuns: false, lockedFolder: null, uninstallHangs: false, dropConnectionAt: null, linesPerPoll: 3, killTransactionAt: null, ...o.knobs };
     this.mkdir('C:\\Windows\\System32');
@@ -437,6 +448,8 @@ export class SimulatedWindowsHost {
     const r = recognise(script);
     this.received.push({ commandLine, kind: r?.kind ?? 'unknown', params: r?.params ?? {}, script, ...(data !== undefined ? { data } : {}) });
     if (!r) return { stdout: '', stderr: 'the simulated host does not know this script', exitCode: 1 };
+    // Under FIPS a script that hashes with the managed class dies there (where it takes that path: no Get-FileHash).
+    if (this.fips && !this.tools.getFileHash && script.includes(MANAGED_SHA256)) return { stdout: '', stderr: FIPS_ERROR, exitCode: 1 };
     const p = r.params;
     const lines: string[] = [];
     const emit = (k: string, v: string | number) => lines.push(`${k}=${esc(String(v))}`);
@@ -659,11 +672,13 @@ export class SimulatedWindowsHost {
     const stage = path?.replace(/\\txn\.ps1$/, '');
     if (!path || !stage || !sha || psArgs !== txnCommandArgs(stage, sha)) { emit('error', 'Win32_Process.Create returned 9'); return 1; }
     const bytes = this.readFile(path);
-    // As the bootstrap: the file's bytes are hashed and run only if they are the staged ones; else exit 86.
-    if (!bytes || createHash('sha256').update(bytes).digest('hex').toUpperCase() !== sha) {
+    // As the bootstrap: the file's bytes are hashed and run only if they are the staged ones; else exit 86. Under
+    // FIPS a bootstrap hashing with the managed class throws before it runs anything (exit 1).
+    const fipsDies = this.fips === true && boot.includes(MANAGED_SHA256);
+    if (fipsDies || !bytes || createHash('sha256').update(bytes).digest('hex').toUpperCase() !== sha) {
       const gone = this.spawn('powershell.exe', 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', `"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe" ${psArgs}`, 1880);
       this.processes.delete(gone.pid);
-      this.exited.push({ pid: gone.pid, code: 86 });
+      this.exited.push({ pid: gone.pid, code: fipsDies ? 1 : 86 });
       emit('launched', gone.pid);
       emit('breakaway', 'yes');
       return 0;

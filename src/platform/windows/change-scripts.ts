@@ -104,7 +104,7 @@ export const stageScript = (a: WindowsStageArgs): string =>
  */
 export function txnCommandArgs(stage: string, txnSha: string): string {
   // Read once, hashed, and run from those very bytes: nothing can swap the file between the check and the run.
-  const boot = `$ProgressPreference = 'SilentlyContinue'; $b = [System.IO.File]::ReadAllBytes(${psQuote(`${stage}\\txn.ps1`)}); if (([System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($b)) -replace '-', '') -ne ${psQuote(txnSha.toUpperCase())}) { exit 86 }; & ([ScriptBlock]::Create([System.Text.Encoding]::UTF8.GetString($b)))`;
+  const boot = `$ProgressPreference = 'SilentlyContinue'; $b = [System.IO.File]::ReadAllBytes(${psQuote(`${stage}\\txn.ps1`)}); if (([System.BitConverter]::ToString((New-Object System.Security.Cryptography.SHA256CryptoServiceProvider).ComputeHash($b)) -replace '-', '') -ne ${psQuote(txnSha.toUpperCase())}) { exit 86 }; & ([ScriptBlock]::Create([System.Text.Encoding]::UTF8.GetString($b)))`;
   return `-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand ${encodeCommand(boot)}`;
 }
 

@@ -22,7 +22,7 @@ export const PS_SHA256 = `function Sha256([string]$path) {
   }
   $fs = [System.IO.File]::OpenRead($path)
   try {
-    $h = [System.Security.Cryptography.SHA256]::Create()
+    $h = New-Object System.Security.Cryptography.SHA256CryptoServiceProvider
     return ([System.BitConverter]::ToString($h.ComputeHash($fs)) -replace '-', '').ToLowerInvariant()
   } finally { $fs.Close() }
 }`;

@@ -43,7 +43,7 @@ try {
   if (Get-Command Get-FileHash -ErrorAction SilentlyContinue) {
     $got = (Get-FileHash -LiteralPath $tmp -Algorithm SHA256).Hash
   } else {
-    $sha = [System.Security.Cryptography.SHA256]::Create()
+    $sha = New-Object System.Security.Cryptography.SHA256CryptoServiceProvider
     $stream = [System.IO.File]::OpenRead($tmp)
     try { $got = [BitConverter]::ToString($sha.ComputeHash($stream)).Replace('-', '') } finally { $stream.Dispose() }
   }

@@ -114,6 +114,13 @@ describe('a Windows host\'s change (the driver with the Windows platform)', () =
     expect(txn).toContain(`$mainSetup = 'CloudResetPwdAgent\\CloudResetPwdAgent.Windows'\n$updateSetup = ''\n`);
   });
 
+  it('FIPS policy on, .NET 4.5 without Get-FileHash: the hashes use the FIPS-validated CSP class, and the update completes', async () => {
+    const { host, run } = setup({ install: OLD, fips: true, tools: { getFileHash: false } });
+    const r = await run();
+    expect(r.outcome, r.error ?? '').toBe('updated');
+    expect(host.received.some((x) => x.script.includes('SHA256CryptoServiceProvider'))).toBe(true);
+  });
+
   it('installs on a clean host (outcome installed), and an old-layout package installs both agents, the update agent first', async () => {
     const a = setup();
     const r = await a.run({ command: 'install' });

@@ -73,7 +73,7 @@ describe('Windows scripts', () => {
     expect(args).toMatch(/^-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand [A-Za-z0-9+/=]+$/);
     // The bytes are read once, hashed, and run only if they are the staged ones: no swap between check and run.
     expect(decodeCommand(args.split(' ').pop()!)).toBe(
-      `$ProgressPreference = 'SilentlyContinue'; $b = [System.IO.File]::ReadAllBytes('${stage}\\txn.ps1'); if (([System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($b)) -replace '-', '') -ne '${'AB'.repeat(32)}') { exit 86 }; & ([ScriptBlock]::Create([System.Text.Encoding]::UTF8.GetString($b)))`,
+      `$ProgressPreference = 'SilentlyContinue'; $b = [System.IO.File]::ReadAllBytes('${stage}\\txn.ps1'); if (([System.BitConverter]::ToString((New-Object System.Security.Cryptography.SHA256CryptoServiceProvider).ComputeHash($b)) -replace '-', '') -ne '${'AB'.repeat(32)}') { exit 86 }; & ([ScriptBlock]::Create([System.Text.Encoding]::UTF8.GetString($b)))`,
     );
   });
 
@@ -87,7 +87,9 @@ describe('Windows scripts', () => {
 
   it('uses Get-FileHash with a .NET fallback, never certutil', () => {
     expect(STAGE_BODY).toContain('Get-FileHash -LiteralPath $path -Algorithm SHA256');
-    expect(STAGE_BODY).toContain('[System.Security.Cryptography.SHA256]::Create()');
+    // The FIPS-validated CSP class: [SHA256]::Create() gives SHA256Managed on .NET 4.0-4.5, which throws under the FIPS policy.
+    expect(STAGE_BODY).toContain('New-Object System.Security.Cryptography.SHA256CryptoServiceProvider');
+    expect(STAGE_BODY).not.toContain('[System.Security.Cryptography.SHA256]::Create()');
     for (const b of Object.values(bodies)) expect(b.toLowerCase()).not.toContain('certutil');
   });
 

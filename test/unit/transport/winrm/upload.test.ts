@@ -34,7 +34,7 @@ describe('the upload script', () => {
   it('checks the hash with Get-FileHash where present, else .NET SHA256, and moves into place only on a match', () => {
     const script = uploadScript(planUpload(Buffer.from('x'), TARGET), Buffer.from('x'));
     expect(script).toContain('if (Get-Command Get-FileHash -ErrorAction SilentlyContinue)');
-    expect(script).toContain('[System.Security.Cryptography.SHA256]::Create()');
+    expect(script).toContain('New-Object System.Security.Cryptography.SHA256CryptoServiceProvider');
     const check = script.indexOf('if ($got -ne $sha256)');
     expect(check).toBeGreaterThan(0);
     expect(script.indexOf('[System.IO.File]::Replace($tmp, $path')).toBeGreaterThan(check);
