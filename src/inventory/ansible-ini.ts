@@ -1,4 +1,4 @@
-import { addHost, groupOf, newInventory, setGroupVars, type InventoryData } from './model.js';
+import { addHost, groupOf, newInventory, setGroupVars, splitPort, type InventoryData } from './model.js';
 import { targetsOf } from './precedence.js';
 import { InventoryError, expandRange, type Target } from './target.js';
 
@@ -38,8 +38,8 @@ export function readAnsibleIni(text: string, file: string): InventoryData {
       return;
     }
     const [first, ...rest] = splitWords(raw, where);
-    const pattern = first!.text;
-    const vars: Record<string, string> = {};
+    const { pattern, port } = splitPort(first!.text);
+    const vars: Record<string, string> = port ? { ansible_port: port } : {};
     let previous = '';
     for (const w of rest) {
       const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(w.text);

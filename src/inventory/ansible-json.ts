@@ -13,7 +13,9 @@ export function readInventoryJson(text: string, where: string, hostVars?: (host:
   try {
     data = JSON.parse(text);
   } catch (e) {
-    throw new InventoryError(`${where}: not the JSON of an inventory (${(e as Error).message.split('\n')[0]})`);
+    // Where, never what: the text around the error may be a password.
+    const at = /position (\d+)/.exec((e as Error).message)?.[1];
+    throw new InventoryError(`${where}: not the JSON of an inventory (${at !== undefined ? `invalid JSON at character ${at}` : 'invalid JSON'})`);
   }
   if (!data || typeof data !== 'object' || Array.isArray(data)) throw new InventoryError(`${where}: the inventory JSON must be an object of groups`);
   const inv = newInventory(where);

@@ -1,8 +1,8 @@
-import { addHost, groupOf, newInventory, setGroupVars, type InventoryData, type Vars } from './model.js';
+import { addHost, groupOf, newInventory, setGroupVars, splitPort, type InventoryData, type Vars } from './model.js';
 import { targetsOf } from './precedence.js';
 import { InventoryError, expandRange, shown, type Target } from './target.js';
 import type { VaultSecret } from './vault.js';
-import { loadYaml, parseAnsibleYamlDoc } from './yaml-vars.js';
+import { loadYaml, parseAnsibleYamlDoc, yamlValue } from './yaml-vars.js';
 
 type YamlNode = import('yaml').Node;
 
@@ -30,14 +30,16 @@ export function readAnsibleYaml(text: string, file: string, secrets: VaultSecret
   const inv = newInventory(file);
   const keyOf = (k: unknown) => String(Y.isScalar(k) ? k.value : k);
   /** A mapping (or nothing) where one is needed; anything else is the operator's mistake, with its line. */
-  const mapping = (node: unknown, what: string, fix: string) => {
+  const mapping = (given: unknown, what: string, fix: string) => {
+    // An alias (`*common`) stands for the node it names.
+    const node = Y.isAlias(given) ? given.resolve(doc) : given;
     if (node === null || node === undefined || (Y.isScalar(node) && node.value === null)) return null;
     if (Y.isMap(node)) return node;
-    // A scalar as the operator wrote it (`yes`, not the boolean YAML 1.1 makes of it).
-    const kind = Y.isSeq(node) ? 'a list' : Y.isScalar(node) ? `${shown(String(node.source ?? node.value))}` : 'not a mapping';
-    throw new InventoryError(`${lineOf(node)}: ${what} must be a mapping, not ${kind}; ${fix}`);
+    // Never the value itself: `h1: ansible_password=…` (an INI habit) would print a password.
+    const kind = Y.isSeq(node) ? 'a list' : Y.isScalar(node) ? 'a single value' : 'not a mapping';
+    throw new InventoryError(`${lineOf(given)}: ${what} must be a mapping, not ${kind}; ${fix}`);
   };
-  const plain = (node: unknown): Vars => ((node as YamlNode).toJSON() as Vars | null) ?? {};
+  const plain = (node: unknown): Vars => (yamlValue(doc, node, lineOf(node)) as Vars | null) ?? {};
   const walk = (group: string, node: unknown, parent: string | null): void => {
     if (group !== 'all') groupOf(inv, group);
     if (parent && parent !== 'all') groupOf(inv, parent).children.add(group);
@@ -51,10 +53,11 @@ export function readAnsibleYaml(text: string, file: string, secrets: VaultSecret
     if (v) setGroupVars(inv, group, plain(v), lineOf(v), (msg) => new InventoryError(msg));
     const hs = mapping(g.get('hosts', true), `hosts of group ${group}`, 'write each host as "name:" on its own line, with its variables under it (not "- name")');
     for (const item of hs?.items ?? []) {
-      const pattern = keyOf(item.key);
+      const { pattern, port } = splitPort(keyOf(item.key));
       const hv = mapping(item.value, `host ${shown(pattern)}`, 'give its variables as "name: value" lines under it, or nothing');
       const where = lineOf(item.key);
-      for (const name of expandRange(pattern, where)) addHost(inv, name, where, hv ? plain(hv) : {}, group === 'all' ? 'ungrouped' : group);
+      const vars = { ...(port ? { ansible_port: port } : {}), ...(hv ? plain(hv) : {}) };
+      for (const name of expandRange(pattern, where)) addHost(inv, name, where, vars, group === 'all' ? 'ungrouped' : group);
     }
     const ch = mapping(g.get('children', true), `children of group ${group}`, 'write each child group as "name:" on its own line');
     for (const item of ch?.items ?? []) walk(keyOf(item.key), item.value, group);

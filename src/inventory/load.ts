@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readFileSync, readSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { readInventoryJson } from './ansible-json.js';
 import { readAnsibleIni } from './ansible-ini.js';
@@ -46,14 +46,31 @@ function readSource(src: string, secrets: VaultSecret[]): { data: InventoryData[
   }
   const data: InventoryData[] = [];
   const lists: Target[] = [];
+  // Each folder once, however many links lead to it (a link to "." would walk forever).
+  const seen = new Set<string>();
   const walk = (p: string) => {
-    for (const f of readdirSync(p).sort()) {
-      if (f.startsWith('.') || IGNORED_EXTS.some((x) => f.endsWith(x))) continue;
+    let real: string;
+    let names: string[];
+    try {
+      real = realpathSync(p);
+      names = readdirSync(p).sort();
+    } catch (e) {
+      throw new InventoryError(`inventory folder ${p}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    if (seen.has(real)) return;
+    seen.add(real);
+    for (const f of names) {
+      // Not inventories: the vars folders, Ansible's vars plugins, hidden files, the ignored extensions.
+      if (f.startsWith('.') || ['group_vars', 'host_vars', 'vars_plugins'].includes(f) || IGNORED_EXTS.some((x) => f.endsWith(x))) continue;
       const full = path.join(p, f);
-      const s = statSync(full);
-      if (s.isDirectory()) {
-        if (f !== 'group_vars' && f !== 'host_vars') walk(full);
-      } else if (s.isFile()) one(full);
+      let s;
+      try {
+        s = statSync(full);
+      } catch {
+        continue; // a dangling link: nothing to read
+      }
+      if (s.isDirectory()) walk(full);
+      else if (s.isFile()) one(full);
     }
   };
   const one = (file: string) => {
@@ -79,11 +96,28 @@ function readFile(file: string, secrets: VaultSecret[]): InventoryData | Target[
   }
   if (isVaulted(text)) text = decryptVault(text, secrets, file);
   const significant = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  if (/\.json$/i.test(file) || significant[0]?.startsWith('{')) return readInventoryJson(text, file, undefined, secrets);
-  if (/\.ya?ml$/i.test(file) || /^[A-Za-z_][\w-]*:\s*$/.test(significant[0] ?? '')) return readAnsibleYaml(text, file, secrets);
-  // host_list.txt's "IP,'password'" lines and plain "user@host:port" lists are not INI.
-  const hostList = significant.some((l) => /^[^\s=\[]+\s*,/.test(l) || /^[^\s=\[]*@/.test(l) || /^[^\s=\[]+:\d+$/.test(l));
+  if (/\.json$/i.test(file) || significant[0]?.startsWith('{')) {
+    // JSON is YAML: a file in the YAML inventory's shape ({"all": {"hosts": {…}}}) is read as one; else as --list JSON.
+    return yamlShaped(text) ? readAnsibleYaml(text, file, secrets) : readInventoryJson(text, file, undefined, secrets);
+  }
+  if (/\.ya?ml$/i.test(file) || /^---(\s|$)/.test(significant[0] ?? '') || /^[A-Za-z_][\w.-]*:\s*(#.*)?$/.test(significant[0] ?? '')) return readAnsibleYaml(text, file, secrets);
+  // host_list.txt's "IP,'password'" lines and plain "user@host:port" lists are not INI (an INI file has sections).
+  const sections = significant.some((l) => l.startsWith('['));
+  const hostList = !sections && significant.some((l) => /^[^\s=\[]+\s*,/.test(l) || /^[^\s=\[]*@/.test(l) || /^[^\s=\[]+:\d+$/.test(l));
   return hostList ? parseHostList(text, file) : readAnsibleIni(text, file);
+}
+
+/** JSON in the YAML inventory's shape: some group whose hosts or children are a mapping, not a list. */
+function yamlShaped(text: string): boolean {
+  try {
+    const o = JSON.parse(text) as Record<string, unknown>;
+    return !!o && typeof o === 'object' && !('_meta' in o) && Object.values(o).some((g) => {
+      const x = g as { hosts?: unknown; children?: unknown } | null;
+      return !!x && typeof x === 'object' && !Array.isArray(x) && [x.hosts, x.children].some((v) => !!v && typeof v === 'object' && !Array.isArray(v));
+    });
+  } catch {
+    return false;
+  }
 }
 
 /** An executable file that starts with "#!": a dynamic inventory (an executable INI copied from a share is not). */
@@ -107,7 +141,10 @@ function isScript(file: string): boolean {
 }
 
 /** A dynamic inventory: `script --list`, its JSON read as Ansible reads it; `--host NAME` per host when it gives no _meta. */
-function runScript(file: string): InventoryData {
+function runScript(given: string): InventoryData {
+  // Run by its path, never looked up in PATH; and, as it runs as this (root) user, only one nobody else may change.
+  const file = path.resolve(given);
+  checkRunnable(file, `dynamic inventory ${given}`);
   const run = (args: string[]) => {
     const r = spawnSync(file, args, { encoding: 'utf8', timeout: SCRIPT_TIMEOUT_MS, maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
     const what = `dynamic inventory ${file} ${args.join(' ')}`;
@@ -128,6 +165,17 @@ function runScript(file: string): InventoryData {
       throw new InventoryError(`dynamic inventory ${file} --host ${host}: not JSON`);
     }
   });
+}
+
+/**
+ * A script the tool runs as the operator (often root): owned by them or root, and writable by nobody else — or
+ * whoever could write it would run their code as root.
+ */
+export function checkRunnable(file: string, what: string): void {
+  const st = statSync(file);
+  const uid = process.getuid?.() ?? 0;
+  if (st.uid !== uid && st.uid !== 0) throw new InventoryError(`${what}: owned by uid ${st.uid}, not by you or root; it would run with your rights: chown it, or do not run it`);
+  if ((st.mode & 0o022) !== 0) throw new InventoryError(`${what}: mode ${(st.mode & 0o777).toString(8)} lets others change it, and it runs with your rights; chmod go-w ${file}`);
 }
 
 export interface TargetOptions extends InventoryOptions {

@@ -62,3 +62,14 @@ export function setGroupVars(inv: InventoryData, group: string, vars: Vars, wher
     } else g.vars[k] = v;
   }
 }
+
+/**
+ * A host pattern with a port, as Ansible's parse_address reads it: `web1:2222` and `[2001:db8::1]:2222` give the
+ * name and `ansible_port`; a bare IPv6 address has no port.
+ */
+export function splitPort(pattern: string): { pattern: string; port?: string } {
+  const v6 = /^\[([^\]]+)\]:(\d{1,5})$/.exec(pattern);
+  if (v6) return { pattern: v6[1]!, port: v6[2]! };
+  const m = /^([^:]+):(\d{1,5})$/.exec(pattern);
+  return m ? { pattern: m[1]!, port: m[2]! } : { pattern };
+}

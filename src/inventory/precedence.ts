@@ -67,8 +67,10 @@ export function targetsOf(sources: InventoryData[], o: PrecedenceOptions): Targe
     all.delete('all');
     return [...all].sort((a, b) => depth(a) - depth(b) || (groups.get(a)?.priority ?? 1) - (groups.get(b)?.priority ?? 1) || (a < b ? -1 : a > b ? 1 : 0));
   };
-  // The folders whose group_vars/ and host_vars/ apply: each source's own (a file's folder), once, in order.
-  const dirs = [...new Set(sources.map((s) => s.source).filter((s) => s !== '-H').map((s) => (o.varsFiles && o.varsFiles.isDir(s) ? s : path.dirname(s))))];
+  // The folders whose group_vars/ and host_vars/ apply: each source's own (a file's folder), in the order given —
+  // a folder named again applies again there, as Ansible walks its sources.
+  const perSource = sources.map((s) => s.source).filter((s, i, all) => all.indexOf(s) === i);
+  const dirs = perSource.map((s) => (o.varsFiles && o.varsFiles.isDir(s) ? s : path.dirname(s)));
   const files = o.varsFiles;
   const fromDirs = (kind: 'group_vars' | 'host_vars', name: string, where: string[]): Vars =>
     files ? Object.assign({}, ...where.map((d) => files.load(d, kind, name))) : {};
@@ -87,6 +89,9 @@ export function targetsOf(sources: InventoryData[], o: PrecedenceOptions): Targe
   });
 }
 
+/** YAML integers are read as BigInt (none rounded): in JSON, a number where it is exact, else its digits. */
+const bigints = (_k: string, v: unknown) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v);
+
 /**
  * Variables as the tool reads them: strings. Numbers and booleans as Ansible prints them, a mapping or a list
  * as JSON (the tool reads none of those: kept, unused); a null (YAML `~`, an empty value) is no value at all.
@@ -95,7 +100,7 @@ export function stringVars(v: Vars): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, x] of Object.entries(v)) {
     if (x === null || x === undefined) continue;
-    out[k] = typeof x === 'string' ? x : typeof x === 'number' || typeof x === 'bigint' ? String(x) : typeof x === 'boolean' ? (x ? 'True' : 'False') : JSON.stringify(x);
+    out[k] = typeof x === 'string' ? x : typeof x === 'number' || typeof x === 'bigint' ? String(x) : typeof x === 'boolean' ? (x ? 'True' : 'False') : JSON.stringify(x, bigints);
   }
   return out;
 }

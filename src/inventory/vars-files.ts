@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Vars } from './model.js';
 import { InventoryError } from './target.js';
@@ -31,16 +31,27 @@ export function varsFiles(secrets: VaultSecret[], playbookDir?: string): VarsFil
     }
   };
   const isDir = (p: string) => stat(p)?.isDirectory() ?? false;
-  const dirFiles = (d: string): string[] =>
-    readdirSync(d)
-      .sort()
+  // Each folder once on a walk, however many links lead to it (a link to "." would walk forever).
+  const dirFiles = (d: string, seen = new Set<string>()): string[] => {
+    let real: string;
+    let names: string[];
+    try {
+      real = realpathSync(d);
+      names = readdirSync(d).sort();
+    } catch (e) {
+      throw new InventoryError(`${d}: cannot read this vars folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    if (seen.has(real)) return [];
+    seen.add(real);
+    return names
       .filter((f) => !f.startsWith('.') && !f.endsWith('~'))
       .flatMap((f) => {
         const full = path.join(d, f);
         const ext = path.extname(f);
-        if (isDir(full) && !ext) return dirFiles(full);
+        if (isDir(full) && !ext) return dirFiles(full, seen);
         return stat(full)?.isFile() && (!ext || EXTS.includes(ext)) ? [full] : [];
       });
+  };
   const find = (base: string, name: string): string[] => {
     for (const ext of ['', ...EXTS]) {
       const p = base + ext;

@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { checkRunnable } from './load.js';
 import { InventoryError } from './target.js';
 import type { VaultSecret } from './vault.js';
 
@@ -19,7 +21,10 @@ export function vaultSecretFrom(label: string, source: string, flag: string): Va
   if (!st.isFile()) throw new InventoryError(`${at}: not a regular file`);
   let password: Buffer;
   if (executable(source)) {
-    const r = spawnSync(source, [], { timeout: 60_000, stdio: ['inherit', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+    // By its path, never looked up in PATH; and only a script nobody else may change (it runs with your rights).
+    const file = path.resolve(source);
+    checkRunnable(file, at);
+    const r = spawnSync(file, [], { timeout: 60_000, stdio: ['inherit', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
     if (r.error || r.status !== 0) throw new InventoryError(`${at}: the vault password script failed (${r.error ? ((r.error as NodeJS.ErrnoException).code ?? r.error.message) : `exit ${r.status ?? r.signal}`})`);
     password = stripLineEnds(r.stdout);
   } else {

@@ -74,12 +74,12 @@ describe('bad input is refused before any connection', () => {
 
   it('a YAML inventory whose hosts: is a number (it said "no targets")', async () => {
     const f = write('five.yml', 'all:\n  hosts: 5\n');
-    refused(await run(['audit', '-i', f]), /five\.yml:2: hosts of group all must be a mapping, not "5"/);
+    refused(await run(['audit', '-i', f]), /five\.yml:2: hosts of group all must be a mapping, not a single value/);
   });
 
   it('a YAML group that is a list, a child group that is a string', async () => {
     refused(await run(['audit', '-i', write('g.yml', 'web:\n  - a\n  - b\n')]), /g\.yml:2: group web must be a mapping, not a list/);
-    refused(await run(['audit', '-i', write('c.yml', 'all:\n  children:\n    web: yes\n')]), /c\.yml:3: group web must be a mapping, not "yes"/);
+    refused(await run(['audit', '-i', write('c.yml', 'all:\n  children:\n    web: yes\n')]), /c\.yml:3: group web must be a mapping, not a single value/);
   });
 
   it('a private key readable by group or others (OpenSSH refuses it; it was used silently)', async () => {
@@ -265,6 +265,23 @@ describe('inventories as Ansible users keep them: bad input refused before any c
     chmodSync(path.join(dir, 'wrong'), 0o644);
     refused(await run(['audit', '-i', dir, '--vault-password-file', path.join(dir, 'wrong')]), /--vault-password-file .*wrong: mode 644 lets other users read the vault password; chmod 600/);
   });
+  it('errors quote nothing of the file: a YAML host given INI-style variables, JSON with a bare password, an unresolved alias in a vault', async () => {
+    const y = write('ini-habit.yml', 'all:\n  hosts:\n    h1: ansible_host=10.0.9.1 ansible_password=Hunter2Secret\n');
+    const r1 = await run(['audit', '-i', y]);
+    refused(r1, /ini-habit\.yml:3: host "h1" must be a mapping, not a single value/);
+    expect(r1.stderr).not.toContain('Hunter2Secret');
+    const j = write('bare.json', '{"all": {"hosts": ["h1"]}, "_meta": {"hostvars": {"h1": {"ansible_password": Hunter2Secret}}}}');
+    const r2 = await run(['audit', '-i', j]);
+    refused(r2, /bare\.json: not the JSON of an inventory \(invalid JSON( at character \d+)?\)/);
+    expect(r2.stderr).not.toContain('Hunter2');
+    const dir = mkdtempSync(path.join(tmp, 'alias-'));
+    mkdirSync(path.join(dir, 'host_vars'));
+    writeFileSync(path.join(dir, 'hosts'), `h1 ansible_host=127.0.0.1 ansible_port=${port}\n`);
+    writeFileSync(path.join(dir, 'host_vars', 'h1.yml'), 'ansible_password: *Hunter2Secret\n');
+    const r3 = await run(['audit', '-i', dir]);
+    refused(r3, /host_vars\/h1\.yml(:\d+)?: not valid YAML/);
+    expect(r3.stderr).not.toContain('Hunter2');
+  });
   it('a vars file that is not YAML, or not a mapping: exit 2 naming it and its line', async () => {
     const dir = mkdtempSync(path.join(tmp, 'vars-'));
     mkdirSync(path.join(dir, 'host_vars'));
@@ -279,6 +296,9 @@ describe('inventories as Ansible users keep them: bad input refused before any c
     refused(await run(['audit', '-i', fails]), /dynamic inventory .*dyn-fail\.sh --list: exit 3: cannot reach the CMDB/);
     const junk = write('dyn-junk.sh', '#!/bin/sh\necho "hello"\n', 0o755);
     refused(await run(['audit', '-i', junk]), /dynamic inventory .*dyn-junk\.sh: not the JSON of an inventory/);
+    // It runs with the operator's rights (root): one that others may change is not run.
+    const open = write('dyn-open.sh', '#!/bin/sh\necho "{}"\n', 0o775);
+    refused(await run(['audit', '-i', open]), /dynamic inventory .*dyn-open\.sh: mode 775 lets others change it, and it runs with your rights; chmod go-w/);
     const dir = mkdtempSync(path.join(tmp, 'empty-inv-'));
     writeFileSync(path.join(dir, 'hosts.ini'), '[web]\nw1\n');
     refused(await run(['audit', '-i', dir]), /inventory folder .*: no inventory file in it \(as Ansible, a folder's \.ini, \.txt and \.cfg files are skipped/);

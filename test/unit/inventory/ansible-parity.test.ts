@@ -38,7 +38,9 @@ function ansibleDecrypt(sealed: string): string {
 }
 /** Ansible's answer: every host's merged variables and groups, from `ansible-inventory --list`. */
 function ansibleView(sources: string[], extra: string[] = []) {
-  const out = JSON.parse(ansible('ansible-inventory', [...sources.flatMap((s) => ['-i', s]), '--list', '--vault-password-file', path.join(tmp, 'vault-pass'), ...extra])) as Record<string, { hosts?: string[]; children?: string[] }> & { _meta: { hostvars: Record<string, Record<string, unknown>> } };
+  // Integers past 2^53 kept as their digits (JSON.parse would round them; Python prints them exactly).
+  const text = ansible('ansible-inventory', [...sources.flatMap((s) => ['-i', s]), '--list', '--vault-password-file', path.join(tmp, 'vault-pass'), ...extra]).replace(/(:\s*)(-?\d{16,})(?=\s*[,}\n])/g, '$1"$2"');
+  const out = JSON.parse(text) as Record<string, { hosts?: string[]; children?: string[] }> & { _meta: { hostvars: Record<string, Record<string, unknown>> } };
   const groupsOf = new Map<string, Set<string>>();
   const walk = (g: string, lineage: string[]) => {
     for (const h of out[g]?.hosts ?? []) for (const x of [...lineage, g]) (groupsOf.get(h) ?? groupsOf.set(h, new Set()).get(h)!).add(x);
@@ -181,6 +183,48 @@ describe('an inventory as Ansible loads it, judged by ansible-inventory', () => 
   it('a dynamic inventory script, with _meta and without it (then asked --host per host)', () => {
     expectSame(['dyn/meta.py']);
     expectSame(['dyn/nometa.sh']);
+  });
+
+  it('YAML as PyYAML reads it (anchors, aliases, merge keys, scalars that only look like numbers, duplicate keys), host:port, a YAML file without extension, JSON in the YAML shape', () => {
+    w('details/hosts', [
+      '---',
+      '# a YAML inventory with no extension, starting with ---',
+      'all:',
+      '  vars:',
+      '    common: &common {ansible_user: deploy, tier: anchored}',
+      '    user_alias: &u ops',
+      '  hosts:',
+      '    a1:2222:',
+      '      ansible_host: 10.5.0.1',
+      '      <<: *common',
+      '      login: *u',
+      '      sci: 123e4567',
+      '      lead: 09',
+      '      clock: 08:00',
+      '      clock2: 8:00',
+      '      exp: 1.5e+3',
+      '      noexp: 1e3',
+      '      big: 123456789012345678901',
+      '      yn: y',
+      '      dup: first',
+      '      dup: second',
+      '    "[2001:db8::5]:2200":',
+      '      tier: v6',
+      '',
+    ].join('\n'));
+    w('details/more.json', JSON.stringify({ all: { children: { jweb: { hosts: { j1: { ansible_host: '10.5.1.1', n: 1 } }, vars: { from: 'json' } } } } }));
+    w('details/legacy', '[old]\nlegacy1:2201 ansible_host=10.5.2.1\n');
+    expectSame(['details']);
+  });
+
+  it('a folder named twice among several sources applies again where it is named (a, b, a)', () => {
+    w('ra/h1', 'r1 ansible_host=10.6.0.1\n[g]\nr1\n');
+    w('ra/h3', '[g]\nr1\n');
+    w('ra/group_vars/g.yml', 'w: A\n');
+    w('rb/h2', '[g]\nr1\n');
+    w('rb/group_vars/g.yml', 'w: B\n');
+    const ours = expectSame(['ra/h1', 'rb/h2', 'ra/h3']);
+    expect(ours.get('r1')!.vars.w).toBe('A');
   });
 
   it('the JSON ansible-inventory --list writes, read directly, gives the same hosts and variables', () => {
