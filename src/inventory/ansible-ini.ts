@@ -1,3 +1,4 @@
+import { pythonLiteral, shlexSplit } from './ini-values.js';
 import { addHost, groupOf, newInventory, setGroupVars, splitPort, type InventoryData } from './model.js';
 import { targetsOf } from './precedence.js';
 import { InventoryError, expandRange, type Target } from './target.js';
@@ -28,7 +29,7 @@ export function readAnsibleIni(text: string, file: string): InventoryData {
       const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
       // The line is not echoed: it may hold a password.
       if (!m) throw new InventoryError(`${where}: expected key=value in [${section.group}:vars] (a value with spaces needs quotes)`);
-      setGroupVars(inv, section.group, { [m[1]!]: unquote(m[2]!) }, where, (msg) => new InventoryError(msg));
+      setGroupVars(inv, section.group, { [m[1]!]: pythonLiteral(m[2]!) }, where, (msg) => new InventoryError(msg));
       return;
     }
     if (section.kind === 'children') {
@@ -37,15 +38,21 @@ export function readAnsibleIni(text: string, file: string): InventoryData {
       children.set(section.group, c);
       return;
     }
-    const [first, ...rest] = splitWords(raw, where);
-    const { pattern, port } = splitPort(first!.text);
-    const vars: Record<string, string> = port ? { ansible_port: port } : {};
+    // Split as Ansible splits it (shlex), each value a Python literal where it is one; an unclosed quote is
+    // reported with its column (splitWords), never with the line.
+    const tokens = shlexSplit(raw) ?? splitWords(raw, where).map((w) => w.text);
+    if (tokens.length === 0) return;
+    const { pattern, port } = splitPort(tokens[0]!);
+    const vars: Record<string, unknown> = port ? { ansible_port: port } : {};
     let previous = '';
-    for (const w of rest) {
-      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(w.text);
+    for (const [n, word] of tokens.slice(1).entries()) {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(word);
       // Named by its column and the variable before it, never echoed: it is often the rest of a password.
-      if (!m) throw new InventoryError(`${where}:${w.column}: expected key=value${previous ? ` after ${previous}=` : ' after the host name'} (a value with spaces needs quotes)`);
-      vars[m[1]!] = unquote(m[2]!);
+      if (!m) {
+        const column = splitWords(raw, where)[n + 1]?.column ?? 1;
+        throw new InventoryError(`${where}:${column}: expected key=value${previous ? ` after ${previous}=` : ' after the host name'} (a value with spaces needs quotes)`);
+      }
+      vars[m[1]!] = pythonLiteral(m[2]!);
       previous = m[1]!;
     }
     for (const name of expandRange(pattern, where)) addHost(inv, name, where, vars, section.group);
@@ -59,10 +66,6 @@ export function readAnsibleIni(text: string, file: string): InventoryData {
   return inv;
 }
 
-function unquote(s: string): string {
-  const m = /^(["'])(.*)\1$/.exec(s.trim());
-  return m ? m[2]! : s.trim();
-}
 
 /** Splits on spaces outside quotes (ansible_ssh_common_args='-o ProxyJump=bastion'). */
 /** The words of a host line with the column (1-based) each starts at; quotes keep spaces in a word. */

@@ -217,6 +217,23 @@ describe('an inventory as Ansible loads it, judged by ansible-inventory', () => 
     expectSame(['details']);
   });
 
+  it('INI values as Ansible reads them: split as a shell would (quotes, escapes, # comments), then Python literals', () => {
+    w('inival/hosts', [
+      `i1 ansible_host=10.7.0.1 esc="P@ss\\\\w0rd" dq="a\\"b" sq='x y' cut=pa#ss`,
+      'i2 ansible_host=10.7.0.2 n=None t=True hex=0x10 under=1_000 plus=+5 exp=1e3 lead=09 quoted="\'007\'" neg=-3',
+      '[g:vars]',
+      'v = "v" # a comment after a literal',
+      'w = hello # not a literal: kept whole',
+      'x=  12  ',
+      '[g]',
+      'i1',
+      'i2',
+      '',
+    ].join('\n'));
+    const ours = expectSame(['inival/hosts']);
+    expect(ours.get('i1')!.vars).toMatchObject({ esc: 'P@ss\\w0rd', dq: 'a"b', sq: 'x y', cut: 'pa', v: 'v', w: 'hello # not a literal: kept whole' });
+  });
+
   it('a folder named twice among several sources applies again where it is named (a, b, a)', () => {
     w('ra/h1', 'r1 ansible_host=10.6.0.1\n[g]\nr1\n');
     w('ra/h3', '[g]\nr1\n');
