@@ -5,7 +5,7 @@ import { ExitCode, UsageError } from '../errors.js';
 import { platformOf } from '../platform/index.js';
 import { renderHuman } from '../report/human.js';
 import { accountFor, openResetJournal, resumeTargets, runReset } from '../reset/run.js';
-import { doneHosts, failedHosts, findRun, type RunRecord } from '../fleet/runs.js';
+import { failedHosts, findRun, type RunRecord } from '../fleet/runs.js';
 import type { Journal } from '../fleet/journal.js';
 import type { HostResult } from '../core/result.js';
 import { PasswordVault, parseRecipients } from '../reset/vault.js';
@@ -129,13 +129,12 @@ export function resetCommand(): Command {
       run.close();
       throw e;
     }
-    const done0 = resume ? doneHosts(resume) : new Set<string>();
-    run.progress.start(targets.filter((t) => !done0.has(t.name)).length, `reset-password${o.dryRun ? ' --dry-run' : ''}`);
     const doc = await runReset(targets, newPassword, {
       ...conn, concurrency: o.concurrency, account: o.account, dryRun: !!o.dryRun, ...rolloutOf(o, true),
       signal: run.signal, onHost: run.host, onWave: run.wave, onStep: run.step,
       generate: recipients ? { vault, recipients, onSecret: run.addSecret } : undefined,
       runId, journal, redact: run.redact, resume,
+      onStart: (n) => run.progress.start(n, `reset-password${o.dryRun ? ' --dry-run' : ''}`),
       offline: o.offline && given.cloud ? { api: given.cloud.api, servers: given.cloud.servers, restart: !!o.restart } : undefined,
     }).finally(run.close);
     const clean = run.end(doc);

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync, readFileSync, readSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { checkRunnable, listOnce } from './folders.js';
 import path from 'node:path';
 import { readInventoryJson } from './ansible-json.js';
 import { readAnsibleIni } from './ansible-ini.js';
@@ -49,17 +50,7 @@ function readSource(src: string, secrets: VaultSecret[]): { data: InventoryData[
   // Each folder once, however many links lead to it (a link to "." would walk forever).
   const seen = new Set<string>();
   const walk = (p: string) => {
-    let real: string;
-    let names: string[];
-    try {
-      real = realpathSync(p);
-      names = readdirSync(p).sort();
-    } catch (e) {
-      throw new InventoryError(`inventory folder ${p}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-    if (seen.has(real)) return;
-    seen.add(real);
-    for (const f of names) {
+    for (const f of listOnce(p, seen, `inventory folder ${p}`)) {
       // Not inventories: the vars folders, Ansible's vars plugins, hidden files, the ignored extensions.
       if (f.startsWith('.') || ['group_vars', 'host_vars', 'vars_plugins'].includes(f) || IGNORED_EXTS.some((x) => f.endsWith(x))) continue;
       const full = path.join(p, f);
@@ -165,17 +156,6 @@ function runScript(given: string): InventoryData {
       throw new InventoryError(`dynamic inventory ${file} --host ${host}: not JSON`);
     }
   });
-}
-
-/**
- * A script the tool runs as the operator (often root): owned by them or root, and writable by nobody else — or
- * whoever could write it would run their code as root.
- */
-export function checkRunnable(file: string, what: string): void {
-  const st = statSync(file);
-  const uid = process.getuid?.() ?? 0;
-  if (st.uid !== uid && st.uid !== 0) throw new InventoryError(`${what}: owned by uid ${st.uid}, not by you or root; it would run with your rights: chown it, or do not run it`);
-  if ((st.mode & 0o022) !== 0) throw new InventoryError(`${what}: mode ${(st.mode & 0o777).toString(8)} lets others change it, and it runs with your rights; chmod go-w ${file}`);
 }
 
 export interface TargetOptions extends InventoryOptions {

@@ -1,4 +1,5 @@
-import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { listOnce } from './folders.js';
 import path from 'node:path';
 import type { Vars } from './model.js';
 import { InventoryError } from './target.js';
@@ -32,18 +33,8 @@ export function varsFiles(secrets: VaultSecret[], playbookDir?: string): VarsFil
   };
   const isDir = (p: string) => stat(p)?.isDirectory() ?? false;
   // Each folder once on a walk, however many links lead to it (a link to "." would walk forever).
-  const dirFiles = (d: string, seen = new Set<string>()): string[] => {
-    let real: string;
-    let names: string[];
-    try {
-      real = realpathSync(d);
-      names = readdirSync(d).sort();
-    } catch (e) {
-      throw new InventoryError(`${d}: cannot read this vars folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-    if (seen.has(real)) return [];
-    seen.add(real);
-    return names
+  const dirFiles = (d: string, seen = new Set<string>()): string[] =>
+    listOnce(d, seen, `vars folder ${d}`)
       .filter((f) => !f.startsWith('.') && !f.endsWith('~'))
       .flatMap((f) => {
         const full = path.join(d, f);
@@ -51,7 +42,6 @@ export function varsFiles(secrets: VaultSecret[], playbookDir?: string): VarsFil
         if (isDir(full) && !ext) return dirFiles(full, seen);
         return stat(full)?.isFile() && (!ext || EXTS.includes(ext)) ? [full] : [];
       });
-  };
   const find = (base: string, name: string): string[] => {
     for (const ext of ['', ...EXTS]) {
       const p = base + ext;

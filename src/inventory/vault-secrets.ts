@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { checkRunnable } from './load.js';
+import { checkRunnable } from './folders.js';
 import { InventoryError } from './target.js';
 import type { VaultSecret } from './vault.js';
 

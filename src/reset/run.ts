@@ -42,6 +42,8 @@ export interface ResetRunOptions extends ConnectOptions, HostJobOptions {
   redact?: ((line: string) => string) | undefined;
   /** --resume: the interrupted run; its finished hosts are not touched again. */
   resume?: RunRecord | undefined;
+  /** Told how many hosts this run works on (a resumed run: those not done yet), before the first starts. */
+  onStart?: ((hosts: number) => void) | undefined;
   /** --offline: through the ECS batch reset API; no host is contacted. */
   offline?: OfflineRoute | undefined;
 }
@@ -89,6 +91,7 @@ export async function runReset(targetsIn: Target[], newPassword: string | null, 
   const journal = o.dryRun ? null : (o.journal ?? openResetJournal(o));
   const done = prior ? doneHosts(prior) : new Set<string>();
   const pending = targets.filter((t) => !done.has(t.name));
+  o.onStart?.(pending.length);
   const vaultFile = o.generate?.vault ? path.resolve(o.generate.vault.file) : null;
   const vaults = [...(prior?.vaults ?? []), ...(vaultFile ? [vaultFile] : [])];
   try {
