@@ -3,7 +3,8 @@ export interface AgentState {
   installed: boolean;
   updateAgent: boolean;
   version: string | null;
-  running: boolean;
+  /** null: the host could not say (a finding gives the error), never a guess. */
+  running: boolean | null;
   mode: string | null;
   port: number | null;
   log4j: string | null;

@@ -8,7 +8,7 @@ function after(h: ChangeHostResult): string {
   const a = h.agent;
   if (!a) return '-';
   if (!a.installed) return a.updateAgent ? 'update agent only' : 'no agent';
-  return [a.version ? `v${a.version}` : 'version ?', a.running ? 'running' : 'NOT running', a.mode ?? '', a.port ? `port ${a.port}` : '', a.log4j ? `log4j ${a.log4j}` : '']
+  return [a.version ? `v${a.version}` : 'version ?', a.running ? 'running' : a.running === null ? 'running ?' : 'NOT running', a.mode ?? '', a.port ? `port ${a.port}` : '', a.log4j ? `log4j ${a.log4j}` : '']
     .filter(Boolean)
     .join(', ');
 }

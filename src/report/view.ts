@@ -119,7 +119,7 @@ export function agentText(h: HostResult): string {
   const a = h.agent;
   if (!a) return '';
   if (!a.installed) return a.updateAgent ? 'update agent only' : 'not installed';
-  const parts = [a.running ? 'running' : 'STOPPED', a.mode ?? '?'];
+  const parts = [a.running ? 'running' : a.running === null ? 'running ?' : 'STOPPED', a.mode ?? '?'];
   if (a.port) parts.push(`port ${a.port}`);
   if (a.version) parts.push(`v${a.version}`);
   if (a.log4j) parts.push(`log4j ${a.log4j}`);

@@ -91,6 +91,57 @@ export interface SimulatedWindowsHostOptions {
    * ("not part of the Windows Platform FIPS validated cryptographic algorithms"); the CSP classes work.
    */
   fips?: boolean;
+  /**
+   * Facts that throw on this host, by agent and part (`main.hash`: the jar is held open by antivirus; `main.service`:
+   * the WMI query fails), with the exception's message. What else the throw costs follows from the script the host
+   * receives, as PowerShell would run it: the rest of the enclosing `Section { }` (one try/catch) is skipped.
+   */
+  factFaults?: Partial<Record<`${'main' | 'update'}.${FactPart}`, string>>;
+}
+
+/** The parts of one agent's facts, each found in the facts script by a statement only it has. */
+export type FactPart = 'files' | 'hash' | 'acl' | 'service' | 'process';
+const FACT_PART_MARKERS: Record<FactPart, string> = {
+  files: 'resetPwdAgentVersion',
+  hash: '(Sha256 $jar)',
+  acl: '(Writers $dir)',
+  service: 'Cim Win32_Service',
+  process: '(AgentSockets ',
+};
+
+/** Where the `{` at `open` closes, skipping PowerShell strings ('…' with '' inside, "…" with backtick escapes) and # comments. */
+function closingBrace(script: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < script.length; i++) {
+    const c = script[i];
+    if (c === "'") { for (i++; i < script.length; i++) if (script[i] === "'") { if (script[i + 1] === "'") i++; else break; } }
+    else if (c === '"') { for (i++; i < script.length && script[i] !== '"'; i++) if (script[i] === '`') i++; }
+    else if (c === '#') { while (i < script.length && script[i] !== '\n') i++; }
+    else if (c === '{') depth++;
+    else if (c === '}' && --depth === 0) return i;
+  }
+  return script.length;
+}
+
+/**
+ * The name of the innermost `Section NAME { … }` of a facts script whose body holds `marker`, with the
+ * script's variables put in: the try/catch a throw there lands in. Only the name's forms the script uses
+ * (a bare word, or quoted strings and variables joined with +) are understood.
+ */
+export function enclosingSection(script: string, marker: string, vars: Record<string, string>): string {
+  const at = script.indexOf(marker);
+  if (at < 0) throw new Error(`the facts script has no ${marker}`);
+  let best: { open: number; name: string } | null = null;
+  for (const m of script.matchAll(/^[ \t]*Section[ \t]+(.+?)[ \t]*\{[ \t]*$/gm)) {
+    const open = m.index! + m[0].lastIndexOf('{');
+    if (open < at && at < closingBrace(script, open) && (!best || open > best.open)) {
+      const name = m[1]!.replace(/^\((.*)\)$/, '$1').split('+').map((t) => t.trim()).map((t) =>
+        /^'.*'$/.test(t) ? t.slice(1, -1) : t.startsWith('$') ? (vars[t.slice(1)] ?? '') : t).join('');
+      best = { open, name };
+    }
+  }
+  if (!best) throw new Error(`${marker} is in no Section of the facts script`);
+  return best.name;
 }
 
 /** What .NET says when a non-FIPS algorithm is created under the FIPS policy. */
@@ -231,6 +282,7 @@ export class SimulatedWindowsHost {
   serverId: string | null;
   tools: { getFileHash: boolean; expandArchive: boolean; zipFile: boolean };
   readonly fips: boolean;
+  factFaults: NonNullable<SimulatedWindowsHostOptions['factFaults']>;
   knobs: SimKnobs;
   mirror: Record<string, Buffer>;
   /** Files by lower-cased path: the path as written, the bytes, and when they were last written (ms). */
@@ -284,6 +336,7 @@ export class SimulatedWindowsHost {
     this.passwordPolicyRefusal = o.passwordPolicyRefusal ?? null;
     this.tools = { getFileHash: true, expandArchive: true, zipFile: true, ...o.tools };
     this.fips = o.fips ?? false;
+    this.factFaults = o.factFaults ?? {};
     this.mirror = o.mirror ?? {};
     this.knobs = { setupServiceNeverRuns: false, lockedFolder: null, uninstallHangs: false, dropConnectionAt: null, linesPerPoll: 3, killTransactionAt: null, ...o.knobs };
     this.mkdir('C:\\Windows\\System32');
@@ -457,7 +510,7 @@ export class SimulatedWindowsHost {
     try {
       switch (r.kind) {
         case 'facts':
-          this.facts(emit);
+          this.facts(emit, script);
           break;
         case 'prepare':
           code = this.prepare(emit);
@@ -509,7 +562,7 @@ export class SimulatedWindowsHost {
     emit('hash', this.accounts.get(name) === pw ? 'match' : 'mismatch');
   }
 
-  private facts(emit: (k: string, v: string | number) => void): void {
+  private facts(emit: (k: string, v: string | number) => void, script: string): void {
     emit('hostname', 'WIN-SIM01');
     emit('user', 'WIN-SIM01\\Administrator');
     emit('admin', this.admin ? 'yes' : 'no');
@@ -547,31 +600,53 @@ export class SimulatedWindowsHost {
     emit('cim', 'yes');
     for (const [k, a] of [['main', MAIN_AGENT], ['update', UPDATE_AGENT]] as const) {
       const d = a.dir;
-      if (this.isDir(d)) {
-        emit(`${k}.dir`, 'present');
-        const props = this.readText(`${d}\\conf\\resource.properties`);
-        const v = props && /^\s*resetPwdAgentVersion\s*=\s*(\S+)/m.exec(props)?.[1];
-        if (v) emit(`${k}.version`, v);
-        const conf = this.readText(`${d}\\conf\\wrapper.conf`);
-        if (conf !== null) emit(`${k}.conf`, 'present');
-        const b = conf && /^\s*wrapper\.backend\.type\s*=\s*(\S+)/m.exec(conf)?.[1];
-        if (b) emit(`${k}.backend`, b);
-        for (const f of this.filesUnder(`${d}\\lib`)) if (/^log4j-core-.*\.jar$/i.test(leaf(f)) && f.split('\\').length === d.split('\\').length + 2) emit(`${k}.log4j_core`, leaf(f));
-        const jar = this.readFile(`${d}\\lib\\resetpwdagent.jar`);
-        if (jar) emit(`${k}.jar_sha256`, sha256(jar));
-        emit(`${k}.acl_writers`, (this.acl.get(norm(d)) ?? []).join(','));
-      } else emit(`${k}.dir`, 'absent');
       const s = this.service(a.name);
-      if (s) {
-        emit(`${k}.status`, s.state);
-        emit(`${k}.service_state`, s.state);
-        emit(`${k}.start_mode`, s.startMode);
-        emit(`${k}.service_pid`, s.wrapperPid);
-        emit(`${k}.service_path`, `"${s.dir}\\bin\\wrapper.exe" -s "${s.dir}\\conf\\wrapper.conf"`);
-        if (s.wrapperPid && s.jvmPid) emit(`${k}.jvm_pid`, s.jvmPid);
-        // The socket backend as the real wrapper runs it (AUTO, the default): the wrapper listens, the JVM connects back.
-        const backend = (/^\s*wrapper\.backend\.type\s*=\s*(\S+)/m.exec(this.readText(`${s.dir}\\conf\\wrapper.conf`) ?? '')?.[1] ?? 'AUTO').toUpperCase();
-        emit(`${k}.sockets`, s.wrapperPid && s.jvmPid && backend === 'AUTO' ? `${s.wrapperPid}:32000:LISTEN,${s.wrapperPid}:32000:CONNECTED,${s.jvmPid}:31000:CONNECTED` : '');
+      const parts: Array<[FactPart, () => void]> = [
+        ['files', () => {
+          if (!this.isDir(d)) return emit(`${k}.dir`, 'absent');
+          emit(`${k}.dir`, 'present');
+          const props = this.readText(`${d}\\conf\\resource.properties`);
+          const v = props && /^\s*resetPwdAgentVersion\s*=\s*(\S+)/m.exec(props)?.[1];
+          if (v) emit(`${k}.version`, v);
+          const conf = this.readText(`${d}\\conf\\wrapper.conf`);
+          if (conf !== null) emit(`${k}.conf`, 'present');
+          const b = conf && /^\s*wrapper\.backend\.type\s*=\s*(\S+)/m.exec(conf)?.[1];
+          if (b) emit(`${k}.backend`, b);
+          for (const f of this.filesUnder(`${d}\\lib`)) if (/^log4j-core-.*\.jar$/i.test(leaf(f)) && f.split('\\').length === d.split('\\').length + 2) emit(`${k}.log4j_core`, leaf(f));
+        }],
+        ['hash', () => {
+          const jar = this.isDir(d) ? this.readFile(`${d}\\lib\\resetpwdagent.jar`) : null;
+          if (jar) emit(`${k}.jar_sha256`, sha256(jar));
+        }],
+        ['acl', () => { if (this.isDir(d)) emit(`${k}.acl_writers`, (this.acl.get(norm(d)) ?? []).join(',')); }],
+        ['service', () => {
+          if (!s) return;
+          emit(`${k}.status`, s.state);
+          emit(`${k}.service_state`, s.state);
+          emit(`${k}.start_mode`, s.startMode);
+          emit(`${k}.service_pid`, s.wrapperPid);
+          emit(`${k}.service_path`, `"${s.dir}\\bin\\wrapper.exe" -s "${s.dir}\\conf\\wrapper.conf"`);
+        }],
+        ['process', () => {
+          if (!s?.wrapperPid) return;
+          if (s.jvmPid) emit(`${k}.jvm_pid`, s.jvmPid);
+          // The socket backend as the real wrapper runs it (AUTO, the default): the wrapper listens, the JVM connects back.
+          const backend = (/^\s*wrapper\.backend\.type\s*=\s*(\S+)/m.exec(this.readText(`${s.dir}\\conf\\wrapper.conf`) ?? '')?.[1] ?? 'AUTO').toUpperCase();
+          emit(`${k}.sockets`, s.jvmPid && backend === 'AUTO' ? `${s.wrapperPid}:32000:LISTEN,${s.wrapperPid}:32000:CONNECTED,${s.jvmPid}:31000:CONNECTED` : '');
+        }],
+      ];
+      // A throw skips what is left of its section, as the script's Section (one try/catch) does.
+      let skipping: string | null = null;
+      for (const [part, body] of parts) {
+        const fault = this.factFaults[`${k}.${part}`];
+        const section = fault !== undefined || skipping !== null ? enclosingSection(script, FACT_PART_MARKERS[part], { k, name: k }) : null;
+        if (skipping !== null && section === skipping) continue;
+        if (fault !== undefined) {
+          emit(`error.${section}`, fault);
+          skipping = section;
+          continue;
+        }
+        body();
       }
     }
     const state = this.readText(`${STATE_DIR}\\state`);

@@ -147,12 +147,17 @@ Section tools {
   Emit zipfile (YesNo $zip)
   Emit cim (YesNo (Get-Command Get-CimInstance -ErrorAction SilentlyContinue))
 }
+# One agent's facts in five sections, each its own try/catch: a jar held open by antivirus or a failing WMI query
+# costs that fact only (error.agent.<k>.<part>), never the service's state beside it. $seen carries what a later
+# section needs across the sections' scopes.
 foreach ($agent in @(@('main', '${MAIN_AGENT.dir}', '${MAIN_AGENT.name}'), @('update', '${UPDATE_AGENT.dir}', '${UPDATE_AGENT.name}'))) {
   $k = $agent[0]
   $dir = $agent[1]
   $svcName = $agent[2]
-  Section ('agent.' + $k) {
+  $seen = @{}
+  Section ('agent.' + $k + '.files') {
     if (Test-Path -LiteralPath $dir -PathType Container) {
+      $seen.dir = $true
       Emit ($k + '.dir') present
       $props = Join-Path $dir 'conf\\resource.properties'
       if (Test-Path -LiteralPath $props) {
@@ -166,13 +171,21 @@ foreach ($agent in @(@('main', '${MAIN_AGENT.dir}', '${MAIN_AGENT.name}'), @('up
       $lib = Join-Path $dir 'lib'
       if (Test-Path -LiteralPath $lib) {
         foreach ($j in @(Get-ChildItem -LiteralPath $lib -Force | Where-Object { $_.Name -like 'log4j-core-*.jar' })) { Emit ($k + '.log4j_core') $j.Name }
-        $jar = Join-Path $lib 'resetpwdagent.jar'
-        if (Test-Path -LiteralPath $jar) { Emit ($k + '.jar_sha256') (Sha256 $jar) }
       }
-      Emit ($k + '.acl_writers') (Writers $dir)
     } else {
       Emit ($k + '.dir') absent
     }
+  }
+  if ($seen.dir) {
+    Section ('agent.' + $k + '.hash') {
+      $jar = Join-Path $dir 'lib\\resetpwdagent.jar'
+      if (Test-Path -LiteralPath $jar) { Emit ($k + '.jar_sha256') (Sha256 $jar) }
+    }
+    Section ('agent.' + $k + '.acl') {
+      Emit ($k + '.acl_writers') (Writers $dir)
+    }
+  }
+  Section ('agent.' + $k + '.service') {
     $gs = Get-Service -Name $svcName -ErrorAction SilentlyContinue
     if ($gs) { Emit ($k + '.status') $gs.Status }
     $ws = Cim Win32_Service ("Name='" + $svcName + "'") | Select-Object -First 1
@@ -181,11 +194,14 @@ foreach ($agent in @(@('main', '${MAIN_AGENT.dir}', '${MAIN_AGENT.name}'), @('up
       Emit ($k + '.start_mode') $ws.StartMode
       Emit ($k + '.service_pid') $ws.ProcessId
       Emit ($k + '.service_path') $ws.PathName
-      if ($ws.ProcessId) {
-        $jvm = @(Cim Win32_Process ('ParentProcessId=' + $ws.ProcessId) | Where-Object { $_.Name -match '^javaw?[.]exe$' })
-        if ($jvm.Count -gt 0) { Emit ($k + '.jvm_pid') $jvm[0].ProcessId }
-        Emit ($k + '.sockets') (AgentSockets (@([int]$ws.ProcessId) + @($jvm | ForEach-Object { [int]$_.ProcessId })))
-      }
+      $seen.pid = $ws.ProcessId
+    }
+  }
+  if ($seen.pid) {
+    Section ('agent.' + $k + '.process') {
+      $jvm = @(Cim Win32_Process ('ParentProcessId=' + $seen.pid) | Where-Object { $_.Name -match '^javaw?[.]exe$' })
+      if ($jvm.Count -gt 0) { Emit ($k + '.jvm_pid') $jvm[0].ProcessId }
+      Emit ($k + '.sockets') (AgentSockets (@([int]$seen.pid) + @($jvm | ForEach-Object { [int]$_.ProcessId })))
     }
   }
 }

@@ -38,8 +38,15 @@ export interface WindowsAgentFacts {
   jvmPid: number | null;
   /** TCP sockets of the service's wrapper and its JVM on 31000-32999 (the socket backend). */
   sockets: { pid: number; port: number; state: 'LISTEN' | 'CONNECTED' }[];
-  running: boolean;
+  /** The service runs (its wrapper has a pid); null when the service could not be read. */
+  running: boolean | null;
+  /** Parts of this agent's facts the host could not read, with the error: each fails on its own. */
+  unread: Partial<Record<AgentFactPart, string>>;
 }
+
+/** The facts script reads each agent in these parts, each in its own try/catch (error.agent.<k>.<part>). */
+export type AgentFactPart = 'files' | 'hash' | 'acl' | 'service' | 'process';
+const AGENT_FACT_PARTS: readonly AgentFactPart[] = ['files', 'hash', 'acl', 'service', 'process'];
 
 export interface WindowsFacts {
   complete: boolean;
@@ -79,7 +86,9 @@ function kvLines(lines: string[] | undefined): Record<string, string> {
   return r;
 }
 
-function agent(get: (k: string) => string | undefined, k: string): WindowsAgentFacts {
+function agent(get: (k: string) => string | undefined, k: string, errors: Record<string, string>): WindowsAgentFacts {
+  const unread: WindowsAgentFacts['unread'] = {};
+  for (const part of AGENT_FACT_PARTS) if (errors[`agent.${k}.${part}`] !== undefined) unread[part] = errors[`agent.${k}.${part}`];
   const state = get(`${k}.service_state`) ?? null;
   const status = get(`${k}.status`) ?? null;
   const registered = state !== null || status !== null;
@@ -101,7 +110,8 @@ function agent(get: (k: string) => string | undefined, k: string): WindowsAgentF
       return s ? [{ pid: Number(s[1]), port: Number(s[2]), state: s[3] as 'LISTEN' | 'CONNECTED' }] : [];
     }),
     // The service manager's word: the wrapper runs. Its JVM is a separate fact (jvmPid).
-    running: svcRunning && (pid ?? 0) > 0,
+    running: unread.service !== undefined ? null : svcRunning && (pid ?? 0) > 0,
+    unread,
   };
 }
 
@@ -159,7 +169,7 @@ export function parseWindowsFacts(stdout: string): WindowsFacts {
       zipFile: get('zipfile') === 'yes',
       cim: get('cim') === 'yes',
     },
-    agents: { main: agent(get, 'main'), update: agent(get, 'update') },
+    agents: { main: agent(get, 'main', errors), update: agent(get, 'update', errors) },
     stateFile: kvLines(all('state')),
     txn: txnLines.length > 0 ? { fields: kvLines(txnLines), alive: get('txn_alive') === 'yes' } : null,
     errors,

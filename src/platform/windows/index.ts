@@ -26,7 +26,7 @@ export const windows: Platform<WindowsFacts> = {
   plan: planWindowsChange,
   describeLeft: (f) => {
     const a = windowsAgentState(f);
-    return `. Now on the host: ${a.installed ? `agent ${a.version ? `${a.version} ` : ''}installed, ${a.running ? 'running' : 'NOT running'}` : 'no agent installed'}`;
+    return `. Now on the host: ${a.installed ? `agent ${a.version ? `${a.version} ` : ''}installed, ${a.running ? 'running' : a.running === null ? 'whether it runs is unknown' : 'NOT running'}` : 'no agent installed'}`;
   },
   change: windowsChange,
 };

@@ -1,7 +1,7 @@
 import type { CheckResult } from '../../core/check.js';
 import type { PackageInfo } from '../../package/verify.js';
 import type { WindowsAgentFacts, WindowsFacts } from './facts.js';
-import { ASIDE_DIR, MAIN_AGENT, STATE_FILE, UPDATE_AGENT, windowsPackageDirs } from './paths.js';
+import { ASIDE_DIR, MAIN_AGENT, STATE_FILE, TXN_FILE, UPDATE_AGENT, windowsPackageDirs } from './paths.js';
 import { installedIsPackage, pendingOrBlocked, type ChangeCommand, type Plan, type PlanOptions } from '../../core/plan.js';
 
 /**
@@ -13,11 +13,34 @@ import { installedIsPackage, pendingOrBlocked, type ChangeCommand, type Plan, ty
 function describe(a: WindowsAgentFacts, name: string): string {
   if (!a.present) return `${name} absent`;
   const v = a.version ?? (a.log4jCore ? `with log4j ${a.log4jCore}` : 'of unknown version');
-  return `${name} ${v}, ${a.running ? 'running' : a.service ? (a.service.state ?? 'stopped').toLowerCase() : 'not registered'}`;
+  return `${name} ${v}, ${a.running ? 'running' : a.service ? (a.service.state ?? 'stopped').toLowerCase() : a.unread.service !== undefined ? 'service unreadable' : 'not registered'}`;
 }
 
 export const startsAutomatically = (a: WindowsAgentFacts): boolean => a.service?.startMode === 'Auto';
-const aclOk = (a: WindowsAgentFacts): boolean => !a.present || (a.aclWriters !== null && a.aclWriters.length === 0);
+// An ACL that could not be read is not "fixed" on the strength of a failed read: the audit names the error.
+const aclOk = (a: WindowsAgentFacts): boolean => !a.present || a.unread.acl !== undefined || (a.aclWriters !== null && a.aclWriters.length === 0);
+
+/**
+ * The facts a plan rests on that the host could not read: the agents' files and services, the state and change
+ * records, and the jar's hash where it alone would decide that the host already has the package. A plan made
+ * without them could bounce a good agent or miss a change that is running, so the host is refused with the errors.
+ */
+function unreadForPlan(f: WindowsFacts, pkg: PackageInfo | null): string[] {
+  const out: string[] = [];
+  for (const [a, spec] of [[f.agents.main, MAIN_AGENT], [f.agents.update, UPDATE_AGENT]] as const) {
+    const u = a.unread;
+    if (u.files !== undefined) out.push(`could not read ${spec.dir}: ${u.files}`);
+    if (u.service !== undefined) out.push(`could not read the ${spec.name} service: ${u.service}`);
+  }
+  if (f.errors.txn !== undefined) out.push(`could not read the change record ${TXN_FILE}: ${f.errors.txn}`);
+  if (f.errors.state !== undefined) out.push(`could not read the state record ${STATE_FILE}: ${f.errors.state}`);
+  const main = f.agents.main;
+  if (pkg && main.unread.hash !== undefined && !f.stateFile.package_sha256) {
+    const ifSame = installedIsPackage({ ...main, jarSha256: pkg.agentJarSha256 }, f.agents.update.present, undefined, STATE_FILE, pkg);
+    if (ifSame.same) out.push(`could not hash ${MAIN_AGENT.dir}\\lib\\resetpwdagent.jar (${main.unread.hash}), and without it and without a state record it cannot tell whether the host already has this package`);
+  }
+  return out;
+}
 
 /** Is this exact package what the host has? The state record first; without one, the installed files. */
 export function sameWindowsPackage(f: WindowsFacts, pkg: PackageInfo): { same: boolean; how: string } {
@@ -36,6 +59,8 @@ export function planWindowsChange(
 ): Plan {
   const main = f.agents.main;
   const upd = f.agents.update;
+  const unread = unreadForPlan(f, command === 'uninstall' ? null : pkg);
+  if (unread.length > 0) return { kind: 'refused', reason: `${unread.join('; ')}: nothing was changed; run again when the host can be read`, steps: [] };
   const first = pendingOrBlocked(command, f.txn, checks, REFUSE_UNINSTALL, o, `move the set-aside agents back from ${ASIDE_DIR}, register and start them`);
   if (first) return first;
   if (f.admin === false) return { kind: 'refused', reason: `${f.user ?? 'the login'} is not an administrator on the host`, steps: [] };

@@ -319,3 +319,59 @@ describe('a Windows host\'s change (the driver with the Windows platform)', () =
     expect(r.agent).toMatchObject({ installed: true, version: '1.0.5', running: true });
   });
 });
+
+describe('one fact that cannot be read costs that fact only (a jar held by antivirus, a WMI query that fails)', () => {
+  const BUSY = "Exception calling \"ReadAllBytes\" with \"1\" argument(s): \"The process cannot access the file 'C:\\CloudResetPwdAgent\\lib\\resetpwdagent.jar' because it is being used by another process.\"";
+  const WMI = 'Invalid class "Win32_Service"';
+  const audit = async (h: ReturnType<typeof setup>) => {
+    const s = await h.open();
+    const f = await windows.facts(s);
+    return { f, agent: windows.agent(f) };
+  };
+
+  it('an unreadable jar hash: the service is still read, it runs, and the finding names the hash\'s error, not "not registered"', async () => {
+    const h = setup({ install: OLD, factFaults: { 'main.hash': BUSY } });
+    const { agent } = await audit(h);
+    expect(agent).toMatchObject({ installed: true, running: true, mode: 'AUTO', port: 32000 });
+    expect(agent.findings.join('\n')).not.toMatch(/not registered/);
+    expect(agent.findings).toContain(`could not hash C:\\CloudResetPwdAgent\\lib\\resetpwdagent.jar: ${BUSY}`);
+    // The version alone says the host needs the package: the update goes on.
+    expect((await h.run()).outcome).toBe('updated');
+  });
+
+  it('an unreadable service: whether it runs is unknown (null), said with the error, and a change is refused untouched', async () => {
+    const h = setup({ install: OLD, factFaults: { 'main.service': WMI } });
+    const { agent } = await audit(h);
+    expect(agent.running).toBeNull();
+    expect(agent.findings.join('\n')).not.toMatch(/not registered/);
+    expect(agent.findings).toContain(`could not read the cloudResetPwdAgent service: ${WMI}`);
+    const before = snapshot(h.host);
+    const r = await h.run();
+    expect(r.outcome).toBe('refused');
+    expect(r.error ?? r.reason).toContain(`could not read the cloudResetPwdAgent service: ${WMI}`);
+    expect(h.kinds().filter((k) => k !== 'facts')).toEqual([]);
+    expect(snapshot(h.host)).toEqual(before);
+  });
+
+  it('the right package without a state record and an unreadable hash: it cannot tell, so it refuses rather than reinstall', async () => {
+    const h = setup({ install: OLD });
+    expect((await h.run()).outcome).toBe('updated');
+    h.host.files.delete('c:\\programdata\\resetpwd-fleet\\state');
+    h.host.factFaults = { 'main.hash': BUSY };
+    const n = h.host.received.length;
+    const r = await h.run();
+    expect(r.outcome).toBe('refused');
+    expect(r.error ?? r.reason).toContain('could not hash');
+    expect(h.kinds().slice(n)).toEqual(['facts']);
+  });
+
+  it('an unreadable ACL is reported as such, and no ACL "fix" is planned on a read that failed', async () => {
+    const h = setup({ install: OLD });
+    expect((await h.run()).outcome).toBe('updated');
+    h.host.factFaults = { 'main.acl': 'Attempted to perform an unauthorized operation.' };
+    const { agent } = await audit(h);
+    expect(agent.running).toBe(true);
+    expect(agent.findings).toContain('could not read the ACL of C:\\CloudResetPwdAgent: Attempted to perform an unauthorized operation.');
+    expect((await h.run()).outcome).toBe('unchanged');
+  });
+});
