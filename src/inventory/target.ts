@@ -146,6 +146,28 @@ export function shown(s: string): string {
 const LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?';
 const HOSTNAME = new RegExp(`^(?=.{1,253}\\.?$)${LABEL}(?:\\.${LABEL})*\\.?$`);
 
+/**
+ * The IPv4 address the system resolver makes of a numeric name, as inet_aton does: one to four parts, each
+ * decimal, 0x-hex or 0-octal (`0`, `0x0`, `0.0`, `00.0.0.0` are all 0.0.0.0; `1` is 0.0.0.1); null for a
+ * name that is not such a number.
+ */
+export function inetAton(host: string): number | null {
+  const parts = host.split('.');
+  if (parts.length > 4) return null;
+  const nums: number[] = [];
+  for (const p of parts) {
+    const m = /^(?:0x([0-9a-f]*)|(0[0-7]*)|([1-9][0-9]*))$/i.exec(p);
+    if (!m) return null;
+    const n = m[1] !== undefined ? (m[1] === '' ? 0 : parseInt(m[1], 16)) : m[2] !== undefined ? parseInt(m[2], 8) : Number(m[3]);
+    if (!Number.isFinite(n)) return null;
+    nums.push(n);
+  }
+  const last = nums.pop()!;
+  if (nums.some((n) => n > 255) || last >= 2 ** (8 * (4 - nums.length))) return null;
+  return nums.reduce((acc, n, i) => acc + n * 2 ** (8 * (3 - i)), 0) + last;
+}
+const dotted = (n: number): string => [24, 16, 8, 0].map((b) => Math.floor(n / 2 ** b) % 256).join('.');
+
 /** What we connect to must be a DNS name or an IP address — not a sentence, not "this machine". */
 function checkHost(name: string, host: string, where: string): void {
   if (name.length > 253 || /[\s\u0000-\u001f\u007f]/.test(name)) {
@@ -155,8 +177,14 @@ function checkHost(name: string, host: string, where: string): void {
   if (ip === 0 && !HOSTNAME.test(host)) {
     throw new InventoryError(`${where}: host ${shown(name)}: ${shown(host)} is not a host name or IP address; fix ansible_host or the host's name in the inventory`);
   }
-  if ((ip === 4 && host === '0.0.0.0') || (ip === 6 && /^[0:]+$/.test(host))) {
-    throw new InventoryError(`${where}: host ${shown(name)}: ${host} is no host's address (it means this machine); give the server's address`);
+  // A number the resolver reads as an address (`0`, `0x0`, `10.1`) is one only when written in full, and
+  // 0.0.0.0/8 is no host's address: connecting to it reaches this machine.
+  const aton = ip === 6 ? null : inetAton(host);
+  if ((aton !== null && aton < 2 ** 24) || (ip === 6 && /^[0:]+$/.test(host))) {
+    throw new InventoryError(`${where}: host ${shown(name)}: ${shown(host)} is no host's address (${aton !== null ? `${dotted(aton)}, ` : ''}it means this machine); give the server's address in ansible_host`);
+  }
+  if (aton !== null && ip !== 4) {
+    throw new InventoryError(`${where}: host ${shown(name)}: ${shown(host)} is a number the resolver reads as the address ${dotted(aton)}; write the address in full (or the server's name) in ansible_host`);
   }
 }
 

@@ -113,7 +113,21 @@ describe('bad input is refused before any connection', () => {
   it('a 2 MB host name, a host name with spaces, an address that is not one', async () => {
     refused(await run(['audit', '-i', write('big.ini', `${'a'.repeat(2_000_000)} ansible_port=${port}\n`)]), /big\.ini:1: host name "a{40}"… \(2000000 characters\) is not a host name \(at most 253 characters/);
     refused(await run(['audit', '-i', write('addr.ini', `web1 ansible_host="10.0.0.1; rm -rf /" ansible_port=${port}\n`)]), /addr\.ini:1: host "web1": "10\.0\.0\.1; rm -rf \/" is not a host name or IP address/);
-    refused(await run(['audit', '-i', write('zero.ini', `web1 ansible_host=0.0.0.0 ansible_port=${port}\n`)]), /zero\.ini:1: host "web1": 0\.0\.0\.0 is no host's address \(it means this machine\)/);
+    refused(await run(['audit', '-i', write('zero.ini', `web1 ansible_host=0.0.0.0 ansible_port=${port}\n`)]), /zero\.ini:1: host "web1": "0\.0\.0\.0" is no host's address \(0\.0\.0\.0, it means this machine\)/);
+  });
+
+  it('every way of writing 0.0.0.0 the resolver accepts (0, 0x0, 0.0, 00.0.0.0, 0.1.2.3), and a host named 0: this machine, refused', async () => {
+    for (const h of ['0', '0x0', '0.0', '00.0.0.0', '0x0.0.0.0', '0.1.2.3']) {
+      refused(await run(['audit', '-i', write('zeros.ini', `web1 ansible_host=${h} ansible_port=${port}\n`)]), /zeros\.ini:1: host "web1": ".+" is no host's address \(0\.\d+\.\d+\.\d+, it means this machine\); give the server's address in ansible_host/);
+    }
+    refused(await run(['audit', '-i', write('named0.ini', `0 ansible_port=${port}\n`)]), /named0\.ini:1: host "0": "0" is no host's address \(0\.0\.0\.0, it means this machine\)/);
+  });
+
+  it('a number the resolver reads as an address (1, 0x7f.1, 127.1) must be written in full', async () => {
+    refused(await run(['audit', '-i', write('short.ini', `web1 ansible_host=127.1 ansible_port=${port}\n`)]), /short\.ini:1: host "web1": "127\.1" is a number the resolver reads as the address 127\.0\.0\.1; write the address in full/);
+    refused(await run(['audit', '-i', write('short.ini', `web1 ansible_host=0x7f.1 ansible_port=${port}\n`)]), /reads as the address 127\.0\.0\.1/);
+    refused(await run(['audit', '-i', write('one.ini', `1 ansible_port=${port}\n`)]), /one\.ini:1: host "1": "1" is no host's address \(0\.0\.0\.1, it means this machine\)/);
+    refused(await run(['audit', '-i', write('ten.ini', `10.1 ansible_port=${port}\n`)]), /ten\.ini:1: host "10\.1": "10\.1" is a number the resolver reads as the address 10\.0\.0\.1/);
     refused(await run(['audit', '-i', write('big.yml', `all:\n  hosts:\n    ${'b'.repeat(300)}:\n`)]), /big\.yml:3: host name "b{40}"… \(300 characters\)/);
   });
 });
