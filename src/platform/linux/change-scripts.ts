@@ -13,7 +13,7 @@ const PRELUDE = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 /**
  * Leftovers of a change that never started — a stage (root's) or an upload folder (a sudo login's), tens of MB
  * after a cut upload or a killed controller — are removed by the next run on the host, but never one still in
- * use. Each records the SSH session that made it (its sshd process: pid and start time, which a reused pid
+ * use. Each records the SSH session that made it (its sshd or sshd-session process: pid and start time, which a reused pid
  * cannot fake); it is in use while that session lives — the upload, the checks and the launch all run in it —
  * or, for a stage, while the host's change record names it. One made by an older version of the tool, with
  * no such record, goes once nothing in it was written for 10 minutes.
@@ -25,7 +25,9 @@ ssh_session() {
     s=; { read -r s < "/proc/$p/stat"; } 2>/dev/null || return 1
     c=${"$"}{s#*\(}; c=${"$"}{c%\)*}
     set -- ${"$"}{s##*) }
-    case $c in sshd|dropbear) echo "$p:${"$"}{20}"; return 0 ;; esac
+    # The first such ancestor is the connection's own process: sshd before OpenSSH 9.8, sshd-session since
+    # (the listener, further up, is still sshd and never ends), dropbear's per-connection fork.
+    case $c in sshd|sshd-session|dropbear) echo "$p:${"$"}{20}"; return 0 ;; esac
     p=$2
   done
   return 1

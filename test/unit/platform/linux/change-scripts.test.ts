@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -60,6 +60,29 @@ describe('change scripts', () => {
       expect(existsSync(marker)).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('finds its SSH session under OpenSSH 9.8+ (the per-connection sshd-session) as under older sshd, so a dead session\'s upload folder goes', () => {
+    const t = mkdtempSync(path.join(os.tmpdir(), 'session-'));
+    try {
+      for (const name of ['sshd-session', 'sshd', 'dropbear']) {
+        // A stand-in for the session's process: a shell under that name, the parent of the one running the script.
+        const fake = path.join(t, name);
+        copyFileSync('/bin/dash', fake);
+        chmodSync(fake, 0o755);
+        const session = () => spawnSync(fake, ['-c', 'sh -c "$1"; echo "session=$$"', name, USER_UPLOAD_DIR_SCRIPT], { env: { ...process.env, TMPDIR: t }, encoding: 'utf8' });
+        const r = session();
+        const [dir, own] = r.stdout.trim().split('\n');
+        expect(r.status, r.stderr).toBe(0);
+        expect(readFileSync(path.join(dir!, '.session'), 'utf8')).toMatch(new RegExp(`^${own!.slice('session='.length)}:\\d+\n$`));
+        // That session has ended: the next session's script removes its folder at once, not 10 minutes later.
+        const next = session();
+        expect(existsSync(dir!)).toBe(false);
+        rmSync(next.stdout.trim().split('\n')[0]!, { recursive: true, force: true });
+      }
+    } finally {
+      rmSync(t, { recursive: true, force: true });
     }
   });
 
