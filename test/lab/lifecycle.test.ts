@@ -180,6 +180,17 @@ describe('update', { timeout: 180_000 }, () => {
     expect(r).toMatchObject({ mainDir: true, running: true, log4j: '2.12.1', registered: true, state: '', aside: '', stages: '' });
   });
 
+  it('an old agent whose wrapper listens outside 32000-32999 (wrapper.port=15000) is restored by the rollback and judged by running, not by its port', async () => {
+    onHost('other-port', "printf 'wrapper.port=15000\\nwrapper.jvm.port.min=15100\\nwrapper.jvm.port.max=15199\\n' >> /CloudrResetPwdAgent/conf/wrapper.conf");
+    const d = await change('update', ['other-port'], { packagePath: pkg(BROKEN) });
+    const h = outcome(d, 'other-port');
+    expect(h.outcome, h.error ?? '').toBe('rolled-back');
+    expect(h.error).toMatch(/previous agent was restored and runs/);
+    // The port actually used is reported: the wrapper's listener, read wherever wrapper.port put it.
+    expect(h.agent).toMatchObject({ running: true, mode: 'AUTO', port: 15000, log4j: '2.12.1' });
+    expect(onHost('other-port', 'cat /proc/net/tcp')).toMatch(/:3A98 0+:0000 0A/);
+  });
+
   it('updates an agent that was stopped, and starts the new one', async () => {
     const d = await change('update', ['stopped-old']);
     expect(outcome(d, 'stopped-old').outcome).toBe('updated');

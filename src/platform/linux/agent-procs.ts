@@ -134,8 +134,9 @@ stop_pids() {
     sleep 0.5 2>/dev/null || sleep 1
   done
 }
-# agent_sockets PID…: their TCP sockets on 31000-32999 (the two ranges of the socket backend), listening or
-# connected: "socket PID PORT LISTEN|CONNECTED" lines. One ls and one awk for all of them.
+# agent_sockets PID…: their listening TCP sockets (the wrapper's backend listener: 32000-32999 by default, but
+# wrapper.port may put it anywhere) and their connected ones on 31000-32999 (the two ranges of the socket
+# backend): "socket PID PORT LISTEN|CONNECTED" lines. One ls and one awk for all of them.
 agent_sockets() {
   [ $# -gt 0 ] || return 0
   as_d=; for as_p in "$@"; do as_d="$as_d /proc/$as_p/fd"; done
@@ -146,7 +147,8 @@ agent_sockets() {
     !t { if (match($0, /socket:\[[0-9]+\]/)) own[substr($0, RSTART + 8, RLENGTH - 9)] = pid; next }
     ($10 in own) && ($4 == "0A" || $4 == "01") {
       n = split($2, l, ":"); p = hex(l[n])
-      if (p >= 31000 && p <= 32999) print "socket", own[$10], p, ($4 == "0A" ? "LISTEN" : "CONNECTED")
+      if ($4 == "0A") print "socket", own[$10], p, "LISTEN"
+      else if (p >= 31000 && p <= 32999) print "socket", own[$10], p, "CONNECTED"
     }'
 }
 `;

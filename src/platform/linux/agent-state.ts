@@ -39,8 +39,9 @@ export function agentPort(a: AgentFacts): number | null {
   const tracked = trackedProcs(a);
   const pids = new Set(tracked.map((p) => p.pid));
   const own = a.sockets.filter((s) => pids.has(s.pid));
+  // The wrapper's listener wherever wrapper.port put it; a JVM's connected socket only in the backend's range.
   const listen = own.find((s) => s.pid === a.pid && s.state === 'LISTEN');
-  return (listen ?? own.find((s) => s.state === 'CONNECTED'))?.port ?? null;
+  return (listen ?? own.find((s) => s.state === 'CONNECTED' && s.port >= 31000 && s.port <= 32999))?.port ?? null;
 }
 
 /** wrapper.backend.type as the wrapper reads it: without the line, its default (AUTO). */

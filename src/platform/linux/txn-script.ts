@@ -109,16 +109,16 @@ check_once() {
   # No wrapper.backend.type line: the wrapper's default, the socket backend (AUTO).
   mode=$(sed -n 's/^[[:space:]]*wrapper\.backend\.type[[:space:]]*=[[:space:]]*//p' "$1/conf/wrapper.conf" 2>/dev/null | tr -d '\r' | tail -n 1 | tr a-z A-Z)
   if [ "$mode" != PIPE ]; then
-    # The socket backend: the wrapper listens (32000-32999) and its JVM connects from a port it binds
-    # (31000-31999). Either socket, listening or connected, is the agent's; the wrapper's listener is its port.
+    # The socket backend: the wrapper listens (32000-32999 unless wrapper.port says otherwise) and its JVM
+    # connects from a port it binds (31000-31999). The wrapper's listener is its port, else the JVM's. The port
+    # is reported, never required: a live wrapper, its status verb and its JVM already say the agent runs.
     socks=$(agent_sockets "$VPID" "$VJVM")
     VPORT=$(printf '%s\n' "$socks" | awk -v w="$VPID" '$2 == w && $4 == "LISTEN" { print $3; exit }')
-    [ -n "$VPORT" ] || VPORT=$(printf '%s\n' "$socks" | awk 'NF == 4 { print $3; exit }')
-    [ -n "$VPORT" ] || { WHY="AUTO mode, but neither its wrapper (pid $VPID) nor its JVM (pid $VJVM) has a socket on 31000-32999 (the wrapper listens on 32000-32999, the JVM connects from 31000-31999)"; return 1; }
+    [ -n "$VPORT" ] || VPORT=$(printf '%s\n' "$socks" | awk '$4 == "CONNECTED" { print $3; exit }')
   fi
   return 0
 }
-# Running means: a live wrapper, the status verb agreeing, a JVM under it, its port (AUTO) — and the same
+# Running means: a live wrapper, the status verb agreeing, a JVM under it (its port, AUTO, is read) — and the same
 # wrapper still so SETTLE seconds later (a JVM that dies at start looks fine for a moment).
 verify_running() {
   i=0
