@@ -39,7 +39,7 @@ export async function auditHostSeen(
     };
     return { result, serverId: p.serverId(facts) };
   } catch (e) {
-    return { result: { ...base, ...failureOf(e, t.name) }, serverId: null };
+    return { result: { ...base, ...failureOf(e, t.name, s !== undefined) }, serverId: null };
   } finally {
     await s?.close().catch(() => undefined);
   }

@@ -199,12 +199,15 @@ export async function driveChange(t: Target, ctx: ChangeContext, open: SessionOp
     }
     return end('failed', `${t.name}: the host kept reporting unfinished changes; look at ${s ? kitOf(s).txnFile : 'its change record'}`);
   } catch (e) {
-    const f = failureOf(e, t.name);
+    const f = failureOf(e, t.name, r.reachable);
     if (launched || m.touched()) {
       // The host-side change runs on by itself: say so rather than guess its end.
       return end('failed', `${f.error}; the change continues on the host by itself (it ends updated or rolled back): re-run to see and complete it`);
     }
     if (f.reachable) r.reachable = true;
+    // The reason in the shared vocabulary (host-key-unknown, auth-failed, …): --retries, the error budget and
+    // "By reason" decide by it, as for audit.
+    if (f.failure) r.failure = f.failure;
     return end(f.outcome, f.error);
   } finally {
     await s?.close().catch(() => undefined);

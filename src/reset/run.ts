@@ -160,7 +160,7 @@ export async function resetHost(t: Target, given: string | null, o: ResetRunOpti
     }
     return result;
   } catch (e) {
-    return { ...base, ...failureOf(e, t.name) };
+    return { ...base, ...failureOf(e, t.name, s !== undefined) };
   } finally {
     await s?.close().catch(() => undefined);
   }

@@ -50,6 +50,11 @@ function classify(err: Error & { level?: string; code?: string }, where: string,
   if (err.code && ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT'].includes(err.code)) {
     return new TransportError('unreachable', `${where}: ${err.code === 'ECONNREFUSED' ? 'connection refused' : err.code === 'ENOTFOUND' ? 'host name not found' : err.message}`);
   }
+  // The server closed the connection before its banner: sshd restarting, MaxStartups full, tcp wrappers. Not
+  // a protocol fault of the host: it did not take us in this time, and a later attempt may get through.
+  if (/Connection lost before handshake/i.test(err.message)) {
+    return new TransportError('unreachable', `${where}: the server closed the connection before the SSH handshake (sshd restarting, MaxStartups full, or tcp wrappers)`);
+  }
   return new TransportError('protocol', `${where}: ${err.message}`);
 }
 

@@ -158,7 +158,8 @@ describe('old servers (OpenSSH 5.3-7.4: ssh-rsa with SHA-1, SHA-1 key exchange, 
     const inv = path.join(tmp, 'no-legacy.ini');
     writeFileSync(inv, `${line}\n`);
     const h = JSON.parse(cli(['audit', '-i', inv, '--known-hosts', doc.knownHosts, '--json']).stdout).hosts[0];
-    expect(h.outcome).toBe('failed');
+    // Never logged in: unreachable (SPEC), with the reason in the shared vocabulary.
+    expect(h).toMatchObject({ outcome: 'unreachable', reachable: false, failure: 'protocol' });
     expect(h.error).toMatch(/no key exchange in common with the server \(it offers diffie-hellman-group14-sha1, diffie-hellman-group-exchange-sha1\); .*ansible_ssh_common_args='-o KexAlgorithms=\+diffie-hellman-group14-sha1'$/);
   });
 
@@ -231,12 +232,13 @@ describe('host keys and credentials', () => {
     const r = cli(['audit', '-i', inv, '--known-hosts', doc.knownHosts, '--json']);
     const d = Result.parse(JSON.parse(r.stdout));
     const by = (n: string) => d.hosts.find((h) => h.name === n)!;
-    expect(by('ubuntu-sudo')).toMatchObject({ outcome: 'failed', reachable: true });
+    // A refused login was never entered (SPEC): unreachable, its reason auth-failed (never retried).
+    expect(by('ubuntu-sudo')).toMatchObject({ outcome: 'unreachable', reachable: false, failure: 'auth-failed' });
     expect(by('ubuntu-sudo').error).toMatch(/authentication failed/);
     expect(by('gone')).toMatchObject({ outcome: 'unreachable', reachable: false });
     expect(by('gone').error).toMatch(/connection refused/);
     expect(by('c7-old').outcome).toBe('ok');
-    expect(d.summary).toMatchObject({ total: 3, ok: 1, failed: 1, unreachable: 1 });
+    expect(d.summary).toMatchObject({ total: 3, ok: 1, failed: 0, unreachable: 2 });
     expect(r.code).toBe(1);
     // The password never appears in what the tool prints.
     expect(r.stdout + r.stderr).not.toContain('wrong-password');

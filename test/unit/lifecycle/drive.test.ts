@@ -243,6 +243,26 @@ describe('driveChange', () => {
     expect(h.calls.at(-1)).toBe('close');
   });
 
+  it('a host key refused at the first connect: unreachable, never entered, its reason kept for --retries and the reports', async () => {
+    const h = setup({ plans: [install], open: () => { throw new TransportError('host-key-unknown', 'h1: host key unknown'); } });
+    const r = await h.run();
+    expect(r).toMatchObject({ outcome: 'unreachable', reachable: false, failure: 'host-key-unknown', error: 'h1: host key unknown' });
+  });
+
+  it('a reconnect the server closes before its banner (sshd restarting) is retried, and the change followed to its end', async () => {
+    const h = setup(
+      {
+        plans: [install],
+        polls: [[journal(['started', 'stopping'], '').trimEnd() + '\n', new TransportError('lost', 'h1: the connection was lost'), journal(FULL.slice(2), '1 done ok')]],
+        open: (n) => { if (n === 2) throw new TransportError('unreachable', 'h1: the server closed the connection before the SSH handshake'); },
+      },
+      { conn: { ...conn, stepTimeoutMs: 5000 }, stepTimeoutMs: 5000 },
+    );
+    const r = await h.run();
+    expect(r.outcome, r.error ?? '').toBe('updated');
+    expect(h.opened()).toBe(3);
+  });
+
   it('a login refused on reconnect (key changed meanwhile) is not retried', async () => {
     const h = setup(
       {
@@ -345,7 +365,8 @@ describe('driveChange', () => {
       },
     }).run();
     expect(r.error).toBe('h1: timed out after 1 s');
-    expect(r.outcome).toBe('unreachable');
+    // Logged in before it timed out: a failure on a reached host, not an `unreachable` --retries would redo.
+    expect(r).toMatchObject({ outcome: 'failed', reachable: true, failure: 'timeout' });
   });
 
   it('a host that keeps reporting unfinished changes is given up after four rounds, pointing at its record', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { KnownHosts } from '../../../src/transport/known-hosts.js';
@@ -54,6 +55,23 @@ describe('SSH transport, exec-only server', () => {
     expect(e).toBeInstanceOf(TransportError);
     expect((e as TransportError).reason).toBe('auth-failed');
     expect((e as Error).message).not.toContain('wrong-pw');
+  });
+});
+
+describe('SSH transport, a server that closes before its banner', () => {
+  it('is unreachable (sshd restarting, MaxStartups full): worth another attempt, not a protocol fault', async () => {
+    const srv = net.createServer((c) => c.destroy());
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const port = (srv.address() as net.AddressInfo).port;
+      const kh = new KnownHosts('/dev/null');
+      const e = await SshTransport.connect({ host: '127.0.0.1', port, user: 'root', password: 'x' }, { knownHosts: kh }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(TransportError);
+      expect((e as TransportError).reason).toBe('unreachable');
+      expect((e as Error).message).toMatch(/closed the connection before the SSH handshake/);
+    } finally {
+      await new Promise((r) => srv.close(r));
+    }
   });
 });
 
