@@ -27,6 +27,8 @@ interface Script {
   polls?: (string | Error)[][];
   stage?: () => string;
   launch?: string | null;
+  /** Runs as the launch reaches the host (e.g. the controller killed at that moment: it throws). */
+  onLaunch?: () => void;
   fix?: { ok: true } | { ok: false; error: string };
   open?: (n: number) => void;
 }
@@ -52,6 +54,7 @@ function setup(sc: Script, over: Partial<ChangeContext> = {}) {
       calls.push('launch');
       change++;
       poll = 0;
+      sc.onLaunch?.();
       return sc.launch ?? null;
     },
     // Like a real platform: the poll runs its script through the session (a poll without one crashes, as on a host).
@@ -275,6 +278,17 @@ describe('driveChange', () => {
     const r = await h.run();
     expect(h.opened()).toBe(2);
     expect(r.error).toMatch(/^h1: HOST KEY CHANGED; the change continues on the host by itself/);
+  });
+
+  it('the run journal names the change before it is launched: a controller killed while the host starts it leaves a change a resume follows', async () => {
+    const written: Array<Record<string, unknown>> = [];
+    let atLaunch: Array<Record<string, unknown>> = [];
+    const h = setup(
+      { plans: [install], onLaunch: () => { atLaunch = [...written]; throw new Error('controller killed'); } },
+      { journal: { write: (rec: Record<string, unknown>) => written.push(rec), append: () => undefined } as never },
+    );
+    await h.run();
+    expect(atLaunch.filter((x) => x.type === 'change')).toEqual([{ type: 'change', host: 'h1', txn: expect.any(String), outcome: 'updated' }]);
   });
 
   it('--resume: a change the interrupted run launched that ended by itself is this run\'s outcome, with no new attempt', async () => {
