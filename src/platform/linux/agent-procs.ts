@@ -45,7 +45,7 @@ $ap_ls
 EOF
 }
 agent_procs() {
-  ap_d=$1 ap_n=$2 ap_b=${"$"}{1##*/} ap_w=' ' ap_j='' ap_rec='' ap_links=''
+  ap_d=$1 ap_n=$2 ap_b=${"$"}{1##*/} ap_w=' ' ap_all_w=' ' ap_cand=' ' ap_j='' ap_rec='' ap_links=''
   # Every command line on the host in one grep and one tr (each line prefixed with its own /proc file by
   # grep, so no argument can pass for another process); the processes that mention a wrapper are candidates
   # (a second grep, so the shell reads a handful of lines, not the whole process table).
@@ -59,13 +59,13 @@ agent_procs() {
     [ "$2" = "$$" ] && continue
     ap_rec="$ap_rec$ap_p $2 $ap_sep${"$"}{ap_r#*/cmdline:}$ap_sep
 "
-    ap_links="$ap_links /proc/$ap_p/cwd /proc/$ap_p/exe"
+    ap_links="$ap_links /proc/$ap_p/cwd /proc/$ap_p/exe" ap_cand="$ap_cand$ap_p "
   done <<EOF
 $ap_all
 EOF
-  [ -n "$ap_rec" ] || return 0
+  ap_ls=''
   # shellcheck disable=SC2086 # a list of paths, split on purpose
-  ap_ls=$(ls -l $ap_links 2>/dev/null)
+  [ -z "$ap_rec" ] || ap_ls=$(ls -l $ap_links 2>/dev/null)
   while read -r ap_p ap_pp ap_a; do
     [ -n "$ap_p" ] || continue
     ap_x=${"$"}{ap_a#"$ap_sep"}; ap_0=${"$"}{ap_x%%"$ap_sep"*}; ap_x=${"$"}{ap_x#*"$ap_sep"}; ap_1=${"$"}{ap_x%%"$ap_sep"*}
@@ -77,6 +77,7 @@ EOF
         continue ;;
     esac
     case $ap_0 in */wrapper|wrapper) ;; *) case $ap_1 in */wrapper) ;; *) continue ;; esac ;; esac
+    ap_all_w="$ap_all_w$ap_p "
     ap_link "$ap_p" cwd; ap_c=$ap_v
     case $ap_a in
       *"$ap_sep""wrapper.name=$ap_n$ap_sep"*) ;;
@@ -95,13 +96,35 @@ EOF
       *" $ap_k "*) echo "$ap_p jvm $ap_k $ap_c"; continue ;;
       *" $ap_pp "*) echo "$ap_p jvm $ap_pp $ap_c"; continue ;;
     esac
-    # Another agent wrapper still runs it: not this agent, wherever its Java lives (old builds run the
-    # main agent on the Java of the update agent).
-    [ "$ap_k" != - ] && [ -d "/proc/$ap_k" ] && continue
+    # A wrapper of another agent still runs it: not this agent, wherever its Java lives (old builds run the
+    # main agent on the Java of the update agent). Only a live *wrapper* counts: a pid reused by another
+    # program leaves the JVM an orphan, judged by where it works.
+    case $ap_all_w in *" $ap_k "*) continue ;; esac
     # An orphan: where it works decides; where its program lives only when that cannot be read.
     if [ -n "$ap_c" ]; then ap_in "$ap_c" || continue; else ap_link "$ap_p" exe; ap_in "$ap_v" || continue; fi
     echo "$ap_p jvm - $ap_c"
   done
+  # Any other program running from the folder of this agent whose command line names no wrapper (its bundled
+  # Java started by hand): found by /proc/PID/exe, one ls for every process. Processes that do name one were
+  # judged above (the JVM of the main agent on the Java of the update agent belongs to the main agent). A
+  # wrapper program counts as a wrapper, anything else as a JVM. Where a process only works is not enough (a
+  # shell of an operator sitting in the folder is not the agent).
+  ap_ex=$(ls -l /proc/[0-9]*/exe 2>/dev/null)
+  while IFS= read -r ap_r; do
+    case $ap_r in *" /proc/"*"/exe -> "*) ;; *) continue ;; esac
+    ap_v=${"$"}{ap_r#*" -> "}
+    ap_in "$ap_v" || continue
+    ap_p=${"$"}{ap_r#*" /proc/"}; ap_p=${"$"}{ap_p%%/*}
+    case $ap_self$ap_cand in *" $ap_p "*) continue ;; esac
+    ap_s=''; { read -r ap_s < "/proc/$ap_p/stat"; } 2>/dev/null || continue
+    set -- ${"$"}{ap_s##*) }
+    [ "$2" = "$$" ] && continue
+    ap_r=jvm; case ${"$"}{ap_v% (deleted)} in */wrapper) ap_r=wrapper ;; esac
+    ap_c=$(ls -l "/proc/$ap_p/cwd" 2>/dev/null); ap_c=${"$"}{ap_c#*" -> "}
+    echo "$ap_p $ap_r - $ap_c"
+  done <<EOF
+$ap_ex
+EOF
 }
 # agent_strays DIR NAME: the pids of the processes of that agent that its pid file does not name (neither the
 # wrapper in it, nor a JVM of that wrapper).
@@ -134,7 +157,7 @@ stop_pids() {
     sleep 0.5 2>/dev/null || sleep 1
   done
 }
-# agent_sockets PID…: their listening TCP sockets (the wrapper's backend listener: 32000-32999 by default, but
+# agent_sockets PID…: their listening TCP sockets (the backend listener of the wrapper: 32000-32999 by default, but
 # wrapper.port may put it anywhere) and their connected ones on 31000-32999 (the two ranges of the socket
 # backend): "socket PID PORT LISTEN|CONNECTED" lines. One ls and one awk for all of them.
 agent_sockets() {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AGENT_PROCS_SH } from '../../../../src/platform/linux/agent-procs.js';
@@ -93,6 +93,43 @@ describe('agent_procs', () => {
     expect(run(`agent_strays ${dir} ${NAME}`).trim().split('\n')).toEqual([String(pids.orphan)]);
     rmSync(path.join(dir, 'bin', `${NAME}.pid`));
     expect(run(`agent_strays ${dir} ${NAME}`).trim().split('\n').map(Number).sort()).toEqual([pids.wrapper, pids.jvm, pids.orphan].sort());
+  });
+
+  it('finds a program running from the agent\'s folder whose command line names no wrapper (its Java started by hand), wherever it works', async () => {
+    mkdirSync(path.join(dir, 'jre/bin'), { recursive: true });
+    copyFileSync('/bin/sleep', path.join(dir, 'jre/bin/java'));
+    chmodSync(path.join(dir, 'jre/bin/java'), 0o755);
+    const p = start(tmp, path.join(dir, 'jre/bin/java'), ['601']);
+    try {
+      await wait(200);
+      expect(run(`agent_procs ${dir} ${NAME}`).trim().split('\n')).toContain(`${p} jvm - ${tmp}`);
+      // The other agent's search does not claim it.
+      expect(run(`agent_procs ${path.join(tmp, 'OtherAgent')} ${OTHER}`)).not.toMatch(new RegExp(`^${p} `, 'm'));
+      // A JVM of the other agent's wrapper running on this agent's Java (old builds: the main agent on the update
+      // agent's Java) stays the other agent's: its command line names its wrapper.
+      copyFileSync('/bin/dash', path.join(dir, 'jre/bin/javaw'));
+      chmodSync(path.join(dir, 'jre/bin/javaw'), 0o755);
+      const borrowed = start(tmp, path.join(dir, 'jre/bin/javaw'), ['-c', 'sleep 602; :', 'javaw', '-Dwrapper.key=cafe', `-Dwrapper.pid=${pids.other}`]);
+      await wait(200);
+      try {
+        expect(run(`agent_procs ${dir} ${NAME}`)).not.toMatch(new RegExp(`^${borrowed} `, 'm'));
+        expect(run(`agent_procs ${path.join(tmp, 'OtherAgent')} ${OTHER}`)).toMatch(new RegExp(`^${borrowed} jvm ${pids.other} `, 'm'));
+      } finally {
+        process.kill(-borrowed, 'SIGKILL');
+      }
+    } finally {
+      process.kill(p, 'SIGKILL');
+    }
+  });
+
+  it('a JVM whose -Dwrapper.pid names a live process that is no wrapper (the pid was reused) is an orphan of the agent, not skipped', async () => {
+    const p = start(path.join(dir, 'bin'), 'sh', [path.join(dir, 'bin/java'), '-Dwrapper.key=beef', `-Dwrapper.pid=${pids.shell}`, 'Main']);
+    try {
+      await wait(200);
+      expect(run(`agent_procs ${dir} ${NAME}`).trim().split('\n')).toContain(`${p} jvm - ${dir}/bin`);
+    } finally {
+      process.kill(-p, 'SIGKILL');
+    }
   });
 
   it('still finds an agent whose folder was deleted under it (its working folder then reads "… (deleted)")', () => {
