@@ -23,6 +23,7 @@ const pkgDir = path.join(tmp, 'packages');
 const pkg = (name: string) => path.join(pkgDir, name);
 const GOOD = 'CloudResetPwdAgent-2.1.0.zip';
 const BIG = 'CloudResetPwdAgent-2.1.0-pad48m.zip';
+const BROKEN = 'CloudResetPwdAgent-2.2.0-broken-jvm.zip';
 const cliPath = path.join(repo, 'dist/cli/main.js');
 
 function build(args: string[]) {
@@ -96,6 +97,7 @@ const stages = (host: string) => onHost(host, 'ls -d /var/lib/resetpwd-fleet/sta
 beforeAll(() => {
   build(['--defaults']);
   build(['--version', '2.1.0', '--pad-mb', '48']);
+  build(['--version', '2.2.0', '--broken-jvm']);
   doc = labUp(path.join(repo, 'test/lab/scenarios/faults.lab'));
 }, 600_000);
 afterAll(() => {
@@ -142,7 +144,34 @@ describe('a disk that fills up during the change', { timeout: 240_000 }, () => {
   });
 });
 
+describe('what the old agents print while they are stopped', { timeout: 180_000 }, () => {
+  it('an old stop verb that prints "mkdir: …" is not taken for an error of setup.sh\'s copy: updated', async () => {
+    onHost('noisy', `sed -i '/^stopit() {/a echo "mkdir: cannot create directory /run/cloudResetPwdAgent: File exists"' /CloudrResetPwdAgent/bin/cloudResetPwdAgent.script`);
+    expect(onHost('noisy', 'sh /CloudrResetPwdAgent/bin/cloudResetPwdAgent.script status >/dev/null; grep -c "mkdir: cannot" /CloudrResetPwdAgent/bin/cloudResetPwdAgent.script').trim()).toBe('1');
+    const h = await change('update', 'noisy');
+    expect(h.outcome, h.error ?? '').toBe('updated');
+    expectOnlyNewAgent('noisy');
+  });
+});
+
 describe('old agents that their pid file does not name', { timeout: 180_000 }, () => {
+  it('a rollback whose restarted old agent cannot write its pid file: its wrapper and JVM are stopped, said so, and nothing runs unseen', async () => {
+    // While the new (broken) agent is installed, the set-aside old agent's pid file becomes a directory: when
+    // the rollback starts it again, the wrapper logs that it cannot write the pid file and runs on without it.
+    const block = onHostAsync('nopid', `for i in $(seq 1200); do grep -qs ' installing' /var/lib/resetpwd-fleet/journal.* && { d=$(ls -d /.resetpwd-fleet/*/CloudrResetPwdAgent/bin); rm -f "$d/cloudResetPwdAgent.pid"; mkdir "$d/cloudResetPwdAgent.pid"; exit 0; }; sleep 0.05; done`);
+    const h = await change('update', 'nopid', { packagePath: pkg(BROKEN) });
+    await block.done;
+    expect(h.outcome, h.error ?? '').toBe('failed');
+    expect(h.error).toMatch(/the previous agent was restored to \/CloudrResetPwdAgent but does not run/);
+    expect(h.error).toMatch(/\(stopped agent processes no pid file named: \d+( \d+)*\)/);
+    // Nothing of the plug-in runs that its scripts cannot see.
+    expect(agentProcs('nopid')).toEqual([]);
+    onHost('nopid', 'rmdir /CloudrResetPwdAgent/bin/cloudResetPwdAgent.pid');
+    const again = await change('update', 'nopid');
+    expect(again.outcome, again.error ?? '').toBe('updated');
+    expectOnlyNewAgent('nopid');
+  });
+
   it('a running agent whose pid file is gone: status reports it still running, and update stops it before changing anything', async () => {
     const before = agentProcs('pidless');
     expect(before).toHaveLength(2);

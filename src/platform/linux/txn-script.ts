@@ -339,15 +339,17 @@ fi
 
 phase installing
 if [ "$UDIR" != - ]; then d=$STAGE/x/$UDIR; else d=$STAGE/x/$LDIR; fi
+# setup.sh's own output starts after what $OUT holds now (the old agents' stop and remove verbs print there too).
+SETUP_AT=$(($(wc -c < "$OUT" 2>/dev/null || echo 0) + 1))
 (cd "$d" && limited sh setup.sh) >> "$OUT" 2>&1 < /dev/null || [ $? -ne 124 ] || fail "setup.sh did not finish within $LIMIT s"
 [ -d "$M" ] || fail "setup.sh did not create $M"
 # Its copy can fail half-way (a full disk) while it still says "successfully": the first error it printed,
 # or a disk left without room, ends the change here — a half-copied agent is never started or judged.
-err=$(grep -m 1 -E '^(cp|mv|mkdir|chmod|tar|unzip): |No space left on device|Read-only file system|Disk quota exceeded|Input/output error' "$OUT" 2>/dev/null)
+err=$(tail -c +"$SETUP_AT" "$OUT" 2>/dev/null | grep -m 1 -E '^(cp|mv|mkdir|chmod|tar|unzip): |No space left on device|Read-only file system|Disk quota exceeded|Input/output error')
 [ -z "$err" ] || fail "setup.sh failed: $err"
 free=$(df -Pk "$M" 2>/dev/null | awk 'NR == 2 { print $4 }')
 [ "${"$"}{free:-1}" -ge 64 ] 2>/dev/null || fail "No space left on device: the disk filled up while setup.sh copied the agent (${"$"}{free:-0} KiB free); the install is incomplete"
-said=ok; grep -q 'Failed to start service' "$OUT" && said="setup.sh printed 'Failed to start service'"
+said=ok; tail -c +"$SETUP_AT" "$OUT" 2>/dev/null | grep -q 'Failed to start service' && said="setup.sh printed 'Failed to start service'"
 phase installed "setup: $said"
 chmod 700 "$M/bin/$MN.script" "$M/bin/wrapper" && chmod 600 "$M"/lib/* || fail "chmod failed"
 check_modes || fail "$WHY"
