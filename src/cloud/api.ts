@@ -1,3 +1,4 @@
+import type { OsFamily } from '../inventory/os-family.js';
 /**
  * The cloud as this tool sees it: a few calls of the ECS and VPC APIs behind one small interface, so the
  * audit, the inventory and the tests never meet the SDK (sdk-client.ts) and its models.
@@ -9,7 +10,7 @@ export interface CloudServer {
   name: string;
   /** ACTIVE, SHUTOFF, BUILD, REBOOT, ERROR, … (the API's word). */
   status: string;
-  os: 'linux' | 'windows';
+  os: OsFamily;
   /** The primary NIC's private IPv4 (the first fixed address), or null. */
   privateIp: string | null;
   /** The bound EIP (a floating address), or null. */
@@ -112,14 +113,14 @@ export class CloudError extends Error {
 export const API_PASSWORD_RULES = {
   linux: { name: 'the ECS API (Linux)', specials: '!@%-_=+[]:./?', noUserRuns: false, noLeadingSlash: false },
   windows: { name: 'the ECS API (Windows)', specials: '!@%-_=+[]:./?', noUserRuns: true, noLeadingSlash: true },
-} as const satisfies Record<'linux' | 'windows', import('../core/password.js').PasswordRules>;
+} as const satisfies Record<OsFamily, import('../core/password.js').PasswordRules>;
 
 /**
  * Every check the API makes of a new password for a server of this OS, whose account is `account`: its rules for
  * that account, and — whatever the OS — neither root nor Administrator, forwards or backwards, nor three
  * consecutive characters of Administrator (../shared/DOMAIN.md, the batch reset API's rules).
  */
-export function apiPasswordChecks(os: 'linux' | 'windows', account: string): { rules: import('../core/password.js').PasswordRules; user: string; whose?: string }[] {
+export function apiPasswordChecks(os: OsFamily, account: string): { rules: import('../core/password.js').PasswordRules; user: string; whose?: string }[] {
   const rules = API_PASSWORD_RULES[os];
   const whose = `${rules.name}, which refuses root and Administrator for every server`;
   return [

@@ -1,3 +1,4 @@
+import type { OsFamily } from '../inventory/os-family.js';
 import type { AgentState } from './agent.js';
 import type { CheckResult } from './check.js';
 
@@ -9,7 +10,7 @@ export type Outcome =
 
 /** Which OS a host runs, named the same way for every OS (the arch as Linux names it). */
 export interface HostOs {
-  family: 'linux' | 'windows';
+  family: OsFamily;
   id: string | null;
   version: string | null;
   arch: string | null;

@@ -1,3 +1,4 @@
+import type { OsFamily } from './os-family.js';
 import { isIP, isIPv4 } from 'node:net';
 import os from 'node:os';
 
@@ -16,7 +17,7 @@ export interface Target {
   becomePassword?: string | undefined;
   connection: 'ssh' | 'winrm';
   /** Windows over WinRM, or over SSH when the inventory says the login shell is PowerShell/cmd. */
-  os: 'linux' | 'windows';
+  os: OsFamily;
   /** How to speak WinRM to this host (only for connection winrm). */
   winrm?: WinRmVars | undefined;
   eip?: string | undefined;

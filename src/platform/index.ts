@@ -1,4 +1,5 @@
 import { linux } from './linux/index.js';
+import type { OsFamily } from '../inventory/os-family.js';
 import type { Platform } from './platform.js';
 import { windows } from './windows/index.js';
 
@@ -6,9 +7,9 @@ import { windows } from './windows/index.js';
  * The registry of platforms: a target's `os` picks its Platform. A new OS is a folder implementing
  * Platform (platform.ts) and one line here.
  */
-const PLATFORMS: Readonly<Record<'linux' | 'windows', Platform<any>>> = { linux, windows };
+const PLATFORMS: Readonly<Record<OsFamily, Platform<any>>> = { linux, windows };
 
-export function platformOf(os: 'linux' | 'windows'): Platform<any> {
+export function platformOf(os: OsFamily): Platform<any> {
   return PLATFORMS[os];
 }
 

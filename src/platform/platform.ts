@@ -1,3 +1,4 @@
+import type { OsFamily } from '../inventory/os-family.js';
 import type { AgentState } from '../core/agent.js';
 import type { CheckContext, CheckResult } from '../core/check.js';
 import type { PasswordRules } from '../core/password.js';
@@ -15,7 +16,7 @@ import { uploadLimitMs, type ExecOptions, type ExecResult, type Transport } from
  * the registry (platform/index.ts).
  */
 export interface Platform<F = unknown> {
-  readonly id: 'linux' | 'windows';
+  readonly id: OsFamily;
   /** The login when neither the inventory nor the options name one. */
   readonly defaultUser: string;
   /** Why a non-administrator login with become (sudo) cannot be used here, or null where it can. */

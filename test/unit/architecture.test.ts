@@ -24,6 +24,13 @@ function files(dir: string): string[] {
 }
 const all = files(src);
 /** A file's layer: its first folder under src/, or its own name for a file directly in src/. */
+/** Any way of asking which OS it is: (in)equality with an OS name, a case label, includes/startsWith/indexOf, a regex test. */
+const OS_NAME = String.raw`['"\x60](?:windows|linux)['"\x60]`;
+const OS_QUESTION = new RegExp([
+  String.raw`[!=]==?\s*${OS_NAME}`, String.raw`${OS_NAME}\s*[!=]==?`, String.raw`\bcase\s+${OS_NAME}`,
+  String.raw`\.(?:includes|startsWith|endsWith|indexOf)\(\s*${OS_NAME}`, String.raw`\[\s*${OS_NAME}\s*\]\.includes`,
+  String.raw`\/(?:windows|linux)\/[a-z]*\.test\(`,
+].join('|'), 'g');
 const layerOf = (f: string) => path.relative(src, f).split(path.sep)[0]!.replace(/\.ts$/, '');
 
 /** Every relative import of a file (static, type-only, dynamic), resolved to the imported .ts file. */
@@ -84,23 +91,32 @@ describe('architecture', () => {
     expect(circles).toEqual([]);
   });
 
+  it('recognises every way of asking which OS it is: comparisons, case labels, includes/startsWith, a regex test', () => {
+    const asked = [
+      "if (t.os === 'windows')", 'if ("linux" !== os)', 'switch (t.os) { case `windows`: }', "if (['windows'].includes(t.os))",
+      "t.os.startsWith('win' + '') || t.os.startsWith(\"windows\")", 'if (/windows/i.test(t.os))', "const w = t.os == 'windows'",
+    ];
+    for (const a of asked) expect(a.match(OS_QUESTION), a).not.toBeNull();
+    expect("['windows', p.windows ? 'yes' : 'no']".match(OS_QUESTION)).toBeNull();
+  });
+
   it('asks which OS a host runs only in platform/ (and inventory/, which decides it for a target)', () => {
     const asks: string[] = [];
     for (const f of all) {
       const l = layerOf(f);
       if (l === 'platform' || l === 'inventory') continue;
       const text = readFileSync(f, 'utf8');
-      for (const m of text.matchAll(/[!=]==\s*'(?:windows|linux)'|'(?:windows|linux)'\s*[!=]==/g)) asks.push(`${path.relative(src, f)}: ${m[0]}`);
+      for (const m of text.matchAll(OS_QUESTION)) asks.push(`${path.relative(src, f)}: ${m[0]}`);
     }
     expect(asks).toEqual([]);
   });
 
-  it('keeps each platform to itself: linux/ and windows/ do not import each other', () => {
+  it('keeps each platform to itself: no platform folder imports another (linux/, windows/, any new one)', () => {
     const cross: string[] = [];
     for (const [f, deps] of graph) {
-      const mine = /platform\/(linux|windows)\//.exec(f)?.[1];
+      const mine = /platform\/([^/]+)\//.exec(f)?.[1];
       for (const d of deps) {
-        const theirs = /platform\/(linux|windows)\//.exec(d)?.[1];
+        const theirs = /platform\/([^/]+)\//.exec(d)?.[1];
         if (mine && theirs && mine !== theirs) cross.push(`${path.relative(src, f)} -> ${path.relative(src, d)}`);
       }
     }
