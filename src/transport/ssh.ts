@@ -79,7 +79,9 @@ function connectClient(target: SshTarget, opts: SshOptions, sock?: Duplex, onAlg
       readyTimeout: opts.connectTimeoutMs ?? 20_000,
       keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
       keepaliveCountMax: 3,
-      tryKeyboard: false,
+      // With a password: also keyboard-interactive, the only way some servers take one (stock SLES and others
+      // with PasswordAuthentication no and PAM behind keyboard-interactive), as OpenSSH's client does.
+      tryKeyboard: target.password !== undefined,
       hostVerifier: (key: Buffer) => {
         const type = keyTypeOf(key);
         const v = opts.knownHosts.verify(target.host, target.port, type, key, target.name);
@@ -119,6 +121,12 @@ function connectClient(target: SshTarget, opts: SshOptions, sock?: Duplex, onAlg
     if (target.passphrase) cfg.passphrase = target.passphrase;
     if (target.password !== undefined) cfg.password = target.password;
     if (target.agent) cfg.agent = target.agent;
+    client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => {
+      // The login password goes to one hidden prompt that asks for a password, nothing else: any other question
+      // (an OTP, a changed-password dialogue) is left unanswered, and the login fails as refused.
+      const asks = prompts.length === 1 && !prompts[0]!.echo && /pass(word|wort|wd)|密码|mot de passe|contraseña/i.test(prompts[0]!.prompt);
+      finish(asks && target.password !== undefined ? [target.password] : []);
+    });
     client.on('handshake', (n) => onAlgorithms?.(negotiated(n)));
     client.on('ready', () => {
       settled = true;

@@ -24,7 +24,14 @@ export interface ExecServer {
 
 export type HostKeyKind = 'ed25519' | 'rsa' | 'ecdsa';
 
-export async function startExecServer(o: { user: string; password: string | (() => string); handler: ExecHandler; hostKeys?: HostKeyKind[] }): Promise<ExecServer> {
+export async function startExecServer(o: {
+  user: string;
+  password: string | (() => string);
+  handler: ExecHandler;
+  hostKeys?: HostKeyKind[];
+  /** Passwords only through keyboard-interactive, as PAM asks them (PasswordAuthentication no), with this prompt. */
+  keyboardPrompt?: string;
+}): Promise<ExecServer> {
   const keys = (o.hostKeys ?? ['ed25519']).map((k) =>
     k === 'rsa' ? utils.generateKeyPairSync('rsa', { bits: 2048 }) : k === 'ecdsa' ? utils.generateKeyPairSync('ecdsa', { bits: 256 }) : utils.generateKeyPairSync('ed25519'),
   );
@@ -34,7 +41,12 @@ export async function startExecServer(o: { user: string; password: string | (() 
     client.on('error', () => {});
     client.on('authentication', (ctx) => {
       // A function: the account's password as the host holds it now (a reset changes it).
-      if (ctx.method === 'password' && ctx.username === o.user && ctx.password === (typeof o.password === 'function' ? o.password() : o.password)) return ctx.accept();
+      const pw = typeof o.password === 'function' ? o.password() : o.password;
+      if (o.keyboardPrompt !== undefined) {
+        if (ctx.method !== 'keyboard-interactive') return ctx.reject(['keyboard-interactive']);
+        return ctx.prompt([{ prompt: o.keyboardPrompt, echo: false }], (answers) => (ctx.username === o.user && answers.length === 1 && answers[0] === pw ? ctx.accept() : ctx.reject(['keyboard-interactive'])));
+      }
+      if (ctx.method === 'password' && ctx.username === o.user && ctx.password === pw) return ctx.accept();
       return ctx.reject(['password']);
     });
     client.on('ready', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,6 +55,28 @@ describe('SSH transport, exec-only server', () => {
     expect(e).toBeInstanceOf(TransportError);
     expect((e as TransportError).reason).toBe('auth-failed');
     expect((e as Error).message).not.toContain('wrong-pw');
+  });
+});
+
+describe('SSH transport, a server that takes passwords only through keyboard-interactive (PAM, as stock SLES)', () => {
+  it('answers its one hidden password prompt with the login password; a wrong one is auth-failed; an OTP question is not answered', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rpf-kbd-'));
+    const servers = await Promise.all(['Password: ', 'Verification code: '].map((prompt) => startExecServer({ user: 'root', password: 'S3cret!', keyboardPrompt: prompt, handler: async (cmd) => ({ stdout: cmd, exitCode: 0 }) })));
+    try {
+      const kh = new KnownHosts(writeKnownHosts(path.join(dir, 'known_hosts'), servers));
+      const [pam, otp] = servers as [ExecServer, ExecServer];
+      const t = await SshTransport.connect({ host: '127.0.0.1', port: pam.port, user: 'root', password: 'S3cret!' }, { knownHosts: kh });
+      expect((await t.exec('id', { stdin: '' })).stdout).toBe('id');
+      await t.close();
+      const wrong = await SshTransport.connect({ host: '127.0.0.1', port: pam.port, user: 'root', password: 'nope' }, { knownHosts: kh }).catch((x: unknown) => x);
+      expect((wrong as TransportError).reason).toBe('auth-failed');
+      const code = await SshTransport.connect({ host: '127.0.0.1', port: otp.port, user: 'root', password: 'S3cret!' }, { knownHosts: kh }).catch((x: unknown) => x);
+      expect((code as TransportError).reason).toBe('auth-failed');
+      expect(otp.execs).toEqual([]);
+    } finally {
+      for (const x of servers) await x.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
