@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { ChangeHostResult } from '../core/change.js';
+import type { ChangeDocument, ChangeHostResult } from '../core/change.js';
+export type { ChangeDocument } from '../core/change.js';
 import type { ChangeCommand } from '../core/plan.js';
-import { skippedResult, summarize, type ResultDocument } from '../core/result.js';
+import { skippedResult, summarize } from '../core/result.js';
 import { UsageError } from '../errors.js';
 import type { ErrorBudget } from '../fleet/budget.js';
 import type { WaveSpec } from '../fleet/canary.js';
@@ -12,7 +13,6 @@ import { doneHosts, type RunRecord } from '../fleet/runs.js';
 import type { Target } from '../inventory/target.js';
 import { PackageError } from '../package/errors.js';
 import { loadPackage } from '../package/load.js';
-import type { PackageInfo } from '../package/verify.js';
 import type { ChangeKnobs } from '../platform/platform.js';
 import { retryable } from '../session/failure.js';
 import type { ConnectOptions } from '../session/options.js';
@@ -50,15 +50,6 @@ export interface ChangeRunOptions extends ConnectOptions {
   onWave?: (wave: number, of: number, size: number) => void;
   /** Knobs the lab and the tests turn (follow windows, back-off); a real run leaves them out. */
   knobs?: ChangeKnobs | undefined;
-}
-
-export interface ChangeDocument extends ResultDocument {
-  runId: string;
-  journal: string | null;
-  package: Pick<PackageInfo, 'fileName' | 'sha256' | 'layout' | 'version' | 'log4j' | 'mode'> | null;
-  hosts: ChangeHostResult[];
-  /** Why the run stopped before every host was attempted (exit 3), or null. */
-  stopped: { reason: 'budget' | 'interrupted'; detail: string } | null;
 }
 
 /** A run id: its start time (sortable) and a random suffix. */

@@ -1,4 +1,4 @@
-import type { ChangeDocument } from '../lifecycle/run.js';
+import type { ChangeDocument } from '../core/change.js';
 import type { ChangeHostResult } from '../core/change.js';
 import { renderByReason } from './by-reason.js';
 import { legacySsh } from './legacy-ssh.js';
