@@ -155,6 +155,17 @@ if ($svc) {
   Claim 'facts: the agent''s service state and start mode are Get-Service''s and Win32_Service''s' ((First $f 'main.status') -eq [string]$svc.Status -and (First $f 'main.start_mode') -eq [string]$w.StartMode) ((First $f 'main.status') + '/' + (First $f 'main.start_mode'))
 } else { Skip 'facts: service state' 'cloudResetPwdAgent is not installed yet' }
 
+# ---- Constrained Language mode (WDAC/AppLocker) -------------------------------------------------------------
+# The tool's bootstrap run as a WDAC/AppLocker policy would run it: the same bootstrap text in a PowerShell
+# whose session is switched to ConstrainedLanguage first (the switch is one-way, as a policy's). It must say
+# which mode it is (exit 87) instead of dying at its first .NET call; the tool reports that host as such.
+Claim 'language mode: this PowerShell runs in FullLanguage mode (the tool''s scripts can run here)' ($ExecutionContext.SessionState.LanguageMode -eq 'FullLanguage') ([string]$ExecutionContext.SessionState.LanguageMode)
+$boot = [System.Text.Encoding]::Unicode.GetString([Convert]::FromBase64String(($stdinCommand -split ' ')[-1]))
+$clm = "`$ExecutionContext.SessionState.LanguageMode = 'ConstrainedLanguage'; " + $boot
+$clmCommand = ($stdinCommand.Substring(0, $stdinCommand.LastIndexOf(' ')) + ' ' + [Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($clm)))
+$c = Run (Build (Body 'facts') @()) 60 $clmCommand
+Claim 'language mode: under ConstrainedLanguage the bootstrap says so (exit 87, resetpwd-fleet-language-mode=ConstrainedLanguage) and runs nothing' ($c.code -eq 87 -and $c.out -match 'resetpwd-fleet-language-mode=ConstrainedLanguage' -and $c.out -notmatch 'end=1') ('exit ' + $c.code + ': ' + ($c.out -replace "`r?`n", ' ') + ' ' + $c.err)
+
 # ---- the password reset ----------------------------------------------------------------------------------
 # A random password Windows' complexity rules accept: upper, lower, digit and the tool's Windows specials, no
 # leading '/', and no three consecutive characters of the account name.

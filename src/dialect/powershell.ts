@@ -28,12 +28,24 @@ export function decodeCommand(b64: string): string {
  */
 export const POWERSHELL = 'powershell.exe -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass';
 
+/** What a bootstrap prints, and its exit code, when PowerShell does not run in FullLanguage mode. */
+export const LANGUAGE_MODE_KEY = 'resetpwd-fleet-language-mode';
+export const LANGUAGE_MODE_EXIT = 87;
+/**
+ * The first statement of every bootstrap. Under a WDAC/Device Guard or AppLocker policy PowerShell runs in
+ * ConstrainedLanguage mode, where the bootstrap's first .NET call ([Console]::In) dies with "Method invocation
+ * is supported only on core types": the probe (a property read, a string and `exit`, all allowed there) says
+ * which mode it is instead, so the host is reported for what it is.
+ */
+const LANGUAGE_PROBE = `if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') { '${LANGUAGE_MODE_KEY}=' + $ExecutionContext.SessionState.LanguageMode; exit ${LANGUAGE_MODE_EXIT} }`;
+
 /**
  * Reads the whole of stdin as the script and runs it in a fresh script block. Progress records are turned
  * off because over WinRM they arrive as CLIXML noise on stderr; the exit code is the script's `exit N`, or 1
  * when it throws (with the error on stderr).
  */
 export const STDIN_BOOTSTRAP = [
+  LANGUAGE_PROBE,
   "$ProgressPreference = 'SilentlyContinue'",
   '$s = [Console]::In.ReadToEnd()',
   'try { & ([ScriptBlock]::Create($s)); exit $LASTEXITCODE } catch { [Console]::Error.WriteLine($_.ToString()); exit 1 }',
@@ -51,6 +63,7 @@ export const PS_DATA_MARKER = '#@@resetpwd-fleet-data';
 
 /** As STDIN_BOOTSTRAP, but only the part before the data marker is the script; the rest is `$global:StdinData`. */
 export const STDIN_DATA_BOOTSTRAP = [
+  LANGUAGE_PROBE,
   "$ProgressPreference = 'SilentlyContinue'",
   '$all = [Console]::In.ReadToEnd()',
   `$m = [string][char]10 + '${PS_DATA_MARKER}' + [char]10`,

@@ -58,6 +58,12 @@ export interface SimKnobs {
   linesPerPoll: number;
   /** The transaction's process dies right after writing this state (once). */
   killTransactionAt: string | null;
+  /**
+   * When the transaction reaches this state (once), a wrapper.exe and its java.exe start by hand from the set-aside
+   * copy of the main agent — as an old update agent's watchdog restarting "its" agent would: a process the
+   * service manager does not know, whose image holds that folder.
+   */
+  strayStartsAt: string | null;
 }
 
 export interface SimulatedWindowsHostOptions {
@@ -96,7 +102,26 @@ export interface SimulatedWindowsHostOptions {
    * the WMI query fails), with the exception's message. What else the throw costs follows from the script the host
    * receives, as PowerShell would run it: the rest of the enclosing `Section { }` (one try/catch) is skipped.
    */
-  factFaults?: Partial<Record<`${'main' | 'update'}.${FactPart}`, string>>;
+  factFaults?: Partial<Record<`${'main' | 'update'}.${FactPart}` | 'procs', string>>;
+  /**
+   * PowerShell's language mode (a WDAC/AppLocker policy makes it ConstrainedLanguage): then only the
+   * statements that mode allows run; the first .NET method call of a bootstrap dies with CLM_ERROR.
+   */
+  languageMode?: 'FullLanguage' | 'ConstrainedLanguage' | 'RestrictedLanguage';
+}
+
+/** What PowerShell says in ConstrainedLanguage mode at a method call on a type that is not a core type. */
+export const CLM_ERROR = 'Cannot invoke method. Method invocation is supported only on core types in this language mode.';
+
+/**
+ * A bootstrap run in a restricted language mode, statement by statement as far as that mode lets it: a leading
+ * `if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') { '<text>' + $ExecutionContext.SessionState.LanguageMode; exit N }`
+ * runs (a property read, a string, exit: all allowed); anything else dies at its first .NET call.
+ */
+export function runRestricted(bootstrap: string, mode: string): { stdout: string; stderr?: string; exitCode: number } {
+  const probe = /^if \(\$ExecutionContext\.SessionState\.LanguageMode -ne 'FullLanguage'\) \{ '([^']*)' \+ \$ExecutionContext\.SessionState\.LanguageMode; exit (\d+) \}/.exec(bootstrap);
+  if (probe) return { stdout: `${probe[1]}${mode}\r\n`, exitCode: Number(probe[2]) };
+  return { stdout: '', stderr: CLM_ERROR, exitCode: 1 };
 }
 
 /** The parts of one agent's facts, each found in the facts script by a statement only it has. */
@@ -105,7 +130,7 @@ const FACT_PART_MARKERS: Record<FactPart, string> = {
   files: 'resetPwdAgentVersion',
   hash: '(Sha256 $jar)',
   acl: '(Writers $dir)',
-  service: 'Cim Win32_Service',
+  service: '$ws = Cim Win32_Service',
   process: '(AgentSockets ',
 };
 
@@ -144,6 +169,11 @@ export function enclosingSection(script: string, marker: string, vars: Record<st
   return best.name;
 }
 
+/** The statement only the facts script's agent processes section has (`factFaults.procs` throws there). */
+const PROCS_MARKER = 'Emit agent_proc (';
+const AGENT_EXE = /^(wrapper|javaw?)\.exe$/i;
+const names = (ps: SimProcess[]) => ps.map((p) => `${p.name} ${p.pid}`).join(', ');
+
 /** What .NET says when a non-FIPS algorithm is created under the FIPS policy. */
 export const FIPS_ERROR = 'Exception calling "Create" with "0" argument(s): "This implementation is not part of the Windows Platform FIPS validated cryptographic algorithms."';
 const MANAGED_SHA256 = '[System.Security.Cryptography.SHA256]::Create()';
@@ -159,7 +189,7 @@ interface SimService {
   broken: boolean;
 }
 
-interface SimProcess {
+export interface SimProcess {
   pid: number;
   name: string;
   exe: string;
@@ -283,6 +313,7 @@ export class SimulatedWindowsHost {
   tools: { getFileHash: boolean; expandArchive: boolean; zipFile: boolean };
   readonly fips: boolean;
   factFaults: NonNullable<SimulatedWindowsHostOptions['factFaults']>;
+  languageMode: NonNullable<SimulatedWindowsHostOptions['languageMode']>;
   knobs: SimKnobs;
   mirror: Record<string, Buffer>;
   /** Files by lower-cased path: the path as written, the bytes, and when they were last written (ms). */
@@ -298,6 +329,8 @@ export class SimulatedWindowsHost {
   readonly reparsePoints = new Set<string>();
   readonly services = new Map<string, SimService>();
   readonly processes = new Map<number, SimProcess>();
+  /** Processes Stop-Process cannot end (access denied: another user's protected process). */
+  readonly unkillable = new Set<number>();
   /** Every script received, in order, as received. */
   readonly received: ReceivedScript[] = [];
   /** Local accounts and their passwords. */
@@ -315,6 +348,7 @@ export class SimulatedWindowsHost {
   private runs = new Map<string, TxnRun>();
   private dropped = false;
   private killed = false;
+  private strayStarted = false;
   private lockHolder: number | null = null;
 
   constructor(o: SimulatedWindowsHostOptions = {}) {
@@ -337,8 +371,9 @@ export class SimulatedWindowsHost {
     this.tools = { getFileHash: true, expandArchive: true, zipFile: true, ...o.tools };
     this.fips = o.fips ?? false;
     this.factFaults = o.factFaults ?? {};
+    this.languageMode = o.languageMode ?? 'FullLanguage';
     this.mirror = o.mirror ?? {};
-    this.knobs = { setupServiceNeverRuns: false, lockedFolder: null, uninstallHangs: false, dropConnectionAt: null, linesPerPoll: 3, killTransactionAt: null, ...o.knobs };
+    this.knobs = { setupServiceNeverRuns: false, lockedFolder: null, uninstallHangs: false, dropConnectionAt: null, linesPerPoll: 3, killTransactionAt: null, strayStartsAt: null, ...o.knobs };
     this.mkdir('C:\\Windows\\System32');
     this.mkdir('C:\\ProgramData');
     if (o.install) this.installOld(o.install);
@@ -439,6 +474,16 @@ export class SimulatedWindowsHost {
     this.processes.set(p.pid, p);
     return p;
   }
+  /**
+   * An agent started by hand from a folder (an agent folder, or a set-aside copy of one, which need not exist any
+   * more: a running image outlives its deleted folder): wrapper.exe from DIR\bin with DIR's wrapper.conf, and the
+   * java.exe it runs. The service manager knows neither.
+   */
+  startStray(dir: string, parent = 2200): { wrapper: SimProcess; jvm: SimProcess } {
+    const wrapper = this.spawn('wrapper.exe', `${dir}\\bin\\wrapper.exe`, `"${dir}\\bin\\wrapper.exe" -c "${dir}\\conf\\wrapper.conf"`, parent);
+    const jvm = this.spawn('java.exe', 'C:\\Program Files\\Java\\jre1.8.0_361\\bin\\java.exe', 'java -Dwrapper.key=k9 -classpath ..\\lib\\wrapper.jar org.tanukisoftware.wrapper.WrapperSimpleApp', wrapper.pid);
+    return { wrapper, jvm };
+  }
   private startService(s: SimService): void {
     if (s.state === 'Running' || s.broken) return;
     const w = this.spawn('wrapper.exe', `${s.dir}\\bin\\wrapper.exe`, `"${s.dir}\\bin\\wrapper.exe" -s "${s.dir}\\conf\\wrapper.conf"`, 640);
@@ -460,6 +505,43 @@ export class SimulatedWindowsHost {
   }
   service(name: string): SimService | undefined {
     return this.services.get(name.toLowerCase());
+  }
+
+  /**
+   * AgentProcs (ps-functions.ts) re-enacted on the process table: every process whose image lies in an agent's
+   * folder or under the set-aside root, every wrapper.exe / java(w).exe whose command line names one of those or
+   * `wrapper.name=<agent>`, and the java(w).exe children of these; never the calling script (`self`).
+   */
+  agentProcs(self = 0): SimProcess[] {
+    const roots = [MAIN_AGENT.dir, UPDATE_AGENT.dir, ASIDE_DIR].map((d) => `${d}\\`.toLowerCase());
+    const marks = [...roots, `wrapper.name=${MAIN_AGENT.name}`.toLowerCase(), `wrapper.name=${UPDATE_AGENT.name}`.toLowerCase()];
+    const all = [...this.processes.values()];
+    const found = new Map<number, SimProcess>();
+    for (const p of all) {
+      if (p.pid === self) continue;
+      if (roots.some((r) => p.exe.toLowerCase().startsWith(r)) || (AGENT_EXE.test(p.name) && marks.some((m) => p.commandLine.toLowerCase().includes(m)))) found.set(p.pid, p);
+    }
+    for (const p of all) if (/^javaw?\.exe$/i.test(p.name) && !found.has(p.pid) && found.has(p.parent)) found.set(p.pid, p);
+    return [...found.values()].sort((a, b) => a.pid - b.pid);
+  }
+  /** Strays re-enacted: the agent processes outside the services' own process trees (a running service's wrapper and its children). */
+  strays(self = 0): SimProcess[] {
+    const procs = this.agentProcs(self);
+    const own = new Set([...this.services.values()].map((s) => s.wrapperPid).filter((p) => p > 0));
+    for (let more = true; more;) {
+      more = false;
+      for (const p of procs) if (!own.has(p.pid) && own.has(p.parent)) { own.add(p.pid); more = true; }
+    }
+    return procs.filter((p) => !own.has(p.pid));
+  }
+  /** Stop-Process -Force: ends the process, unless it is one Stop-Process cannot end. */
+  stopProcess(pid: number): void {
+    if (!this.unkillable.has(pid)) this.processes.delete(pid);
+  }
+  /** StopProcs re-enacted: Stop-Process on each; the survivors named ('' when none is left). */
+  stopProcs(list: SimProcess[]): string {
+    for (const p of list) this.stopProcess(p.pid);
+    return names(list.filter((p) => this.processes.has(p.pid)));
   }
 
   /** An agent folder as an older install left it (DOMAIN.md §2): bin\*.bat, wrapper.exe, conf, lib, the service. */
@@ -486,6 +568,11 @@ export class SimulatedWindowsHost {
   // ---- the connection ---------------------------------------------------------------------------------
   /** One exec of the PowerShell command line with a script on stdin, answered as the script would. */
   async handle(commandLine: string, stdin: Buffer): Promise<{ stdout: string; stderr?: string; exitCode: number }> {
+    if (this.languageMode !== 'FullLanguage') {
+      const boot = / -EncodedCommand (\S+)$/.exec(commandLine)?.[1];
+      this.received.push({ commandLine, kind: 'restricted', params: {}, script: stdin.toString('utf8') });
+      return runRestricted(boot ? decodeCommand(boot) : '', this.languageMode);
+    }
     let script = stdin.toString('utf8');
     let data: string | undefined;
     if (commandLine === PS_STDIN_DATA_COMMAND) {
@@ -649,6 +736,14 @@ export class SimulatedWindowsHost {
         body();
       }
     }
+    // Both agents' processes, in a section of their own (AgentProcs): a throw there costs that section only.
+    const procsFault = this.factFaults.procs;
+    if (procsFault !== undefined) emit(`error.${enclosingSection(script, PROCS_MARKER, {})}`, procsFault);
+    else {
+      const found = this.agentProcs();
+      for (const p of found) emit('agent_proc', `${p.pid}|${p.parent}|${p.name}|${p.exe}|${p.commandLine}`);
+      emit('agent_procs', found.length);
+    }
     const state = this.readText(`${STATE_DIR}\\state`);
     if (state !== null) for (const l of state.split(/\r?\n/).filter(Boolean)) emit('state', l);
     const rec = this.record();
@@ -730,6 +825,13 @@ export class SimulatedWindowsHost {
   }
 
   private fix(emit: (k: string, v: string | number) => void): number {
+    // As FIX_BODY: the agent processes that are not the services' own first, found again just before.
+    const st = this.strays();
+    if (st.length > 0) {
+      const left = this.stopProcs(st);
+      if (left) { emit('error', `agent processes that are not the services' survive Stop-Process: ${left}`); return 1; }
+      emit('fixed', `stopped ${names(st)}`);
+    }
     for (const a of [MAIN_AGENT, UPDATE_AGENT]) {
       if (this.isDir(a.dir) && (this.acl.get(norm(a.dir)) ?? []).length > 0) { this.acl.set(norm(a.dir), []); emit('fixed', `acl ${a.dir}`); }
       const s = this.service(a.name);
@@ -782,6 +884,10 @@ export class SimulatedWindowsHost {
         // After its "done" line the script closes the lock and exits at once.
         if (state === 'done') { while (!run.gen.next().done); this.endRun(run); }
         if (this.knobs.dropConnectionAt === state && !this.dropped) { this.dropped = true; drop = true; }
+        if (this.knobs.strayStartsAt === state && !this.strayStarted) {
+          this.strayStarted = true;
+          this.startStray(`${ASIDE_DIR}\\${run.txn}\\${leaf(MAIN_AGENT.dir)}`);
+        }
         if (this.knobs.killTransactionAt === state && !this.killed) {
           this.killed = true;
           this.endRun(run);
@@ -835,7 +941,7 @@ export class SimulatedWindowsHost {
       id: txn, action: String(p.action), pid: String(proc.pid), pid_start: proc.startTicks, stage, aside, phase: 'started',
       main_was: '', update_was: '', main_reg: '', update_reg: '', main_start: '', update_start: '', outcome: '',
     };
-    const S = { why: '', vpid: 0, vjvm: 0, rolling: false, lastOutput: '', extraStage: '' };
+    const S = { why: '', vpid: 0, vjvm: 0, rolling: false, lastOutput: '', extraStage: '', stopped: [] as string[], killedIn: { update: [] as string[], main: [] as string[] } };
 
     function* note(state: string, detail = ''): Generator<string, void, void> {
       const line = `${Math.floor(Date.now() / 1000)} ${state}${detail ? ` ${esc(detail)}` : ''}`;
@@ -853,8 +959,19 @@ export class SimulatedWindowsHost {
     const stateOf = (a: A) => (!host.isDir(a.dir) ? 'absent' : svc(a)?.state === 'Running' ? 'running' : 'stopped');
     const registered = (a: A) => (svc(a) ? 'yes' : 'no');
     const startMode = (a: A) => svc(a)?.startMode ?? '';
-    const procs = (dir: string) =>
-      [...host.processes.values()].filter((x) => x.pid !== proc.pid && (under(x.exe, dir) || (/^(wrapper|javaw?)\.exe$/i.test(x.name) && x.commandLine.toLowerCase().includes(`${dir.toLowerCase()}\\`))));
+    const runsFrom = (dir: string, x: SimProcess) => under(x.exe, dir) || (AGENT_EXE.test(x.name) && x.commandLine.toLowerCase().includes(`${dir.toLowerCase()}\\`));
+    const procs = (dir: string) => [...host.processes.values()].filter((x) => x.pid !== proc.pid && runsFrom(dir, x));
+    const noStrays = (): boolean => {
+      const st = host.strays(proc.pid);
+      if (st.length === 0) return true;
+      log(`+ stop agent processes that are not the services': ${names(st)}`);
+      for (const x of st) { const n = `${x.name} ${x.pid}`; if (!S.stopped.includes(n)) S.stopped.push(n); }
+      const gone = host.stopProcs(st);
+      if (!gone) return true;
+      S.why = `agent processes that are not the services' survive Stop-Process: ${gone}`;
+      return false;
+    };
+    const stoppedNote = () => (S.stopped.length ? ` (stopped agent processes that are not the services': ${S.stopped.join(', ')})` : '');
     /** The .bat files of the package and the agents, as they behave (scripts/fixture-package/windows). */
     const runBat = (dir: string, bat: string): string => {
       log(`+ ${bat} in ${dir}`);
@@ -920,7 +1037,7 @@ export class SimulatedWindowsHost {
     const moveAside = (a: A): string | null => {
       if (!host.isDir(a.dir)) return '';
       const dst = `${aside}\\${a.leaf}`;
-      const killed: string[] = [];
+      const killed: string[] = [...S.killedIn[a.key as 'update' | 'main']];
       let err = '';
       for (let i = 0; i < 6; i++) {
         try {
@@ -929,7 +1046,7 @@ export class SimulatedWindowsHost {
         } catch (e) { err = (e as Error).message; }
         if (i === 0 || i === 3) {
           stopAgent(a);
-          for (const x of procs(a.dir)) { killed.push(`${x.name} ${x.pid}`); host.processes.delete(x.pid); }
+          for (const x of procs(a.dir)) { killed.push(`${x.name} ${x.pid}`); host.stopProcess(x.pid); }
         }
       }
       S.why = `cannot move ${a.dir} aside: ${err}`;
@@ -971,7 +1088,7 @@ export class SimulatedWindowsHost {
       stopAgent(a);
       unregister(a);
       if (registered(a) === 'yes') deleteService(a);
-      for (const x of procs(a.dir)) host.processes.delete(x.pid);
+      for (const x of procs(a.dir)) host.stopProcess(x.pid);
       if (host.isDir(a.dir)) host.removeTree(a.dir);
     };
     const undoAgent = (a: A): boolean => {
@@ -993,10 +1110,12 @@ export class SimulatedWindowsHost {
     };
     function* rollback(reason: string): Generator<string, void, void> {
       S.rolling = true;
+      S.stopped = [];
       rec.phase = 'rolling-back';
       save();
       yield* note('rolling-back');
       settleAndWait.startWait = fullWait;
+      noStrays();
       let left = '';
       for (const a of agents) {
         let ok = false;
@@ -1006,13 +1125,18 @@ export class SimulatedWindowsHost {
       if (host.isDir(aside) && ![...host.dirs.keys()].some((k) => k.startsWith(`${norm(aside)}\\`))) dropAside();
       if (rec.main_was === 'absent') {
         if (host.isDir(main.dir) || host.isDir(agents[0]!.dir)) yield* finish('failed', `rollback could not remove the partial install:${left}`);
-        yield* finish('failed', `${reason}; the partial install was removed (no agent was installed before, none is now)`);
+        yield* finish('failed', `${reason}; the partial install was removed (no agent was installed before, none is now)${stoppedNote()}`);
       }
       if (rec.update_was !== 'absent') { const s = svc(agents[0]!); if (s) host.startService(s); }
       { const s = svc(main); if (s) host.startService(s); }
-      if (verifyRunning()) yield* finish('rolled-back', `${reason}; the previous agent was restored and runs (pid ${S.vpid})`);
+      if (verifyRunning()) {
+        if (!noStrays()) yield* finish('failed', `${reason}; the previous agent was restored and runs (pid ${S.vpid}), but ${S.why}`);
+        yield* finish('rolled-back', `${reason}; the previous agent was restored and runs (pid ${S.vpid})${stoppedNote()}`);
+      }
+      let notRun = S.why;
       const was = rec.main_was === 'stopped' ? ' (it was not running before the change either)' : '';
-      yield* finish('failed', `${reason}; the previous agent was restored to ${main.dir} but does not run: ${S.why}${was}${left}`);
+      if (!noStrays()) notRun += `; ${S.why}`;
+      yield* finish('failed', `${reason}; the previous agent was restored to ${main.dir} but does not run: ${notRun}${was}${stoppedNote()}${left}`);
     }
     function* fail(reason: string): Generator<string, void, void> {
       if (S.rolling) yield* finish('failed', `the rollback stopped: ${reason}`);
@@ -1056,7 +1180,16 @@ export class SimulatedWindowsHost {
       yield* phase('started', `action=${String(p.action)} main=${rec.main_was} update=${rec.update_was} tool=${String(p.tool)}`);
       yield* phase('stopping');
       for (const a of agents) if (!stopAgent(a)) yield* fail(`cannot stop ${a.name}`);
-      yield* phase('stopped');
+      const strayList = host.strays(proc.pid);
+      let strayNote = '';
+      if (strayList.length > 0) {
+        strayNote = `also stopped agent processes found by what they are: ${names(strayList)}`;
+        log(`+ ${strayNote}`);
+        for (const x of strayList) for (const a of agents) if (runsFrom(a.dir, x)) S.killedIn[a.key as 'update' | 'main'].push(`${x.name} ${x.pid}`);
+        const strayLeft = host.stopProcs(strayList);
+        if (strayLeft) yield* fail(`cannot stop agent processes that are not the services': ${strayLeft} survive Stop-Process`);
+      }
+      yield* phase('stopped', strayNote);
       const done: string[] = [];
       for (const a of agents) {
         const u = unregister(a);
@@ -1111,6 +1244,8 @@ export class SimulatedWindowsHost {
         if (!verifyRunning()) yield* fail(`the new agent does not run: ${S.why}`);
       }
       yield* phase('verified', `pid=${S.vpid} jvm=${S.vjvm}`);
+      S.stopped = [];
+      if (!noStrays()) yield* fail(S.why);
       const boot: string[] = [];
       for (const a of agents) {
         if (registered(a) === 'no') continue;
@@ -1125,7 +1260,7 @@ export class SimulatedWindowsHost {
       ].join(CRLF) + CRLF);
       yield* phase('committed');
       dropAside();
-      yield* finish('ok', `pid=${S.vpid}`);
+      yield* finish('ok', `pid=${S.vpid}${stoppedNote()}`);
     } catch (e) {
       if (e instanceof Exit) return;
       throw e;

@@ -1,6 +1,6 @@
 import { encodeCommand, psQuote, psScript } from '../../dialect/powershell.js';
 import { MAIN_AGENT, STATE_DIR, TXN_FILE, UPDATE_AGENT } from './paths.js';
-import { PS_ALIVE, PS_CIM, PS_PROTECT, PS_SAFE_DIR, PS_SHA256, PS_WRITERS } from './ps-functions.js';
+import { PS_AGENT_PROCS, PS_ALIVE, PS_CIM, PS_PROTECT, PS_SAFE_DIR, PS_SHA256, PS_STRAYS, PS_WRITERS } from './ps-functions.js';
 
 /**
  * The short scripts a Windows change runs around the host-side transaction (txn-script.ts): make a private
@@ -187,13 +187,22 @@ while ($true) {
 export const followScript = (txn: string, from: number, window: number): string => psScript(FOLLOW_BODY, { txn, from, window });
 
 /**
- * The in-place fix for a host that runs the right package: its folders' ACLs (Administrators and SYSTEM
- * only) and the services' start type Automatic, each read back. Prints `fixed=<what>` lines and `ok=1`, or
- * `error=<why>`.
+ * The in-place fix for a host that runs the right package: the agent processes that are not the services' own
+ * (found again by what they are, just before: Strays) stopped and none left — the services and their wrappers
+ * are not touched —, its folders' ACLs (Administrators and SYSTEM only) and the services' start type Automatic,
+ * each read back. Prints `fixed=<what>` lines and `ok=1`, or `error=<why>`.
  */
 export const FIX_BODY = String.raw`${PS_CIM}
 ${PS_PROTECT}
 ${PS_WRITERS}
+${PS_AGENT_PROCS}
+${PS_STRAYS}
+$st = @(Strays)
+if ($st.Count -gt 0) {
+  $left = StopProcs $st
+  if ($left) { Emit error ('agent processes that are not the services'' survive Stop-Process: ' + $left); exit 1 }
+  Emit fixed ('stopped ' + (ProcNames $st))
+}
 foreach ($a in @(@('${MAIN_AGENT.dir}', '${MAIN_AGENT.name}'), @('${UPDATE_AGENT.dir}', '${UPDATE_AGENT.name}'))) {
   if (Test-Path -LiteralPath $a[0] -PathType Container) {
     if (Writers $a[0]) { Protect $a[0] $true; Emit fixed ('acl ' + $a[0]) }

@@ -1,5 +1,5 @@
 import { MAIN_AGENT, STATE_FILE, TXN_FILE, UPDATE_AGENT } from './paths.js';
-import { PS_ALIVE, PS_CIM, PS_SHA256, PS_WRITERS } from './ps-functions.js';
+import { PS_AGENT_PROCS, PS_ALIVE, PS_CIM, PS_SHA256, PS_WRITERS } from './ps-functions.js';
 
 /**
  * The one script that gathers every fact a Windows check or the plug-in state needs, in one round trip:
@@ -13,6 +13,7 @@ import { PS_ALIVE, PS_CIM, PS_SHA256, PS_WRITERS } from './ps-functions.js';
  * it and no read-only query sees all four.
  */
 export const WINDOWS_FACTS_SCRIPT = `${PS_CIM}
+${PS_AGENT_PROCS}
 ${PS_SHA256}
 ${PS_ALIVE}
 ${PS_WRITERS}
@@ -204,6 +205,17 @@ foreach ($agent in @(@('main', '${MAIN_AGENT.dir}', '${MAIN_AGENT.name}'), @('up
       Emit ($k + '.sockets') (AgentSockets (@([int]$seen.pid) + @($jvm | ForEach-Object { [int]$_.ProcessId })))
     }
   }
+}
+# Both agents' processes found by what they are (AgentProcs), whatever the services say, in a section of their own:
+# a failing Win32_Process query costs this fact only. One line each, "pid|parent pid|name|executable|command line"
+# (no name or path holds a |), then how many: the controller tells the services' own process trees from the rest.
+Section agent.procs {
+  $n = 0
+  foreach ($p in (AgentProcs)) {
+    Emit agent_proc ('{0}|{1}|{2}|{3}|{4}' -f $p.ProcessId, $p.ParentProcessId, $p.Name, $p.ExecutablePath, $p.CommandLine)
+    $n++
+  }
+  Emit agent_procs $n
 }
 Section state {
   if (Test-Path -LiteralPath '${STATE_FILE}') { foreach ($l in [System.IO.File]::ReadAllLines('${STATE_FILE}')) { Emit state $l } }

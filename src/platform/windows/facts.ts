@@ -1,4 +1,5 @@
 import { parseEmitted } from '../../dialect/powershell.js';
+import { ASIDE_DIR, MAIN_AGENT, UPDATE_AGENT } from './paths.js';
 
 /**
  * Typed facts of a Windows host, parsed from the Emit lines of WINDOWS_FACTS_SCRIPT. Parsing is pure and
@@ -44,12 +45,31 @@ export interface WindowsAgentFacts {
   unread: Partial<Record<AgentFactPart, string>>;
 }
 
+/**
+ * A process of either agent, found by what it is (AgentProcs, ps-functions.ts) rather than by what the service
+ * manager says: the services' own wrappers and JVMs, and any other (agent-state.ts tells them apart).
+ */
+export interface WindowsAgentProc {
+  pid: number;
+  parent: number;
+  /** wrapper.exe, java.exe, … */
+  name: string;
+  exe: string | null;
+  commandLine: string;
+  /** Whose it is: a JVM's wrapper's; else the wrapper.name its command line sets, the folder it runs from or names. */
+  agent: 'main' | 'update';
+  /** The agent folder, or set-aside copy of one (C:\.resetpwd-fleet\<change>\<folder>), it runs from or else names; null when neither. */
+  folder: string | null;
+}
+
 /** The facts script reads each agent in these parts, each in its own try/catch (error.agent.<k>.<part>). */
 export type AgentFactPart = 'files' | 'hash' | 'acl' | 'service' | 'process';
 const AGENT_FACT_PARTS: readonly AgentFactPart[] = ['files', 'hash', 'acl', 'service', 'process'];
 
 export interface WindowsFacts {
   complete: boolean;
+  /** PowerShell's language mode when it is not FullLanguage (the scripts could not run); null when they ran. */
+  languageMode: string | null;
   hostname: string | null;
   user: string | null;
   admin: boolean | null;
@@ -66,6 +86,8 @@ export interface WindowsFacts {
   agents: { main: WindowsAgentFacts; update: WindowsAgentFacts };
   stateFile: Record<string, string>;
   txn: { fields: Record<string, string>; alive: boolean } | null;
+  /** Both agents' processes found by what they are; null when not read (`error.agent.procs`, or an output without them). */
+  agentProcs: WindowsAgentProc[] | null;
   /** Sections the host could not read, with its error message. */
   errors: Record<string, string>;
 }
@@ -115,6 +137,51 @@ function agent(get: (k: string) => string | undefined, k: string, errors: Record
   };
 }
 
+const escRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const LEAVES = `(${escRe(MAIN_AGENT.dir.slice(3))}|${escRe(UPDATE_AGENT.dir.slice(3))})`;
+/** An agent folder, or a set-aside copy of one, as a path names it (C:\CloudResetPwdAgent, C:\.resetpwd-fleet\<change>\CloudResetPwdAgent). */
+const FOLDER_RE = new RegExp(`C:\\\\(?:${escRe(ASIDE_DIR.slice(3))}\\\\[^\\\\"]+\\\\)?${LEAVES}(?=[\\\\"\\s]|$)`, 'gi');
+const agentOfLeaf = (leaf: string): 'main' | 'update' => (leaf.toLowerCase() === MAIN_AGENT.dir.slice(3).toLowerCase() ? 'main' : 'update');
+
+/** The agent folders (or set-aside copies) a text names, each with whose it is. */
+function foldersIn(text: string): Array<{ folder: string; agent: 'main' | 'update' }> {
+  return [...text.matchAll(FOLDER_RE)].map((m) => ({ folder: m[0], agent: agentOfLeaf(m[1]!) }));
+}
+
+/**
+ * `agent_proc` lines (pid|parent|name|exe|command line), each given to an agent: a JVM whose parent is one of them
+ * goes with its wrapper (old builds run the main agent on the update agent's Java); else `wrapper.name=<agent>` on
+ * its command line; else the folder its executable lies in (a JVM: the folder its command line names first, its
+ * Java may be the other agent's); else the folder its command line names (the main agent's when both are named).
+ */
+function agentProcs(lines: string[]): WindowsAgentProc[] {
+  const raw = lines.flatMap((l) => {
+    const m = /^(\d+)\|(\d*)\|([^|]*)\|([^|]*)\|(.*)$/s.exec(l);
+    return m ? [{ pid: Number(m[1]), parent: Number(m[2] || 0), name: m[3]!, exe: m[4] || null, commandLine: m[5]! }] : [];
+  });
+  const byPid = new Map(raw.map((p) => [p.pid, p]));
+  const done = new Map<number, WindowsAgentProc>();
+  const place = (p: (typeof raw)[number], depth: number): WindowsAgentProc => {
+    const known = done.get(p.pid);
+    if (known) return known;
+    const exeAt = p.exe ? foldersIn(p.exe).find((x) => p.exe!.toLowerCase().startsWith(`${x.folder.toLowerCase()}\\`)) : undefined;
+    const named = foldersIn(p.commandLine);
+    const cmdAt = named.find((x) => x.agent === 'main') ?? named[0];
+    const jvm = /^javaw?\.exe$/i.test(p.name);
+    const parent = byPid.get(p.parent);
+    const setName = /(?:^|[\s"])wrapper\.name=(\S+?)(?:"|\s|$)/i.exec(p.commandLine)?.[1]?.toLowerCase();
+    const byName = setName === MAIN_AGENT.name.toLowerCase() ? 'main' : setName === UPDATE_AGENT.name.toLowerCase() ? 'update' : undefined;
+    const up = jvm && parent && parent.pid !== p.pid && depth < 8 ? place(parent, depth + 1) : undefined;
+    const at = jvm ? (cmdAt ?? exeAt) : (exeAt ?? cmdAt);
+    const agent = up?.agent ?? byName ?? at?.agent ?? 'main';
+    const folder = exeAt?.folder ?? cmdAt?.folder ?? up?.folder ?? null;
+    const r: WindowsAgentProc = { ...p, agent, folder };
+    done.set(p.pid, r);
+    return r;
+  };
+  return raw.map((p) => place(p, 0));
+}
+
 export function parseWindowsFacts(stdout: string): WindowsFacts {
   const m = parseEmitted(stdout);
   const get = (k: string): string | undefined => m.get(k)?.[0];
@@ -137,6 +204,7 @@ export function parseWindowsFacts(stdout: string): WindowsFacts {
   const txnLines = all('txn');
   return {
     complete: get('end') === '1',
+    languageMode: null,
     hostname: get('hostname') ?? null,
     user: get('user') ?? null,
     admin: yes(get('admin')),
@@ -172,6 +240,7 @@ export function parseWindowsFacts(stdout: string): WindowsFacts {
     agents: { main: agent(get, 'main', errors), update: agent(get, 'update', errors) },
     stateFile: kvLines(all('state')),
     txn: txnLines.length > 0 ? { fields: kvLines(txnLines), alive: get('txn_alive') === 'yes' } : null,
+    agentProcs: errors['agent.procs'] === undefined && get('agent_procs') !== undefined ? agentProcs(all('agent_proc')) : null,
     errors,
   };
 }

@@ -1,6 +1,7 @@
 import type { CheckResult } from '../../core/check.js';
 import type { PackageInfo } from '../../package/verify.js';
-import type { WindowsAgentFacts, WindowsFacts } from './facts.js';
+import type { WindowsAgentFacts, WindowsAgentProc, WindowsFacts } from './facts.js';
+import { strayProcs } from './agent-state.js';
 import { ASIDE_DIR, MAIN_AGENT, STATE_FILE, TXN_FILE, UPDATE_AGENT, windowsPackageDirs } from './paths.js';
 import { installedIsPackage, pendingOrBlocked, type ChangeCommand, type Plan, type PlanOptions } from '../../core/plan.js';
 
@@ -8,7 +9,8 @@ import { installedIsPackage, pendingOrBlocked, type ChangeCommand, type Plan, ty
  * What a change will do on one Windows host: a pure function of its facts, its checks, the package and the
  * options, returning the same Plan as a Linux host's (src/lifecycle/plan.ts), so the runner, the reports
  * and --dry-run treat both alike. `fix` here is the in-place fix of a host that runs the right
- * package: its folders' ACLs and the services' start type.
+ * package: agent processes that are not the services' (stopped, the service keeps running), its folders' ACLs
+ * and the services' start type.
  */
 function describe(a: WindowsAgentFacts, name: string): string {
   if (!a.present) return `${name} absent`;
@@ -64,8 +66,11 @@ export function planWindowsChange(
   const first = pendingOrBlocked(command, f.txn, checks, REFUSE_UNINSTALL, o, `move the set-aside agents back from ${ASIDE_DIR}, register and start them`);
   if (first) return first;
   if (f.admin === false) return { kind: 'refused', reason: `${f.user ?? 'the login'} is not an administrator on the host`, steps: [] };
-  const present = main.present || upd.present;
-  const before = `${describe(main, MAIN_AGENT.name)}; ${describe(upd, UPDATE_AGENT.name)}`;
+  // Processes of either agent that are not the services': an agent that must be stopped although (or because)
+  // its folder is gone or was replaced under it.
+  const strays = allStrays(f);
+  const present = main.present || upd.present || strays.length > 0;
+  const before = `${describe(main, MAIN_AGENT.name)}; ${describe(upd, UPDATE_AGENT.name)}${strays.length ? `; old agent processes still run (${procNames(strays)})` : ''}`;
 
   if (command === 'uninstall') {
     if (!present && !main.service && !upd.service) return { kind: 'unchanged', reason: 'no agent is installed', steps: [] };
@@ -86,12 +91,13 @@ export function planWindowsChange(
   }
   const same = sameWindowsPackage(f, pkg);
   if (same.same && !o.reinstall && main.running) {
-    const fixes = [
+    const settings = [
       ...[main, upd].filter((a) => a.present && !aclOk(a)).map((a) => `restrict the ACL of ${a === main ? MAIN_AGENT.dir : UPDATE_AGENT.dir} to Administrators and SYSTEM (Users read)`),
       ...[main, upd].filter((a) => a.service && !startsAutomatically(a)).map((a) => `set ${a === main ? MAIN_AGENT.name : UPDATE_AGENT.name} to start Automatic (it starts ${a.service!.startMode})`),
     ];
+    const fixes = [...(strays.length ? [strayStep(strays)] : []), ...settings];
     if (fixes.length === 0) return { kind: 'unchanged', reason: `already runs this package: ${same.how}`, steps: [] };
-    return { kind: 'fix', outcome: 'updated', reason: `runs this package (${same.how}); ${fixes.join('; ')}`, steps: [...fixes, 'read both back'] };
+    return { kind: 'fix', outcome: 'updated', reason: `runs this package (${same.how}); ${fixes.join('; ')}`, steps: [...fixes, ...(settings.length ? ['read both back'] : [])] };
   }
   const dirs = windowsPackageDirs(pkg);
   const reason = same.same ? `reinstall: ${!main.running ? 'it does not run' : '--reinstall'}` : before;
@@ -113,19 +119,27 @@ export function planWindowsChange(
       ...stopAndSetAside(f),
       `install: ${setups}, each run from its own folder as cmd.exe /d /c "setup.bat < NUL" (its final pause returns at once), time-limited; its SUCCESS text is not trusted`,
       'restrict the installed folders to Administrators and SYSTEM (Users read); read the ACL back',
-      `verify it runs: service ${MAIN_AGENT.name} Running with a java.exe under its wrapper, the same wrapper after ${o.settleSeconds} s`,
+      `verify it runs: service ${MAIN_AGENT.name} Running with a java.exe under its wrapper, the same wrapper after ${o.settleSeconds} s; then nothing of either agent may run but the services' own process trees: anything else is stopped (a change that cannot is rolled back)`,
       'start type Automatic (Set-Service if not), read back',
       `commit: record ${pkg.version ?? 'the package'} in ${STATE_FILE}; delete the set-aside folders and the stage`,
-      'on any failure: remove the new install, move the old folders back, register and start the old agent, verify it runs',
+      'on any failure: remove the new install, move the old folders back (agent processes that are not the services\' stopped first: one running from a set-aside folder holds it), register and start the old agent, verify it runs; then again nothing of either agent may run but the services\' own',
     ],
   };
 }
 
+const allStrays = (f: WindowsFacts): WindowsAgentProc[] => [...strayProcs(f, 'main'), ...strayProcs(f, 'update')];
+const procNames = (ps: WindowsAgentProc[]) => ps.map((p) => `${p.name} ${p.pid}`).join(', ');
+
+const strayStep = (strays: WindowsAgentProc[]) =>
+  `stop the agent processes that are not the services' (${procNames(strays)}), each found again by what it is just before; check none is left (the services keep running, their wrappers keep their pids)`;
+
 function stopAndSetAside(f: WindowsFacts): string[] {
   const agents = [f.agents.update.present || f.agents.update.service ? UPDATE_AGENT : null, f.agents.main.present || f.agents.main.service ? MAIN_AGENT : null].filter((a) => a !== null);
-  if (agents.length === 0) return ['nothing installed: nothing to stop or set aside'];
+  const strays = allStrays(f);
+  const byIdentity = `then every remaining wrapper.exe / java.exe of either agent, found by what it is${strays.length ? ` (now: ${procNames(strays)}, not the services')` : ''}; check none is left`;
+  if (agents.length === 0) return strays.length ? [`nothing installed; stop ${byIdentity.slice(5)}`] : ['nothing installed: nothing to stop or set aside'];
   return [
-    `stop ${agents.map((a) => a.name).join(', then ')}${agents.length > 1 ? ' (the update agent first: it could restart or overwrite the main agent)' : ''}`,
+    `stop ${agents.map((a) => a.name).join(', then ')}${agents.length > 1 ? ' (the update agent first: it could restart or overwrite the main agent)' : ''}; ${byIdentity}`,
     `unregister each with its bin\\UninstallApp-NT.bat (stdin from NUL, time-limited; a service left behind is deleted through Win32_Service)`,
     `set aside ${agents.map((a) => a.dir).join(' and ')} into ${ASIDE_DIR}\\<change> (a rename on C:, kept until the new agent is verified); a folder held open: stop its service, kill its wrapper.exe/java.exe, retry`,
   ];

@@ -4,6 +4,7 @@
  * 5.1 and still valid on 3.0 (Server 2012) and 4.0 (2012 R2): no classes, no ::new(), and each newer cmdlet
  * behind a Get-Command test with a .NET fallback.
  */
+import { ASIDE_DIR, MAIN_AGENT, UPDATE_AGENT } from './paths.js';
 
 /** CIM (3.0+, local DCOM) or the older WMI cmdlets: class and WQL filter are constants of our scripts. */
 export const PS_CIM = `function Cim([string]$class, [string]$filter) {
@@ -126,4 +127,76 @@ export const PS_SAFE_DIR = `function SafeDir([string]$path, [bool]$users) {
   $w = Writers $path
   if ($w) { return ($path + ' can still be changed by ' + $w + ' after its ACL was reset') }
   return ''
+}`;
+
+
+/**
+ * The agents' processes found by what they are, not by what the service manager says — a wrapper started by
+ * hand, an old copy still running from a folder set aside by an earlier change (deleted or not: a running image
+ * outlives its folder), a JVM that outlived its wrapper keep running old code for ever if only the services are
+ * looked at. Needs Cim.
+ *
+ * `AgentProcs`: every process whose executable lies in either agent's folder or under the set-aside root; every
+ * wrapper.exe / java(w).exe whose command line names one of those folders or `wrapper.name=<agent>`; and the
+ * java(w).exe children of any of these (a wrapper's JVM, wherever its Java lives). Win32_Process objects
+ * (ProcessId, ParentProcessId, Name, ExecutablePath, CommandLine) by pid; never the calling script itself.
+ */
+export const PS_AGENT_PROCS = String.raw`function AgentProcs {
+  $roots = @('${MAIN_AGENT.dir}\', '${UPDATE_AGENT.dir}\', '${ASIDE_DIR}\')
+  $marks = $roots + @('wrapper.name=${MAIN_AGENT.name}', 'wrapper.name=${UPDATE_AGENT.name}')
+  $all = @(Cim Win32_Process '')
+  $found = @{}
+  foreach ($p in $all) {
+    if ([int]$p.ProcessId -eq $PID) { continue }
+    $exe = [string]$p.ExecutablePath
+    $cl = [string]$p.CommandLine
+    $hit = $false
+    foreach ($r in $roots) { if ($exe.StartsWith($r, [StringComparison]::OrdinalIgnoreCase)) { $hit = $true } }
+    if ($p.Name -match '^(wrapper|javaw?)[.]exe$') {
+      foreach ($r in $marks) { if ($cl.IndexOf($r, [StringComparison]::OrdinalIgnoreCase) -ge 0) { $hit = $true } }
+    }
+    if ($hit) { $found[[int]$p.ProcessId] = $p }
+  }
+  foreach ($p in $all) {
+    if ($p.Name -match '^javaw?[.]exe$' -and -not $found.ContainsKey([int]$p.ProcessId) -and $found.ContainsKey([int]$p.ParentProcessId)) { $found[[int]$p.ProcessId] = $p }
+  }
+  return @($found.Values | Sort-Object { [int]$_.ProcessId })
+}`;
+
+/**
+ * What the scripts that stop agents need besides AgentProcs (and Cim):
+ *  - `Strays`: the agent processes outside the services' own process trees (a registered service's wrapper —
+ *    Win32_Service ProcessId — and the agent processes it started, theirs in turn);
+ *  - `StopProcs`: Stop-Process -Force on each, then up to 10 s for them to go: '' when none is left, else the
+ *    survivors named;
+ *  - `ProcNames`: "wrapper.exe 4012, java.exe 4016".
+ */
+export const PS_STRAYS = String.raw`function Strays {
+  $procs = @(AgentProcs)
+  $own = @{}
+  foreach ($n in @('${MAIN_AGENT.name}', '${UPDATE_AGENT.name}')) {
+    $s = Cim Win32_Service ("Name='" + $n + "'") | Select-Object -First 1
+    if ($s -and [int]$s.ProcessId -gt 0) { $own[[int]$s.ProcessId] = $true }
+  }
+  $more = $true
+  while ($more) {
+    $more = $false
+    foreach ($p in $procs) {
+      if (-not $own.ContainsKey([int]$p.ProcessId) -and $own.ContainsKey([int]$p.ParentProcessId)) { $own[[int]$p.ProcessId] = $true; $more = $true }
+    }
+  }
+  return @($procs | Where-Object { -not $own.ContainsKey([int]$_.ProcessId) })
+}
+function ProcNames($list) {
+  return (@($list | ForEach-Object { [string]$_.Name + ' ' + $_.ProcessId }) -join ', ')
+}
+function StopProcs($list) {
+  foreach ($p in $list) { Stop-Process -Id ([int]$p.ProcessId) -Force -ErrorAction SilentlyContinue }
+  $left = @()
+  for ($i = 0; $i -lt 20; $i++) {
+    $left = @($list | Where-Object { Get-Process -Id ([int]$_.ProcessId) -ErrorAction SilentlyContinue })
+    if ($left.Count -eq 0) { return '' }
+    Start-Sleep -Milliseconds 500
+  }
+  return (ProcNames $left)
 }`;

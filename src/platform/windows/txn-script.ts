@@ -1,6 +1,6 @@
 import { psScript } from '../../dialect/powershell.js';
 import { ASIDE_DIR, MAIN_AGENT, STATE_DIR, UPDATE_AGENT } from './paths.js';
-import { PS_CIM, PS_ESCAPE, PS_PROTECT, PS_SAFE_DIR, PS_WRITERS } from './ps-functions.js';
+import { PS_AGENT_PROCS, PS_CIM, PS_ESCAPE, PS_PROTECT, PS_SAFE_DIR, PS_STRAYS, PS_WRITERS } from './ps-functions.js';
 
 /**
  * The host side of a Windows change: one PowerShell script that the controller uploads into the stage,
@@ -15,6 +15,11 @@ import { PS_CIM, PS_ESCAPE, PS_PROTECT, PS_SAFE_DIR, PS_WRITERS } from './ps-fun
  * service Running with a java.exe under its wrapper, and the same wrapper after the settle time), never
  * setup.bat's "SUCCESS" text; setup.bat and the agents' .bat files run with stdin from NUL (setup.bat
  * ends in `pause`) and within a time limit.
+ *
+ * The agents are stopped as services, then every process of theirs is found by what it is (AgentProcs,
+ * ps-functions.ts) and stopped, so no old agent runs on unseen; after a change or a rollback nothing of either
+ * agent may run but the services' own process trees (anything else is stopped, and the result says so; a
+ * change that cannot stop one is rolled back), as on Linux (docs/LIFECYCLE.md).
  *
  * Written with no backtick escapes and no `${`, so the body is a String.raw template.
  */
@@ -36,6 +41,8 @@ export interface WindowsTxnArgs {
 }
 
 export const WINDOWS_TXN_BODY = String.raw`${PS_CIM}
+${PS_AGENT_PROCS}
+${PS_STRAYS}
 ${PS_PROTECT}
 ${PS_WRITERS}
 ${PS_SAFE_DIR}
@@ -58,7 +65,7 @@ try { $rec.pid_start = [string](Get-Process -Id $PID).StartTime.ToUniversalTime(
 # What functions change for the rest of the script lives in one table: the script runs as a script block
 # (read from txn.ps1), where a function's $script: scope would not be the scope that reads it. (Variable
 # names are case-insensitive: no function may have a local of the same name.)
-$Shared = @{ why = ''; vpid = 0; vjvm = 0; rolling = $false; lock = $null; lastOutput = ''; startWait = $startWait; extraStage = '' }
+$Shared = @{ why = ''; vpid = 0; vjvm = 0; rolling = $false; lock = $null; lastOutput = ''; startWait = $startWait; extraStage = ''; stopped = @(); killedIn = @{ update = @(); main = @() } }
 
 function Note([string]$state, [string]$detail) {
   $epoch = [long]([DateTime]::UtcNow - (New-Object DateTime 1970, 1, 1, 0, 0, 0, 'Utc')).TotalSeconds
@@ -91,14 +98,33 @@ function KillTree([int]$id, [int]$depth) {
   }
   Stop-Process -Id $id -Force -ErrorAction SilentlyContinue
 }
-# wrapper.exe or java.exe that run from the folder or name it on their command line (old builds run the main
-# agent on the update agent's Java).
+# A process that runs from the folder, or a wrapper.exe or java.exe that names it on its command line (old builds
+# run the main agent on the update agent's Java).
+function RunsFrom([string]$dir, $proc) {
+  $d = $dir.TrimEnd('\') + '\'
+  return (([string]$proc.ExecutablePath).StartsWith($d, [StringComparison]::OrdinalIgnoreCase) -or
+    ($proc.Name -match '^(wrapper|javaw?)[.]exe$' -and ([string]$proc.CommandLine).IndexOf($d, [StringComparison]::OrdinalIgnoreCase) -ge 0))
+}
 function Procs([string]$dir) {
-  $p = $dir.TrimEnd('\') + '\'
-  return @(Cim Win32_Process '' | Where-Object {
-    $_.ProcessId -ne $PID -and (($_.ExecutablePath -and $_.ExecutablePath.StartsWith($p, [StringComparison]::OrdinalIgnoreCase)) -or
-      ($_.Name -match '^(wrapper|javaw?)[.]exe$' -and $_.CommandLine -and $_.CommandLine.IndexOf($p, [StringComparison]::OrdinalIgnoreCase) -ge 0))
-  })
+  return @(Cim Win32_Process '' | Where-Object { $_.ProcessId -ne $PID -and (RunsFrom $dir $_) })
+}
+# After a change or a rollback: nothing of either agent runs but the services' own process trees. Anything else
+# (a wrapper started by hand meanwhile, an old copy running from a set-aside folder) is stopped: an agent the
+# service manager cannot see must not run. What was stopped is kept for the result (StoppedNote); $false, with
+# why, if one survives.
+function NoStrays {
+  $st = @(Strays)
+  if ($st.Count -eq 0) { return $true }
+  Log ('+ stop agent processes that are not the services'': ' + (ProcNames $st))
+  foreach ($x in $st) { $n = [string]$x.Name + ' ' + $x.ProcessId; if ($Shared.stopped -notcontains $n) { $Shared.stopped += $n } }
+  $gone = StopProcs $st
+  if (-not $gone) { return $true }
+  $Shared.why = 'agent processes that are not the services'' survive Stop-Process: ' + $gone
+  return $false
+}
+function StoppedNote {
+  if ($Shared.stopped.Count -eq 0) { return '' }
+  return (' (stopped agent processes that are not the services'': ' + ($Shared.stopped -join ', ') + ')')
 }
 # A .bat file run as the documents say (from its own folder), with stdin from NUL so a final pause returns at
 # once, output to a file, and its process tree killed after $secs seconds.
@@ -155,7 +181,8 @@ function Unregister($a) {
 function MoveAside($a) {
   if (-not (Test-Path -LiteralPath $a.dir -PathType Container)) { return '' }
   $dst = Join-Path $aside $a.leaf
-  $killed = @()
+  # What the stopping step already stopped that ran from this folder is named too: the folder moves after it.
+  $killed = @() + $Shared.killedIn[$a.key]
   $err = ''
   for ($i = 0; $i -lt 6; $i++) {
     try {
@@ -260,10 +287,14 @@ function UndoAgent($a) {
 }
 function Rollback([string]$reason) {
   $Shared.rolling = $true
+  $Shared.stopped = @()
   $rec.phase = 'rolling-back'
   Save
   Note rolling-back ''
   $Shared.startWait = $fullWait
+  # First every agent process that is not a service's: one running from a set-aside folder would keep that folder
+  # from moving back (a running image holds its folder). What survives is found again at the end.
+  [void](NoStrays)
   $left = ''
   foreach ($a in $agents) {
     $ok = $false
@@ -273,14 +304,19 @@ function Rollback([string]$reason) {
   if ((Test-Path -LiteralPath $aside) -and @(Get-ChildItem -LiteralPath $aside -Force).Count -eq 0) { DropAside }
   if ($rec.main_was -eq 'absent') {
     if ((Test-Path -LiteralPath $main.dir) -or (Test-Path -LiteralPath $agents[0].dir)) { Finish failed ('rollback could not remove the partial install:' + $left) }
-    Finish failed ($reason + '; the partial install was removed (no agent was installed before, none is now)')
+    Finish failed ($reason + '; the partial install was removed (no agent was installed before, none is now)' + (StoppedNote))
   }
   if ($rec.update_was -ne 'absent') { try { Start-Service -Name $agents[0].name } catch { Log ('! ' + $_.Exception.Message) } }
   try { Start-Service -Name $main.name } catch { Log ('! ' + $_.Exception.Message) }
-  if (VerifyRunning) { Finish rolled-back ($reason + '; the previous agent was restored and runs (pid ' + $Shared.vpid + ')') }
+  if (VerifyRunning) {
+    if (-not (NoStrays)) { Finish failed ($reason + '; the previous agent was restored and runs (pid ' + $Shared.vpid + '), but ' + $Shared.why) }
+    Finish rolled-back ($reason + '; the previous agent was restored and runs (pid ' + $Shared.vpid + ')' + (StoppedNote))
+  }
+  $notRun = $Shared.why
   $was = ''
   if ($rec.main_was -eq 'stopped') { $was = ' (it was not running before the change either)' }
-  Finish failed ($reason + '; the previous agent was restored to ' + $main.dir + ' but does not run: ' + $Shared.why + $was + $left)
+  if (-not (NoStrays)) { $notRun += '; ' + $Shared.why }
+  Finish failed ($reason + '; the previous agent was restored to ' + $main.dir + ' but does not run: ' + $notRun + $was + (StoppedNote) + $left)
 }
 function Fail([string]$reason) {
   if ($Shared.rolling) { Finish failed ('the rollback stopped: ' + $reason) }
@@ -352,7 +388,19 @@ try {
 
   Phase stopping ''
   foreach ($a in $agents) { if (-not (StopAgent $a)) { Fail ('cannot stop ' + $a.name) } }
-  Phase stopped ''
+  # Then every remaining process of either agent, found by what it is (with both services stopped, Strays is all
+  # of them): a wrapper started by hand, an old copy running from a set-aside folder, a JVM that outlived its
+  # wrapper. What ran from an agent's folder is named again when that folder is set aside.
+  $strayList = @(Strays)
+  $strayNote = ''
+  if ($strayList.Count -gt 0) {
+    $strayNote = 'also stopped agent processes found by what they are: ' + (ProcNames $strayList)
+    Log ('+ ' + $strayNote)
+    foreach ($x in $strayList) { foreach ($a in $agents) { if (RunsFrom $a.dir $x) { $Shared.killedIn[$a.key] += @([string]$x.Name + ' ' + $x.ProcessId) } } }
+    $strayLeft = StopProcs $strayList
+    if ($strayLeft) { Fail ('cannot stop agent processes that are not the services'': ' + $strayLeft + ' survive Stop-Process') }
+  }
+  Phase stopped $strayNote
   $done = @()
   foreach ($a in $agents) {
     $u = Unregister $a
@@ -420,6 +468,8 @@ try {
     if (-not (VerifyRunning)) { Fail ('the new agent does not run: ' + $Shared.why) }
   }
   Phase verified ('pid=' + $Shared.vpid + ' jvm=' + $Shared.vjvm)
+  $Shared.stopped = @()
+  if (-not (NoStrays)) { Fail $Shared.why }
 
   $boot = @()
   foreach ($a in $agents) {
@@ -437,7 +487,7 @@ try {
   } catch { Fail ('cannot write the state record: ' + $_.Exception.Message) }
   Phase committed ''
   DropAside
-  Finish ok ('pid=' + $Shared.vpid)
+  Finish ok ('pid=' + $Shared.vpid + (StoppedNote))
 } catch {
   Fail ('unexpected error: ' + $_.Exception.Message)
 }`;

@@ -1,3 +1,4 @@
+import { languageModeRefusal } from '../shell.js';
 import { windowsServerName } from '../facts.js';
 import type { WindowsCheck } from './check.js';
 
@@ -15,6 +16,7 @@ const OLD = new Set(['windows-server-2008r2', 'windows-server-2012']);
 
 export const osSupported: WindowsCheck = (f) => {
   const id = 'os-supported';
+  if (f.languageMode) return { id, status: 'fail', detail: languageModeRefusal(f.languageMode) };
   const shown = `${f.os.caption ?? 'Windows'} (build ${f.os.build ?? '?'})`;
   if (f.os.build === null) return { id, status: 'error', detail: `could not identify the Windows version${f.errors.os ? `: ${f.errors.os}` : ''}` };
   const ps = Number((f.psVersion ?? '').split('.')[0]);

@@ -365,6 +365,19 @@ describe('one fact that cannot be read costs that fact only (a jar held by antiv
     expect(h.kinds().slice(n)).toEqual(['facts']);
   });
 
+  it('the agents\' processes that cannot be listed: said as such, everything else still read, and a change still stops every stray itself', async () => {
+    const h = setup({ install: OLD, factFaults: { procs: 'Invalid class "Win32_Process"' } });
+    const stray = h.host.startStray(`${ASIDE_DIR}\\m0old\\CloudResetPwdAgent`);
+    const { f, agent } = await audit(h);
+    expect(f.agentProcs).toBeNull();
+    expect(f.errors).toEqual({ 'agent.procs': 'Invalid class "Win32_Process"' });
+    expect(agent).toMatchObject({ installed: true, running: true, mode: 'AUTO', port: 32000 });
+    expect(agent.findings).toContain('could not list the agents\' processes (Win32_Process): Invalid class "Win32_Process"');
+    expect(agent.findings.join('\n')).not.toMatch(/old agent still running/);
+    expect((await h.run()).outcome).toBe('updated');
+    expect(h.host.processes.has(stray.wrapper.pid)).toBe(false);
+  });
+
   it('an unreadable ACL is reported as such, and no ACL "fix" is planned on a read that failed', async () => {
     const h = setup({ install: OLD });
     expect((await h.run()).outcome).toBe('updated');
@@ -373,5 +386,124 @@ describe('one fact that cannot be read costs that fact only (a jar held by antiv
     expect(agent.running).toBe(true);
     expect(agent.findings).toContain('could not read the ACL of C:\\CloudResetPwdAgent: Attempted to perform an unauthorized operation.');
     expect((await h.run()).outcome).toBe('unchanged');
+  });
+});
+
+/**
+ * Old agents left running, then reported away: an agent the service manager does not know (a wrapper.exe started
+ * by hand, an old copy running from a set-aside folder, deleted or not) keeps running old code for ever unless it
+ * is found by what it is. Judged here by the simulated host's process table itself, not by the tool's code: every
+ * wrapper.exe / java.exe that is not a service's wrapper or its JVM is a stray.
+ */
+describe('old agents left running: found by what they are, stopped, and none left after a change or a rollback', () => {
+  const strays = (h: SimulatedWindowsHost) => {
+    const own = new Set([...h.services.values()].flatMap((s) => [s.wrapperPid, s.jvmPid]).filter(Boolean));
+    return [...h.processes.values()].filter((p) => /^(wrapper|java)\.exe$/i.test(p.name) && !own.has(p.pid)).map((p) => p.pid).sort();
+  };
+  const audit = async (h: ReturnType<typeof setup>) => windows.agent(await windows.facts(await h.open()));
+  const DELETED_ASIDE = `${ASIDE_DIR}\\m0old1234abcd\\CloudResetPwdAgent`;
+
+  it('audit: a wrapper.exe and its java.exe the service does not know, next to the running service, are "old agent still running"', async () => {
+    const h = setup({ install: OLD });
+    const { wrapper, jvm } = h.host.startStray('C:\\CloudResetPwdAgent');
+    const a = await audit(h);
+    expect(a.running).toBe(true);
+    expect(a.findings).toContain(
+      `old agent still running: cloudResetPwdAgent wrapper.exe ${wrapper.pid}, java.exe ${jvm.pid} not the service's (running from C:\\CloudResetPwdAgent); the service cannot stop it: update or reinstall stops it`,
+    );
+    // The services' own wrappers and JVMs are never strays.
+    expect(a.findings.filter((f) => /old agent still running/.test(f))).toHaveLength(1);
+  });
+
+  it('audit: one running from a deleted set-aside folder of an earlier change, next to a good new agent, is reported with that folder', async () => {
+    const h = setup({ install: OLD });
+    expect((await h.run()).outcome).toBe('updated');
+    expect(h.host.isDir(DELETED_ASIDE)).toBe(false);
+    const { wrapper, jvm } = h.host.startStray(DELETED_ASIDE);
+    const u = h.host.startStray(`${ASIDE_DIR}\\m0old1234abcd\\CloudResetPwdUpdateAgent`);
+    const a = await audit(h);
+    expect(a).toMatchObject({ installed: true, running: true, version: '2.1.0' });
+    expect(a.findings).toEqual([
+      `old agent still running: cloudResetPwdAgent wrapper.exe ${wrapper.pid}, java.exe ${jvm.pid} not the service's (running from ${DELETED_ASIDE}); the service cannot stop it: update or reinstall stops it`,
+      `old agent still running: cloudResetPwdUpdateAgent wrapper.exe ${u.wrapper.pid}, java.exe ${u.jvm.pid} not the service's (running from ${ASIDE_DIR}\\m0old1234abcd\\CloudResetPwdUpdateAgent); the service cannot stop it: update or reinstall stops it`,
+    ]);
+  });
+
+  it('update on such a host stops the stray before anything is set aside, and ends updated with none left', async () => {
+    const h = setup({ install: OLD });
+    const { wrapper, jvm } = h.host.startStray(DELETED_ASIDE);
+    const r = await h.run();
+    expect(r.outcome, r.error ?? '').toBe('updated');
+    expect(strays(h.host)).toEqual([]);
+    expect(h.host.processes.has(wrapper.pid) || h.host.processes.has(jvm.pid)).toBe(false);
+    expect(r.plan!.steps.join('\n')).toContain(`then every remaining wrapper.exe / java.exe of either agent, found by what it is (now: wrapper.exe ${wrapper.pid}, java.exe ${jvm.pid}, not the services'); check none is left`);
+    expect(r.agent!.findings.filter((x) => /old agent still running/.test(x))).toEqual([]);
+    const journal = h.host.readText(`${STATE_DIR}\\journal.${r.txn}`)!;
+    expect(journal).toMatch(new RegExp(`\\d+ stopped also stopped agent processes found by what they are: wrapper\\.exe ${wrapper.pid}, java\\.exe ${jvm.pid}\\n`));
+  });
+
+  it('a host that runs the right package with a stray gets the in-place fix: the stray goes, the service keeps its pid; the next run is unchanged', async () => {
+    const h = setup({ install: OLD });
+    expect((await h.run()).outcome).toBe('updated');
+    const svc = { ...h.host.service('cloudResetPwdAgent')! };
+    const { wrapper, jvm } = h.host.startStray(DELETED_ASIDE);
+    const n = h.host.received.length;
+    const r = await h.run();
+    expect(r.plan).toMatchObject({ kind: 'fix' });
+    expect(r.plan!.reason).toContain(`stop the agent processes that are not the services' (wrapper.exe ${wrapper.pid}, java.exe ${jvm.pid})`);
+    expect(r.outcome, r.error ?? '').toBe('updated');
+    expect(h.kinds().slice(n)).toEqual(['facts', 'fix', 'facts']);
+    expect(h.host.service('cloudResetPwdAgent')).toMatchObject({ state: 'Running', wrapperPid: svc.wrapperPid, jvmPid: svc.jvmPid });
+    expect(strays(h.host)).toEqual([]);
+    expect(r.agent!.findings).toEqual([]);
+    expect((await h.run()).outcome).toBe('unchanged');
+  });
+
+  it('a stray that starts during the change is stopped before the commit, and the result says so', async () => {
+    const h = setup({ install: OLD, knobs: { strayStartsAt: 'set-aside' } });
+    const r = await h.run();
+    expect(r.outcome, r.error ?? '').toBe('updated');
+    expect(strays(h.host)).toEqual([]);
+    const journal = h.host.readText(`${STATE_DIR}\\journal.${r.txn}`)!;
+    expect(journal).toMatch(/ done ok pid=\d+ \(stopped agent processes that are not the services': wrapper\.exe \d+, java\.exe \d+\)\n$/);
+  });
+
+  it('a rollback leaves no stray: one running from the set-aside folder is stopped, the folder moves back, the old agent runs', async () => {
+    const h = setup({ install: OLD, knobs: { strayStartsAt: 'set-aside', setupServiceNeverRuns: true } });
+    const r = await h.run();
+    expect(r.outcome, r.error ?? '').toBe('rolled-back');
+    expect(r.error).toMatch(/the previous agent was restored and runs \(pid \d+\) \(stopped agent processes that are not the services': wrapper\.exe \d+, java\.exe \d+\)$/);
+    expect(strays(h.host)).toEqual([]);
+    expect(h.host.service('cloudResetPwdAgent')).toMatchObject({ state: 'Running' });
+    expect(r.agent).toMatchObject({ installed: true, version: '1.0.5', running: true });
+    expect(h.host.isDir(ASIDE_DIR)).toBe(false);
+  });
+
+  it('a stray that Stop-Process cannot end fails the change before anything is moved; the old agent runs again and the result names it', async () => {
+    const h = setup({ install: OLD });
+    const { wrapper } = h.host.startStray(DELETED_ASIDE);
+    h.host.unkillable.add(wrapper.pid);
+    const r = await h.run();
+    expect(r.outcome).toBe('failed');
+    expect(r.error).toContain(`cannot stop agent processes that are not the services': wrapper.exe ${wrapper.pid} survive Stop-Process`);
+    expect(r.error).toMatch(/the previous agent was restored and runs \(pid \d+\), but agent processes that are not the services' survive Stop-Process: wrapper\.exe \d+/);
+    expect(h.host.service('cloudResetPwdAgent')).toMatchObject({ state: 'Running' });
+    expect(h.host.isDir('C:\\CloudResetPwdAgent\\lib')).toBe(true);
+  });
+});
+
+describe('a host whose PowerShell runs in Constrained Language mode (WDAC/AppLocker)', () => {
+  it('audit: os-supported fails saying so and what to allow; update: refused, only the facts command sent, nothing changed', async () => {
+    const h = setup({ install: OLD, languageMode: 'ConstrainedLanguage' });
+    const f = await windows.facts(await h.open());
+    const os = windows.checks(f, { pull: false }).find((c) => c.id === 'os-supported')!;
+    expect(os.status).toBe('fail');
+    expect(os.detail).toMatch(/^PowerShell runs in ConstrainedLanguage mode on this host \(a WDAC\/Device Guard or AppLocker policy\): .*allow PowerShell scripts for the administrator/);
+    const before = snapshot(h.host);
+    const r = await h.run();
+    expect(r.outcome).toBe('refused');
+    expect(r.error).toMatch(/os-supported: PowerShell runs in ConstrainedLanguage mode/);
+    expect(h.kinds()).toEqual(['restricted', 'restricted']);
+    expect(snapshot(h.host)).toEqual(before);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { windowsAgentState } from '../../../../src/platform/windows/agent-state.js';
+import { strayProcs, windowsAgentState } from '../../../../src/platform/windows/agent-state.js';
 import { parseWindowsFacts, windowsOs } from '../../../../src/platform/windows/facts.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -88,5 +88,66 @@ describe('parseWindowsFacts', () => {
     expect(empty.complete).toBe(false);
     expect(empty.os).toEqual({ caption: null, version: null, build: null, productType: null, arch: null, edition: null, installation: null });
     expect(windowsOs(empty)).toEqual({ family: 'windows', id: null, version: null, arch: null });
+  });
+});
+
+describe('the agents\' processes, found by what they are (the agent.procs section)', () => {
+  const raw = readFileSync(path.join(here, '../../fixtures/windows-facts', 'ws2019-old-two-agents.txt'), 'utf8');
+  /** The sample with these agent_proc lines (Emit-escaped as the script prints them) and their count before end=1. */
+  const withProcs = (procs: string[], extra = '') => parseWindowsFacts(raw.replace('end=1', [
+    ...procs.map((p) => `agent_proc=${p.replace(/\\/g, '\\u005c')}`), `agent_procs=${procs.length}`, ...(extra ? [extra] : []), 'end=1'].join('\r\n')));
+  // Both services' own processes as the host lists them: the old build runs the main agent on the update agent's Java.
+  const OWN = [
+    '1984|640|wrapper.exe|C:\\CloudResetPwdUpdateAgent\\bin\\wrapper.exe|"C:\\CloudResetPwdUpdateAgent\\bin\\wrapper.exe" -s "C:\\CloudResetPwdUpdateAgent\\conf\\wrapper.conf"',
+    '2016|1984|java.exe|C:\\CloudResetPwdUpdateAgent\\jre\\bin\\java.exe|"C:\\CloudResetPwdUpdateAgent\\jre\\bin\\java.exe" -Dwrapper.key=a1 -Dwrapper.pid=1984 -classpath ..\\lib\\wrapper.jar',
+    '2212|640|wrapper.exe|C:\\CloudResetPwdAgent\\bin\\wrapper.exe|"C:\\CloudResetPwdAgent\\bin\\wrapper.exe" -s "C:\\CloudResetPwdAgent\\conf\\wrapper.conf"',
+    '2240|2212|java.exe|C:\\CloudResetPwdUpdateAgent\\jre\\bin\\java.exe|"C:\\CloudResetPwdUpdateAgent\\jre\\bin\\java.exe" -Dwrapper.key=b2 -Dwrapper.pid=2212 -classpath ..\\lib\\wrapper.jar',
+  ];
+
+  it('gives each process to its agent: a JVM goes with its wrapper, wherever its Java lives; the services\' own are no strays', () => {
+    const f = withProcs(OWN);
+    expect(f.agentProcs!.map((p) => [p.pid, p.agent, p.folder])).toEqual([
+      [1984, 'update', 'C:\\CloudResetPwdUpdateAgent'], [2016, 'update', 'C:\\CloudResetPwdUpdateAgent'],
+      [2212, 'main', 'C:\\CloudResetPwdAgent'], [2240, 'main', 'C:\\CloudResetPwdUpdateAgent'],
+    ]);
+    expect(f.agentProcs![1]).toMatchObject({ parent: 1984, name: 'java.exe', exe: 'C:\\CloudResetPwdUpdateAgent\\jre\\bin\\java.exe' });
+    expect(strayProcs(f, 'main')).toEqual([]);
+    expect(strayProcs(f, 'update')).toEqual([]);
+    expect(windowsAgentState(f).findings.join('\n')).not.toMatch(/old agent still running/);
+  });
+
+  it('a copy running from a set-aside folder (deleted or not), an orphaned JVM naming the folder, a wrapper.name= override: strays, each of its agent', () => {
+    const f = withProcs([
+      ...OWN,
+      '3100|2200|wrapper.exe|C:\\.resetpwd-fleet\\m0abc\\CloudResetPwdAgent\\bin\\wrapper.exe|"C:\\.resetpwd-fleet\\m0abc\\CloudResetPwdAgent\\bin\\wrapper.exe" -c ..\\conf\\wrapper.conf',
+      '3104|3100|java.exe|C:\\Program Files\\Java\\jre8\\bin\\java.exe|java -Dwrapper.key=k -classpath ..\\lib\\wrapper.jar',
+      '3200|1|javaw.exe|C:\\Java\\bin\\javaw.exe|javaw -Djava.library.path=C:\\CloudResetPwdUpdateAgent\\lib -Dwrapper.key=x',
+      '3300|2200|wrapper.exe|D:\\tools\\wrapper.exe|D:\\tools\\wrapper.exe -c D:\\tools\\w.conf wrapper.name=cloudResetPwdUpdateAgent',
+    ]);
+    expect(strayProcs(f, 'main').map((p) => p.pid)).toEqual([3100, 3104]);
+    expect(strayProcs(f, 'update').map((p) => p.pid)).toEqual([3200, 3300]);
+    expect(windowsAgentState(f).findings.filter((x) => /old agent still running/.test(x))).toEqual([
+      'old agent still running: cloudResetPwdAgent wrapper.exe 3100, java.exe 3104 not the service\'s (running from C:\\.resetpwd-fleet\\m0abc\\CloudResetPwdAgent); the service cannot stop it: update or reinstall stops it',
+      'old agent still running: cloudResetPwdUpdateAgent javaw.exe 3200, wrapper.exe 3300 not the service\'s (running from C:\\CloudResetPwdUpdateAgent); the service cannot stop it: update or reinstall stops it',
+    ]);
+  });
+
+  it('a stopped service: every process of its agent is a stray (a wrapper started by hand from its folder)', () => {
+    const text = raw.replace('main.service_state=Running', 'main.service_state=Stopped').replace('main.status=Running', 'main.status=Stopped').replace('main.service_pid=2212', 'main.service_pid=0');
+    const f = parseWindowsFacts(text.replace('end=1', [`agent_proc=${OWN[2]!.replace(/\\/g, '\\u005c')}`, 'agent_procs=1', 'end=1'].join('\r\n')));
+    expect(f.agents.main.running).toBe(false);
+    expect(strayProcs(f, 'main').map((p) => p.pid)).toEqual([2212]);
+  });
+
+  it('processes that could not be listed, or an output without them: no verdict (null), and the error is said', () => {
+    expect(parseWindowsFacts(raw).agentProcs).toBeNull();
+    expect(windowsAgentState(parseWindowsFacts(raw)).findings.join('\n')).not.toMatch(/processes/);
+    const f = parseWindowsFacts(raw.replace('end=1', 'error.agent.procs=Invalid class "Win32_Process"\r\nend=1'));
+    expect(f.agentProcs).toBeNull();
+    expect(strayProcs(f, 'main')).toEqual([]);
+    expect(windowsAgentState(f).findings).toContain('could not list the agents\' processes (Win32_Process): Invalid class "Win32_Process"');
+    // A service that could not be read: its agent's processes are not judged either.
+    const g = parseWindowsFacts(raw.replace('end=1', [`agent_proc=${OWN[2]!.replace(/\\/g, '\\u005c')}`, 'agent_procs=1', 'error.agent.main.service=Invalid class "Win32_Service"', 'end=1'].join('\r\n')));
+    expect(strayProcs(g, 'main')).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { runWindowsChecks } from '../../../../src/platform/windows/checks/index.
 import type { PlanOptions } from '../../../../src/core/plan.js';
 import { planWindowsChange, sameWindowsPackage } from '../../../../src/platform/windows/plan.js';
 import type { PackageInfo } from '../../../../src/package/verify.js';
-import { parseWindowsFacts, type WindowsFacts } from '../../../../src/platform/windows/facts.js';
+import { parseWindowsFacts, type WindowsAgentProc, type WindowsFacts } from '../../../../src/platform/windows/facts.js';
 
 /** The Windows plan is a pure function of (facts, checks, package, options), as the Linux one: every decision, on recorded facts. */
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -85,6 +85,44 @@ describe('planWindowsChange', () => {
       'set cloudResetPwdAgent to start Automatic (it starts Manual)',
       'read both back',
     ]);
+  });
+
+  /** An old agent's wrapper and JVM running from a deleted set-aside folder, next to the services' own. */
+  const STRAYS: WindowsAgentProc[] = [
+    { pid: 3100, parent: 2200, name: 'wrapper.exe', exe: 'C:\\.resetpwd-fleet\\m0\\CloudResetPwdAgent\\bin\\wrapper.exe', commandLine: '', agent: 'main', folder: 'C:\\.resetpwd-fleet\\m0\\CloudResetPwdAgent' },
+    { pid: 3104, parent: 3100, name: 'java.exe', exe: null, commandLine: '', agent: 'main', folder: null },
+  ];
+  const OWN: WindowsAgentProc[] = [
+    { pid: 2212, parent: 640, name: 'wrapper.exe', exe: 'C:\\CloudResetPwdAgent\\bin\\wrapper.exe', commandLine: '', agent: 'main', folder: 'C:\\CloudResetPwdAgent' },
+    { pid: 2240, parent: 2212, name: 'java.exe', exe: null, commandLine: '', agent: 'main', folder: null },
+  ];
+
+  it('the right package running next to agent processes that are not the services\': an in-place fix stops them, the service is not touched', () => {
+    expect(plan('update', facts((x) => { installed(x); x.agentProcs = OWN; })).kind).toBe('unchanged');
+    const p = plan('update', facts((x) => { installed(x); x.agentProcs = [...OWN, ...STRAYS]; }));
+    expect(p).toMatchObject({ kind: 'fix', outcome: 'updated' });
+    expect(p.reason).toMatch(/; stop the agent processes that are not the services' \(wrapper\.exe 3100, java\.exe 3104\)/);
+    expect(p.steps).toEqual([
+      'stop the agent processes that are not the services\' (wrapper.exe 3100, java.exe 3104), each found again by what it is just before; check none is left (the services keep running, their wrappers keep their pids)',
+    ]);
+    // With an ACL to fix as well: both, the strays first.
+    const q = plan('update', facts((x) => { installed(x); x.agentProcs = [...OWN, ...STRAYS]; x.agents.main.aclWriters = ['S-1-5-11']; }));
+    expect(q.steps).toHaveLength(3);
+    expect(q.steps[0]).toMatch(/^stop the agent processes/);
+    expect(q.steps.at(-1)).toBe('read both back');
+  });
+
+  it('every change stops the agents as services and then by what they are; strays without a folder are still an agent to remove', () => {
+    const p = plan('update', facts((x) => { x.agentProcs = [...OWN, ...STRAYS]; }));
+    expect(p.reason).toBe('cloudResetPwdAgent with log4j 2.8.2, running; cloudResetPwdUpdateAgent 1.0.5, running; old agent processes still run (wrapper.exe 3100, java.exe 3104)');
+    const steps = p.steps.join('\n');
+    expect(steps).toContain('the update agent first: it could restart or overwrite the main agent); then every remaining wrapper.exe / java.exe of either agent, found by what it is (now: wrapper.exe 3100, java.exe 3104, not the services\'); check none is left');
+    expect(steps).toMatch(/then nothing of either agent may run but the services' own process trees: anything else is stopped \(a change that cannot is rolled back\)/);
+    const clean = sample('ws2012r2-clean-static.txt');
+    clean.agentProcs = STRAYS;
+    expect(planWindowsChange('uninstall', clean, [], null, opts)).toMatchObject({ kind: 'transaction', action: 'uninstall', steps: expect.arrayContaining(['nothing installed; stop every remaining wrapper.exe / java.exe of either agent, found by what it is (now: wrapper.exe 3100, java.exe 3104, not the services\'); check none is left']) });
+    clean.agentProcs = [];
+    expect(planWindowsChange('uninstall', clean, [], null, opts).kind).toBe('unchanged');
   });
 
   it('the right package that does not run is reinstalled', () => {

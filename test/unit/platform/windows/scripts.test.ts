@@ -93,6 +93,21 @@ describe('Windows scripts', () => {
     for (const b of Object.values(bodies)) expect(b.toLowerCase()).not.toContain('certutil');
   });
 
+  it('the facts script lists the agents\' processes and stops none; the fix and the change stop the ones that are not the services\'', async () => {
+    expect((await parsePowerShell(scripts.facts!)).commands).not.toContain('Stop-Process');
+    expect(WINDOWS_FACTS_SCRIPT).toContain('foreach ($p in (AgentProcs))');
+    for (const body of [FIX_BODY, WINDOWS_TXN_BODY]) {
+      expect(body).toContain('function Strays {');
+      expect(body).toContain('Stop-Process -Id ([int]$p.ProcessId) -Force');
+    }
+    expect(FIX_BODY).toContain('$st = @(Strays)');
+    // Before anything is set aside, after the new agent is verified, and at both ends of a rollback.
+    expect(WINDOWS_TXN_BODY).toContain('$strayList = @(Strays)');
+    expect(WINDOWS_TXN_BODY.indexOf('$strayList = @(Strays)')).toBeLessThan(WINDOWS_TXN_BODY.indexOf('Phase setting-aside'));
+    expect(WINDOWS_TXN_BODY).toMatch(/Phase verified [^\n]*\n {2}\$Shared\.stopped = @\(\)\n {2}if \(-not \(NoStrays\)\) \{ Fail \$Shared\.why \}/);
+    expect(WINDOWS_TXN_BODY.match(/NoStrays\)/g)).toHaveLength(4);
+  });
+
   it('reads only locale-independent sources: no ipconfig, sc, net or netsh text', async () => {
     for (const [name, text] of Object.entries(scripts)) {
       const cmds = (await parsePowerShell(text)).commands.map((c) => c.toLowerCase());
