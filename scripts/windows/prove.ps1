@@ -284,7 +284,7 @@ if (-not $Reset) {
 }
 
 # ---- a change, as the controller drives it -----------------------------------------------------------------
-function Change([string]$zip, [string]$sha, [string]$label) {
+function Change([string]$zip, [string]$sha, [string]$label, [bool]$viaTask = $false) {
   $prep = Emitted (Run (Build (Body 'prepare') @()) 120).out
   $stage = First $prep 'stage'
   Claim ($label + ': the stage is a new folder under ProgramData that only Administrators and SYSTEM may change') ($stage -and (Test-Path -LiteralPath $stage) -and -not (Writers $stage) -and (Get-Acl -LiteralPath $stage).AreAccessRulesProtected) ([string]$stage)
@@ -314,10 +314,20 @@ function Change([string]$zip, [string]$sha, [string]$label) {
   Claim ($label + ': the bootstrap runs txn.ps1 only if the bytes it read hash as staged (a swapped file: exit 86, nothing run)') ($p.ExitCode -eq 86 -and -not (Test-Path -LiteralPath (Join-Path $stage 'ran.txt'))) ('exit ' + $p.ExitCode)
   Remove-Item -LiteralPath $swapped -Force
   $psArgs = '-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand ' + [Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($boot))
-  $launch = Build (Body 'launch') @('psArgs', $psArgs)
+  $launch = Build (Body 'launch') @('psArgs', $psArgs, 'txn', $txn)
+  if ($viaTask) {
+    # The second launcher, as the tool uses it where WMI's process creation is blocked (Defender ASR, an EDR).
+    $l = Emitted (Run (Build (Body 'launch') @('psArgs', $psArgs, 'txn', $txn, 'forceTask', 'yes')) 120).out
+    Claim ($label + ': a one-shot scheduled task as SYSTEM starts the change (launcher=task)') ((First $l 'launcher') -eq 'task' -and [bool](First $l 'launched')) ([string](First $l 'error'))
+    $left = $true
+    try { $ts = New-Object -ComObject Schedule.Service; $ts.Connect(); [void]$ts.GetFolder('\').GetTask('resetpwd-fleet-' + $txn) } catch { $left = $false }
+    Claim ($label + ': the task definition is gone once the task runs (nothing left in the Task Scheduler)') (-not $left) ('\resetpwd-fleet-' + $txn)
+  }
   $session = $null
-  try { if (Test-WSMan -ComputerName localhost -ErrorAction Stop) { $session = New-PSSession -ComputerName localhost } } catch { $session = $null }
-  if ($session) {
+  if ($viaTask) { $session = 'task' }
+  if (-not $viaTask) { try { if (Test-WSMan -ComputerName localhost -ErrorAction Stop) { $session = New-PSSession -ComputerName localhost } } catch { $session = $null } }
+  if ($viaTask) { }
+  elseif ($session) {
     # Started from inside a WinRM shell that is then deleted: the change must outlive it.
     $out = Invoke-Command -Session $session -ArgumentList $stdinCommand, $launch -ScriptBlock {
       param($cmd, $t)
@@ -408,7 +418,7 @@ if (-not $Package) {
     }
     $za.Dispose()
     $bsha = (Get-FileHash -LiteralPath $broken -Algorithm SHA256).Hash.ToLowerInvariant()
-    $b = Change $broken $bsha 'rollback'
+    $b = Change $broken $bsha 'rollback' $true
     Claim 'rollback: a new agent that does not run ends "done rolled-back"' ($b.done -match ' done rolled-back') $b.done
     Claim 'rollback: the previous agent runs again, Automatic' ((Running) -and (Get-CimInstance Win32_Service -Filter "Name='cloudResetPwdAgent'").StartMode -eq 'Auto') ''
     Claim 'rollback: the state record still names the previous package' ([System.IO.File]::ReadAllText('C:\ProgramData\resetpwd-fleet\state') -match ('package_sha256=' + $sha)) ''

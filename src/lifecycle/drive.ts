@@ -165,9 +165,9 @@ export async function driveChange(t: Target, ctx: ChangeContext, open: SessionOp
           // before the launch, so a controller killed while the host starts the change still leaves its id. A
           // change that then never started is found so by the resume's follow, and planned anew.
           if (plan.kind === 'transaction') ctx.journal?.write({ type: 'change', host: t.name, txn, outcome: plan.outcome });
-          const refused = await time('launch', () => kitOf(s!).launch(s!, stage, plan, txn));
-          if (refused !== null) return end('failed', `${t.name}: the change could not be started on the host (${refused}); nothing was changed`);
-          m.to('launched', txn);
+          const started = await time('launch', () => kitOf(s!).launch(s!, stage, plan, txn));
+          if ('error' in started) return end('failed', `${t.name}: the change could not be started on the host (${started.error}); nothing was changed`);
+          m.to('launched', started.note ? `${txn}: ${started.note}` : txn);
           launched = true;
           const fin = await time('apply', () => follow(txn, m));
           launched = false; // it ended (or died): what follows is this run's own failure, not the change's

@@ -97,8 +97,11 @@ export interface ChangeKit {
   fix(s: HostShell): Promise<{ ok: true } | { ok: false; error: string }>;
   /** Makes the private stage and fills it; throws StageError when the host refuses (nothing changed). */
   stage(s: HostShell, plan: Plan, txn: string): Promise<string>;
-  /** Starts the staged change; an error string when it could not be started (nothing changed). */
-  launch(s: HostShell, stage: string, plan: Plan, txn: string): Promise<string | null>;
+  /**
+   * Starts the staged change: `{ error }` when it could not be started (nothing changed), else what the
+   * journal should say of how it was started, if anything (a second launcher used, and why).
+   */
+  launch(s: HostShell, stage: string, plan: Plan, txn: string): Promise<{ error: string } | { note: string | null }>;
   /** One poll of the host's change journal from line `from` (lifecycle/follow.ts). */
   poll(s: HostShell, txn: string, from: number, onStdout: (chunk: string) => void): Promise<ExecResult>;
   backoff(attempt: number): number;

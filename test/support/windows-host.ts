@@ -64,6 +64,11 @@ export interface SimKnobs {
    * service manager does not know, whose image holds that folder.
    */
   strayStartsAt: string | null;
+  /**
+   * Process creation through WMI blocked (Defender's attack-surface rule, an EDR): Win32_Process.Create returns
+   * this code (2: access denied), or throws with this message. The Task Scheduler still starts processes.
+   */
+  wmiCreateBlocked: number | string | null;
 }
 
 export interface SimulatedWindowsHostOptions {
@@ -315,6 +320,8 @@ export class SimulatedWindowsHost {
   factFaults: NonNullable<SimulatedWindowsHostOptions['factFaults']>;
   languageMode: NonNullable<SimulatedWindowsHostOptions['languageMode']>;
   knobs: SimKnobs;
+  /** Task Scheduler definitions the tool registered and left behind. */
+  tasksRegistered: string[] = [];
   mirror: Record<string, Buffer>;
   /** Files by lower-cased path: the path as written, the bytes, and when they were last written (ms). */
   readonly files = new Map<string, { path: string; data: Buffer; written?: number }>();
@@ -373,7 +380,7 @@ export class SimulatedWindowsHost {
     this.factFaults = o.factFaults ?? {};
     this.languageMode = o.languageMode ?? 'FullLanguage';
     this.mirror = o.mirror ?? {};
-    this.knobs = { setupServiceNeverRuns: false, lockedFolder: null, uninstallHangs: false, dropConnectionAt: null, linesPerPoll: 3, killTransactionAt: null, strayStartsAt: null, ...o.knobs };
+    this.knobs = { wmiCreateBlocked: null, setupServiceNeverRuns: false, lockedFolder: null, uninstallHangs: false, dropConnectionAt: null, linesPerPoll: 3, killTransactionAt: null, strayStartsAt: null, ...o.knobs };
     this.mkdir('C:\\Windows\\System32');
     this.mkdir('C:\\ProgramData');
     if (o.install) this.installOld(o.install);
@@ -606,7 +613,7 @@ export class SimulatedWindowsHost {
           code = this.stage(p, emit);
           break;
         case 'launch':
-          code = this.launch(String(p.psArgs), emit);
+          code = this.launch(String(p.psArgs), emit, script, String(p.txn ?? ''));
           break;
         case 'follow':
           return { stdout: this.follow(String(p.txn), Number(p.from)), exitCode: 0 };
@@ -842,7 +849,20 @@ export class SimulatedWindowsHost {
   }
 
   // ---- the detached transaction -----------------------------------------------------------------------
-  private launch(psArgs: string, emit: (k: string, v: string | number) => void): number {
+  private launch(psArgs: string, emit: (k: string, v: string | number) => void, script = '', txn = '', byTask = false): number {
+    // WMI's process creation blocked: the script's own answer to that — its second launcher, if it has one
+    // (a scheduled task through the Task Scheduler's COM API), else its error line.
+    const blocked = this.knobs.wmiCreateBlocked;
+    if (blocked !== null && !byTask) {
+      const why = typeof blocked === 'number' ? `Win32_Process.Create returned ${blocked} (${blocked === 2 ? 'access denied' : 'an error WMI does not name'})` : `Win32_Process.Create failed: ${blocked}`;
+      if (!script.includes("New-Object -ComObject Schedule.Service")) { emit('error', typeof blocked === 'number' ? `Win32_Process.Create returned ${blocked}` : blocked); return 1; }
+      this.tasksRegistered.push(`resetpwd-fleet-${txn}`);
+      const code = this.launch(psArgs, emit, script, txn, true);
+      // Its definition stays in the Task Scheduler unless the script deletes it once the task runs.
+      if (script.includes('.DeleteTask($name, 0)')) this.tasksRegistered = this.tasksRegistered.filter((t) => t !== `resetpwd-fleet-${txn}`);
+      if (code === 0) { emit('launcher', 'task'); emit('wmi_refused', why); }
+      return code;
+    }
     const boot = decodeCommand(psArgs.split(' ').pop()!);
     const path = /ReadAllBytes\('((?:[^']|'')*)'\)/.exec(boot)?.[1]?.replace(/''/g, "'");
     const sha = /-ne '([0-9A-F]{64})'\)/.exec(boot)?.[1];
@@ -857,6 +877,7 @@ export class SimulatedWindowsHost {
       this.processes.delete(gone.pid);
       this.exited.push({ pid: gone.pid, code: fipsDies ? 1 : 86 });
       emit('launched', gone.pid);
+      if (!byTask) emit('launcher', 'wmi');
       emit('breakaway', 'yes');
       return 0;
     }
@@ -868,6 +889,7 @@ export class SimulatedWindowsHost {
     const run: TxnRun = { txn: String(p.txn), pid: proc.pid, gen: this.transaction(p, proc), finished: false };
     this.runs.set(run.txn, run);
     emit('launched', proc.pid);
+    if (!byTask) emit('launcher', 'wmi');
     emit('breakaway', 'yes');
     return 0;
   }

@@ -25,7 +25,7 @@ export function linuxChange(c: ChangeInputs): ChangeKit {
     // The launch line backgrounds the change and returns; whether it really started is the follow's to see.
     launch: async (s, stage, plan, txn) => {
       await s.run(launchScript(txnArgs(plan, txn, stage, c)));
-      return null;
+      return { note: null };
     },
     poll: (s, txn, from, onStdout) => s.run(followScript(txn, from), { timeoutMs: Math.max(c.stepTimeoutMs * 4, 300_000), onStdout }),
     backoff: c.knobs?.backoff ?? defaultBackoff,

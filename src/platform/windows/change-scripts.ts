@@ -112,11 +112,20 @@ export function txnCommandArgs(stage: string, txnSha: string): string {
  * Starts the transaction with Win32_Process.Create: the process is made by the WMI service, not inside the
  * WinRM shell's job object, so it outlives the shell and the connection. It asks for
  * CREATE_BREAKAWAY_FROM_JOB too (out of any job of the WMI provider host) and, where that host's job forbids
- * breaking away, starts it without. Prints `launched=<pid>` and `breakaway=yes|no`.
+ * breaking away, starts it without.
+ *
+ * Where process creation through WMI is blocked (Defender's attack-surface rule "Block process creations
+ * originating from PSExec and WMI commands", an EDR), Create returns an error code or throws: the reason is kept
+ * with what the code means, and the change is started instead by a one-shot scheduled task running as SYSTEM
+ * (the Task Scheduler's COM API, on every Windows since 2008; its definition `\resetpwd-fleet-<txn>` is deleted
+ * once the task runs — a task's running instance outlives its definition). Prints `launched=<pid>`,
+ * `launcher=wmi|task`, `breakaway=yes|no`, and `wmi_refused=<why>` when the second launcher was used; or
+ * `error=<why>` naming both refusals.
  */
 export const LAUNCH_BODY = String.raw`$sd = '${STATE_DIR}'
 $exe = Join-Path $env:SystemRoot 'System32\WindowsPowerShell\v1.0\powershell.exe'
 $cmdline = '"' + $exe + '" ' + $psArgs
+$meaning = @{ 2 = 'access denied'; 3 = 'insufficient privilege'; 8 = 'unknown failure'; 9 = 'path not found'; 21 = 'invalid parameter' }
 function Launch([uint32]$flags) {
   if (Get-Command Invoke-CimMethod -ErrorAction SilentlyContinue) {
     $si = New-CimInstance -ClassName Win32_ProcessStartup -ClientOnly -Property @{ ShowWindow = [uint16]0; CreateFlags = $flags }
@@ -127,14 +136,65 @@ function Launch([uint32]$flags) {
   $si.CreateFlags = $flags
   return (([wmiclass]'Win32_Process').Create($cmdline, $sd, $si))
 }
-$r = Launch 16777216
+$wmiWhy = ''
 $breakaway = 'yes'
-if ($r.ReturnValue -ne 0) { $r = Launch 0; $breakaway = 'no' }
-if ($r.ReturnValue -ne 0) { Emit error ('Win32_Process.Create returned ' + $r.ReturnValue); exit 1 }
-Emit launched $r.ProcessId
-Emit breakaway $breakaway`;
+# prove.ps1 asks for the second launcher by name ($forceTask) to prove it on a server where WMI is not blocked.
+try {
+  if ($forceTask) { throw 'the scheduled-task launcher was asked for' }
+  $r = Launch 16777216
+  if ($r.ReturnValue -ne 0) { $r = Launch 0; $breakaway = 'no' }
+  if ($r.ReturnValue -eq 0) {
+    Emit launched $r.ProcessId
+    Emit launcher wmi
+    Emit breakaway $breakaway
+    exit 0
+  }
+  $code = [int]$r.ReturnValue
+  $what = $meaning[$code]
+  if (-not $what) { $what = 'an error WMI does not name' }
+  $wmiWhy = 'Win32_Process.Create returned ' + $code + ' (' + $what + ')'
+} catch {
+  $wmiWhy = 'Win32_Process.Create failed: ' + $_.Exception.Message
+}
+# The second launcher: a one-shot task as SYSTEM, started now, its definition deleted once it runs.
+$name = 'resetpwd-fleet-' + $txn
+try {
+  $ts = New-Object -ComObject Schedule.Service
+  $ts.Connect()
+  $folder = $ts.GetFolder('\')
+  $def = $ts.NewTask(0)
+  $def.RegistrationInfo.Description = 'resetpwd-fleet change ' + $txn + ' (one-shot; deleted once started)'
+  $def.Settings.Enabled = $true
+  $def.Settings.Hidden = $true
+  $def.Settings.AllowDemandStart = $true
+  $def.Settings.DisallowStartIfOnBatteries = $false
+  $def.Settings.StopIfGoingOnBatteries = $false
+  $def.Settings.ExecutionTimeLimit = 'PT0S'
+  $def.Settings.MultipleInstances = 2
+  $def.Principal.UserId = 'S-1-5-18'
+  $def.Principal.LogonType = 5
+  $def.Principal.RunLevel = 1
+  $act = $def.Actions.Create(0)
+  $act.Path = $exe
+  $act.Arguments = $psArgs
+  $act.WorkingDirectory = $sd
+  $task = $folder.RegisterTaskDefinition($name, $def, 6, 'S-1-5-18', $null, 5)
+  $run = $task.Run($null)
+  $tpid = 0
+  for ($i = 0; $i -lt 20 -and $tpid -eq 0; $i++) { try { $run.Refresh(); $tpid = [int]$run.EnginePID } catch { }; if ($tpid -eq 0) { Start-Sleep -Milliseconds 250 } }
+  try { $folder.DeleteTask($name, 0) } catch { }
+  Emit launched $tpid
+  Emit launcher task
+  Emit breakaway yes
+  Emit wmi_refused $wmiWhy
+  exit 0
+} catch {
+  try { $ts.GetFolder('\').DeleteTask($name, 0) } catch { }
+  Emit error ($wmiWhy + '; a scheduled task as SYSTEM could not start it either: ' + $_.Exception.Message)
+  exit 1
+}`;
 
-export const launchScript = (stage: string, txnSha: string): string => psScript(LAUNCH_BODY, { psArgs: txnCommandArgs(stage, txnSha) });
+export const launchScript = (stage: string, txnSha: string, txn: string): string => psScript(LAUNCH_BODY, { psArgs: txnCommandArgs(stage, txnSha), txn });
 
 /**
  * Follows a transaction's journal from line `from` for up to `window` seconds: prints new complete lines as

@@ -25,11 +25,14 @@ export function windowsChange(c: ChangeInputs): ChangeKit {
       return e.get('ok')?.[0] === '1' ? { ok: true } : { ok: false, error: e.get('error')?.[0] ?? (out.stderr.trim() || 'the fix did not finish') };
     },
     stage: (s, plan, txn) => stageOn(s, plan, txn, c, txnShaOf),
-    launch: async (s, stage) => {
+    launch: async (s, stage, _plan, txn) => {
       const sha = txnShaOf.get(stage);
-      if (!sha) return 'the stage was not made by this change';
-      const launched = parseEmitted((await s.run(launchScript(stage, sha))).stdout);
-      return launched.get('launched')?.[0] ? null : (launched.get('error')?.[0] ?? 'no process');
+      if (!sha) return { error: 'the stage was not made by this change' };
+      const r = await s.run(launchScript(stage, sha, txn));
+      const e = parseEmitted(r.stdout);
+      if (e.get('launched')?.[0] === undefined) return { error: e.get('error')?.[0] ?? (r.stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300) || 'no process') };
+      const refused = e.get('wmi_refused')?.[0];
+      return { note: e.get('launcher')?.[0] === 'task' ? `started by a one-shot scheduled task as SYSTEM: ${refused ?? 'Win32_Process.Create was refused'}` : null };
     },
     poll: (s, txn, from, onStdout) => s.run(followScript(txn, from, window), { timeoutMs: Math.max(c.stepTimeoutMs, (window + 60) * 1000), onStdout }),
     backoff: c.knobs?.backoff ?? defaultBackoff,

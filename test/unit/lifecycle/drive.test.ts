@@ -55,7 +55,7 @@ function setup(sc: Script, over: Partial<ChangeContext> = {}) {
       change++;
       poll = 0;
       sc.onLaunch?.();
-      return sc.launch ?? null;
+      return sc.launch ? { error: sc.launch } : { note: null };
     },
     // Like a real platform: the poll runs its script through the session (a poll without one crashes, as on a host).
     poll: async (s, txn, from, onStdout): Promise<ExecResult> => {

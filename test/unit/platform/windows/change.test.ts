@@ -109,7 +109,7 @@ describe('a Windows host\'s change (the driver with the Windows platform)', () =
       stage, txnSha: createHash('sha256').update(txn).digest('hex'), zipSha: ctx.pkg!.info.sha256, url: '',
       expect: 'CloudResetPwdAgent\\CloudResetPwdAgent.Windows\\setup.bat',
     }));
-    expect(host.received[3]!.script).toBe(launchScript(stage, createHash('sha256').update(txn).digest('hex')));
+    expect(host.received[3]!.script).toBe(launchScript(stage, createHash('sha256').update(txn).digest('hex'), r.txn!));
     expect(host.received[4]!.script).toBe(followScript(r.txn!, 0, 1));
     expect(txn).toContain(`$mainSetup = 'CloudResetPwdAgent\\CloudResetPwdAgent.Windows'\n$updateSetup = ''\n`);
   });
@@ -506,4 +506,18 @@ describe('a host whose PowerShell runs in Constrained Language mode (WDAC/AppLoc
     expect(h.kinds()).toEqual(['restricted', 'restricted']);
     expect(snapshot(h.host)).toEqual(before);
   });
+});
+
+describe('a host where process creation through WMI is blocked (Defender attack-surface rule, EDR)', () => {
+  for (const blocked of [2, 'Access denied'] as const) {
+    it(`Win32_Process.Create ${typeof blocked === 'number' ? `returns ${blocked}` : 'throws'}: the change starts by a one-shot scheduled task as SYSTEM, is updated, and the journal says why`, async () => {
+      const h = setup({ install: OLD, knobs: { wmiCreateBlocked: blocked } });
+      const details: string[] = [];
+      const r = await h.run({ onTransition: (_h, st, d) => { if (st === 'launched') details.push(d ?? ''); } });
+      expect(r.outcome, r.error ?? '').toBe('updated');
+      expect(details).toEqual([`${r.txn}: started by a one-shot scheduled task as SYSTEM: ${typeof blocked === 'number' ? 'Win32_Process.Create returned 2 (access denied)' : 'Win32_Process.Create failed: Access denied'}`]);
+      // The task's definition is gone once it ran: nothing of the tool stays in the Task Scheduler.
+      expect(h.host.tasksRegistered).toEqual([]);
+    });
+  }
 });

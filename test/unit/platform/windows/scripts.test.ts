@@ -26,7 +26,7 @@ const scripts: Record<string, string> = {
   stage: stageScript({ stage, txnSha: 'cd'.repeat(32), zipSha: 'ab'.repeat(32), url: hostile, expect: `${hostile}\\setup.bat` }),
   cleanup: cleanupScript(hostile),
   'stage (nothing to unpack)': stageScript({ stage, txnSha: 'cd'.repeat(32), zipSha: '', url: '', expect: '' }),
-  launch: launchScript(`C:\\ProgramData\\resetpwd-fleet\\${hostile}`, 'ab'.repeat(32)),
+  launch: launchScript(`C:\\ProgramData\\resetpwd-fleet\\${hostile}`, 'ab'.repeat(32), hostile),
   follow: followScript(hostile, 3, 20),
   fix: fixScript(),
   txn: windowsTxnScript(txnArgs),
