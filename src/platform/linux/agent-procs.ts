@@ -33,7 +33,9 @@ ap_in() {
 ap_self=' '
 ap_p=$$
 while [ -n "$ap_p" ] && [ "$ap_p" -gt 1 ] 2>/dev/null; do
-  ap_self="$ap_self$ap_p "; ap_s=''; { read -r ap_s < "/proc/$ap_p/stat"; } 2>/dev/null; set -- ${"$"}{ap_s##*) }; ap_p=${"$"}{2:-}
+  ap_self="$ap_self$ap_p "; ap_s=''; { read -r ap_s < "/proc/$ap_p/stat"; } 2>/dev/null
+  # shellcheck disable=SC2086 # the fields of the stat line, split on purpose
+  set -- ${"$"}{ap_s##*) }; ap_p=${"$"}{2:-}
 done
 # Where /proc/PID/cwd or exe points, from the one ls of all candidates (ap_ls): into ap_v, "" when unknown.
 ap_link() {
@@ -55,6 +57,7 @@ agent_procs() {
     case $ap_self in *" $ap_p "*) continue ;; esac
     case $ap_p in ''|*[!0-9]*) continue ;; esac
     ap_s=''; { read -r ap_s < "/proc/$ap_p/stat"; } 2>/dev/null || continue
+    # shellcheck disable=SC2086 # the fields of the stat line, split on purpose
     set -- ${"$"}{ap_s##*) }
     [ "$2" = "$$" ] && continue
     ap_rec="$ap_rec$ap_p $2 $ap_sep${"$"}{ap_r#*/cmdline:}$ap_sep
@@ -117,6 +120,7 @@ EOF
     ap_p=${"$"}{ap_r#*" /proc/"}; ap_p=${"$"}{ap_p%%/*}
     case $ap_self$ap_cand in *" $ap_p "*) continue ;; esac
     ap_s=''; { read -r ap_s < "/proc/$ap_p/stat"; } 2>/dev/null || continue
+    # shellcheck disable=SC2086 # the fields of the stat line, split on purpose
     set -- ${"$"}{ap_s##*) }
     [ "$2" = "$$" ] && continue
     ap_r=jvm; case ${"$"}{ap_v% (deleted)} in */wrapper) ap_r=wrapper ;; esac
@@ -152,6 +156,7 @@ stop_pids() {
     for sp_p in "$@"; do alive "$sp_p" && ap_left="$ap_left $sp_p"; done
     [ -z "$ap_left" ] && return 0
     sp_i=$((sp_i + 1))
+    # shellcheck disable=SC2086 # a list of pids, split on purpose
     [ "$sp_i" -eq 10 ] && kill -9 $ap_left 2>/dev/null
     [ "$sp_i" -ge 20 ] && return 1
     sleep 0.5 2>/dev/null || sleep 1
@@ -163,6 +168,7 @@ stop_pids() {
 agent_sockets() {
   [ $# -gt 0 ] || return 0
   as_d=; for as_p in "$@"; do as_d="$as_d /proc/$as_p/fd"; done
+  # shellcheck disable=SC2086 # a list of paths, split on purpose
   { ls -l $as_d 2>/dev/null; echo @tcp; cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; } | awk -v pid="$1" '
     function hex(s,  i, n) { n = 0; for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1; return n }
     /^\/proc\/[0-9]+\/fd:$/ { split($0, q, "/"); pid = q[3]; next }

@@ -24,6 +24,7 @@ ssh_session() {
   while [ -n "$p" ] && [ "$p" -gt 1 ] 2>/dev/null; do
     s=; { read -r s < "/proc/$p/stat"; } 2>/dev/null || return 1
     c=${"$"}{s#*\(}; c=${"$"}{c%\)*}
+    # shellcheck disable=SC2086 # the fields of the stat line, split on purpose
     set -- ${"$"}{s##*) }
     # The first such ancestor is the connection's own process: sshd before OpenSSH 9.8, sshd-session since
     # (the listener, further up, is still sshd and never ends), dropbear's per-connection fork.
@@ -36,6 +37,7 @@ in_use() {
   o=; { read -r o < "$1/.session"; } 2>/dev/null
   if [ -n "$o" ]; then
     s=; { read -r s < "/proc/${"$"}{o%%:*}/stat"; } 2>/dev/null || return 1
+    # shellcheck disable=SC2086 # the fields of the stat line, split on purpose
     set -- ${"$"}{s##*) }
     [ "${"$"}{o#*:}" = "${"$"}{20}" ]
   else
@@ -104,7 +106,7 @@ export function stageScript(a: StageArgs): string {
       : `${pushed.map((f) => `cp "$U/"${quote(f.name)} "$S/"${quote(f.name)} || { echo ${quote(`error: cannot copy ${f.name} into the stage`)}; exit 1; }`).join('\n')}\nrm -rf "$U"\n`;
   const u = a.unpack;
   const extract = u
-    ? `mkdir -p "$S/x" && ${unpackCommand(u.extractor, quote(u.archive))} > "$S/extract.out" 2>&1 || { echo "error: extracting with ${u.extractor} failed: $(tail -n 2 "$S/extract.out" | tr '\\n' ' ')"; exit 1; }
+    ? `{ mkdir -p "$S/x" && ${unpackCommand(u.extractor, quote(u.archive))} > "$S/extract.out" 2>&1; } || { echo "error: extracting with ${u.extractor} failed: $(tail -n 2 "$S/extract.out" | tr '\\n' ' ')"; exit 1; }
 [ -f "$S/x/"${quote(u.expect)} ] || { echo ${quote(`error: ${u.expect} is missing after extraction`)}; exit 1; }
 `
     : '';
@@ -223,10 +225,13 @@ done
 export const FIX_SCRIPT = `${PRELUDE}${AGENT_PROCS_SH}
 M=${MAIN_AGENT.dir} N=${MAIN_AGENT.name}
 st=$(agent_strays "$M" "$N"; agent_strays ${UPDATE_AGENT.dir} ${UPDATE_AGENT.name})
+# shellcheck disable=SC2086 # a list of pids, split on purpose
 if [ -n "$st" ]; then stop_pids $st || { echo "error: agent processes no pid file names survive SIGKILL:$ap_left"; exit 1; }; fi
-chmod 700 "$M/bin/$N.script" "$M/bin/wrapper" && chmod 600 "$M"/lib/* || { echo "error: chmod failed"; exit 1; }
+{ chmod 700 "$M/bin/$N.script" "$M/bin/wrapper" && chmod 600 "$M"/lib/*; } || { echo "error: chmod failed"; exit 1; }
 bad=
+# shellcheck disable=SC2012 # the mode of one file named here, never a name read from ls
 for f in "$M/bin/$N.script" "$M/bin/wrapper"; do [ "$(ls -ld "$f" | cut -c1-10)" = -rwx------ ] || bad="$bad $f"; done
+# shellcheck disable=SC2012 # the mode of one file named here, never a name read from ls
 for f in "$M"/lib/*; do [ -f "$f" ] && { [ "$(ls -ld "$f" | cut -c1-10)" = -rw------- ] || bad="$bad $f"; }; done
 [ -z "$bad" ] && echo ok || echo "error: still wrong:$bad"
 `;

@@ -92,6 +92,7 @@ for t in unzip sha256sum openssl busybox tar base64 curl wget sudo systemctl chk
 # at the cost of a Python start) only where there is no unzip.
 have unzip || { have python3 && python3 -c 'import zipfile, shutil' >/dev/null 2>&1 && echo python3-zipfile; }
 for a in "CloudrResetPwdAgent cloudResetPwdAgent" "CloudResetPwdUpdateAgent cloudResetPwdUpdateAgent"; do
+  # shellcheck disable=SC2086 # two words, split on purpose
   set -- $a; d=/$1; n=$2
   sec "agent $n"
   # Its processes by what they are (agent-procs.ts), whatever its pid file says, with their backend sockets.
@@ -100,13 +101,14 @@ for a in "CloudrResetPwdAgent cloudResetPwdAgent" "CloudResetPwdUpdateAgent clou
     while read -r p r; do echo "proc $p $r"; pids_="$pids_ $p"; done <<EOF
 $ps_
 EOF
+    # shellcheck disable=SC2086 # a list of pids, split on purpose
     agent_sockets $pids_
   fi
   [ -d "$d" ] || { echo "dir=absent"; continue; }
   echo "dir=present"
   pid=; [ -r "$d/bin/$n.pid" ] && read -r pid < "$d/bin/$n.pid"; case $pid in *[!0-9]*) pid=$(printf '%s' "$pid" | tr -dc 0-9) ;; esac
   if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
-    echo "pid=$pid"; echo "cmdline=$(tr '\0' ' ' < /proc/$pid/cmdline | head -c 300)"
+    echo "pid=$pid"; echo "cmdline=$(tr '\0' ' ' < "/proc/$pid/cmdline" | head -c 300)"
   elif [ -n "$pid" ]; then echo "stale_pid=$pid"; fi
   # "key = value" with spaces is valid in wrapper.conf; the last line of a key wins, as in the wrapper.
   [ -f "$d/conf/wrapper.conf" ] && { echo conf=present; sed -n -e 's/^[[:space:]]*wrapper\.backend\.type[[:space:]]*=[[:space:]]*/wrapper.backend.type=/p' -e 's/^[[:space:]]*wrapper\.java\.command[[:space:]]*=[[:space:]]*/wrapper.java.command=/p' "$d/conf/wrapper.conf" | tr -d '\r'; }
@@ -119,6 +121,7 @@ EOF
   # shellcheck disable=SC2046 # the fields of ls -l, split on purpose
   for m in "$d/bin/$n.script" "$d/bin/wrapper"; do [ -e "$m" ] && { set -- $(ls -ld "$m"); echo "mode $1 $m"; }; done
   # One ls for the whole lib folder, whatever its size: files (or links to files) whose mode is not 600.
+  # shellcheck disable=SC2012 # only the mode column is read, never a name
   ls -lL "$d/lib" 2>/dev/null | awk 'substr($1, 1, 1) == "-" && substr($1, 1, 10) != "-rw-------" { b++ } END { print "lib_bad_modes=" b + 0 }'
   for r in /etc/rc.d/rc3.d /etc/rc3.d /etc/init.d/rc3.d; do for l in "$r"/S*"$n"; do [ -e "$l" ] && echo "rc_link=$l"; done; done
   have chkconfig && chkconfig --list "$n" 2>/dev/null | grep -q '3:on' && echo "chkconfig=on"

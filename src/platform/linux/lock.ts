@@ -29,7 +29,9 @@ limited_for() {
     return "$lf_r"
   fi
   (trap - HUP PIPE; exec "$@") & lf_p=$!
-  ( sleep "$lf_s"; kill -TERM "$lf_p" 2>/dev/null; exit 99 ) < /dev/null > /dev/null 2>&1 & lf_t=$!
+  # Once it fires it ignores TERM: the kill below, sent when the command it stopped has ended, must not turn its
+  # "I fired" (99) into a death by signal.
+  ( sleep "$lf_s"; trap '' TERM; kill -TERM "$lf_p" 2>/dev/null; exit 99 ) < /dev/null > /dev/null 2>&1 & lf_t=$!
   ( sleep $((lf_s + 10)); kill -KILL "$lf_p" 2>/dev/null ) < /dev/null > /dev/null 2>&1 & lf_k=$!
   wait "$lf_p"; lf_r=$?
   kill "$lf_k" 2>/dev/null
@@ -38,6 +40,7 @@ limited_for() {
   return "$lf_r"
 }
 lock_holder() {
+  # shellcheck disable=SC2012 # the target of one link named here, where there is no readlink
   if [ -L "$1" ]; then readlink "$1" 2>/dev/null || ls -l "$1" 2>/dev/null | sed 's/.* -> //'
   else cat "$1/pid" 2>/dev/null; fi | tr -dc 0-9
 }

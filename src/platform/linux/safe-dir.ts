@@ -13,7 +13,7 @@ sd_trusted() {
   set -- "$1" $(ls -ldn "$1" 2>/dev/null)
   [ "$4" = 0 ] || return 1
   sd_d=${"$"}{1%/*}; [ -n "$sd_d" ] || sd_d=/
-  # shellcheck disable=SC2046
+  # shellcheck disable=SC2046 # the fields of ls -ldn, split on purpose
   set -- $(ls -ldn "$sd_d" 2>/dev/null)
   [ "$3" = 0 ] || return 1
   case $1 in ?????w*|????????w*) return 1 ;; esac

@@ -73,7 +73,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 
 # --- the agents' own view of themselves
 wrapper_pid() {
-  p=$(cat "$1/bin/$2.pid" 2>/dev/null | tr -dc 0-9)
+  p=$(tr -dc 0-9 2>/dev/null < "$1/bin/$2.pid")
   [ -n "$p" ] && [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' < "/proc/$p/cmdline" | grep -q wrapper && echo "$p"
 }
 state_of() { if [ ! -d "$1" ]; then echo absent; elif [ -n "$(wrapper_pid "$1" "$2")" ]; then echo running; else echo stopped; fi; }
@@ -92,6 +92,7 @@ jvm_of() {
   jp=$1
   for f in /proc/[0-9]*/stat; do
     { read -r line < "$f"; } 2>/dev/null || continue
+    # shellcheck disable=SC2086 # the fields of the stat line, split on purpose
     set -- ${"$"}{line##*) }
     [ "$2" = "$jp" ] || continue
     c=${"$"}{f#/proc/}; c=${"$"}{c%/stat}
@@ -107,6 +108,7 @@ check_once() {
     [ $? -eq 124 ] && WHY="its status verb did not answer within 30 s" || WHY="its status verb says it is not running"; return 1; }
   VJVM=$(jvm_of "$VPID") || { WHY="the wrapper (pid $VPID) runs no JVM (-Dwrapper.key=)"; return 1; }
   # No wrapper.backend.type line: the wrapper's default, the socket backend (AUTO).
+  # shellcheck disable=SC2018,SC2019 # ASCII keywords only (LC_ALL=C), in a form every tr knows
   mode=$(sed -n 's/^[[:space:]]*wrapper\.backend\.type[[:space:]]*=[[:space:]]*//p' "$1/conf/wrapper.conf" 2>/dev/null | tr -d '\r' | tail -n 1 | tr a-z A-Z)
   if [ "$mode" != PIPE ]; then
     # The socket backend: the wrapper listens (32000-32999 unless wrapper.port says otherwise) and its JVM
@@ -141,7 +143,9 @@ stop_agent() {
   # wrapper that could not write its pid file, an old copy still running from a folder set aside before).
   left=$(agent_procs "$1" "$2" | while read -r p r; do echo "$p"; done)
   [ -n "$left" ] || return 0
+  # shellcheck disable=SC2086 # the pids on one line, split on purpose
   echo "+ stop $2 processes found by what they are:" $left >> "$OUT" 2>/dev/null
+  # shellcheck disable=SC2086 # a list of pids, split on purpose
   stop_pids $left && return 0
   WHY="$2 processes survive SIGKILL:$ap_left"
   return 1
@@ -150,11 +154,14 @@ stop_agent() {
 # (a wrapper started without room for its pid file, …) is stopped: an agent its scripts cannot see must not run.
 no_strays() {
   st=
+  # shellcheck disable=SC2086 # two words, split on purpose
   for a in "$U $UN" "$M $MN"; do set -- $a; st="$st $(agent_strays "$1" "$2")"; done
+  # shellcheck disable=SC2086,SC2116 # the pids on one line with single spaces, split on purpose
   st=$(echo $st)
   [ -n "$st" ] || return 0
   echo "+ stop agent processes no pid file names: $st" >> "$OUT" 2>/dev/null
   STOPPED=" (stopped agent processes no pid file named: $st)"
+  # shellcheck disable=SC2086 # a list of pids, split on purpose
   stop_pids $st && return 0
   WHY="agent processes no pid file names survive SIGKILL:$ap_left"
   return 1
@@ -211,7 +218,9 @@ drop_rc_lines() {
 }
 check_modes() {
   bad=
+  # shellcheck disable=SC2012 # the mode of one file named here, never a name read from ls
   for f in "$M/bin/$MN.script" "$M/bin/wrapper"; do [ "$(ls -ld "$f" | cut -c1-10)" = -rwx------ ] || bad="$bad $f"; done
+  # shellcheck disable=SC2012 # the mode of one file named here, never a name read from ls
   for f in "$M"/lib/*; do [ -f "$f" ] || continue; [ "$(ls -ld "$f" | cut -c1-10)" = -rw------- ] || bad="$bad $f"; done
   [ -z "$bad" ] || { WHY="wrong modes:$bad"; return 1; }
 }
@@ -267,6 +276,7 @@ finish() {
   echo "outcome=$1" >> "$SD/txn"
   [ -f "$OUT" ] && cp "$OUT" "$SD/out.$TXN" 2>/dev/null
   rm -rf "$STAGE" ${"$"}{EXTRA_STAGE:+"$EXTRA_STAGE"} "$RESERVE"
+  # shellcheck disable=SC2012 # newest first; the names are journal.TXN, plain words
   for f in $(ls -t "$SD"/journal.* 2>/dev/null | tail -n +6); do rm -f "$f" "$SD/out.${"$"}{f##*journal.}"; done
   note 'done' "$@"
   rm -rf "$SD/lock"
@@ -351,7 +361,7 @@ free=$(df -Pk "$M" 2>/dev/null | awk 'NR == 2 { print $4 }')
 [ "${"$"}{free:-1}" -ge 64 ] 2>/dev/null || fail "No space left on device: the disk filled up while setup.sh copied the agent (${"$"}{free:-0} KiB free); the install is incomplete"
 said=ok; tail -c +"$SETUP_AT" "$OUT" 2>/dev/null | grep -q 'Failed to start service' && said="setup.sh printed 'Failed to start service'"
 phase installed "setup: $said"
-chmod 700 "$M/bin/$MN.script" "$M/bin/wrapper" && chmod 600 "$M"/lib/* || fail "chmod failed"
+{ chmod 700 "$M/bin/$MN.script" "$M/bin/wrapper" && chmod 600 "$M"/lib/*; } || fail "chmod failed"
 check_modes || fail "$WHY"
 phase permissions "700 bin/$MN.script bin/wrapper, 600 lib/*"
 # One more start if setup.sh's did not take (its message proves nothing), with half the wait.
@@ -368,8 +378,8 @@ BOOT=
 ensure_boot "$M" "$MN" || fail "cannot register $MN to start at boot"
 [ -d "$U" ] && { ensure_boot "$U" "$UN" || fail "cannot register $UN to start at boot"; }
 phase boot "${"$"}{BOOT# }"
-{ printf 'package_sha256=%s\nversion=%s\nlog4j=%s\ntxn=%s\n' "$PKG_SHA" "$PKG_VERSION" "$PKG_LOG4J" "$TXN"
-  echo "installed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "tool=$TOOL"; } > "$SD/state.tmp" && mv -f "$SD/state.tmp" "$SD/state" || fail "cannot write $SD/state"
+{ { printf 'package_sha256=%s\nversion=%s\nlog4j=%s\ntxn=%s\n' "$PKG_SHA" "$PKG_VERSION" "$PKG_LOG4J" "$TXN"
+  echo "installed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "tool=$TOOL"; } > "$SD/state.tmp" && mv -f "$SD/state.tmp" "$SD/state"; } || fail "cannot write $SD/state"
 phase committed
 rm -rf "$ASIDE"; rmdir /.resetpwd-fleet 2>/dev/null
 finish ok "pid=$VPID$STOPPED"
