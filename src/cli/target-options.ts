@@ -38,10 +38,10 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--ask-pass', 'prompt for the login password (needs a terminal)')
     .option('--become', 'log in as a non-root user and use sudo for privileged steps')
     .option('--become-password-env <var>', 'environment variable holding the sudo password (sent over stdin)')
-    .option('-F, --ssh-config <file>', 'OpenSSH client configuration for Host aliases, HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile (default ~/.ssh/config; "none" for none); the inventory wins over it')
+    .option('-F, --ssh-config <file>', 'OpenSSH client configuration for Host aliases, HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile (default ~/.ssh/config; "none" for none); the inventory and the command line win over it')
     .option('--known-hosts <file>', 'known_hosts file to verify host keys against', DEFAULT_KNOWN_HOSTS)
     .option('--accept-new', 'trust and record host keys seen for the first time (a changed key is always refused)')
-    .option('--jump <spec>', 'reach targets through a bastion [user@]host[:port] (ProxyJump)')
+    .option('--jump <spec>', 'reach targets through a bastion [user@]host[:port], an alias of the ssh config (ProxyJump; one hop; "none" for none)')
     .option('--winrm-ca <file>', 'CA bundle (PEM) that signed the WinRM HTTPS certificates (per host: ansible_winrm_ca_trust_path)')
     .option('--insecure', 'do not verify WinRM HTTPS certificates (per host: ansible_winrm_server_cert_validation=ignore); never the default')
     .option('--winrm-cleartext-basic', 'allow WinRM Basic login over plain http, which sends the password in clear text (per host: winrm_cleartext_basic=true); never the default')
@@ -249,7 +249,7 @@ export function finishTargets(o: TargetCliOptions, all: Target[], notContacted: 
     const mine = inShard(all, o.shard);
     if (mine.length === 0) throw new UsageError(`--shard ${o.shard!.k}/${o.shard!.n}: none of the ${all.length} hosts falls in this shard`);
     const cfg = SshConfig.load(o.sshConfig);
-    const reached = mine.map((t) => (notContacted(t) ? t : withSshConfig(t, cfg, { user: o.user, knownHostsGiven: o.knownHosts !== DEFAULT_KNOWN_HOSTS })));
+    const reached = mine.map((t) => (notContacted(t) ? t : withSshConfig(t, cfg, { user: o.user, key: o.key, jump: o.jump, knownHostsGiven: o.knownHosts !== DEFAULT_KNOWN_HOSTS })));
     // A target that will not be contacted keeps its row even where its address is another's.
     const kept = new Set(oneTargetPerAddress(reached.filter((t) => !notContacted(t))));
     return reached.filter((t) => notContacted(t) || kept.has(t));

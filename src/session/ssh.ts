@@ -35,10 +35,14 @@ export function sshTargetOf(t: Target, o: ConnectOptions, user: string): SshTarg
   return s;
 }
 
-/** The bastion (--jump, or ProxyJump in the inventory's ssh args), logged in to with the same key or agent. */
+/**
+ * The bastion: ProxyJump in the inventory's ssh args, else --jump, else the ssh config's ProxyJump (resolved
+ * through the config by withSshConfig, key included); `none` is no bastion. Logged in to with its own key from
+ * the config, else --key, or the agent; as the user its spec or the config names, else -u, else root.
+ */
 export function jumpOf(t: Target, o: ConnectOptions): SshTarget | undefined {
   const spec = t.jump ?? o.jump;
-  if (!spec) return undefined;
-  const j = parseHostSpec(spec, '--jump');
+  if (!spec || spec.toLowerCase() === 'none') return undefined;
+  const j = parseHostSpec(spec.replace(/^ssh:\/\//i, ''), t.jump ? `${t.source}: host ${t.name}: jump host` : '--jump');
   return withKeyAuth({ host: j.host, port: j.port ?? 22, user: j.user ?? o.user ?? 'root', name: `jump ${j.host}` }, t.jumpKeyFile ?? o.keyFile, o);
 }

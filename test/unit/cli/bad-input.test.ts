@@ -338,3 +338,21 @@ describe('a closed stdout', () => {
     expect(code).toBe(0);
   });
 });
+
+/**
+ * A chain of jump hosts (ProxyJump a,b) was cut to its first host without a word: the run went through a
+ * bastion the operator never meant alone.
+ */
+describe('a chain of jump hosts is refused before any connection (exit 2, one line)', () => {
+  it('ProxyJump a,b in the ssh config: the file and line are named', async () => {
+    const cfg = path.join(tmp, 'ssh_config');
+    writeFileSync(cfg, `# bastions\nHost 127.0.0.*\n  ProxyJump ops@127.0.0.1:${port},ops@127.0.0.2:${port}\n`);
+    refused(await run(['audit', '-H', `127.0.0.1:${port}`, '-F', cfg, '--connect-timeout', '3']),
+      new RegExp(`ssh_config:3: ProxyJump ops@127\\.0\\.0\\.1:${port},ops@127\\.0\\.0\\.2:${port} \\(for host 127\\.0\\.0\\.1:${port}\\): a chain of jump hosts is not supported; give one jump host`));
+  });
+
+  it('--jump a,b', async () => {
+    refused(await run(['audit', '-H', `127.0.0.1:${port}`, '-F', 'none', '--jump', `127.0.0.1:${port},127.0.0.2:${port}`, '--connect-timeout', '3']),
+      /--jump 127\.0\.0\.1:\d+,127\.0\.0\.2:\d+: a chain of jump hosts is not supported; give one jump host \(\[user@\]host\[:port\]\)$/);
+  });
+});
