@@ -51,6 +51,18 @@ function Claim([string]$name, [bool]$ok, [string]$detail) {
 }
 function Skip([string]$name, [string]$why) { Write-Host ('SKIP ' + $name + ': ' + $why) }
 
+# What prove.ps1 itself needs: PowerShell 3.0 (Server 2012's, or WMF 3.0 on 2008 R2) and .NET 4.5 (System.IO.Compression
+# for the package, asynchronous reads of a child's output). No cmdlet newer than PowerShell 3.0 is used, so
+# the tool's 3.0 fallbacks are proven where they run.
+if ($PSVersionTable.PSVersion.Major -lt 3) { Write-Host ('FAIL prove.ps1 needs PowerShell 3.0 or later (this is ' + $PSVersionTable.PSVersion + '); so does the tool'); exit 1 }
+if (-not ([System.IO.StreamReader].GetMethod('ReadToEndAsync', [Type[]]@()))) { Write-Host 'FAIL prove.ps1 needs .NET Framework 4.5 or later (install it, or WMF 5.1 which brings it)'; exit 1 }
+# SHA-256 of a file as lower-case hex, with the FIPS-validated CSP class the tool's fallback uses (PowerShell 3.0 has no hash cmdlet).
+function Sha256File([string]$path) {
+  $h = New-Object System.Security.Cryptography.SHA256CryptoServiceProvider
+  $fs = [System.IO.File]::OpenRead($path)
+  try { return ([System.BitConverter]::ToString($h.ComputeHash($fs)) -replace '-', '').ToLowerInvariant() } finally { $fs.Dispose(); $h.Dispose() }
+}
+
 # psQuote of src/dialect/powershell.ts: every kind of single quote doubled.
 function Q([string]$s) { return "'" + [regex]::Replace($s, '[''\u2018\u2019\u201A\u201B]', '$0$0') + "'" }
 function Body([string]$name) { return [System.IO.File]::ReadAllText((Join-Path $Scripts ($name + '.body.ps1'))) }
@@ -302,10 +314,10 @@ function Change([string]$zip, [string]$sha, [string]$label, [bool]$viaTask = $fa
   $text = Build (Body 'txn') @('action', 'install', 'txn', $txn, 'stage', $stage, 'mainSetup', $main, 'updateSetup', $upd, 'pkgSha', $sha, 'pkgVersion', 'prove', 'pkgLog4j', '', 'settle', $Settle, 'startWait', $StartWait, 'limit', 300, 'tool', 'prove.ps1')
   [System.IO.File]::WriteAllText((Join-Path $stage 'txn.ps1'), $text)
   Copy-Item -LiteralPath $zip -Destination (Join-Path $stage 'pkg.zip')
-  $txnSha = (Get-FileHash -LiteralPath (Join-Path $stage 'txn.ps1') -Algorithm SHA256).Hash.ToLowerInvariant()
+  $txnSha = Sha256File (Join-Path $stage 'txn.ps1')
   $st = Emitted (Run (Build (Body 'stage') @('stage', $stage, 'txnSha', $txnSha, 'zipSha', $sha, 'url', '', 'expect', ($main + '\setup.bat'))) 900).out
   Claim ($label + ': the host checks both SHA-256 and extracts the package') ((First $st 'staged') -eq '1') ([string](First $st 'error'))
-  $boot = "`$ProgressPreference = 'SilentlyContinue'; `$b = [System.IO.File]::ReadAllBytes(" + (Q ($stage + '\txn.ps1')) + "); if (([System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash(`$b)) -replace '-', '') -ne " + (Q $txnSha.ToUpperInvariant()) + ") { exit 86 }; & ([ScriptBlock]::Create([System.Text.Encoding]::UTF8.GetString(`$b)))"
+  $boot = "`$ProgressPreference = 'SilentlyContinue'; `$b = [System.IO.File]::ReadAllBytes(" + (Q ($stage + '\txn.ps1')) + "); if (([System.BitConverter]::ToString((New-Object System.Security.Cryptography.SHA256CryptoServiceProvider).ComputeHash(`$b)) -replace '-', '') -ne " + (Q $txnSha.ToUpperInvariant()) + ") { exit 86 }; & ([ScriptBlock]::Create([System.Text.Encoding]::UTF8.GetString(`$b)))"
   # The same bootstrap for a copy whose bytes are not the hashed ones: it must run nothing and exit 86.
   $swapped = Join-Path $stage 'swapped.ps1'
   [System.IO.File]::WriteAllText($swapped, ($text + "`r`nNew-Item -ItemType File -Path (Join-Path '" + $stage + "' 'ran.txt') | Out-Null`r`n"))
@@ -387,7 +399,7 @@ if (-not $Package) {
   Skip 'update, rollback, locked folder' 'give -Package CloudResetPwdAgent.zip (a test server: the plug-in is really updated)'
 } else {
   Add-Type -AssemblyName System.IO.Compression.FileSystem
-  $sha = (Get-FileHash -LiteralPath $Package -Algorithm SHA256).Hash.ToLowerInvariant()
+  $sha = Sha256File $Package
   if ($Sha256) { Claim 'package: its SHA-256 is the published one' ($sha -eq $Sha256.ToLowerInvariant()) $sha }
   $u = Change $Package $sha 'update'
   $t0 = [long]($u.lines | Where-Object { $_ -match ' installing' } | ForEach-Object { $_.Split(' ')[0] } | Select-Object -First 1)
@@ -417,7 +429,7 @@ if (-not $Package) {
       $wr.Close()
     }
     $za.Dispose()
-    $bsha = (Get-FileHash -LiteralPath $broken -Algorithm SHA256).Hash.ToLowerInvariant()
+    $bsha = Sha256File $broken
     $b = Change $broken $bsha 'rollback' $true
     Claim 'rollback: a new agent that does not run ends "done rolled-back"' ($b.done -match ' done rolled-back') $b.done
     Claim 'rollback: the previous agent runs again, Automatic' ((Running) -and (Get-CimInstance Win32_Service -Filter "Name='cloudResetPwdAgent'").StartMode -eq 'Auto') ''

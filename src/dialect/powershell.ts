@@ -78,6 +78,26 @@ export const STDIN_DATA_BOOTSTRAP = [
 /** The command line that runs a script fed on stdin followed by its data (PS_DATA_MARKER between them). */
 export const PS_STDIN_DATA_COMMAND = `${POWERSHELL} -EncodedCommand ${encodeCommand(STDIN_DATA_BOOTSTRAP)}`;
 
+/**
+ * Script, marker, data, like STDIN_DATA_BOOTSTRAP, but for data too large to hold (an upload): stdin is read
+ * line by line only up to the PS_DATA_MARKER line, those lines are the script, and the rest of stdin is left
+ * unread for the script to read itself, a line at a time, with [Console]::In.ReadLine() (the same reader: the
+ * bootstrap's read-ahead is not lost). Nothing of stdin is read to its end, so the host never holds the data
+ * whole. As with the data bootstrap, what follows the marker is never made into a script block.
+ */
+export const STDIN_STREAM_BOOTSTRAP = [
+  LANGUAGE_PROBE,
+  "$ProgressPreference = 'SilentlyContinue'",
+  '$b = New-Object System.Text.StringBuilder',
+  `while ($true) { $l = [Console]::In.ReadLine(); if ($null -eq $l) { [Console]::Error.WriteLine('no data marker on stdin'); exit 1 }; if ($l -ceq '${PS_DATA_MARKER}') { break }; [void]$b.Append($l).Append([char]10) }`,
+  '$s = $b.ToString()',
+  '$b = $null',
+  'try { & ([ScriptBlock]::Create($s)); exit $LASTEXITCODE } catch { [Console]::Error.WriteLine($_.ToString()); exit 1 }',
+].join('; ');
+
+/** The command line that runs a script fed on stdin and leaves the data after PS_DATA_MARKER for it to stream. */
+export const PS_STDIN_STREAM_COMMAND = `${POWERSHELL} -EncodedCommand ${encodeCommand(STDIN_STREAM_BOOTSTRAP)}`;
+
 /** Script, marker, data: what PS_STDIN_DATA_COMMAND reads. The script must end with a newline. */
 export function scriptWithData(script: string, data: string | Buffer): Buffer {
   const s = script.endsWith('\n') ? script : `${script}\n`;

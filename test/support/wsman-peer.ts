@@ -7,7 +7,8 @@
  * - Replies are the recorded Windows responses from test/fixtures/winrm with RelatesTo, MessageID, ShellId,
  *   CommandId and the stream content put in; `replay` serves a whole recorded scenario instead.
  * - Commands run through a pluggable handler `(commandLine, stdin) => { stdout, stderr, exitCode }`; the
- *   default one understands the transport's upload script and really writes the file under `root`.
+ *   default one understands the transport's upload (the streaming command line; script, data marker, base64
+ *   lines on stdin) and really writes the file under `root`, decoding the lines itself.
  * - Faults can be injected: 401, SOAP faults from the fixtures, a connection dropped mid-reply, a reply
  *   held past the client's patience, stdin corrupted in transit.
  * - Open shells are tracked, so a test can assert every shell was deleted.
@@ -21,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOMParser, XMLSerializer, type Document, type Element, type Node as XmlNode } from '@xmldom/xmldom';
-import { PS_STDIN_COMMAND } from '../../src/dialect/powershell.js';
+import { PS_DATA_MARKER, PS_STDIN_COMMAND, PS_STDIN_STREAM_COMMAND } from '../../src/dialect/powershell.js';
 import { URI, checkRequest, type Op, type ParsedRequest } from './wsman-peer-schema.js';
 import { isNegotiate, makeChallenge, parseAuthenticate, verifyAuthenticate, type Challenge } from './wsman-peer-ntlm.js';
 
@@ -51,7 +52,7 @@ export type PeerFault =
   | { kind: 'drop'; on: Op; times?: number }
   /** Hold the reply this long before answering normally. */
   | { kind: 'delay'; on: Op; ms: number; times?: number }
-  /** Change one base64 character of the stdin a command receives (after the upload script's here-string opens). */
+  /** Change one base64 character of the stdin a command receives (the first one after the data marker line). */
   | { kind: 'corrupt-stdin'; times?: number };
 
 export interface PeerOptions {
@@ -636,11 +637,12 @@ function readdirSorted(dir: string): string[] {
   return readdirSync(dir).sort();
 }
 
-/** Flips one base64 character of the upload data (or one byte of other stdin) so the content differs. */
+/** Flips one base64 character of the upload data (the first after the data marker line; else one byte of other stdin). */
 function corrupt(stdin: Buffer): Buffer {
   const out = Buffer.from(stdin);
-  const at = out.indexOf("@'\n");
-  const i = at >= 0 ? at + 3 : out.length >> 1;
+  const mark = `\n${PS_DATA_MARKER}\n`;
+  const at = out.indexOf(mark);
+  const i = at >= 0 ? at + mark.length : out.length >> 1;
   if (i < out.length) out[i] = out[i] === 0x41 ? 0x42 : 0x41; // 'A' <-> 'B'
   return out;
 }
@@ -667,22 +669,41 @@ export function scriptParams(script: string): Record<string, string> {
 }
 
 /**
- * What the upload script does on the host, done on the peer's files: decode the here-string's base64 lines
- * into the temporary file, compare SHA-256, move into place or remove and fail. The script text is what the
- * client really sent; only its effect is simulated here.
+ * The stdin of PS_STDIN_STREAM_COMMAND taken apart as its bootstrap does: lines up to the first one that is
+ * exactly the data marker are the script (each ended with a newline); everything after that line is left to
+ * the script, here returned as its lines. Undefined when no line is the marker (the bootstrap exits 1).
  */
-export function simulateUpload(root: string, script: string): HandlerResult {
+export function splitStreamStdin(stdin: Buffer): { script: string; lines: string[] } | undefined {
+  const text = stdin.toString('utf8');
+  const lines = text.split('\n');
+  // A final newline ends the last line; it does not start another.
+  if (lines[lines.length - 1] === '') lines.pop();
+  const at = lines.findIndex((l) => l.replace(/\r$/, '') === PS_DATA_MARKER);
+  if (at < 0) return undefined;
+  return { script: lines.slice(0, at).map((l) => `${l.replace(/\r$/, '')}\n`).join(''), lines: lines.slice(at + 1).map((l) => l.replace(/\r$/, '')) };
+}
+
+/** The upload script, told by what it does rather than by its exact text: the values it needs and a line-by-line read of the rest of stdin. */
+export function isUploadScript(script: string): boolean {
   const p = scriptParams(script);
-  const open = script.indexOf("$data = @'\n");
-  const close = script.indexOf("\n'@", open);
-  if (!p.path || !p.tmp || !p.sha256 || open < 0 || close < 0) return { stdout: '', stderr: 'not an upload script\r\n', exitCode: 1 };
-  const target = localPath(root, p.path);
-  const tmp = localPath(root, p.tmp);
+  return Boolean(p.path && p.tmp && p.sha256 && p.size !== undefined) && script.includes('[Console]::In.ReadLine()') && script.includes('[Convert]::FromBase64String(');
+}
+
+/**
+ * What the upload script does on the host, done on the peer's files: read the base64 lines that follow the
+ * marker one at a time, decode each and append it to the temporary file, compare SHA-256, move into place or
+ * remove and fail. The script text is what the client really sent; only its effect is simulated here.
+ */
+export function simulateUpload(root: string, script: string, lines: string[]): HandlerResult {
+  const p = scriptParams(script);
+  if (!isUploadScript(script)) return { stdout: '', stderr: 'not an upload script\r\n', exitCode: 1 };
+  const target = localPath(root, p.path!);
+  const tmp = localPath(root, p.tmp!);
   if (!existsSync(path.dirname(tmp))) {
     return { stdout: '', stderr: `Exception calling "Open" with "4" argument(s): "Could not find a part of the path '${p.tmp}'."\r\n`, exitCode: 1 };
   }
   writeFileSync(tmp, Buffer.alloc(0));
-  for (const line of script.slice(open + "$data = @'\n".length, close + 1).split('\n')) {
+  for (const line of lines) {
     const l = line.trim();
     if (!l) continue;
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(l) || l.length % 4) {
@@ -692,24 +713,28 @@ export function simulateUpload(root: string, script: string): HandlerResult {
     appendFileSync(tmp, Buffer.from(l, 'base64'));
   }
   const got = createHash('sha256').update(readFileSync(tmp)).digest('hex').toUpperCase();
-  if (got !== p.sha256.toUpperCase()) {
+  if (got !== p.sha256!.toUpperCase()) {
     unlinkSync(tmp);
     return { stdout: '', stderr: `SHA-256 mismatch for ${p.path}: expected ${p.sha256}, got ${got} (corrupted in transit); the file was not replaced\r\n`, exitCode: 3 };
   }
   renameSync(tmp, target);
-  return { stdout: `uploaded=${p.size ?? ''}\r\n`, exitCode: 0 };
+  return { stdout: `uploaded=${p.size}\r\n`, exitCode: 0 };
 }
 
 /**
- * A small stand-in for a Windows host: the upload script (PS_STDIN_COMMAND with an upload script on stdin),
- * `echo`, `exit /b N`, and cmd.exe's answer to anything else (exit 9009).
+ * A small stand-in for a Windows host: the upload (PS_STDIN_STREAM_COMMAND with the upload script, the data
+ * marker and base64 lines on stdin), `echo`, `exit /b N`, and cmd.exe's answer to anything else (exit 9009).
  */
 export function defaultHandler(root: string): CommandHandler {
   mkdirSync(path.join(root, 'C'), { recursive: true });
   return async (commandLine, stdin) => {
+    if (commandLine === PS_STDIN_STREAM_COMMAND) {
+      const parts = splitStreamStdin(stdin);
+      if (!parts) return { stdout: '', stderr: 'no data marker on stdin\r\n', exitCode: 1 };
+      if (isUploadScript(parts.script)) return simulateUpload(root, parts.script, parts.lines);
+      return { stdout: '', stderr: 'wsman-peer: the default handler does not run this script\r\n', exitCode: 1 };
+    }
     if (commandLine === PS_STDIN_COMMAND) {
-      const script = stdin.toString('utf8');
-      if (script.includes("$data = @'\n")) return simulateUpload(root, script);
       return { stdout: '', stderr: 'wsman-peer: the default handler does not run this script\r\n', exitCode: 1 };
     }
     const echo = /^echo (.*)$/i.exec(commandLine);

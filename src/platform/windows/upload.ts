@@ -1,11 +1,12 @@
-import { clixmlToText, parseEmitted, PS_STDIN_COMMAND } from '../../dialect/powershell.js';
+import { clixmlToText, parseEmitted } from '../../dialect/powershell.js';
 import { TransportError, type Transport } from '../../transport/transport.js';
-import { isAbsoluteWindowsPath, planUpload, uploadStdin } from '../../transport/winrm/upload.js';
+import { UPLOAD_COMMAND, isAbsoluteWindowsPath, planUpload, uploadStdin } from '../../transport/winrm/upload.js';
 
 /**
- * A Windows host reached over SSH: uploads go through the same PowerShell script as over WinRM (base64
- * lines on stdin, SHA-256 checked on the host before the file is moved into place) instead of SFTP, whose
- * subsystem and path syntax vary between Windows OpenSSH setups.
+ * A Windows host reached over SSH: uploads go through the same PowerShell command and script as over WinRM
+ * (script, data marker, base64 lines on stdin; the host reads and decodes them one line at a time and checks
+ * the SHA-256 before the file is moved into place) instead of SFTP, whose subsystem and path syntax vary
+ * between Windows OpenSSH setups.
  */
 export function withPowerShellUpload(t: Transport): Transport {
   return {
@@ -16,7 +17,8 @@ export function withPowerShellUpload(t: Transport): Transport {
     async put(content, remotePath, _mode, opts = {}) {
       if (!isAbsoluteWindowsPath(remotePath)) throw new Error(`upload target must be an absolute Windows path: ${remotePath}`);
       const plan = planUpload(content, remotePath);
-      const r = await t.exec(PS_STDIN_COMMAND, { stdin: Buffer.concat([...uploadStdin(plan, content)]), timeoutMs: opts.timeoutMs });
+      // exec takes stdin whole: here the controller holds the base64 once; the host still reads it line by line.
+      const r = await t.exec(UPLOAD_COMMAND, { stdin: Buffer.concat([...uploadStdin(plan, content)]), timeoutMs: opts.timeoutMs });
       if (r.code !== 0) {
         const why = clixmlToText(r.stderr).trim().split(/\r?\n/)[0] || `exit code ${r.code}`;
         throw new TransportError('protocol', `upload to ${remotePath} failed: ${why}`);

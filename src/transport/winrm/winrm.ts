@@ -5,7 +5,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import type { Document } from '@xmldom/xmldom';
-import { PS_STDIN_COMMAND, clixmlToText, parseEmitted } from '../../dialect/powershell.js';
+import { clixmlToText, parseEmitted } from '../../dialect/powershell.js';
 import { OutputCap, TransportError, type PutOptions, type ExecOptions, type ExecResult, type Transport } from '../transport.js';
 import {
   commandEnvelope,
@@ -22,7 +22,7 @@ import { WinRmFault, faultError } from './fault.js';
 import { WsmanHttp } from './http.js';
 import { RESPONSE_ACTION, type Operation } from './namespaces.js';
 import { EnvelopeError, action, parseCommandId, parseFault, parseReceive, parseShellId, parseXml, relatesTo } from './response.js';
-import { isAbsoluteWindowsPath, planUpload, uploadStdin } from './upload.js';
+import { UPLOAD_COMMAND, isAbsoluteWindowsPath, planUpload, uploadStdin } from './upload.js';
 import { cleartextBasicRefused } from './cleartext.js';
 
 /** Where and how to log in to one Windows host. The password arrives resolved (file, env var, prompt), never argv. */
@@ -171,13 +171,14 @@ export class WinRmTransport implements Transport {
 
   /**
    * Writes `content` to the absolute Windows path `remotePath` through one PowerShell command that checks
-   * the SHA-256 on the host before moving the file into place. `mode` has no meaning on Windows: the file
-   * takes the ACL of its folder.
+   * the SHA-256 on the host before moving the file into place. The stdin (script, marker, base64 lines) is
+   * produced lazily and Sent as it comes; the host reads the lines one at a time as they arrive, so neither
+   * end holds the file as base64. `mode` has no meaning on Windows: the file takes the ACL of its folder.
    */
   async put(content: Buffer, remotePath: string, _mode?: number, opts: PutOptions = {}): Promise<void> {
     if (!isAbsoluteWindowsPath(remotePath)) throw new Error(`upload target must be an absolute Windows path: ${remotePath}`);
     const plan = planUpload(content, remotePath);
-    const r = await this.run(PS_STDIN_COMMAND, uploadStdin(plan, content), { timeoutMs: opts.timeoutMs });
+    const r = await this.run(UPLOAD_COMMAND, uploadStdin(plan, content), { timeoutMs: opts.timeoutMs });
     if (r.code !== 0) {
       const why = clixmlToText(r.stderr).trim().split(/\r?\n/)[0] || `exit code ${r.code}`;
       throw new TransportError('protocol', `${this.s.where}: upload to ${remotePath} failed: ${why}`);

@@ -6,7 +6,7 @@ import {
 import { WINDOWS_FACTS_SCRIPT } from '../../../../src/platform/windows/facts-script.js';
 import { WINDOWS_TXN_BODY, windowsTxnScript } from '../../../../src/platform/windows/txn-script.js';
 import { PASSWORD_RESET_BODY, windowsPasswordResetScript } from '../../../../src/platform/windows/password-reset.js';
-import { STDIN_DATA_BOOTSTRAP } from '../../../../src/dialect/powershell.js';
+import { STDIN_DATA_BOOTSTRAP, STDIN_STREAM_BOOTSTRAP } from '../../../../src/dialect/powershell.js';
 import { parsePowerShell } from '../../../support/powershell-grammar.js';
 
 /**
@@ -32,6 +32,7 @@ const scripts: Record<string, string> = {
   txn: windowsTxnScript(txnArgs),
   'password reset': windowsPasswordResetScript(hostile, 'ab'.repeat(12)),
   'the data bootstrap': STDIN_DATA_BOOTSTRAP,
+  'the streaming (upload) bootstrap': STDIN_STREAM_BOOTSTRAP,
 };
 const bodies = { WINDOWS_FACTS_SCRIPT, CLEANUP_BODY, PREPARE_BODY, STAGE_BODY, LAUNCH_BODY, FOLLOW_BODY, FIX_BODY, WINDOWS_TXN_BODY, PASSWORD_RESET_BODY };
 
@@ -78,11 +79,43 @@ describe('Windows scripts', () => {
   });
 
   it('runs every .bat from its own folder with stdin from NUL and a time limit, and judges by the service', () => {
-    expect(WINDOWS_TXN_BODY).toContain(`-ArgumentList ('/d /c "' + $bat + ' < NUL"') -WorkingDirectory $dir`);
+    // .\<bat>: with NoDefaultCurrentDirectoryInExePath set, cmd.exe does not look in the current folder for a bare name.
+    expect(WINDOWS_TXN_BODY).toContain(`-ArgumentList ('/d /c ".\\' + $bat + ' < NUL"') -WorkingDirectory $dir`);
     expect(WINDOWS_TXN_BODY).toContain('$p.WaitForExit($secs * 1000)');
     expect(WINDOWS_TXN_BODY).toContain("RunBat $d 'setup.bat' $limit");
     expect(WINDOWS_TXN_BODY).toContain("$s.State -ne 'Running'");
     expect(WINDOWS_TXN_BODY).not.toMatch(/if \(\$Shared\.lastOutput -match 'SUCCESS'\) \{ (Phase|Finish)/);
+  });
+
+  it('starts services with a time limit: ServiceController.Start() and WaitForStatus, never Start-Service (no limit while StartPending)', async () => {
+    expect((await parsePowerShell(scripts.txn!)).commands).not.toContain('Start-Service');
+    expect(WINDOWS_TXN_BODY).toContain("$sc.WaitForStatus('Running', (New-TimeSpan -Seconds $Shared.startWait))");
+    expect(WINDOWS_TXN_BODY.match(/StartSvc \$(main|agents\[0\])\.name/g)).toHaveLength(3);
+  });
+
+  it('shares files as Windows needs: ReadWrite|Delete for every read of the journal and the records, and retried writes', () => {
+    for (const body of [FOLLOW_BODY, WINDOWS_TXN_BODY]) {
+      expect(body).toContain("New-Object System.IO.FileStream $path, 'Open', 'Read', 'ReadWrite, Delete'");
+      expect(body).not.toMatch(/ReadAll(Lines|Text)\(\$(J|rec)\b/);
+    }
+    expect(FOLLOW_BODY).toContain('ReadShared $J');
+    expect(FOLLOW_BODY).toContain('(ReadShared $rec)');
+    expect(WINDOWS_TXN_BODY).toContain("New-Object System.IO.FileStream $J, 'Append', 'Write', 'ReadWrite, Delete'");
+    expect(WINDOWS_TXN_BODY).toContain('Retry { if ([System.IO.File]::Exists($dst)) { [System.IO.File]::Replace($tmp, $dst, [NullString]::Value) }');
+    expect(WINDOWS_TXN_BODY).not.toContain('AppendAllText($J');
+  });
+
+  it('reads and writes the service settings a re-registration loses as registry values, never sc.exe text', () => {
+    expect(WINDOWS_TXN_BODY).toContain("OpenSubKey('SYSTEM\\CurrentControlSet\\Services\\' + $a.name)");
+    expect(WINDOWS_TXN_BODY).toContain("@('DelayedAutostart', 'FailureActions', 'FailureActionsOnNonCrashFailures', 'FailureCommand')");
+    expect(WINDOWS_TXN_BODY).not.toMatch(/sc(\.exe)? (qfailure|failure|qc|config)/i);
+  });
+
+  it('writes the state record only after "committed"', () => {
+    const body = WINDOWS_TXN_BODY;
+    expect(body.indexOf('$stateNote = WriteState')).toBeGreaterThan(body.lastIndexOf("Phase committed ''"));
+    expect(body.match(/WriteState/g)).toHaveLength(2);
+    expect(body.indexOf("Phase committed ''")).toBeLessThan(body.indexOf('[System.IO.File]::Delete($stateFile) } } } catch { $kept'));
   });
 
   it('uses Get-FileHash with a .NET fallback, never certutil', () => {
@@ -124,13 +157,18 @@ describe('scripts/windows/prove.ps1', () => {
     expect(text).toContain("return $prelude + \"`n\" + $p + $body + \"`n\"");
     expect(text).toContain("'-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand '");
     expect(text).toContain("[System.Text.Encoding]::UTF8.GetString(`$b)");
+    // It runs on PowerShell 3.0 (Server 2012), where the tool's fallbacks are used: no 4.0+ cmdlet or 5.0 syntax,
+    // and the bootstrap it rebuilds hashes with the same FIPS-validated class as txnCommandArgs.
+    expect(text).not.toMatch(/Get-FileHash|::new\(|^\s*class\s|^\s*using\s/m);
+    expect(text).toContain('(New-Object System.Security.Cryptography.SHA256CryptoServiceProvider).ComputeHash(`$b)');
+    expect(decodeCommand(txnCommandArgs(stage, 'ab'.repeat(32)).split(' ').pop()!)).toContain('(New-Object System.Security.Cryptography.SHA256CryptoServiceProvider).ComputeHash($b)');
     expect(txnCommandArgs(stage, 'ab'.repeat(32))).toContain('-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -EncodedCommand ');
   });
 });
 
 describe('the transaction script\'s variables', () => {
   it('no function has a local named like a script-level variable it would then hide (PowerShell names ignore case: $s is $S)', () => {
-    const shared = ['sd', 'j', 'asideroot', 'aside', 'out', 'fullwait', 'agents', 'main', 'rec', 'shared', 'stage', 'limit', 'settle', 'txn', 'startwait', 'lf', 'crlf'];
+    const shared = ['sd', 'j', 'asideroot', 'aside', 'out', 'statefile', 'fullwait', 'agents', 'main', 'rec', 'shared', 'stage', 'limit', 'settle', 'txn', 'startwait', 'lf', 'crlf'];
     const functions = WINDOWS_TXN_BODY.split('\n').reduce<string[]>((acc, line) => {
       if (/^function /.test(line)) acc.push(line);
       else if (acc.length && !/^\}/.test(acc[acc.length - 1]!.split('\n').pop()!) && !/^function .*\}$/.test(acc[acc.length - 1]!)) acc[acc.length - 1] += `\n${line}`;
