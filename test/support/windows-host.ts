@@ -20,7 +20,7 @@ import {
   CLEANUP_BODY, FIX_BODY, FOLLOW_BODY, LAUNCH_BODY, PREPARE_BODY, STAGE_BODY, txnCommandArgs,
 } from '../../src/platform/windows/change-scripts.js';
 import { WINDOWS_FACTS_SCRIPT } from '../../src/platform/windows/facts-script.js';
-import { ASIDE_DIR, MAIN_AGENT, STATE_DIR, UPDATE_AGENT } from '../../src/platform/windows/paths.js';
+import { ASIDE_DIR, MAIN_AGENT, STATE_DIR, TXN_FILE, UPDATE_AGENT } from '../../src/platform/windows/paths.js';
 import { WINDOWS_TXN_BODY } from '../../src/platform/windows/txn-script.js';
 import { TransportError, type ExecOptions, type ExecResult, type Transport } from '../../src/transport/transport.js';
 
@@ -43,6 +43,10 @@ export interface SimInstall {
   mode?: 'PIPE' | 'AUTO';
   running?: boolean;
   startMode?: StartMode;
+  /** "Automatic (Delayed Start)": the DelayedAutostart value (DWORD 1) of each agent's service key. */
+  delayedAutostart?: boolean;
+  /** The services' failure actions: the FailureActions value (REG_BINARY, as hex) of each agent's service key. */
+  failureActions?: string;
 }
 
 export interface SimKnobs {
@@ -64,11 +68,41 @@ export interface SimKnobs {
    * service manager does not know, whose image holds that folder.
    */
   strayStartsAt: string | null;
+  /** The launched change's process writes nothing (no record, no journal) for this many seconds. */
+  startDelaySeconds: number;
   /**
    * Process creation through WMI blocked (Defender's attack-surface rule, an EDR): Win32_Process.Create returns
    * this code (2: access denied), or throws with this message. The Task Scheduler still starts processes.
    */
   wmiCreateBlocked: number | string | null;
+  /** The transaction's process dies right before it writes this state (once): what it did before that stays done. */
+  killTransactionBefore: string | null;
+  /**
+   * The follow script's read of the journal and of the change record is under way at the moment the transaction
+   * writes this state (once). Windows checks each open the transaction makes of those files meanwhile against the
+   * sharing the follow script grants (read from FOLLOW_BODY: a FileStream's FileShare; File.ReadAll* grant Read
+   * only): without Delete a replace or rename fails, without Write a write fails — a sharing violation. The read
+   * ends a moment later (the first refused open ends it).
+   */
+  followReadsAt: string | null;
+  /**
+   * A scanner (antivirus) that holds a file for a moment: the next `times` opens of it — reads, writes, replaces and
+   * renames, by the transaction or the follow script — fail with a sharing violation. `file` is a leaf name:
+   * 'journal' (this change's journal), 'txn', 'state', or a folder's ('CloudResetPwdAgent': a rename of any folder
+   * so named). Armed right after the transaction writes the journal line of state `from` (null: from the start).
+   */
+  antivirus: { file: string; times: number; from: string | null } | null;
+  /**
+   * Services setup.bat installs hang in StartPending when started (a wrapper whose JVM never reports): setup.bat's
+   * `net start` gives up (it prints FAILED), `Start-Service` would wait for ever (the scripts never call it:
+   * scripts.test.ts), `WaitForStatus('Running', t)` times out.
+   */
+  startPendingHangs: boolean;
+  /**
+   * NoDefaultCurrentDirectoryInExePath is set in the environment: cmd.exe no longer looks in the current folder for
+   * a bare command name, so `setup.bat` run from its folder is "not recognized"; `.\setup.bat` or a full path is found.
+   */
+  noCurrentDirInExePath: boolean;
 }
 
 export interface SimulatedWindowsHostOptions {
@@ -183,15 +217,26 @@ const names = (ps: SimProcess[]) => ps.map((p) => `${p.name} ${p.pid}`).join(', 
 export const FIPS_ERROR = 'Exception calling "Create" with "0" argument(s): "This implementation is not part of the Windows Platform FIPS validated cryptographic algorithms."';
 const MANAGED_SHA256 = '[System.Security.Cryptography.SHA256]::Create()';
 
+/** A value of a service's registry key (HKLM\SYSTEM\CurrentControlSet\Services\<name>): its kind, and its bytes as hex (a DWORD little-endian, a string UTF-8). */
+export interface SimRegValue { kind: 'DWord' | 'Binary' | 'String' | 'ExpandString'; hex: string }
+
 interface SimService {
   name: string;
   dir: string;
-  state: 'Running' | 'Stopped';
+  /** Win32_Service.State: a service stuck starting is 'Start Pending'. */
+  state: 'Running' | 'Stopped' | 'Start Pending';
   startMode: StartMode;
   wrapperPid: number;
   jvmPid: number;
   /** Installed by setup.bat while setupServiceNeverRuns: it cannot run. */
   broken: boolean;
+  /** Installed by setup.bat while startPendingHangs: started, it stays StartPending. */
+  hangs?: boolean;
+  /**
+   * The values of its registry key that a re-registration loses (wrapper -i creates a new key): DelayedAutostart,
+   * FailureActions, FailureActionsOnNonCrashFailures, FailureCommand.
+   */
+  reg: Record<string, SimRegValue>;
 }
 
 export interface SimProcess {
@@ -294,14 +339,43 @@ const under = (p: string, dir: string) => norm(p).startsWith(`${norm(dir)}\\`);
 const leaf = (p: string) => p.split('\\').pop()!;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** What RunBat (txn.ps1) writes before a .bat's name on cmd.exe's line `/d /c "<here><bat> < NUL"`, read from the script. */
+function batPrefix(body: string = WINDOWS_TXN_BODY): string {
+  const m = /-ArgumentList \('\/d \/c "([^']*)' \+ \$bat \+ ' < NUL"'\)/.exec(body);
+  if (!m) throw new Error('the simulated host does not know how txn.ps1 runs a .bat');
+  return m[1]!;
+}
 /** Ends the re-enacted transaction (PowerShell's `exit 0`). */
 class Exit {}
+/** The transaction's process died there (a kill knob): nothing after it runs. */
+class Died {}
+/** What Windows refuses an open with while another handle does not share what it asks (or a scanner holds the file). */
+export class SharingViolation extends Error {}
+
+/**
+ * How the follow script opens the file it holds in `$v`: the FileShare it grants others — a FileStream's fourth
+ * argument (directly or through a function of its that it calls with `$v`), or Read for File.ReadAll* (which share
+ * Read only). Read from the script's text, so the simulated Windows judges the follow the tool really sends.
+ */
+export function followShare(v: string, body: string = FOLLOW_BODY): string {
+  const direct = new RegExp(`New-Object System\\.IO\\.FileStream \\$${v}, 'Open', 'Read', '([^']+)'`).exec(body);
+  if (direct) return direct[1]!;
+  if (new RegExp(`\\[System\\.IO\\.File\\]::ReadAll(?:Lines|Text|Bytes)\\(\\$${v}\\)`).test(body)) return 'Read';
+  for (const m of body.matchAll(/^function (\w+)\(\[string\]\$(\w+)\) \{\n([\s\S]*?)\n\}$/gm)) {
+    if (!new RegExp(`\\b${m[1]} \\$${v}\\b`).test(body)) continue;
+    const inner = new RegExp(`New-Object System\\.IO\\.FileStream \\$${m[2]}, 'Open', 'Read', '([^']+)'`).exec(m[3]!);
+    if (inner) return inner[1]!;
+  }
+  throw new Error(`the simulated host does not know how the follow script opens $${v}`);
+}
 
 interface TxnRun {
   txn: string;
   pid: number;
   gen: Generator<string, void, void>;
   finished: boolean;
+  /** Seconds before its process gets to write its change record (a slow start: a loaded server, antivirus). */
+  delay: number;
 }
 
 export class SimulatedWindowsHost {
@@ -320,6 +394,8 @@ export class SimulatedWindowsHost {
   factFaults: NonNullable<SimulatedWindowsHostOptions['factFaults']>;
   languageMode: NonNullable<SimulatedWindowsHostOptions['languageMode']>;
   knobs: SimKnobs;
+  /** The process the last launch started for a change (pid, start ticks), as the launch script reports it. */
+  lastLaunched: { pid: string; start: string } | null = null;
   /** Task Scheduler definitions the tool registered and left behind. */
   tasksRegistered: string[] = [];
   mirror: Record<string, Buffer>;
@@ -355,6 +431,13 @@ export class SimulatedWindowsHost {
   private runs = new Map<string, TxnRun>();
   private dropped = false;
   private killed = false;
+  private killedBefore = false;
+  /** The follow script's read under way now (followReadsAt): the share it grants, by lower-cased path. */
+  private reading: Map<string, string> | null = null;
+  private readDone = false;
+  /** How many more opens the antivirus knob refuses (once armed). */
+  private avLeft = 0;
+  private avArmed = false;
   private strayStarted = false;
   private lockHolder: number | null = null;
 
@@ -380,7 +463,7 @@ export class SimulatedWindowsHost {
     this.factFaults = o.factFaults ?? {};
     this.languageMode = o.languageMode ?? 'FullLanguage';
     this.mirror = o.mirror ?? {};
-    this.knobs = { wmiCreateBlocked: null, setupServiceNeverRuns: false, lockedFolder: null, uninstallHangs: false, dropConnectionAt: null, linesPerPoll: 3, killTransactionAt: null, strayStartsAt: null, ...o.knobs };
+    this.knobs = { startDelaySeconds: 0, wmiCreateBlocked: null, killTransactionBefore: null, followReadsAt: null, antivirus: null, startPendingHangs: false, noCurrentDirInExePath: false, setupServiceNeverRuns: false, lockedFolder: null, uninstallHangs: false, dropConnectionAt: null, linesPerPoll: 3, killTransactionAt: null, strayStartsAt: null, ...o.knobs };
     this.mkdir('C:\\Windows\\System32');
     this.mkdir('C:\\ProgramData');
     if (o.install) this.installOld(o.install);
@@ -458,6 +541,7 @@ export class SimulatedWindowsHost {
   }
   /** Directory.Move on one volume: fails while a process runs from the folder (its image is open). */
   private moveDir(src: string, dst: string): void {
+    this.open(src, 'rename', 'Move', 2);
     const holder = [...this.processes.values()].find((p) => under(p.exe, src));
     if (holder) throw new Error(`The process cannot access the file because it is being used by another process (${holder.name} ${holder.pid})`);
     if (this.exists(dst)) throw new Error(`Cannot create ${dst} because a file or directory with the same name already exists.`);
@@ -491,8 +575,42 @@ export class SimulatedWindowsHost {
     const jvm = this.spawn('java.exe', 'C:\\Program Files\\Java\\jre1.8.0_361\\bin\\java.exe', 'java -Dwrapper.key=k9 -classpath ..\\lib\\wrapper.jar org.tanukisoftware.wrapper.WrapperSimpleApp', wrapper.pid);
     return { wrapper, jvm };
   }
+  /**
+   * One open of a file, or a folder's rename, as Windows answers it: refused with a sharing violation while the
+   * antivirus knob holds it, or while the follow script's read under way does not share what this open asks
+   * (Delete for a replace, rename or delete, Write for a write; that read then ends). The message is PowerShell's for the
+   * .NET call that made the open (`method` with `args` arguments).
+   */
+  open(path: string, op: 'read' | 'write' | 'replace' | 'rename' | 'delete', method: string, args: number): void {
+    const refuse = (): never => {
+      throw new SharingViolation(`Exception calling "${method}" with "${args}" argument(s): "The process cannot access the file '${path}' because it is being used by another process."`);
+    };
+    const av = this.knobs.antivirus;
+    if (av && av.from === null && !this.avArmed) { this.avArmed = true; this.avLeft = av.times; }
+    const name = leaf(path).toLowerCase();
+    if (av && this.avArmed && this.avLeft > 0 && (name === av.file.toLowerCase() || (av.file === 'journal' && name.startsWith('journal.')))) {
+      this.avLeft--;
+      refuse();
+    }
+    const share = this.reading?.get(norm(path));
+    if (share !== undefined && op !== 'read' && !share.includes(op === 'write' ? 'Write' : 'Delete')) {
+      this.reading = null;
+      refuse();
+    }
+  }
+  /** The antivirus knob's scanner takes hold when the transaction has written the journal line of this state. */
+  private armAntivirus(state: string | null): void {
+    const av = this.knobs.antivirus;
+    if (av && !this.avArmed && av.from === state) { this.avArmed = true; this.avLeft = av.times; }
+  }
   private startService(s: SimService): void {
     if (s.state === 'Running' || s.broken) return;
+    if (s.hangs) {
+      if (s.state === 'Start Pending') return;
+      const w = this.spawn('wrapper.exe', `${s.dir}\\bin\\wrapper.exe`, `"${s.dir}\\bin\\wrapper.exe" -s "${s.dir}\\conf\\wrapper.conf"`, 640);
+      Object.assign(s, { state: 'Start Pending', wrapperPid: w.pid, jvmPid: 0 });
+      return;
+    }
     const w = this.spawn('wrapper.exe', `${s.dir}\\bin\\wrapper.exe`, `"${s.dir}\\bin\\wrapper.exe" -s "${s.dir}\\conf\\wrapper.conf"`, 640);
     const j = this.spawn('java.exe', 'C:\\Program Files\\Java\\jre1.8.0_361\\bin\\java.exe', 'java -Dwrapper.key=k1 -classpath ..\\lib\\wrapper.jar org.tanukisoftware.wrapper.WrapperSimpleApp', w.pid);
     Object.assign(s, { state: 'Running', wrapperPid: w.pid, jvmPid: j.pid });
@@ -508,7 +626,7 @@ export class SimulatedWindowsHost {
     const name = /^wrapper\.name=(\S+)/m.exec(conf)?.[1];
     if (!name || this.services.has(name.toLowerCase())) return;
     const start = /^wrapper\.ntservice\.starttype=(\S+)/m.exec(conf)?.[1];
-    this.services.set(name.toLowerCase(), { name, dir, state: 'Stopped', startMode: start === 'DEMAND_START' ? 'Manual' : 'Auto', wrapperPid: 0, jvmPid: 0, broken: false });
+    this.services.set(name.toLowerCase(), { name, dir, state: 'Stopped', startMode: start === 'DEMAND_START' ? 'Manual' : 'Auto', wrapperPid: 0, jvmPid: 0, broken: false, reg: {} });
   }
   service(name: string): SimService | undefined {
     return this.services.get(name.toLowerCase());
@@ -566,6 +684,8 @@ export class SimulatedWindowsHost {
       this.registerFrom(d);
       const s = this.service(a.name)!;
       s.startMode = i.startMode ?? 'Auto';
+      if (i.delayedAutostart) s.reg.DelayedAutostart = { kind: 'DWord', hex: '01000000' };
+      if (i.failureActions) s.reg.FailureActions = { kind: 'Binary', hex: i.failureActions.toUpperCase() };
       if (i.running ?? true) this.startService(s);
     }
     const locked = this.knobs.lockedFolder === 'main' ? MAIN_AGENT : this.knobs.lockedFolder === 'update' ? UPDATE_AGENT : null;
@@ -616,7 +736,7 @@ export class SimulatedWindowsHost {
           code = this.launch(String(p.psArgs), emit, script, String(p.txn ?? ''));
           break;
         case 'follow':
-          return { stdout: this.follow(String(p.txn), Number(p.from)), exitCode: 0 };
+          return { stdout: this.follow(String(p.txn), Number(p.from), Number(p.window), { pid: String(p.launched ?? ''), start: String(p.launchedStart ?? ''), script }), exitCode: 0 };
         case 'fix':
           code = this.fix(emit);
           break;
@@ -886,21 +1006,34 @@ export class SimulatedWindowsHost {
     if (!r) { emit('error', 'Win32_Process.Create returned 9'); return 1; }
     const proc = this.spawn('powershell.exe', 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', `"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe" ${psArgs}`, 1880);
     const p = r.params;
-    const run: TxnRun = { txn: String(p.txn), pid: proc.pid, gen: this.transaction(p, proc), finished: false };
+    const run: TxnRun = { txn: String(p.txn), pid: proc.pid, gen: this.transaction(p, proc), finished: false, delay: this.knobs.startDelaySeconds };
     this.runs.set(run.txn, run);
     emit('launched', proc.pid);
+    emit('launched_start', proc.startTicks);
+    this.lastLaunched = { pid: String(proc.pid), start: proc.startTicks };
     if (!byTask) emit('launcher', 'wmi');
     emit('breakaway', 'yes');
     return 0;
   }
 
   /** Lets the detached change run for one poll's worth of journal lines, then answers the follow script. */
-  private follow(txn: string, from: number): string {
+  private follow(txn: string, from: number, window = 1, launched: { pid: string; start: string; script: string } = { pid: '', start: '', script: '' }): string {
     const run = this.runs.get(txn);
     let drop = false;
-    if (run && !run.finished) {
+    // A slow start: the change's process lives but writes nothing for a while; this poll's window passes on it.
+    const starting = !!run && !run.finished && run.delay > 0;
+    if (run && starting) run.delay -= window;
+    /** One step of the change; its process ends where the script dies (a kill knob, or an error no try catches). */
+    const step = (r: TxnRun): IteratorResult<string, void> | null => {
+      try { return r.gen.next(); } catch (e) {
+        if (e instanceof Died || e instanceof SharingViolation) return null;
+        throw e;
+      }
+    };
+    if (run && !run.finished && !starting) {
       for (let i = 0; i < this.knobs.linesPerPoll && !run.finished; i++) {
-        const next = run.gen.next();
+        const next = step(run);
+        if (next === null) { this.endRun(run); break; }
         if (next.done) { this.endRun(run); break; }
         const state = next.value.split(' ')[1];
         // After its "done" line the script closes the lock and exits at once.
@@ -921,19 +1054,57 @@ export class SimulatedWindowsHost {
       this.drops++;
       throw new TransportError('lost', 'the WinRM connection was reset (simulated)');
     }
-    const lines = (this.readText(`${STATE_DIR}\\journal.${txn}`) ?? '').split('\n').filter(Boolean);
+    // FOLLOW_BODY re-enacted check by check (one every half second for the window; the change does not move
+    // between two checks of one poll): the journal read, its new lines, then the change's record and process. A
+    // read Windows refuses is no news: nothing is printed or judged on it.
+    const J = `${STATE_DIR}\\journal.${txn}`;
     const out: string[] = [];
-    for (let i = from; i < lines.length; i++) {
-      out.push(lines[i]!);
-      if (/^[0-9]+ done( |$)/.test(lines[i]!)) return out.map((l) => l + CRLF).join('');
+    const answer = () => out.map((l) => l + CRLF).join('');
+    /** A read as the follow script opens the file: what the file holds, or null when Windows refuses the open. */
+    const read = <T>(path: string, method: string, args: number, what: () => T): T | null => {
+      try { this.open(path, 'read', method, args); } catch (e) { if (e instanceof SharingViolation) return null; throw e; }
+      return what();
+    };
+    let n = from;
+    let gone = 0;
+    let waited = 0;
+    let lost = '';
+    // Whether the follow script the host received waits on the process this run launched (FOLLOW_BODY).
+    const waitsOnLaunched = launched.script.includes('(Alive $launched $launchedStart)');
+    for (let check = 1; ; check++) {
+      const text = this.exists(J) ? read(J, '.ctor', 4, () => this.readText(J) ?? '') : '';
+      let t: Record<string, string> | null = null;
+      if (text !== null) {
+        const cut = text.lastIndexOf('\n');
+        if (cut >= 0) {
+          const lines = text.slice(0, cut).split('\n').map((l) => l.replace(/\r$/, '')).filter(Boolean);
+          for (let i = n; i < lines.length; i++) {
+            out.push(lines[i]!);
+            if (/^[0-9]+ done( |$)/.test(lines[i]!)) return answer();
+          }
+          if (lines.length > n) n = lines.length;
+        }
+        if (lost) { out.push(`0 lost ${lost}`); return answer(); }
+        t = this.exists(TXN_FILE) ? read(TXN_FILE, '.ctor', 4, () => this.record()?.fields ?? {}) : {};
+      }
+      if (t !== null && t.id === txn) {
+        if (this.alive(t.pid, t.pid_start)) gone = 0;
+        else gone++;
+        if (gone >= 3) { lost = `the change's process (pid ${t.pid}) ended without finishing`; continue; }
+      } else if (t !== null && run) {
+        // No record of a change this host did launch, as the script sees it: after 20 s it says "never started",
+        // unless it waits on the process this run launched and that still lives (a slow start).
+        if (++waited > 40) {
+          if (waitsOnLaunched && launched.pid && this.alive(launched.pid, launched.start)) waited = 0;
+          else { lost = `the change never started (no record of ${txn})`; continue; }
+        }
+      } else if (t !== null && !run) {
+        // The script says so after 20 s with no record; a launch that made no process has none to wait for.
+        lost = `the change never started (no record of ${txn})`;
+        continue;
+      }
+      if (check >= window * 2 + 1) { out.push(`0 poll ${n}`); return answer(); }
     }
-    const rec = this.record();
-    if (rec?.fields.id === txn) {
-      if (!this.alive(rec.fields.pid, rec.fields.pid_start)) out.push(`0 lost the change's process (pid ${rec.fields.pid}) ended without finishing`);
-      else out.push(`0 poll ${Math.max(from, lines.length)}`);
-    } else if (!run) out.push(`0 lost the change never started (no record of ${txn})`);
-    else out.push(`0 poll ${Math.max(from, lines.length)}`);
-    return out.map((l) => l + CRLF).join('');
   }
 
   private endRun(run: TxnRun): void {
@@ -961,17 +1132,44 @@ export class SimulatedWindowsHost {
     const main = agents[1]!;
     const rec: Record<string, string> = {
       id: txn, action: String(p.action), pid: String(proc.pid), pid_start: proc.startTicks, stage, aside, phase: 'started',
-      main_was: '', update_was: '', main_reg: '', update_reg: '', main_start: '', update_start: '', outcome: '',
+      main_was: '', update_was: '', main_reg: '', update_reg: '', main_start: '', update_start: '', main_svc: '', update_svc: '', state_was: '', outcome: '',
     };
-    const S = { why: '', vpid: 0, vjvm: 0, rolling: false, lastOutput: '', extraStage: '', stopped: [] as string[], killedIn: { update: [] as string[], main: [] as string[] } };
+    const S = {
+      why: '', vpid: 0, vjvm: 0, rolling: false, committed: false, finishing: false, undoing: txn, lastOutput: '', extraStage: '', stopped: [] as string[],
+      killedIn: { update: [] as string[], main: [] as string[] },
+    };
+    const stateFile = `${STATE_DIR}\\state`;
+    /** Retry (ps-functions.ts): an open Windows refuses for a moment is tried again every 100 ms, 20 times. */
+    const retry = (f: () => void) => {
+      for (let n = 1; ; n++) {
+        try { f(); return; } catch (e) { if (!(e instanceof SharingViolation) || n >= 20) throw e; }
+      }
+    };
 
+    /** The moment before the script writes this state: where the kill-before and follow-read knobs act. */
+    const moment = (state: string) => {
+      if (host.knobs.killTransactionBefore === state && !host.killedBefore) { host.killedBefore = true; throw new Died(); }
+      if (host.knobs.followReadsAt === state && !host.readDone) {
+        host.readDone = true;
+        host.reading = new Map([[norm(J), followShare('J')], [norm(TXN_FILE), followShare('rec')]]);
+      }
+    };
     function* note(state: string, detail = ''): Generator<string, void, void> {
+      moment(state);
       const line = `${Math.floor(Date.now() / 1000)} ${state}${detail ? ` ${esc(detail)}` : ''}`;
+      retry(() => host.open(J, 'write', '.ctor', 4));
       host.appendText(J, `${line}\n`);
+      host.reading = null; // the follow's read is over
+      host.armAntivirus(state);
       yield line;
     }
-    const save = () => host.writeFile(`${STATE_DIR}\\txn`, Object.entries(rec).map(([k, v]) => `${k}=${v}`).join(CRLF) + CRLF);
+    const save = () => {
+      retry(() => host.open(`${STATE_DIR}\\txn.tmp`, 'write', 'WriteAllLines', 2));
+      retry(() => { if (host.exists(TXN_FILE)) host.open(TXN_FILE, 'replace', 'Replace', 3); else host.open(`${STATE_DIR}\\txn.tmp`, 'rename', 'Move', 2); });
+      host.writeFile(TXN_FILE, Object.entries(rec).map(([k, v]) => `${k}=${v}`).join(CRLF) + CRLF);
+    };
     function* phase(ph: string, detail = ''): Generator<string, void, void> {
+      moment(ph);
       rec.phase = ph;
       save();
       yield* note(ph, detail);
@@ -997,6 +1195,14 @@ export class SimulatedWindowsHost {
     /** The .bat files of the package and the agents, as they behave (scripts/fixture-package/windows). */
     const runBat = (dir: string, bat: string): string => {
       log(`+ ${bat} in ${dir}`);
+      // cmd.exe /d /c "<name> < NUL" from the .bat's folder, the name as RunBat writes it: with
+      // NoDefaultCurrentDirectoryInExePath, cmd looks for a bare name on the PATH only.
+      const cmdName = `${batPrefix()}${bat}`;
+      if (host.knobs.noCurrentDirInExePath && !/[\\/:]/.test(cmdName)) {
+        S.lastOutput = `'${cmdName}' is not recognized as an internal or external command,${CRLF}operable program or batch file.${CRLF}`;
+        log(S.lastOutput);
+        return '9009';
+      }
       const agentDir = dir.replace(/\\bin$/i, '');
       let text = '';
       let rc = '0';
@@ -1029,6 +1235,7 @@ export class SimulatedWindowsHost {
               running = true;
               s.broken = true;
             } else {
+              if (host.knobs.startPendingHangs) s.hangs = true;
               host.startService(s);
               running = s.state === 'Running';
             }
@@ -1096,16 +1303,87 @@ export class SimulatedWindowsHost {
       if (host.exists(aside)) host.removeTree(aside);
       if (host.isDir(ASIDE_DIR) && ![...host.dirs.keys()].some((k) => k.startsWith(`${norm(ASIDE_DIR)}\\`))) host.removeTree(ASIDE_DIR);
     };
+    /** StartSvc: ServiceController.Start() from Stopped, then WaitForStatus('Running', start wait), which times out on a service stuck in StartPending. */
+    const startSvc = (a: A) => {
+      const s = svc(a);
+      if (!s) { log(`! starting ${a.name}: Cannot find any service with service name '${a.name}'.`); return; }
+      if (s.state === 'Stopped') host.startService(s);
+      if (s.state !== 'Running') log(`! starting ${a.name}: Time out has expired and the operation has not been completed.`);
+    };
+    const SVC_VALUES = ['DelayedAutostart', 'FailureActions', 'FailureActionsOnNonCrashFailures', 'FailureCommand'];
+    /** SvcValues: the service key's values a re-registration loses, as Name:Kind:hex items ('-' for one not there); '' unregistered. */
+    const svcValues = (a: A): string => {
+      const s = svc(a);
+      if (!s) return '';
+      return SVC_VALUES.map((v) => (s.reg[v] ? `${v}:${s.reg[v].kind}:${s.reg[v].hex}` : `${v}:-:`)).join(',');
+    };
+    const restoreSvcValues = (a: A, saved: string) => {
+      const s = svc(a);
+      if (!saved || !s) return;
+      for (const item of saved.split(',')) {
+        const [name, kind, hex] = item.split(':');
+        if (name === undefined || kind === undefined || hex === undefined || item.split(':').length !== 3) continue;
+        if (kind === '-') delete s.reg[name];
+        else s.reg[name] = { kind: kind as SimRegValue['kind'], hex };
+      }
+      log(`+ restored ${a.name} service settings: ${saved}`);
+    };
     function* finish(word: string, detail: string): Generator<string, never, void> {
+      moment('done');
+      S.finishing = true;
       rec.phase = 'done';
       rec.outcome = word;
-      save();
+      try { save(); } catch (e) { if (!(e instanceof SharingViolation)) throw e; log(`! the change record: ${e.message}`); }
       const o = host.readFile(out);
       if (o) host.writeFile(`${STATE_DIR}\\out.${txn}`, o);
       removeStage();
+      for (const f of host.filesUnder(STATE_DIR)) if (/^state-was\./i.test(leaf(f)) && !f.slice(STATE_DIR.length + 1).includes('\\')) host.files.delete(norm(f));
       yield* note('done', `${word} ${detail}`);
       throw new Exit();
     }
+    /** MoveBack: the set-aside folder renamed back, tried again as the set-aside is. */
+    const moveBack = (from: string, a: A) => {
+      let err = '';
+      for (let i = 0; i < 6; i++) {
+        try { host.moveDir(from, a.dir); return; } catch (e) { err = (e as Error).message; }
+        if (i === 0 || i === 3) for (const x of procs(from)) host.stopProcess(x.pid);
+      }
+      throw new Error(`cannot move ${from} back to ${a.dir}: ${err}`);
+    };
+    /** RestoreState: the copy of the state record put back, or none if there was none (or one naming the change undone, from an older version). */
+    const restoreState = () => {
+      const prior = rec.state_was ?? '';
+      if (prior === 'absent') {
+        if (host.exists(stateFile)) { retry(() => host.open(stateFile, 'delete', 'Delete', 1)); host.files.delete(norm(stateFile)); }
+        return;
+      }
+      if (prior) {
+        const copy = host.readFile(`${STATE_DIR}\\${prior}`);
+        if (!copy) return;
+        const now = host.readFile(stateFile);
+        if (!now || !now.equals(copy)) { retry(() => host.open(stateFile, 'write', 'Copy', 3)); host.writeFile(stateFile, copy); }
+        return;
+      }
+      const t = host.readText(stateFile);
+      if (t !== null && t.split(/\r?\n/).includes(`txn=${S.undoing}`)) { retry(() => host.open(stateFile, 'delete', 'Delete', 1)); host.files.delete(norm(stateFile)); }
+    };
+    /** WriteState: after the commit, replaced whole; one that cannot be written is removed ('' or what happened). */
+    const writeState = (): string => {
+      const tmp = `${STATE_DIR}\\state.tmp`;
+      try {
+        retry(() => host.open(tmp, 'write', 'WriteAllLines', 2));
+        retry(() => { if (host.exists(stateFile)) host.open(stateFile, 'replace', 'Replace', 3); else host.open(tmp, 'rename', 'Move', 2); });
+      } catch (e) {
+        if (!(e instanceof SharingViolation)) throw e;
+        host.files.delete(norm(stateFile));
+        return `; the state record could not be written (${e.message}): the old one was removed`;
+      }
+      host.writeFile(stateFile, [
+        `package_sha256=${String(p.pkgSha)}`, `version=${String(p.pkgVersion)}`, `log4j=${String(p.pkgLog4j)}`, `txn=${txn}`,
+        `installed_at=${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`, `tool=${String(p.tool)}`,
+      ].join(CRLF) + CRLF);
+      return '';
+    };
     const removeNew = (a: A) => {
       stopAgent(a);
       unregister(a);
@@ -1120,7 +1398,7 @@ export class SimulatedWindowsHost {
       const b = `${aside}\\${a.leaf}`;
       if (host.isDir(b)) {
         if (host.isDir(a.dir) || registered(a) === 'yes') removeNew(a);
-        host.moveDir(b, a.dir);
+        moveBack(b, a);
       } else if (was === 'absent' || was === '') {
         if (host.isDir(a.dir) || registered(a) === 'yes') removeNew(a);
         return !host.isDir(a.dir);
@@ -1128,6 +1406,7 @@ export class SimulatedWindowsHost {
       const bin = `${a.dir}\\bin`;
       if (reg === 'yes' && registered(a) === 'no' && host.exists(`${bin}\\InstallApp-NT.bat`)) runBat(bin, 'InstallApp-NT.bat');
       if (['Auto', 'Manual', 'Disabled'].includes(mode) && registered(a) === 'yes' && startMode(a) !== mode) svc(a)!.startMode = mode as StartMode;
+      restoreSvcValues(a, rec[`${a.key}_svc`] ?? '');
       return true;
     };
     function* rollback(reason: string): Generator<string, void, void> {
@@ -1137,6 +1416,7 @@ export class SimulatedWindowsHost {
       save();
       yield* note('rolling-back');
       settleAndWait.startWait = fullWait;
+      try { restoreState(); } catch (e) { if (!(e instanceof SharingViolation)) throw e; log(`! restoring the state record: ${e.message}`); }
       noStrays();
       let left = '';
       for (const a of agents) {
@@ -1149,8 +1429,8 @@ export class SimulatedWindowsHost {
         if (host.isDir(main.dir) || host.isDir(agents[0]!.dir)) yield* finish('failed', `rollback could not remove the partial install:${left}`);
         yield* finish('failed', `${reason}; the partial install was removed (no agent was installed before, none is now)${stoppedNote()}`);
       }
-      if (rec.update_was !== 'absent') { const s = svc(agents[0]!); if (s) host.startService(s); }
-      { const s = svc(main); if (s) host.startService(s); }
+      if (rec.update_was !== 'absent') startSvc(agents[0]!);
+      startSvc(main);
       if (verifyRunning()) {
         if (!noStrays()) yield* finish('failed', `${reason}; the previous agent was restored and runs (pid ${S.vpid}), but ${S.why}`);
         yield* finish('rolled-back', `${reason}; the previous agent was restored and runs (pid ${S.vpid})${stoppedNote()}`);
@@ -1161,6 +1441,8 @@ export class SimulatedWindowsHost {
       yield* finish('failed', `${reason}; the previous agent was restored to ${main.dir} but does not run: ${notRun}${was}${stoppedNote()}${left}`);
     }
     function* fail(reason: string): Generator<string, void, void> {
+      if (S.finishing) throw new Exit(); // exit 1: the end itself could not be written
+      if (S.committed) yield* finish('ok', `committed; then ${reason}`);
       if (S.rolling) yield* finish('failed', `the rollback stopped: ${reason}`);
       yield* note('failed', `after ${rec.phase}: ${reason}`);
       yield* rollback(reason);
@@ -1175,6 +1457,7 @@ export class SimulatedWindowsHost {
       }
       host.lockHolder = proc.pid;
       if (p.action === 'recover') {
+        retry(() => host.open(TXN_FILE, 'read', '.ctor', 4));
         const old = host.record()?.fields ?? {};
         const oldAside = old.aside ?? '';
         if (!oldAside.toLowerCase().startsWith(`${ASIDE_DIR.toLowerCase()}\\`) || oldAside.includes('..')) {
@@ -1182,7 +1465,9 @@ export class SimulatedWindowsHost {
           removeStage();
           return;
         }
-        for (const k of ['action', 'main_was', 'update_was', 'main_reg', 'update_reg', 'main_start', 'update_start']) rec[k] = old[k] ?? '';
+        for (const k of ['action', 'main_was', 'update_was', 'main_reg', 'update_reg', 'main_start', 'update_start', 'main_svc', 'update_svc']) rec[k] = old[k] ?? '';
+        if (/^(absent|state-was\.[0-9A-Za-z]+)$/.test(old.state_was ?? '')) rec.state_was = old.state_was!;
+        S.undoing = old.id ?? '';
         aside = oldAside;
         rec.aside = oldAside;
         S.extraStage = old.stage ?? '';
@@ -1198,6 +1483,14 @@ export class SimulatedWindowsHost {
       rec.update_reg = registered(agents[0]!);
       rec.main_start = startMode(main);
       rec.update_start = startMode(agents[0]!);
+      rec.main_svc = svcValues(main);
+      rec.update_svc = svcValues(agents[0]!);
+      rec.state_was = 'absent';
+      if (host.exists(stateFile)) {
+        rec.state_was = `state-was.${txn}`;
+        retry(() => host.open(stateFile, 'read', 'Copy', 3));
+        host.writeFile(`${STATE_DIR}\\${rec.state_was}`, host.readFile(stateFile)!);
+      }
       host.writeFile(out, '');
       yield* phase('started', `action=${String(p.action)} main=${rec.main_was} update=${rec.update_was} tool=${String(p.tool)}`);
       yield* phase('stopping');
@@ -1233,10 +1526,15 @@ export class SimulatedWindowsHost {
       }
       yield* phase('set-aside', moved.join('; '));
       if (p.action === 'uninstall') {
-        host.files.delete(norm(`${STATE_DIR}\\state`));
         yield* phase('committed');
+        S.committed = true;
+        let kept = '';
+        try {
+          retry(() => { if (host.exists(stateFile)) host.open(stateFile, 'delete', 'Delete', 1); });
+          host.files.delete(norm(stateFile));
+        } catch (e) { if (!(e instanceof SharingViolation)) throw e; kept = `; the state record could not be removed: ${e.message}`; }
         dropAside();
-        yield* finish('ok', 'both agents removed');
+        yield* finish('ok', `both agents removed${kept}`);
       }
       yield* phase('installing');
       const said: string[] = [];
@@ -1261,7 +1559,7 @@ export class SimulatedWindowsHost {
       yield* phase('permissions', `only Administrators and SYSTEM may change ${prot.join(', ')}`);
       if (!verifyRunning()) {
         yield* note('retry-start', S.why);
-        { const s = svc(main); if (s) host.startService(s); }
+        startSvc(main);
         settleAndWait.startWait = Math.floor(settleAndWait.startWait / 2) + 1;
         if (!verifyRunning()) yield* fail(`the new agent does not run: ${S.why}`);
       }
@@ -1276,16 +1574,16 @@ export class SimulatedWindowsHost {
         boot.push(b!);
       }
       yield* phase('boot', boot.join(' '));
-      host.writeFile(`${STATE_DIR}\\state`, [
-        `package_sha256=${String(p.pkgSha)}`, `version=${String(p.pkgVersion)}`, `log4j=${String(p.pkgLog4j)}`, `txn=${txn}`,
-        `installed_at=${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`, `tool=${String(p.tool)}`,
-      ].join(CRLF) + CRLF);
       yield* phase('committed');
+      S.committed = true;
+      const stateNote = writeState();
       dropAside();
-      yield* finish('ok', `pid=${S.vpid}${stoppedNote()}`);
+      yield* finish('ok', `pid=${S.vpid}${stoppedNote()}${stateNote}`);
     } catch (e) {
       if (e instanceof Exit) return;
-      throw e;
+      if (!(e instanceof SharingViolation)) throw e;
+      // The script's own last catch: an error no inner try took fails the change (one in there ends the script).
+      try { yield* fail(`unexpected error: ${e.message}`); } catch (e2) { if (e2 instanceof Exit) return; throw e2; }
     }
   }
 }

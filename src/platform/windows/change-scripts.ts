@@ -1,6 +1,6 @@
 import { encodeCommand, psQuote, psScript } from '../../dialect/powershell.js';
 import { MAIN_AGENT, STATE_DIR, TXN_FILE, UPDATE_AGENT } from './paths.js';
-import { PS_AGENT_PROCS, PS_ALIVE, PS_CIM, PS_PROTECT, PS_SAFE_DIR, PS_SHA256, PS_STRAYS, PS_WRITERS } from './ps-functions.js';
+import { PS_AGENT_PROCS, PS_ALIVE, PS_CIM, PS_PROTECT, PS_READ_SHARED, PS_SAFE_DIR, PS_SHA256, PS_STRAYS, PS_WRITERS } from './ps-functions.js';
 
 /**
  * The short scripts a Windows change runs around the host-side transaction (txn-script.ts): make a private
@@ -145,6 +145,7 @@ try {
   if ($r.ReturnValue -ne 0) { $r = Launch 0; $breakaway = 'no' }
   if ($r.ReturnValue -eq 0) {
     Emit launched $r.ProcessId
+    try { Emit launched_start ([string](Get-Process -Id ([int]$r.ProcessId)).StartTime.ToUniversalTime().Ticks) } catch { }
     Emit launcher wmi
     Emit breakaway $breakaway
     exit 0
@@ -184,6 +185,7 @@ try {
   for ($i = 0; $i -lt 20 -and $tpid -eq 0; $i++) { try { $run.Refresh(); $tpid = [int]$run.EnginePID } catch { }; if ($tpid -eq 0) { Start-Sleep -Milliseconds 250 } }
   try { $folder.DeleteTask($name, 0) } catch { }
   Emit launched $tpid
+  try { if ($tpid) { Emit launched_start ([string](Get-Process -Id $tpid).StartTime.ToUniversalTime().Ticks) } } catch { }
   Emit launcher task
   Emit breakaway yes
   Emit wmi_refused $wmiWhy
@@ -200,9 +202,13 @@ export const launchScript = (stage: string, txnSha: string, txn: string): string
  * Follows a transaction's journal from line `from` for up to `window` seconds: prints new complete lines as
  * they come and stops after the "done" line; "0 lost …" when the change's process (pid and start time from
  * its record) is gone three checks in a row without a "done", or never recorded itself; "0 poll <n>" when
- * the window ends (the controller polls again). Cheap: a file read and a Get-Process every half second.
+ * the window ends (the controller polls again). Cheap: a file read and a Get-Process every half second. Both files
+ * are read sharing ReadWrite|Delete (ReadShared), so a read never makes the change's append or File.Replace fail,
+ * and a read that fails (a scanner holding the file) is no news: no check counts on it, and "lost" is printed only
+ * after a journal read that worked.
  */
 export const FOLLOW_BODY = String.raw`${PS_ALIVE}
+${PS_READ_SHARED}
 $sd = '${STATE_DIR}'
 $J = Join-Path $sd ('journal.' + $txn)
 $rec = '${TXN_FILE}'
@@ -212,39 +218,46 @@ $waited = 0
 $lost = ''
 $until = [DateTime]::UtcNow.AddSeconds($window)
 while ($true) {
-  $text = ''
-  if ([System.IO.File]::Exists($J)) {
-    try {
-      $fs = New-Object System.IO.FileStream $J, 'Open', 'Read', 'ReadWrite, Delete'
-      try { $text = (New-Object System.IO.StreamReader $fs).ReadToEnd() } finally { $fs.Close() }
-    } catch { $text = '' }
-  }
-  $cut = $text.LastIndexOf([string][char]10)
-  if ($cut -ge 0) {
-    $lines = @($text.Substring(0, $cut).Split([char]10) | ForEach-Object { $_.TrimEnd([char]13) } | Where-Object { $_ -ne '' })
-    for ($i = $n; $i -lt $lines.Count; $i++) {
-      [Console]::Out.WriteLine($lines[$i])
-      if ($lines[$i] -match '^[0-9]+ done( |$)') { exit 0 }
+  # Both files are read sharing ReadWrite|Delete (the change appends to one and replaces the other meanwhile). A
+  # read that fails (a scanner holding the file a moment) is no news: nothing is printed or judged on it.
+  $text = $null
+  if ([System.IO.File]::Exists($J)) { try { $text = ReadShared $J } catch { $text = $null } } else { $text = '' }
+  $t = $null
+  if ($null -ne $text) {
+    $cut = $text.LastIndexOf([string][char]10)
+    if ($cut -ge 0) {
+      $lines = @($text.Substring(0, $cut).Split([char]10) | ForEach-Object { $_.TrimEnd([char]13) } | Where-Object { $_ -ne '' })
+      for ($i = $n; $i -lt $lines.Count; $i++) {
+        [Console]::Out.WriteLine($lines[$i])
+        if ($lines[$i] -match '^[0-9]+ done( |$)') { exit 0 }
+      }
+      if ($lines.Count -gt $n) { $n = $lines.Count }
     }
-    if ($lines.Count -gt $n) { $n = $lines.Count }
+    if ($lost) { [Console]::Out.WriteLine('0 lost ' + $lost); exit 0 }
+    $t = @{}
+    if ([System.IO.File]::Exists($rec)) {
+      try { foreach ($l in (ReadShared $rec).Split([char]10)) { $l = $l.TrimEnd([char]13); $k = $l.IndexOf('='); if ($k -gt 0) { $t[$l.Substring(0, $k)] = $l.Substring($k + 1) } } } catch { $t = $null }
+    }
   }
-  if ($lost) { [Console]::Out.WriteLine('0 lost ' + $lost); exit 0 }
-  $t = @{}
-  if ([System.IO.File]::Exists($rec)) {
-    try { foreach ($l in [System.IO.File]::ReadAllLines($rec)) { $k = $l.IndexOf('='); if ($k -gt 0) { $t[$l.Substring(0, $k)] = $l.Substring($k + 1) } } } catch { }
-  }
-  if ($t['id'] -eq $txn) {
+  if ($null -ne $t -and $t['id'] -eq $txn) {
     if ((Alive $t['pid'] $t['pid_start']) -eq 'yes') { $gone = 0 } else { $gone++ }
     if ($gone -ge 3) { $lost = 'the change''s process (pid ' + $t['pid'] + ') ended without finishing'; continue }
-  } else {
+  } elseif ($null -ne $t) {
     $waited++
-    if ($waited -gt 40) { $lost = 'the change never started (no record of ' + $txn + ')'; continue }
+    # No record yet after 20 s: a slow start (a loaded server, antivirus scanning powershell.exe) is not a change
+    # that never started while the process this run launched still lives; only once it is gone is that said.
+    if ($waited -gt 40) {
+      if ($launched -and (Alive $launched $launchedStart) -eq 'yes') { $waited = 0 }
+      else { $lost = 'the change never started (no record of ' + $txn + ')'; continue }
+    }
   }
   if ([DateTime]::UtcNow -gt $until) { [Console]::Out.WriteLine('0 poll ' + $n); exit 0 }
   Start-Sleep -Milliseconds 500
 }`;
 
-export const followScript = (txn: string, from: number, window: number): string => psScript(FOLLOW_BODY, { txn, from, window });
+/** `launched`: the process this run started for the change (pid and start ticks), while it may still be starting. */
+export const followScript = (txn: string, from: number, window: number, launched?: { pid: string; start: string }): string =>
+  psScript(FOLLOW_BODY, { txn, from, window, launched: launched?.pid ?? '', launchedStart: launched?.start ?? '' });
 
 /**
  * The in-place fix for a host that runs the right package: the agent processes that are not the services' own

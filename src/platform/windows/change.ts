@@ -17,6 +17,8 @@ export function windowsChange(c: ChangeInputs): ChangeKit {
   const window = c.knobs?.followWindowSeconds ?? 25;
   // The SHA-256 of the txn.ps1 each stage holds: its launch runs those bytes only (txnCommandArgs).
   const txnShaOf = new Map<string, string>();
+  // The process each launch started (pid, start ticks): the follow waits for a slow start while it lives.
+  const launchedBy = new Map<string, { pid: string; start: string }>();
   return {
     fixStep: 'fix',
     fix: async (s) => {
@@ -31,10 +33,11 @@ export function windowsChange(c: ChangeInputs): ChangeKit {
       const r = await s.run(launchScript(stage, sha, txn));
       const e = parseEmitted(r.stdout);
       if (e.get('launched')?.[0] === undefined) return { error: e.get('error')?.[0] ?? (r.stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300) || 'no process') };
+      launchedBy.set(txn, { pid: e.get('launched')![0]!, start: e.get('launched_start')?.[0] ?? '' });
       const refused = e.get('wmi_refused')?.[0];
       return { note: e.get('launcher')?.[0] === 'task' ? `started by a one-shot scheduled task as SYSTEM: ${refused ?? 'Win32_Process.Create was refused'}` : null };
     },
-    poll: (s, txn, from, onStdout) => s.run(followScript(txn, from, window), { timeoutMs: Math.max(c.stepTimeoutMs, (window + 60) * 1000), onStdout }),
+    poll: (s, txn, from, onStdout) => s.run(followScript(txn, from, window, launchedBy.get(txn)), { timeoutMs: Math.max(c.stepTimeoutMs, (window + 60) * 1000), onStdout }),
     backoff: c.knobs?.backoff ?? defaultBackoff,
     decode: unescapeEmitted,
     stageLog: (stage) => stage,

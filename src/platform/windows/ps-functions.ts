@@ -200,3 +200,32 @@ function StopProcs($list) {
   }
   return (ProcNames $left)
 }`;
+
+/**
+ * A file operation another process may refuse for a moment — a sharing violation while a reader that does not
+ * share what the operation needs, or a scanner (antivirus, backup, indexer), holds the file: an IOException or
+ * UnauthorizedAccessException, however deep PowerShell wraps it — tried again every 100 ms, 20 times (about 2 s),
+ * before its error counts. Any other error counts at once. The locals are named so that no script block it runs
+ * sees one of its own variables hidden (PowerShell's scopes are dynamic).
+ */
+export const PS_RETRY = `function Retry([scriptblock]$op) {
+  for ($retryN = 1; $true; $retryN++) {
+    try { return (& $op) } catch {
+      $retryErr = $_.Exception
+      while ($retryErr.InnerException -and -not ($retryErr -is [System.IO.IOException] -or $retryErr -is [System.UnauthorizedAccessException])) { $retryErr = $retryErr.InnerException }
+      if ($retryN -ge 20 -or -not ($retryErr -is [System.IO.IOException] -or $retryErr -is [System.UnauthorizedAccessException])) { throw }
+      Start-Sleep -Milliseconds 100
+    }
+  }
+}`;
+
+/**
+ * A text file read as Windows needs it while another process writes, replaces or deletes it: opened with FileShare
+ * ReadWrite|Delete, so the read never makes that process's write, File.Replace or rename fail (File.ReadAll* share
+ * Read only, and a replace needs Delete). It throws as the open does (a scanner holding the file): the caller
+ * decides what a failed read means.
+ */
+export const PS_READ_SHARED = `function ReadShared([string]$path) {
+  $fs = New-Object System.IO.FileStream $path, 'Open', 'Read', 'ReadWrite, Delete'
+  try { return (New-Object System.IO.StreamReader $fs).ReadToEnd() } finally { $fs.Close() }
+}`;

@@ -1,6 +1,6 @@
 import { psScript } from '../../dialect/powershell.js';
 import { ASIDE_DIR, MAIN_AGENT, STATE_DIR, UPDATE_AGENT } from './paths.js';
-import { PS_AGENT_PROCS, PS_CIM, PS_ESCAPE, PS_PROTECT, PS_SAFE_DIR, PS_STRAYS, PS_WRITERS } from './ps-functions.js';
+import { PS_AGENT_PROCS, PS_CIM, PS_ESCAPE, PS_PROTECT, PS_READ_SHARED, PS_RETRY, PS_SAFE_DIR, PS_STRAYS, PS_WRITERS } from './ps-functions.js';
 
 /**
  * The host side of a Windows change: one PowerShell script that the controller uploads into the stage,
@@ -20,6 +20,12 @@ import { PS_AGENT_PROCS, PS_CIM, PS_ESCAPE, PS_PROTECT, PS_SAFE_DIR, PS_STRAYS, 
  * ps-functions.ts) and stopped, so no old agent runs on unseen; after a change or a rollback nothing of either
  * agent may run but the services' own process trees (anything else is stopped, and the result says so; a
  * change that cannot stop one is rolled back), as on Linux (docs/LIFECYCLE.md).
+ *
+ * Files are shared as Windows needs while others hold them: the journal is appended, and every file of the tool read,
+ * with FileShare ReadWrite|Delete; each write, replace and rename of the journal, the records and the set-aside
+ * folders is tried again for a while when a reader or a scanner refuses it for a moment (Retry, MoveBack). The
+ * state record is written only after `committed` (a change that dies before leaves the record of what ran before),
+ * and a rollback puts back the copy of it taken at the start.
  *
  * Written with no backtick escapes and no `${`, so the body is a String.raw template.
  */
@@ -47,6 +53,8 @@ ${PS_PROTECT}
 ${PS_WRITERS}
 ${PS_SAFE_DIR}
 ${PS_ESCAPE}
+${PS_RETRY}
+${PS_READ_SHARED}
 $LF = [string][char]10
 $CRLF = [string][char]13 + [string][char]10
 $sd = '${STATE_DIR}'
@@ -54,32 +62,38 @@ $J = Join-Path $sd ('journal.' + $txn)
 $asideRoot = '${ASIDE_DIR}'
 $aside = Join-Path $asideRoot $txn
 $out = Join-Path $stage 'out.txt'
+$stateFile = Join-Path $sd 'state'
 $fullWait = $startWait
 $agents = @(
   @{ key = 'update'; dir = '${UPDATE_AGENT.dir}'; name = '${UPDATE_AGENT.name}'; leaf = '${UPDATE_AGENT.dir.slice(3)}' },
   @{ key = 'main'; dir = '${MAIN_AGENT.dir}'; name = '${MAIN_AGENT.name}'; leaf = '${MAIN_AGENT.dir.slice(3)}' }
 )
 $main = $agents[1]
-$rec = [ordered]@{ id = $txn; action = $action; pid = $PID; pid_start = ''; stage = $stage; aside = $aside; phase = 'started'; main_was = ''; update_was = ''; main_reg = ''; update_reg = ''; main_start = ''; update_start = ''; outcome = '' }
+$rec = [ordered]@{ id = $txn; action = $action; pid = $PID; pid_start = ''; stage = $stage; aside = $aside; phase = 'started'; main_was = ''; update_was = ''; main_reg = ''; update_reg = ''; main_start = ''; update_start = ''; main_svc = ''; update_svc = ''; state_was = ''; outcome = '' }
 try { $rec.pid_start = [string](Get-Process -Id $PID).StartTime.ToUniversalTime().Ticks } catch { }
 # What functions change for the rest of the script lives in one table: the script runs as a script block
 # (read from txn.ps1), where a function's $script: scope would not be the scope that reads it. (Variable
 # names are case-insensitive: no function may have a local of the same name.)
-$Shared = @{ why = ''; vpid = 0; vjvm = 0; rolling = $false; lock = $null; lastOutput = ''; startWait = $startWait; extraStage = ''; stopped = @(); killedIn = @{ update = @(); main = @() } }
+$Shared = @{ why = ''; vpid = 0; vjvm = 0; rolling = $false; committed = $false; finishing = $false; undoing = $txn; lock = $null; lastOutput = ''; startWait = $startWait; extraStage = ''; stopped = @(); killedIn = @{ update = @(); main = @() } }
 
+# A journal line, appended with FileShare ReadWrite|Delete (the follow reads it meanwhile; a later change deletes
+# old journals), tried again while a scanner holds the file.
 function Note([string]$state, [string]$detail) {
   $epoch = [long]([DateTime]::UtcNow - (New-Object DateTime 1970, 1, 1, 0, 0, 0, 'Utc')).TotalSeconds
   $line = [string]$epoch + ' ' + $state
   if ($detail) { $line += ' ' + (Esc $detail) }
-  [System.IO.File]::AppendAllText($J, $line + $LF)
+  $bytes = [System.Text.Encoding]::UTF8.GetBytes($line + $LF)
+  Retry { $fs = New-Object System.IO.FileStream $J, 'Append', 'Write', 'ReadWrite, Delete'; try { $fs.Write($bytes, 0, $bytes.Length) } finally { $fs.Close() } }
 }
+# The change record, replaced whole (a reader sees the old one or the new one), tried again while a reader that
+# does not share Delete (an older follow, the facts script of another run) or a scanner holds it.
 function Save {
   $tmp = Join-Path $sd 'txn.tmp'
   $lines = @()
   foreach ($k in @($rec.Keys)) { $lines += ($k + '=' + [string]$rec[$k]) }
-  [System.IO.File]::WriteAllLines($tmp, [string[]]$lines)
   $dst = Join-Path $sd 'txn'
-  if ([System.IO.File]::Exists($dst)) { [System.IO.File]::Replace($tmp, $dst, [NullString]::Value) } else { [System.IO.File]::Move($tmp, $dst) }
+  Retry { [System.IO.File]::WriteAllLines($tmp, [string[]]$lines) }
+  Retry { if ([System.IO.File]::Exists($dst)) { [System.IO.File]::Replace($tmp, $dst, [NullString]::Value) } else { [System.IO.File]::Move($tmp, $dst) } }
 }
 function Phase([string]$p, [string]$detail) { $rec.phase = $p; Save; Note $p $detail }
 function Log([string]$t) { try { [System.IO.File]::AppendAllText($out, $t + $CRLF) } catch { } }
@@ -127,12 +141,13 @@ function StoppedNote {
   return (' (stopped agent processes that are not the services'': ' + ($Shared.stopped -join ', ') + ')')
 }
 # A .bat file run as the documents say (from its own folder), with stdin from NUL so a final pause returns at
-# once, output to a file, and its process tree killed after $secs seconds.
+# once, output to a file, and its process tree killed after $secs seconds. Named as .\<bat>: where
+# NoDefaultCurrentDirectoryInExePath is set, cmd.exe does not look in the current folder for a bare name.
 function RunBat([string]$dir, [string]$bat, [int]$secs) {
   Log ('+ ' + $bat + ' in ' + $dir)
   $o = Join-Path $stage ('run.' + [Guid]::NewGuid().ToString('N') + '.txt')
   $cmd = Join-Path $env:SystemRoot 'System32\cmd.exe'
-  $p = Start-Process -FilePath $cmd -ArgumentList ('/d /c "' + $bat + ' < NUL"') -WorkingDirectory $dir -NoNewWindow -PassThru -RedirectStandardOutput $o -RedirectStandardError ($o + '.err')
+  $p = Start-Process -FilePath $cmd -ArgumentList ('/d /c ".\' + $bat + ' < NUL"') -WorkingDirectory $dir -NoNewWindow -PassThru -RedirectStandardOutput $o -RedirectStandardError ($o + '.err')
   $null = $p.Handle
   $finished = $p.WaitForExit($secs * 1000)
   if (-not $finished) { KillTree $p.Id 0; [void]$p.WaitForExit(10000) }
@@ -159,6 +174,57 @@ function StopAgent($a) {
     $s = Svc $a.name
   }
   return (-not $s -or $s.State -eq 'Stopped')
+}
+# Starts a service without waiting for ever (Start-Service waits with no limit for one stuck in StartPending):
+# ServiceController.Start() from Stopped only (a service already starting is not started twice), then up to the
+# start wait for Running. What it comes to is judged by VerifyRunning.
+function StartSvc([string]$name) {
+  try {
+    $sc = Get-Service -Name $name
+    if ($sc.Status -eq 'Stopped') { $sc.Start() }
+    $sc.WaitForStatus('Running', (New-TimeSpan -Seconds $Shared.startWait))
+  } catch { Log ('! starting ' + $name + ': ' + $_.Exception.Message) }
+}
+# The settings of a service that a re-registration loses (wrapper -i makes a new service key): Delayed Start and
+# the failure actions, as the values of its registry key — never sc.exe's localized text. Recorded before the
+# change as Name:Kind:hex items (a DWORD little-endian, a string UTF-8; Kind '-' for a value that was not there);
+# '' when the service is not registered.
+function SvcValues($a) {
+  $k = [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey('SYSTEM\CurrentControlSet\Services\' + $a.name)
+  if ($null -eq $k) { return '' }
+  try {
+    $items = @()
+    foreach ($v in @('DelayedAutostart', 'FailureActions', 'FailureActionsOnNonCrashFailures', 'FailureCommand')) {
+      $val = $k.GetValue($v, $null, 'DoNotExpandEnvironmentNames')
+      if ($null -eq $val) { $items += ($v + ':-:'); continue }
+      $kind = [string]$k.GetValueKind($v)
+      if ($kind -eq 'Binary') { $bytes = [byte[]]$val }
+      elseif ($kind -eq 'DWord') { $bytes = [System.BitConverter]::GetBytes([int]$val) }
+      elseif ($kind -eq 'String' -or $kind -eq 'ExpandString') { $bytes = [System.Text.Encoding]::UTF8.GetBytes([string]$val) }
+      else { continue }
+      $items += ($v + ':' + $kind + ':' + ([System.BitConverter]::ToString([byte[]]$bytes) -replace '-', ''))
+    }
+    return ($items -join ',')
+  } finally { $k.Close() }
+}
+# Puts recorded values back into the service key of an agent registered again (and removes those it did not have).
+function RestoreSvcValues($a, [string]$saved) {
+  if (-not $saved -or (Registered $a) -eq 'no') { return }
+  $k = [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey('SYSTEM\CurrentControlSet\Services\' + $a.name, $true)
+  if ($null -eq $k) { return }
+  try {
+    foreach ($item in $saved.Split(',')) {
+      $f = $item.Split(':')
+      if ($f.Length -ne 3) { continue }
+      if ($f[1] -eq '-') { $k.DeleteValue($f[0], $false); continue }
+      $bytes = New-Object byte[] ([int]($f[2].Length / 2))
+      for ($i = 0; $i -lt $bytes.Length; $i++) { $bytes[$i] = [Convert]::ToByte($f[2].Substring(2 * $i, 2), 16) }
+      if ($f[1] -eq 'Binary') { $k.SetValue($f[0], [byte[]]$bytes, 'Binary') }
+      elseif ($f[1] -eq 'DWord') { $k.SetValue($f[0], [System.BitConverter]::ToInt32($bytes, 0), 'DWord') }
+      else { $k.SetValue($f[0], [System.Text.Encoding]::UTF8.GetString($bytes), $f[1]) }
+    }
+  } finally { $k.Close() }
+  Log ('+ restored ' + $a.name + ' service settings: ' + $saved)
 }
 function DeleteService($a) {
   $s = Svc $a.name
@@ -238,14 +304,19 @@ function DropAside {
   if (Test-Path -LiteralPath $aside) { Remove-Item -LiteralPath $aside -Recurse -Force -ErrorAction SilentlyContinue }
   if ((Test-Path -LiteralPath $asideRoot) -and @(Get-ChildItem -LiteralPath $asideRoot -Force).Count -eq 0) { Remove-Item -LiteralPath $asideRoot -Force -ErrorAction SilentlyContinue }
 }
-# The end of every change: the record says done, the agents' output is kept beside the journal, the stage
-# goes, only the last five journals stay, and the lock file closes (it deletes itself).
+# The end of every change: the record says done, the agents' output is kept beside the journal, the stage and the
+# copy of the state record go, only the last five journals stay, and the lock file closes (it deletes itself). The
+# record's "done" is best effort: the journal's done line is the end (a record left in an earlier phase only has a
+# later run find the change ended, and recover it again).
 function Finish([string]$word, [string]$detail) {
+  $Shared.finishing = $true
   $rec.phase = 'done'
   $rec.outcome = $word
-  Save
+  try { Save } catch { Log ('! the change record: ' + $_.Exception.Message) }
   if (Test-Path -LiteralPath $out) { Copy-Item -LiteralPath $out -Destination (Join-Path $sd ('out.' + $txn)) -Force -ErrorAction SilentlyContinue }
   RemoveStage
+  # Its own copy, the one of the change it recovered, or one a change that died before its first record left.
+  foreach ($f in @(Get-ChildItem -LiteralPath $sd -Force -Filter 'state-was.*')) { Remove-Item -LiteralPath $f.FullName -Force -ErrorAction SilentlyContinue }
   foreach ($f in @(Get-ChildItem -LiteralPath $sd -Force | Where-Object { $_.Name -like 'journal.*' -and $_.Name -ne ('journal.' + $txn) } | Sort-Object LastWriteTimeUtc -Descending | Select-Object -Skip 4)) {
     Remove-Item -LiteralPath $f.FullName -Force -ErrorAction SilentlyContinue
     Remove-Item -LiteralPath (Join-Path $sd ('out.' + $f.Name.Substring(8))) -Force -ErrorAction SilentlyContinue
@@ -263,8 +334,38 @@ function RemoveNew($a) {
     catch { foreach ($p in (Procs $a.dir)) { Stop-Process -Id $p.ProcessId -Force -ErrorAction SilentlyContinue }; Start-Sleep -Seconds 2 }
   }
 }
+# A set-aside folder renamed back, tried again as MoveAside does: a scanner or a process may hold it a moment.
+function MoveBack([string]$from, $a) {
+  $err = ''
+  for ($i = 0; $i -lt 6; $i++) {
+    try { [System.IO.Directory]::Move($from, $a.dir); return } catch { $err = $_.Exception.Message }
+    if ($i -eq 0 -or $i -eq 3) { foreach ($p in (Procs $from)) { Stop-Process -Id $p.ProcessId -Force -ErrorAction SilentlyContinue } }
+    Start-Sleep -Seconds 2
+  }
+  throw ('cannot move ' + $from + ' back to ' + $a.dir + ': ' + $err)
+}
+# The state record as it was before the change: the copy taken at its start put back, or none if there was none.
+# A change writes its record only after "committed", so this finds it as it was, unless an older version of the
+# tool wrote it before its commit: one that names the change undone here is removed (it names what does not run).
+function RestoreState {
+  $prior = [string]$rec.state_was
+  if ($prior -eq 'absent') {
+    if ([System.IO.File]::Exists($stateFile)) { Retry { [System.IO.File]::Delete($stateFile) } }
+    return
+  }
+  if ($prior) {
+    $copy = Join-Path $sd $prior
+    if (-not [System.IO.File]::Exists($copy)) { return }
+    $now = ''
+    if ([System.IO.File]::Exists($stateFile)) { $now = Retry { ReadShared $stateFile } }
+    if ($now -ne (Retry { ReadShared $copy })) { Retry { [System.IO.File]::Copy($copy, $stateFile, $true) } }
+    return
+  }
+  if ([System.IO.File]::Exists($stateFile) -and ((Retry { ReadShared $stateFile }) -match ('(?m)^txn=' + [regex]::Escape($Shared.undoing) + '\r?$'))) { Retry { [System.IO.File]::Delete($stateFile) } }
+}
 # Brings back exactly what was there: the set-aside folder renamed back, the service registered again with
-# the agent's own InstallApp-NT.bat if it was registered, with the start type it had.
+# the agent's own InstallApp-NT.bat if it was registered, with the start type, Delayed Start and failure actions
+# it had.
 function UndoAgent($a) {
   $was = [string]$rec[$a.key + '_was']
   $reg = [string]$rec[$a.key + '_reg']
@@ -272,7 +373,7 @@ function UndoAgent($a) {
   $b = Join-Path $aside $a.leaf
   if (Test-Path -LiteralPath $b) {
     if ((Test-Path -LiteralPath $a.dir) -or ((Registered $a) -eq 'yes')) { RemoveNew $a }
-    [System.IO.Directory]::Move($b, $a.dir)
+    MoveBack $b $a
   } elseif ($was -eq 'absent' -or $was -eq '') {
     if ((Test-Path -LiteralPath $a.dir) -or ((Registered $a) -eq 'yes')) { RemoveNew $a }
     return (-not (Test-Path -LiteralPath $a.dir))
@@ -283,6 +384,7 @@ function UndoAgent($a) {
   if ($reg -eq 'yes' -and (Registered $a) -eq 'no' -and (Test-Path -LiteralPath (Join-Path $bin 'InstallApp-NT.bat'))) { [void](RunBat $bin 'InstallApp-NT.bat' $limit) }
   $names = @{ Auto = 'Automatic'; Manual = 'Manual'; Disabled = 'Disabled' }
   if ($names.ContainsKey($mode) -and (Registered $a) -eq 'yes' -and (StartMode $a) -ne $mode) { Set-Service -Name $a.name -StartupType $names[$mode] }
+  try { RestoreSvcValues $a ([string]$rec[$a.key + '_svc']) } catch { Log ('! restoring the settings of ' + $a.name + ': ' + $_.Exception.Message) }
   return $true
 }
 function Rollback([string]$reason) {
@@ -292,6 +394,7 @@ function Rollback([string]$reason) {
   Save
   Note rolling-back ''
   $Shared.startWait = $fullWait
+  try { RestoreState } catch { Log ('! restoring the state record: ' + $_.Exception.Message) }
   # First every agent process that is not a service's: one running from a set-aside folder would keep that folder
   # from moving back (a running image holds its folder). What survives is found again at the end.
   [void](NoStrays)
@@ -306,8 +409,8 @@ function Rollback([string]$reason) {
     if ((Test-Path -LiteralPath $main.dir) -or (Test-Path -LiteralPath $agents[0].dir)) { Finish failed ('rollback could not remove the partial install:' + $left) }
     Finish failed ($reason + '; the partial install was removed (no agent was installed before, none is now)' + (StoppedNote))
   }
-  if ($rec.update_was -ne 'absent') { try { Start-Service -Name $agents[0].name } catch { Log ('! ' + $_.Exception.Message) } }
-  try { Start-Service -Name $main.name } catch { Log ('! ' + $_.Exception.Message) }
+  if ($rec.update_was -ne 'absent') { StartSvc $agents[0].name }
+  StartSvc $main.name
   if (VerifyRunning) {
     if (-not (NoStrays)) { Finish failed ($reason + '; the previous agent was restored and runs (pid ' + $Shared.vpid + '), but ' + $Shared.why) }
     Finish rolled-back ($reason + '; the previous agent was restored and runs (pid ' + $Shared.vpid + ')' + (StoppedNote))
@@ -318,7 +421,30 @@ function Rollback([string]$reason) {
   if (-not (NoStrays)) { $notRun += '; ' + $Shared.why }
   Finish failed ($reason + '; the previous agent was restored to ' + $main.dir + ' but does not run: ' + $notRun + $was + (StoppedNote) + $left)
 }
+# The state record, written only once the change is committed: a change that dies before leaves the record of what
+# ran before (so no later run takes the host for updated while the old agent runs again); one that dies after leaves
+# the verified new agent with the old record, which no later plan takes for this package. Replaced whole, tried
+# again while a reader or a scanner holds it; one that cannot be written is removed rather than left naming another
+# package ('' or what happened, for the done line).
+function WriteState {
+  $when = [DateTime]::UtcNow.ToString('yyyy-MM-ddTHH:mm:ssZ', [Globalization.CultureInfo]::InvariantCulture)
+  $lines = @('package_sha256=' + $pkgSha, 'version=' + $pkgVersion, 'log4j=' + $pkgLog4j, 'txn=' + $txn, 'installed_at=' + $when, 'tool=' + $tool)
+  $tmp = Join-Path $sd 'state.tmp'
+  try {
+    Retry { [System.IO.File]::WriteAllLines($tmp, [string[]]$lines) }
+    Retry { if ([System.IO.File]::Exists($stateFile)) { [System.IO.File]::Replace($tmp, $stateFile, [NullString]::Value) } else { [System.IO.File]::Move($tmp, $stateFile) } }
+    return ''
+  } catch {
+    $why = $_.Exception.Message
+    Remove-Item -LiteralPath $stateFile -Force -ErrorAction SilentlyContinue
+    return ('; the state record could not be written (' + $why + '): the old one was removed')
+  }
+}
 function Fail([string]$reason) {
+  # The end itself could not be written (the journal held past its retries): the process ends, and the follow says so.
+  if ($Shared.finishing) { exit 1 }
+  # Nothing is undone after the commit: the new agent was verified and runs.
+  if ($Shared.committed) { Finish ok ('committed; then ' + $reason) }
   if ($Shared.rolling) { Finish failed ('the rollback stopped: ' + $reason) }
   Note failed ('after ' + $rec.phase + ': ' + $reason)
   Rollback $reason
@@ -359,14 +485,18 @@ Lock
 try {
   if ($action -eq 'recover') {
     $old = @{}
-    foreach ($l in [System.IO.File]::ReadAllLines((Join-Path $sd 'txn'))) { $i = $l.IndexOf('='); if ($i -gt 0) { $old[$l.Substring(0, $i)] = $l.Substring($i + 1) } }
+    $text = Retry { ReadShared (Join-Path $sd 'txn') }
+    foreach ($l in $text.Split([char]10)) { $l = $l.TrimEnd([char]13); $i = $l.IndexOf('='); if ($i -gt 0) { $old[$l.Substring(0, $i)] = $l.Substring($i + 1) } }
     $oldAside = [string]$old['aside']
     if (-not $oldAside.StartsWith($asideRoot + '\', [StringComparison]::OrdinalIgnoreCase) -or $oldAside.Contains('..')) {
       Note done ('failed the change record has no usable aside path (' + $oldAside + ')')
       RemoveStage
       exit 0
     }
-    foreach ($k in @('action', 'main_was', 'update_was', 'main_reg', 'update_reg', 'main_start', 'update_start')) { $rec[$k] = [string]$old[$k] }
+    foreach ($k in @('action', 'main_was', 'update_was', 'main_reg', 'update_reg', 'main_start', 'update_start', 'main_svc', 'update_svc')) { $rec[$k] = [string]$old[$k] }
+    # Only a name the change itself could have given its copy of the state record ('' from an older version).
+    if ([string]$old['state_was'] -match '^(absent|state-was[.][0-9A-Za-z]+)$') { $rec.state_was = [string]$old['state_was'] }
+    $Shared.undoing = [string]$old['id']
     $aside = $oldAside
     $rec.aside = $oldAside
     $Shared.extraStage = [string]$old['stage']
@@ -383,6 +513,14 @@ try {
   $rec.update_reg = Registered $agents[0]
   $rec.main_start = StartMode $main
   $rec.update_start = StartMode $agents[0]
+  $rec.main_svc = SvcValues $main
+  $rec.update_svc = SvcValues $agents[0]
+  # The state record as it is before the change, for the rollback to put back.
+  $rec.state_was = 'absent'
+  if ([System.IO.File]::Exists($stateFile)) {
+    $rec.state_was = 'state-was.' + $txn
+    Retry { [System.IO.File]::Copy($stateFile, (Join-Path $sd $rec.state_was), $true) }
+  }
   [System.IO.File]::WriteAllText($out, '')
   Phase started ('action=' + $action + ' main=' + $rec.main_was + ' update=' + $rec.update_was + ' tool=' + $tool)
 
@@ -429,10 +567,12 @@ try {
   Phase set-aside ($moved -join '; ')
 
   if ($action -eq 'uninstall') {
-    Remove-Item -LiteralPath (Join-Path $sd 'state') -Force -ErrorAction SilentlyContinue
     Phase committed ''
+    $Shared.committed = $true
+    $kept = ''
+    try { Retry { if ([System.IO.File]::Exists($stateFile)) { [System.IO.File]::Delete($stateFile) } } } catch { $kept = '; the state record could not be removed: ' + $_.Exception.Message }
     DropAside
-    Finish ok 'both agents removed'
+    Finish ok ('both agents removed' + $kept)
   }
 
   Phase installing ''
@@ -463,7 +603,7 @@ try {
 
   if (-not (VerifyRunning)) {
     Note retry-start $Shared.why
-    try { Start-Service -Name $main.name } catch { Log ('! ' + $_.Exception.Message) }
+    StartSvc $main.name
     $Shared.startWait = [int][Math]::Floor($Shared.startWait / 2) + 1
     if (-not (VerifyRunning)) { Fail ('the new agent does not run: ' + $Shared.why) }
   }
@@ -479,15 +619,11 @@ try {
     $boot += $b
   }
   Phase boot ($boot -join ' ')
-  try {
-    $when = [DateTime]::UtcNow.ToString('yyyy-MM-ddTHH:mm:ssZ', [Globalization.CultureInfo]::InvariantCulture)
-    $state = @('package_sha256=' + $pkgSha, 'version=' + $pkgVersion, 'log4j=' + $pkgLog4j, 'txn=' + $txn, 'installed_at=' + $when, 'tool=' + $tool)
-    [System.IO.File]::WriteAllLines((Join-Path $sd 'state.tmp'), [string[]]$state)
-    Move-Item -LiteralPath (Join-Path $sd 'state.tmp') -Destination (Join-Path $sd 'state') -Force
-  } catch { Fail ('cannot write the state record: ' + $_.Exception.Message) }
   Phase committed ''
+  $Shared.committed = $true
+  $stateNote = WriteState
   DropAside
-  Finish ok ('pid=' + $Shared.vpid + (StoppedNote))
+  Finish ok ('pid=' + $Shared.vpid + (StoppedNote) + $stateNote)
 } catch {
   Fail ('unexpected error: ' + $_.Exception.Message)
 }`;

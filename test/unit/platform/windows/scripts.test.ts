@@ -100,6 +100,11 @@ describe('Windows scripts', () => {
     }
     expect(FOLLOW_BODY).toContain('ReadShared $J');
     expect(FOLLOW_BODY).toContain('(ReadShared $rec)');
+    // A read that fails is no news: nothing printed or judged on it.
+    expect(FOLLOW_BODY).toContain('try { $text = ReadShared $J } catch { $text = $null }');
+    expect(FOLLOW_BODY).toContain('if ($null -ne $text) {');
+    expect(FOLLOW_BODY).toContain('} catch { $t = $null }');
+    expect(FOLLOW_BODY).toContain("if ($null -ne $t -and $t['id'] -eq $txn) {");
     expect(WINDOWS_TXN_BODY).toContain("New-Object System.IO.FileStream $J, 'Append', 'Write', 'ReadWrite, Delete'");
     expect(WINDOWS_TXN_BODY).toContain('Retry { if ([System.IO.File]::Exists($dst)) { [System.IO.File]::Replace($tmp, $dst, [NullString]::Value) }');
     expect(WINDOWS_TXN_BODY).not.toContain('AppendAllText($J');

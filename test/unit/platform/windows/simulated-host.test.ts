@@ -18,7 +18,7 @@ describe('SimulatedWindowsHost', () => {
   it('reads parameters back from the $name lines, hostile values included, and refuses anything psParams would not write', () => {
     const hostile = "a'b\u2019c\n$(x)`\"";
     const r = recognise(followScript(hostile, 7, 20));
-    expect(r).toEqual({ kind: 'follow', params: { txn: hostile, from: 7, window: 20 } });
+    expect(r).toEqual({ kind: 'follow', params: { txn: hostile, from: 7, window: 20, launched: '', launchedStart: '' } });
     expect(parseParams("$a = 'x'\n$b = $true")).toEqual({ a: 'x', b: true });
     expect(parseParams("$a = 'x'; Remove-Item C:\\")).toBeNull();
     expect(recognise(psScript(`${FOLLOW_BODY}\n# extra`, { txn: 'x', from: 0, window: 1 }))).toBeNull();
