@@ -167,6 +167,41 @@ if ($svc) {
   Claim 'facts: the agent''s service state and start mode are Get-Service''s and Win32_Service''s' ((First $f 'main.status') -eq [string]$svc.Status -and (First $f 'main.start_mode') -eq [string]$w.StartMode) ((First $f 'main.status') + '/' + (First $f 'main.start_mode'))
 } else { Skip 'facts: service state' 'cloudResetPwdAgent is not installed yet' }
 
+# ---- the cmd shell (WinRS), not New-PSSession ----------------------------------------------------------------
+# The tool talks to the WS-Management cmd shell (as winrs.exe does), with the script on stdin. winrs.exe with its
+# stdin redirected is that path on this server: the tool's exact command line, the facts script piped to it.
+if (Get-Command winrs.exe -ErrorAction SilentlyContinue) {
+  try {
+    $winrs = @{}
+    $facts = Build (Body 'facts') @()
+    $cmdFile = [System.IO.Path]::GetTempFileName()
+    [System.IO.File]::WriteAllText($cmdFile, $facts)
+    $wo = cmd.exe /d /c ('winrs.exe -r:localhost -noprofile ' + $stdinCommand + ' < "' + $cmdFile + '" 2>&1')
+    $winrs = Emitted (($wo | Out-String))
+    Remove-Item -LiteralPath $cmdFile -Force
+    Claim 'cmd shell: the tool''s command line through WinRS (the cmd shell, stdin redirected) runs the facts script to its end' ((First $winrs 'end') -eq '1') ((($wo | Select-Object -Last 3) -join ' '))
+  } catch { Claim 'cmd shell: winrs.exe ran' $false ([string]$_) }
+} else { Skip 'cmd shell: the tool''s command line through WinRS' 'no winrs.exe' }
+
+# ---- sharing: the follow's reads never block the change's writes -------------------------------------------------
+# The change replaces its record (File.Replace) while the follow reads it every half second. Opened as the follow
+# opens it (ReadShared: FileShare ReadWrite|Delete) the replace goes through; opened as File.ReadAllLines opens a
+# file (FileShare Read) it is refused: a sharing violation that once rolled back good changes.
+$shareDir = Join-Path $env:ProgramData ('resetpwd-fleet-prove-' + [Guid]::NewGuid().ToString('N').Substring(0, 8))
+[void][System.IO.Directory]::CreateDirectory($shareDir)
+try {
+  $rec = Join-Path $shareDir 'txn'
+  [System.IO.File]::WriteAllText($rec, "id=a`r`n")
+  $shared = New-Object System.IO.FileStream $rec, 'Open', 'Read', 'ReadWrite, Delete'
+  $okShared = $true
+  try { [System.IO.File]::WriteAllText(($rec + '.new'), "id=b`r`n"); [System.IO.File]::Replace(($rec + '.new'), $rec, [NullString]::Value) } catch { $okShared = $false; $why = $_.Exception.Message } finally { $shared.Close() }
+  Claim 'sharing: a record open as the follow reads it (ReadWrite|Delete) is replaced by File.Replace' $okShared ([string]$why)
+  $plain = New-Object System.IO.FileStream $rec, 'Open', 'Read', 'Read'
+  $blocked = $false
+  try { [System.IO.File]::WriteAllText(($rec + '.new'), "id=c`r`n"); [System.IO.File]::Replace(($rec + '.new'), $rec, [NullString]::Value) } catch { $blocked = $true } finally { $plain.Close() }
+  Claim 'sharing: the same record open as File.ReadAllLines opens it (FileShare Read) refuses the replace (why the follow shares Delete)' $blocked 'the replace went through: this server does not show the sharing violation'
+} finally { Remove-Item -LiteralPath $shareDir -Recurse -Force -ErrorAction SilentlyContinue }
+
 # ---- Constrained Language mode (WDAC/AppLocker) -------------------------------------------------------------
 # The tool's bootstrap run as a WDAC/AppLocker policy would run it: the same bootstrap text in a PowerShell
 # whose session is switched to ConstrainedLanguage first (the switch is one-way, as a policy's). It must say
