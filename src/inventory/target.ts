@@ -68,6 +68,11 @@ export interface WinRmVars {
   cleartextBasic: boolean;
   /** Certificate not verified: only when the inventory says ansible_winrm_server_cert_validation=ignore. */
   insecure: boolean;
+  /**
+   * ansible_winrm_message_encryption, as pywinrm reads it (default auto): auto seals NTLM over http, always
+   * over https too, never sends the SOAP as it is (over http only a host with AllowUnencrypted=true takes it).
+   */
+  messageEncryption: 'auto' | 'always' | 'never';
 }
 
 /** A value's check: its parsed form, or the reason it is not valid. */
@@ -118,6 +123,7 @@ const HOST_VARS = {
   ansible_winrm_transport: oneOf(['basic', 'ntlm'] as const, 'supported: basic, ntlm (kerberos and credssp are not)'),
   ansible_winrm_server_cert_validation: oneOf(['validate', 'ignore'] as const),
   ansible_winrm_ca_trust_path: str(true),
+  ansible_winrm_message_encryption: oneOf(['auto', 'always', 'never'] as const, 'one of: auto, always, never (as pywinrm)'),
   // Basic over http puts the password on the wire as base64 on every request: only when the operator says so.
   winrm_cleartext_basic: bool,
   eip: ipv4,
@@ -210,6 +216,7 @@ export function toTarget(name: string, vars: Record<string, string>, groups: str
           caFile: v.ansible_winrm_ca_trust_path,
           cleartextBasic: v.winrm_cleartext_basic === true,
           insecure: v.ansible_winrm_server_cert_validation === 'ignore',
+          messageEncryption: v.ansible_winrm_message_encryption ?? 'auto',
         }
       : undefined,
     user: v.ansible_user,

@@ -21,7 +21,7 @@ export function winrmTargetOf(t: Target, o: ConnectOptions, user: string): WinRm
     auth: t.winrm.auth,
     caFile: t.winrm.caFile ?? o.winrmCaFile,
     insecure: t.winrm.insecure || o.winrmInsecure === true,
-    allowUnencrypted: t.vars.ansible_winrm_message_encryption === 'never',
+    messageEncryption: t.winrm.messageEncryption,
     cleartextBasic: t.winrm.cleartextBasic || o.winrmCleartextBasic === true,
     name: t.name,
     connectTimeoutMs: o.connectTimeoutMs,
@@ -48,8 +48,10 @@ export function refusedReach(t: Target, o: Pick<ConnectOptions, 'jump' | 'winrmC
 
 /**
  * Why a secret sent to this host (a new password) would cross the network readable, or null. WinRM over plain
- * http carries stdin as it is (this client does not seal NTLM messages): a login may be allowed there by the
- * operator's choice, a new password never is. SSH and WinRM over HTTPS are encrypted.
+ * http carries stdin as it is with Basic or message_encryption=never; and NTLM's own message encryption (RC4,
+ * keyed by the login) is only as strong as the login's password against anyone who recorded the exchange and
+ * breaks it offline — no channel for a new password. A login may be allowed there by the operator's choice, a
+ * new password never is. SSH and WinRM over HTTPS are encrypted.
  */
 export function secretInClear(t: Target): string | null {
   if (t.connection !== 'winrm' || !t.winrm || t.winrm.scheme !== 'http') return null;

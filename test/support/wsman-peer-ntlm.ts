@@ -1,8 +1,11 @@
 /**
  * The server side of NTLM for the WS-Management test peer: a Type 2 challenge with target info, and a
  * check of the client's Type 3 NTLMv2 response (MS-NLMP 3.3.2) computed here independently of the client's
- * library: HMAC-MD5 from node:crypto and a small MD4 (RFC 1320) of our own, since OpenSSL 3 no longer
- * offers md4 to Node. Test code only.
+ * library: HMAC-MD5 from node:crypto and a small MD4 (RFC 1320) and RC4 of our own, since OpenSSL 3 no
+ * longer offers either to Node. From a verified login it derives what the server end of message sealing
+ * needs (MS-NLMP 3.2.5.1.2): the session base key, the exported session key (the client's random key,
+ * RC4-decrypted, under key exchange), and checks the MIC with it; the sealing itself is the NTLM judge's
+ * (wsman-peer-seal.ts). Test code only.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -58,10 +61,29 @@ export function md4(input: Buffer): Buffer {
   return out;
 }
 
+/** RC4 (the keystream XORed over `data`), enough for the key exchange's 16 bytes. */
+export function rc4(key: Buffer, data: Buffer): Buffer {
+  const S = Array.from({ length: 256 }, (_, i) => i);
+  for (let i = 0, j = 0; i < 256; i++) {
+    j = (j + S[i]! + key[i % key.length]!) & 0xff;
+    [S[i], S[j]] = [S[j]!, S[i]!];
+  }
+  const out = Buffer.alloc(data.length);
+  for (let n = 0, i = 0, j = 0; n < data.length; n++) {
+    i = (i + 1) & 0xff;
+    j = (j + S[i]!) & 0xff;
+    [S[i], S[j]] = [S[j]!, S[i]!];
+    out[n] = data[n]! ^ S[(S[i]! + S[j]!) & 0xff]!;
+  }
+  return out;
+}
+
 const SIGNATURE = Buffer.from('NTLMSSP\0', 'latin1');
 const FLAG = {
   UNICODE: 0x00000001,
   REQUEST_TARGET: 0x00000004,
+  SIGN: 0x00000010,
+  SEAL: 0x00000020,
   NTLM: 0x00000200,
   ALWAYS_SIGN: 0x00008000,
   TARGET_TYPE_SERVER: 0x00020000,
@@ -69,14 +91,21 @@ const FLAG = {
   TARGET_INFO: 0x00800000,
   VERSION: 0x02000000,
   N128: 0x20000000,
+  KEY_EXCH: 0x40000000,
   N56: 0x80000000,
 };
+/** What a Windows server grants when the client's NEGOTIATE asks for it: signing, sealing, key exchange. */
+const GRANTED_ON_REQUEST = FLAG.SIGN | FLAG.SEAL | FLAG.KEY_EXCH;
 
 export interface Challenge {
   serverChallenge: Buffer;
   targetInfo: Buffer;
   /** The Type 2 message, base64, for `WWW-Authenticate: Negotiate <token>`. */
   token: string;
+  /** The Type 2 message (for the MIC). */
+  raw: Buffer;
+  /** The client's Type 1 message it answers, when known (for the MIC). */
+  negotiate?: Buffer;
 }
 
 function avPair(id: number, value: Buffer): Buffer {
@@ -91,8 +120,11 @@ export function isNegotiate(token: Buffer): boolean {
   return token.length >= 16 && token.subarray(0, 8).equals(SIGNATURE) && token.readUInt32LE(8) === 1;
 }
 
-/** A Type 2 message as a Windows Server would send it: Unicode, NTLMv2-capable, with target info. */
-export function makeChallenge(computer: string): Challenge {
+/**
+ * A Type 2 message as a Windows Server would send it: Unicode, NTLMv2-capable, with target info; signing,
+ * sealing and key exchange granted when the client's Type 1 (`negotiate`) asks for them.
+ */
+export function makeChallenge(computer: string, negotiate?: Buffer): Challenge {
   const serverChallenge = randomBytes(8);
   const name = Buffer.from(computer.toUpperCase(), 'utf16le');
   const stamp = Buffer.alloc(8);
@@ -105,8 +137,9 @@ export function makeChallenge(computer: string): Challenge {
     avPair(7, stamp),
     avPair(0, Buffer.alloc(0)),
   ]);
+  const asked = negotiate && negotiate.length >= 16 ? negotiate.readUInt32LE(12) : 0;
   const flags =
-    FLAG.UNICODE | FLAG.REQUEST_TARGET | FLAG.NTLM | FLAG.ALWAYS_SIGN | FLAG.TARGET_TYPE_SERVER | FLAG.EXTENDED_SESSIONSECURITY | FLAG.TARGET_INFO | FLAG.VERSION | FLAG.N128 | FLAG.N56;
+    FLAG.UNICODE | FLAG.REQUEST_TARGET | FLAG.NTLM | FLAG.ALWAYS_SIGN | FLAG.TARGET_TYPE_SERVER | FLAG.EXTENDED_SESSIONSECURITY | FLAG.TARGET_INFO | FLAG.VERSION | FLAG.N128 | FLAG.N56 | (asked & GRANTED_ON_REQUEST);
   const head = Buffer.alloc(56);
   SIGNATURE.copy(head, 0);
   head.writeUInt32LE(2, 8);
@@ -123,7 +156,8 @@ export function makeChallenge(computer: string): Challenge {
   head.writeUInt8(0, 49);
   head.writeUInt16LE(17763, 50);
   head.writeUInt8(15, 55);
-  return { serverChallenge, targetInfo, token: Buffer.concat([head, name, targetInfo]).toString('base64') };
+  const raw = Buffer.concat([head, name, targetInfo]);
+  return { serverChallenge, targetInfo, token: raw.toString('base64'), raw, ...(negotiate ? { negotiate: Buffer.from(negotiate) } : {}) };
 }
 
 export interface Authenticate {
@@ -132,7 +166,16 @@ export interface Authenticate {
   workstation: string;
   lm: Buffer;
   nt: Buffer;
+  /** The negotiated flags (0 when the message has none). */
+  flags: number;
+  encryptedRandomSessionKey: Buffer;
+  /** The message as received. */
+  raw: Buffer;
 }
+
+/** AV_PAIR ids the peer reads from the client's NTLMv2 blob. */
+const AV = { EOL: 0, FLAGS: 6, CHANNEL_BINDINGS: 10 };
+const AV_FLAG_MIC = 0x2;
 
 function field(msg: Buffer, at: number): Buffer {
   const len = msg.readUInt16LE(at);
@@ -151,7 +194,63 @@ export function parseAuthenticate(token: Buffer): Authenticate | undefined {
     domain: str(field(token, 28)),
     user: str(field(token, 36)),
     workstation: str(field(token, 44)),
+    flags: token.length >= 64 ? token.readUInt32LE(60) : 0,
+    encryptedRandomSessionKey: token.length >= 60 ? Buffer.from(field(token, 52)) : Buffer.alloc(0),
+    raw: Buffer.from(token),
   };
+}
+
+/** The AV pairs of the client's NTLMv2 blob (after NTProofStr, RespType, reserved, time and client challenge). */
+export function clientAvPairs(a: Authenticate): Map<number, Buffer> {
+  const pairs = new Map<number, Buffer>();
+  let at = 16 + 28;
+  while (at + 4 <= a.nt.length) {
+    const id = a.nt.readUInt16LE(at);
+    const len = a.nt.readUInt16LE(at + 2);
+    if (id === AV.EOL || at + 4 + len > a.nt.length) break;
+    pairs.set(id, a.nt.subarray(at + 4, at + 4 + len));
+    at += 4 + len;
+  }
+  return pairs;
+}
+
+/** MsvAvChannelBindings of the client's blob, or undefined when it sent none (or sent all zeros: "none" too, to Windows). */
+export function clientChannelBindings(a: Authenticate): Buffer | undefined {
+  const cb = clientAvPairs(a).get(AV.CHANNEL_BINDINGS);
+  return cb && cb.some((b) => b !== 0) ? cb : undefined;
+}
+
+export interface ServerSessionKeys {
+  sessionBaseKey: Buffer;
+  /** The key sealing derives from: the client's random session key under KEY_EXCH, else the session base key. */
+  exportedSessionKey: Buffer;
+}
+
+/**
+ * The server's side of MS-NLMP 3.2.5.1.2 for a response `verifyAuthenticate` accepted: SessionBaseKey =
+ * HMAC-MD5(NTOWFv2, NTProofStr); KeyExchangeKey = SessionBaseKey (NTLMv2); under KEY_EXCH the exported key is
+ * RC4(KeyExchangeKey, EncryptedRandomSessionKey).
+ */
+export function serverSessionKeys(a: Authenticate, password: string): ServerSessionKeys {
+  const key = hmacMd5(md4(Buffer.from(password, 'utf16le')), Buffer.from(a.user.toUpperCase() + a.domain, 'utf16le'));
+  const sessionBaseKey = hmacMd5(key, a.nt.subarray(0, 16));
+  const exportedSessionKey = a.flags & FLAG.KEY_EXCH ? rc4(sessionBaseKey, a.encryptedRandomSessionKey) : sessionBaseKey;
+  return { sessionBaseKey, exportedSessionKey };
+}
+
+/**
+ * The MIC check (MS-NLMP 3.2.5.1.2): when the client's MsvAvFlags says it sent one, the 16 bytes after
+ * VERSION must be HMAC-MD5(ExportedSessionKey, NEGOTIATE ‖ CHALLENGE ‖ AUTHENTICATE with the MIC zeroed).
+ * 'absent' when the client claims none; false for a wrong or missing one.
+ */
+export function checkMic(a: Authenticate, c: Challenge, exportedSessionKey: Buffer): boolean | 'absent' {
+  const avFlags = clientAvPairs(a).get(AV.FLAGS);
+  if (!avFlags || avFlags.length !== 4 || !(avFlags.readUInt32LE(0) & AV_FLAG_MIC)) return 'absent';
+  if (!c.negotiate || a.raw.length < 88) return false;
+  const zeroed = Buffer.from(a.raw);
+  zeroed.fill(0, 72, 88);
+  const expected = createHmac('md5', exportedSessionKey).update(c.negotiate).update(c.raw).update(zeroed).digest();
+  return timingSafeEqual(expected, a.raw.subarray(72, 88));
 }
 
 const hmacMd5 = (key: Buffer, data: Buffer) => createHmac('md5', key).update(data).digest();

@@ -12,8 +12,13 @@
  * - Faults can be injected: 401, SOAP faults from the fixtures, a connection dropped mid-reply, a reply
  *   held past the client's patience, stdin corrupted in transit.
  * - Open shells are tracked, so a test can assert every shell was deleted.
+ * - Message encryption (MS-WSMV 2.2.9.1.1): a sealed request on an NTLM-authenticated connection is unsealed,
+ *   and its reply sealed, by the NTLM judge (wsman-peer-seal.ts: Debian's ntlm-auth and pywinrm, not our
+ *   code) with the session key the peer derived from the login it verified (MIC checked). `requireEncryption`
+ *   refuses plain SOAP on http as a host with AllowUnencrypted=false does; `channelBinding: 'strict'` refuses
+ *   an https login whose MsvAvChannelBindings is not its certificate's (CbtHardeningLevel=Strict).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { X509Certificate, createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -24,7 +29,8 @@ import { fileURLToPath } from 'node:url';
 import { DOMParser, XMLSerializer, type Document, type Element, type Node as XmlNode } from '@xmldom/xmldom';
 import { PS_DATA_MARKER, PS_STDIN_COMMAND, PS_STDIN_STREAM_COMMAND } from '../../src/dialect/powershell.js';
 import { URI, checkRequest, type Op, type ParsedRequest } from './wsman-peer-schema.js';
-import { isNegotiate, makeChallenge, parseAuthenticate, verifyAuthenticate, type Challenge } from './wsman-peer-ntlm.js';
+import { checkMic, clientChannelBindings, isNegotiate, makeChallenge, parseAuthenticate, serverSessionKeys, verifyAuthenticate, type Challenge } from './wsman-peer-ntlm.js';
+import { SealingJudge } from './wsman-peer-seal.js';
 
 export type { Op } from './wsman-peer-schema.js';
 
@@ -53,7 +59,9 @@ export type PeerFault =
   /** Hold the reply this long before answering normally. */
   | { kind: 'delay'; on: Op; ms: number; times?: number }
   /** Change one base64 character of the stdin a command receives (the first one after the data marker line). */
-  | { kind: 'corrupt-stdin'; times?: number };
+  | { kind: 'corrupt-stdin'; times?: number }
+  /** Flip one bit of the sealed data of an encrypted reply (after the judge sealed it), as an attacker on the path would. */
+  | { kind: 'tamper-reply'; on: Op; times?: number };
 
 export interface PeerOptions {
   /** Serve HTTPS with this key and certificate (see wsman-peer-tls.ts). */
@@ -72,16 +80,54 @@ export interface PeerOptions {
   pieceBytes?: number;
   /** Serve this recorded scenario (a folder under test/fixtures/winrm, e.g. 'pypsrp/winrs-stderr-rc'). */
   replay?: string;
+  /**
+   * AllowUnencrypted=false, what `winrm quickconfig` leaves (http only): a request in clear is refused —
+   * after an NTLM login with HTTP 500 and no body (`unencryptedStatus`, default), or 401 — and only sealed
+   * bodies are served. Without it sealed bodies are served too, and clear ones as well.
+   */
+  requireEncryption?: boolean;
+  unencryptedStatus?: 401 | 500;
+  /** Keep every request and reply body as it crossed the wire (`wire`), to show what an observer would read. */
+  recordWire?: boolean;
+  /**
+   * CbtHardeningLevel=Strict (https only): an NTLM login must carry MsvAvChannelBindings equal to the token
+   * of the listener's certificate — or of `bindingCert` (PEM), a peer that computes it from another
+   * certificate (as a host behind a TLS-terminating proxy would) — else it is refused with 401, as Windows
+   * refuses it. The token is the judge's (requests-ntlm's certificate hash, ntlm-auth's bindings struct).
+   */
+  channelBinding?: 'strict';
+  bindingCert?: Buffer;
 }
 
 export interface RecordedRequest {
   op?: Op | undefined;
   status: number;
   bytes: number;
-  /** How this request was let in: 'basic', 'ntlm-type1', 'ntlm-type3', 'ntlm-session' (an authenticated connection), 'denied'. */
+  /**
+   * How this request was let in: 'basic', 'ntlm-type1', 'ntlm-type3', 'ntlm-session' (an authenticated
+   * connection), 'denied', 'unencrypted-refused' (clear SOAP where encryption is required).
+   */
   auth: string;
   parsed?: ParsedRequest;
+  /** The body was sealed (and unsealed by the judge); its reply was sealed too. */
+  sealed?: boolean;
+  /** On an NTLM Type 3: the MsvAvChannelBindings it carried (hex), or null for none. */
+  channelBindings?: string | null;
+  /** Content-Type header as sent. */
+  contentType?: string;
 }
+
+/** The server end of one authenticated NTLM connection. */
+interface PeerNtlmSession {
+  flags: number;
+  exportedSessionKey: Buffer;
+  /** The judge's session, opened on the first sealed request. */
+  judgeId?: Promise<string>;
+}
+
+/** The Content-Type of a sealed body, as pywinrm and Windows write it. */
+const SEALED_CONTENT_TYPE = 'multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted";boundary="Encrypted Boundary"';
+const isSealedType = (ct: string) => /^multipart\/(x-multi-)?encrypted\s*;/i.test(ct) && /protocol="?application\/HTTP-SPNEGO-session-encrypted/i.test(ct);
 
 interface Piece {
   stream: 'stdout' | 'stderr';
@@ -150,6 +196,8 @@ export class WsmanPeer {
   readonly commands: Array<{ commandLine: string; stdin: Buffer; exitCode?: number }> = [];
   /** Signal codes received, with the command they named. */
   readonly signals: Array<{ commandId: string; code: string }> = [];
+  /** Bodies as they crossed the wire, with their Content-Type (only with `recordWire`). */
+  readonly wire: Array<{ dir: 'request' | 'reply'; contentType: string; body: Buffer }> = [];
   shellsCreated = 0;
   /** TCP connections accepted. */
   connections = 0;
@@ -162,7 +210,12 @@ export class WsmanPeer {
   private readonly seenMessageIds = new Set<string>();
   private readonly faults: Array<PeerFault & { left: number }> = [];
   private readonly challenges = new WeakMap<Socket, Challenge>();
-  private readonly ntlmSessions = new WeakSet<Socket>();
+  private readonly ntlmSessions = new WeakMap<Socket, PeerNtlmSession>();
+  /** The judge's session id sealing each request's reply. */
+  private readonly sealFor = new WeakMap<RecordedRequest, string>();
+  private readonly judge = new SealingJudge();
+  private readonly watched = new WeakSet<Socket>();
+  private expectedBinding: Promise<Buffer> | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly replaySteps = new Map<Op, ReplayStep[]>();
@@ -237,7 +290,25 @@ export class WsmanPeer {
     for (const t of this.timers) clearTimeout(t);
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.judge.stop();
     if (!this.opts.root) rmSync(this.root, { recursive: true, force: true });
+  }
+
+  /** Forgets a connection's NTLM session (a closed socket, or a new login on it). */
+  private endSession(sock: Socket): void {
+    const s = this.ntlmSessions.get(sock);
+    this.ntlmSessions.delete(sock);
+    s?.judgeId?.then((id) => this.judge.close(id)).catch(() => undefined);
+  }
+
+  /** The judge's session for a connection, opened with the key the peer derived from its login. */
+  private judgeSession(s: PeerNtlmSession): Promise<string> {
+    s.judgeId ??= (async () => {
+      const id = this.judge.newSessionId();
+      await this.judge.open(id, s.flags, s.exportedSessionKey);
+      return id;
+    })();
+    return s.judgeId;
   }
 
   private takeFault<K extends PeerFault['kind']>(kind: K, op?: Op): Extract<PeerFault, { kind: K }> | undefined {
@@ -271,7 +342,7 @@ export class WsmanPeer {
   }
 
   /** Returns true when the request may proceed; otherwise it has been answered. */
-  private login(req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest, body: Buffer): boolean {
+  private async login(req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest, body: Buffer): Promise<boolean> {
     const schemes = this.opts.schemes ?? ['basic', 'ntlm'];
     const sock = req.socket;
     const h = req.headers.authorization;
@@ -295,7 +366,9 @@ export class WsmanPeer {
     } else if ((scheme === 'negotiate' || scheme === 'ntlm') && schemes.includes('ntlm')) {
       if (isNegotiate(token)) {
         if (body.length) this.violations.push('NTLM Type 1 request carried a body (it is sent again after the challenge)');
-        const ch = makeChallenge(this.opts.computerName ?? 'WINHOST');
+        // A new login on this connection: its old context is gone, as on Windows.
+        this.endSession(sock);
+        const ch = makeChallenge(this.opts.computerName ?? 'WINHOST', token);
         this.challenges.set(sock, ch);
         rec.status = 401;
         rec.auth = 'ntlm-type1';
@@ -308,8 +381,30 @@ export class WsmanPeer {
       this.challenges.delete(sock);
       if (!ch && a) this.violations.push('NTLM Type 3 on a connection that got no challenge');
       const computer = (this.opts.computerName ?? 'WINHOST').toUpperCase();
-      if (a && ch && a.user.toLowerCase() === this.user.toLowerCase() && ['', computer].includes(a.domain.toUpperCase()) && verifyAuthenticate(a, ch, this.password)) {
-        this.ntlmSessions.add(sock);
+      const password = this.password;
+      if (a && ch && a.user.toLowerCase() === this.user.toLowerCase() && ['', computer].includes(a.domain.toUpperCase()) && verifyAuthenticate(a, ch, password)) {
+        const keys = serverSessionKeys(a, password);
+        // Windows refuses an AUTHENTICATE whose MIC does not match (it would mean the messages were altered).
+        if (checkMic(a, ch, keys.exportedSessionKey) === false) {
+          this.violations.push('NTLM Type 3: its MIC does not match HMAC-MD5(ExportedSessionKey, NEGOTIATE ‖ CHALLENGE ‖ AUTHENTICATE)');
+          this.deny(res, rec);
+          return false;
+        }
+        const bindings = clientChannelBindings(a);
+        rec.channelBindings = bindings ? bindings.toString('hex') : null;
+        if (this.opts.tls && this.opts.channelBinding === 'strict') {
+          this.expectedBinding ??= this.judge.channelBindingToken(new X509Certificate(this.opts.bindingCert ?? this.opts.tls.cert).raw);
+          const expected = await this.expectedBinding;
+          if (!bindings || !bindings.equals(expected)) {
+            this.deny(res, rec);
+            return false;
+          }
+        }
+        this.ntlmSessions.set(sock, { flags: a.flags, exportedSessionKey: keys.exportedSessionKey });
+        if (!this.watched.has(sock)) {
+          this.watched.add(sock);
+          sock.once('close', () => this.endSession(sock));
+        }
         rec.auth = 'ntlm-type3';
         return true;
       }
@@ -318,24 +413,79 @@ export class WsmanPeer {
     return false;
   }
 
+  /**
+   * The SOAP of a request: a sealed body unsealed by the judge with its connection's session, a clear one as
+   * it came — or undefined when the request has been answered here (refused, or pywinrm's empty login POST).
+   */
+  private async soapOf(req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest, body: Buffer, n: number): Promise<Buffer | undefined> {
+    const ctHeader = req.headers['content-type'] ?? '';
+    const session = rec.auth.startsWith('ntlm') ? this.ntlmSessions.get(req.socket) : undefined;
+    if (isSealedType(ctHeader)) {
+      if (ctHeader !== SEALED_CONTENT_TYPE) this.violations.push(`#${n}: sealed request's Content-Type "${ctHeader}", expected ${SEALED_CONTENT_TYPE}`);
+      if (!session) {
+        this.violations.push(`#${n}: a sealed body on a connection with no NTLM session (${rec.auth})`);
+        this.refuse(res, rec, 400);
+        return undefined;
+      }
+      const id = await this.judgeSession(session);
+      const r = await this.judge.unwrap(id, ctHeader, body);
+      if ('error' in r) {
+        // The session is out of step now: Windows drops such a connection.
+        this.violations.push(`#${n}: the sealed request failed pywinrm's check: ${r.error}`);
+        this.refuse(res, rec, 400);
+        req.socket.destroy();
+        return undefined;
+      }
+      rec.sealed = true;
+      this.sealFor.set(rec, id);
+      return r.plaintext;
+    }
+    const ct = ctHeader.replace(/\s+/g, '').toLowerCase();
+    if (ct !== 'application/soap+xml;charset=utf-8') this.violations.push(`#${n}: Content-Type "${ctHeader}"`);
+    if (body.length === 0 && session) {
+      // pywinrm logs in with an empty POST before it seals anything; Windows answers it 200 with no body.
+      rec.status = 200;
+      res.writeHead(200, { Server: 'Microsoft-HTTPAPI/2.0', 'Content-Length': '0' });
+      res.end();
+      return undefined;
+    }
+    if (this.opts.requireEncryption && !this.opts.tls) {
+      const status = this.opts.unencryptedStatus ?? 500;
+      if (status === 401) this.deny(res, rec);
+      else this.refuse(res, rec, 500);
+      rec.auth = 'unencrypted-refused';
+      return undefined;
+    }
+    return body;
+  }
+
+  /** An answer with no body, as HTTP.sys gives it. */
+  private refuse(res: http.ServerResponse, rec: RecordedRequest, status: number): void {
+    rec.status = status;
+    res.writeHead(status, { Server: 'Microsoft-HTTPAPI/2.0', 'Content-Length': '0' });
+    res.end();
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): Promise<void> {
-    const rec: RecordedRequest = { status: 200, bytes: body.length, auth: '' };
+    const rec: RecordedRequest = { status: 200, bytes: body.length, auth: '', contentType: req.headers['content-type'] ?? '' };
+    if (this.opts.recordWire) this.wire.push({ dir: 'request', contentType: rec.contentType!, body });
     this.requests.push(rec);
     const n = this.requests.length;
     if (req.method !== 'POST') this.violations.push(`#${n}: method ${req.method}, expected POST`);
     if (req.url !== '/wsman') this.violations.push(`#${n}: path ${req.url}, expected /wsman`);
-    const ct = (req.headers['content-type'] ?? '').replace(/\s+/g, '').toLowerCase();
-    if (ct !== 'application/soap+xml;charset=utf-8') this.violations.push(`#${n}: Content-Type "${req.headers['content-type']}"`);
-    if (!this.login(req, res, rec, body)) return;
+    if (!(await this.login(req, res, rec, body))) {
+      const ct = (req.headers['content-type'] ?? '').replace(/\s+/g, '').toLowerCase();
+      if (!isSealedType(req.headers['content-type'] ?? '') && ct !== 'application/soap+xml;charset=utf-8') this.violations.push(`#${n}: Content-Type "${req.headers['content-type']}"`);
+      return;
+    }
+    const soap = await this.soapOf(req, res, rec, body, n);
+    if (!soap) return;
 
-    const { parsed, violations } = checkRequest(body.toString('utf8'), { url: this.url, seenMessageIds: this.seenMessageIds, bodyBytes: body.length });
+    const { parsed, violations } = checkRequest(soap.toString('utf8'), { url: this.url, seenMessageIds: this.seenMessageIds, bodyBytes: soap.length });
     rec.op = parsed.op;
     rec.parsed = parsed;
     for (const v of violations) this.violations.push(`#${n} ${parsed.op ?? '?'}: ${v}`);
-    if (!parsed.op || !parsed.messageId) {
-      this.reply(res, rec, 500, this.build(FAULT_FIXTURES.invalidSelectors, parsed));
-      return;
-    }
+    if (!parsed.op || !parsed.messageId) return this.reply(res, rec, 500, this.build(FAULT_FIXTURES.invalidSelectors, parsed));
     const op = parsed.op;
     const delay = this.takeFault('delay', op);
     if (delay) await this.sleep(delay.ms);
@@ -369,11 +519,29 @@ export class WsmanPeer {
     }
   }
 
-  private reply(res: http.ServerResponse, rec: RecordedRequest, status: number, xml: string): void {
+  /** Answers a request; the reply to a sealed request is sealed by the judge with the connection's session. */
+  private async reply(res: http.ServerResponse, rec: RecordedRequest, status: number, xml: string): Promise<void> {
     rec.status = status;
     const max = rec.parsed?.maxEnvelopeSize;
     if (max && Buffer.byteLength(xml) > max) this.violations.push(`peer error: a ${rec.op} reply of ${Buffer.byteLength(xml)} bytes exceeds the client's MaxEnvelopeSize ${max}`);
     if (res.destroyed) return;
+    const sealWith = this.sealFor.get(rec);
+    if (sealWith) {
+      const sealed = await this.judge.wrap(sealWith, Buffer.from(xml, 'utf8'));
+      let body = sealed.body;
+      if (this.takeFault('tamper-reply', rec.op)) {
+        // The last byte of the sealed envelope, just before the closing boundary.
+        body = Buffer.from(body);
+        const at = body.lastIndexOf('--Encrypted Boundary--') - 1;
+        body[at] = body[at]! ^ 0x01;
+      }
+      if (res.destroyed) return;
+      if (this.opts.recordWire) this.wire.push({ dir: 'reply', contentType: sealed.contentType, body });
+      res.writeHead(status, { 'Content-Type': sealed.contentType, 'Content-Length': String(body.length), Server: 'Microsoft-HTTPAPI/2.0' });
+      res.end(body);
+      return;
+    }
+    if (this.opts.recordWire) this.wire.push({ dir: 'reply', contentType: 'application/soap+xml;charset=UTF-8', body: Buffer.from(xml, 'utf8') });
     res.writeHead(status, { 'Content-Type': 'application/soap+xml;charset=UTF-8', 'Content-Length': String(Buffer.byteLength(xml)), Server: 'Microsoft-HTTPAPI/2.0' });
     res.end(xml);
   }
@@ -461,12 +629,12 @@ export class WsmanPeer {
     return cmd;
   }
 
-  private create(res: http.ServerResponse, rec: RecordedRequest, parsed: ParsedRequest): void {
+  private create(res: http.ServerResponse, rec: RecordedRequest, parsed: ParsedRequest): Promise<void> {
     const id = upperUuid();
     this.shells.set(id, new Map());
     this.shellsCreated++;
     const t = this.template('Create');
-    this.reply(res, rec, t.status, this.build(t.file, parsed, this.idsFor(id), (doc) => {
+    return this.reply(res, rec, t.status, this.build(t.file, parsed, this.idsFor(id), (doc) => {
       const addr = Array.from(doc.getElementsByTagNameNS(URI.wsa, 'Address'))[0];
       if (addr) addr.textContent = this.url;
       const owner = first(doc, URI.rsp, 'Owner');
@@ -476,7 +644,7 @@ export class WsmanPeer {
     }));
   }
 
-  private command(res: http.ServerResponse, rec: RecordedRequest, parsed: ParsedRequest, n: number): void {
+  private command(res: http.ServerResponse, rec: RecordedRequest, parsed: ParsedRequest, n: number): Promise<void> {
     const shell = this.lookup(parsed, n, false) as Map<string, PeerCommand> | undefined;
     if (!shell) return this.reply(res, rec, 500, this.build(FAULT_FIXTURES.invalidSelectors, parsed));
     const id = upperUuid();
@@ -486,10 +654,10 @@ export class WsmanPeer {
     if (receives) cmd.replay = [...receives];
     shell.set(id, cmd);
     const t = this.template('Command');
-    this.reply(res, rec, t.status, this.build(t.file, parsed, this.idsFor(cmd.shellId, id)));
+    return this.reply(res, rec, t.status, this.build(t.file, parsed, this.idsFor(cmd.shellId, id)));
   }
 
-  private send(res: http.ServerResponse, rec: RecordedRequest, parsed: ParsedRequest, n: number): void {
+  private send(res: http.ServerResponse, rec: RecordedRequest, parsed: ParsedRequest, n: number): Promise<void> {
     const cmd = this.lookup(parsed, n, true) as PeerCommand | undefined;
     if (!cmd) return this.reply(res, rec, 500, this.build(FAULT_FIXTURES.invalidSelectors, parsed));
     if (cmd.state !== 'stdin') this.violations.push(`#${n} Send: stdin sent after it was closed`);
@@ -504,7 +672,7 @@ export class WsmanPeer {
       if (parsed.stdin.end) this.start(cmd);
     }
     const t = this.template('Send');
-    this.reply(res, rec, t.status, this.build(t.file, parsed, this.idsFor(cmd.shellId, cmd.id)));
+    return this.reply(res, rec, t.status, this.build(t.file, parsed, this.idsFor(cmd.shellId, cmd.id)));
   }
 
   /** Runs the handler once stdin is complete and queues its output in pieces, stdout and stderr interleaved. */
@@ -586,7 +754,7 @@ export class WsmanPeer {
     }
     const done = cmd.state === 'done' && cmd.queue.length === 0;
     const t = this.template('Receive');
-    this.reply(res, rec, 200, this.build(t.file, parsed, {}, (doc) => {
+    return this.reply(res, rec, 200, this.build(t.file, parsed, {}, (doc) => {
       const rr = first(doc, URI.rsp, 'ReceiveResponse')!;
       const pfx = rr.prefix ?? 'rsp';
       while (rr.firstChild) rr.removeChild(rr.firstChild);
@@ -615,21 +783,21 @@ export class WsmanPeer {
     }));
   }
 
-  private signal(res: http.ServerResponse, rec: RecordedRequest, parsed: ParsedRequest, n: number): void {
+  private signal(res: http.ServerResponse, rec: RecordedRequest, parsed: ParsedRequest, n: number): Promise<void> {
     const cmd = this.lookup(parsed, n, true) as PeerCommand | undefined;
     if (!cmd) return this.reply(res, rec, 500, this.build(FAULT_FIXTURES.invalidSelectors, parsed));
     this.signals.push({ commandId: cmd.id, code: parsed.signal ?? '' });
     this.shells.get(cmd.shellId)?.delete(cmd.id);
     const t = this.template('Signal');
-    this.reply(res, rec, t.status, this.build(t.file, parsed, this.idsFor(cmd.shellId, cmd.id)));
+    return this.reply(res, rec, t.status, this.build(t.file, parsed, this.idsFor(cmd.shellId, cmd.id)));
   }
 
-  private deleteShell(res: http.ServerResponse, rec: RecordedRequest, parsed: ParsedRequest, n: number): void {
+  private deleteShell(res: http.ServerResponse, rec: RecordedRequest, parsed: ParsedRequest, n: number): Promise<void> {
     const shell = this.lookup(parsed, n, false);
     if (!shell) return this.reply(res, rec, 500, this.build(FAULT_FIXTURES.invalidSelectors, parsed));
     this.shells.delete(parsed.shellId!.toUpperCase());
     const t = this.template('Delete');
-    this.reply(res, rec, t.status, this.build(t.file, parsed, this.idsFor(parsed.shellId!)));
+    return this.reply(res, rec, t.status, this.build(t.file, parsed, this.idsFor(parsed.shellId!)));
   }
 }
 

@@ -3,8 +3,8 @@
  * flags pywinrm's ntlm-auth asks for (key exchange, extended session security, sign, seal, 128- and 56-bit),
  * CHALLENGE parsed with its target info, and an NTLMv2 AUTHENTICATE that carries an encrypted random
  * session key, a MIC when the server sent a timestamp, and MsvAvChannelBindings when given a channel
- * binding token (channel-binding.ts). Unlike httpntlm's message functions (ntlm.ts, the login in use
- * today), it returns what message sealing needs: the negotiated flags and the exported session key.
+ * binding token (channel-binding.ts). It returns what message sealing needs: the negotiated flags and the
+ * exported session key. http.ts logs in with it.
  *
  * Hashes and HMAC-MD5 come from node:crypto; MD4 (the NT hash) from hash-wasm and RC4 from rc4.ts, both
  * absent from OpenSSL 3's default provider. Proven by MS-NLMP 4.2.4's vectors and, message for message,

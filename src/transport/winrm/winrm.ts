@@ -19,7 +19,7 @@ import {
   type EnvelopeContext,
 } from './envelope.js';
 import { WinRmFault, faultError } from './fault.js';
-import { WsmanHttp } from './http.js';
+import { WsmanHttp, type MessageEncryption } from './http.js';
 import { RESPONSE_ACTION, type Operation } from './namespaces.js';
 import { EnvelopeError, action, parseCommandId, parseFault, parseReceive, parseShellId, parseXml, relatesTo } from './response.js';
 import { UPLOAD_COMMAND, isAbsoluteWindowsPath, planUpload, uploadStdin } from './upload.js';
@@ -38,10 +38,12 @@ export interface WinRmTarget {
   /** Do not verify the HTTPS certificate; only when the inventory says so explicitly. */
   insecure?: boolean | undefined;
   /**
-   * The host's WinRM service has AllowUnencrypted=true. Needed for NTLM over http: Windows otherwise
-   * requires NTLM message encryption on http, which this transport does not implement.
+   * WinRM message encryption (ansible_winrm_message_encryption), default `auto`: NTLM seals every request and
+   * reply over http (what a host with AllowUnencrypted=false, Windows' default, demands) and not over https,
+   * where TLS protects them; `always` seals over https too; `never` sends the SOAP as it is, which over http
+   * only a host with AllowUnencrypted=true accepts. Basic cannot seal: `always` with Basic is refused.
    */
-  allowUnencrypted?: boolean | undefined;
+  messageEncryption?: MessageEncryption | undefined;
   /**
    * Basic over plain http is allowed: the operator opted in by name (winrm_cleartext_basic=true or
    * --winrm-cleartext-basic). Without it the transport refuses before a byte is sent, because Basic puts the
@@ -123,10 +125,10 @@ export class WinRmTransport implements Transport {
    */
   static async connect(target: WinRmTarget, opts: WinRmOptions = {}): Promise<WinRmTransport> {
     const where = `${target.name} (${target.host}:${target.port})`;
-    if (target.auth === 'ntlm' && target.scheme === 'http' && target.allowUnencrypted !== true) {
+    if (target.auth === 'basic' && target.messageEncryption === 'always') {
       throw new TransportError(
         'protocol',
-        `${where}: NTLM over http needs WinRM message encryption, which this tool does not implement; use https (port 5986), or if the host's WinRM service allows unencrypted traffic (AllowUnencrypted=true) say so for this host`,
+        `${where}: ansible_winrm_message_encryption=always needs a login that can seal messages, and Basic cannot; use ansible_winrm_transport=ntlm, or https with message encryption auto`,
       );
     }
     if (target.auth === 'basic' && target.scheme === 'http' && target.cleartextBasic !== true) {
@@ -142,6 +144,7 @@ export class WinRmTransport implements Transport {
       password: target.password,
       caFile: target.caFile,
       insecure: target.insecure,
+      messageEncryption: target.messageEncryption,
       where,
       connectTimeoutMs: target.connectTimeoutMs,
       maxResponseBytes: Math.max(4 * maxEnvelopeSize, 1 << 20),

@@ -33,6 +33,16 @@ describe('host variables', () => {
     expect(bad({ ansible_winrm_transport: 'credssp' })).toThrow('(supported: basic, ntlm (kerberos and credssp are not))');
   });
 
+  it('ansible_winrm_message_encryption: auto (the default), always or never, as pywinrm; anything else names the three', () => {
+    const winrm = (extra: Record<string, string> = {}) => toTarget('w1', { ansible_connection: 'winrm', ansible_port: '5985', ...extra }, ['all'], 'inv.ini:3').winrm;
+    expect(winrm()).toMatchObject({ scheme: 'http', auth: 'ntlm', messageEncryption: 'auto' });
+    for (const v of ['auto', 'always', 'never'] as const) expect(winrm({ ansible_winrm_message_encryption: v })!.messageEncryption).toBe(v);
+    for (const v of ['Never', 'yes', '', 'off']) expect(bad({ ansible_connection: 'winrm', ansible_winrm_message_encryption: v })).toThrow(InventoryError);
+    expect(bad({ ansible_winrm_message_encryption: 'sometimes' })).toThrow(
+      'inv.ini:3: host h1: ansible_winrm_message_encryption="sometimes" is not valid (one of: auto, always, never (as pywinrm))',
+    );
+  });
+
   it('eip must be an IPv4 address', () => {
     expect(bad({ eip: '203.0.113.300' })).toThrow('eip="203.0.113.300" is not valid (an IPv4 address)');
     expect(bad({ eip: '2001:db8::1' })).toThrow(InventoryError);

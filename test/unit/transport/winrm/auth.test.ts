@@ -68,27 +68,28 @@ describe('NTLM authentication', () => {
     expect(md4(Buffer.from('password', 'utf16le')).toString('hex')).toBe('8846f7eaee8fb117ad06bdd830b7586c');
   });
 
-  it('logs in once per connection (Negotiate: Type 1, challenge, NTLMv2 Type 3 with the body) and reuses it', async () => {
+  it('logs in once per connection (Negotiate: Type 1, challenge, NTLMv2 Type 3, each with an empty body as pywinrm) and reuses it', async () => {
     const peer = await startPeer();
-    const t = await connect(peer, { auth: 'ntlm', allowUnencrypted: true });
+    const t = await connect(peer, { auth: 'ntlm', messageEncryption: 'never' });
     for (let i = 0; i < 3; i++) expect((await t.exec(`echo ${i}`)).stdout).toBe(`${i}\r\n`);
     await t.close();
     const auth = peer.requests.map((r) => r.auth);
     expect(auth.slice(0, 2)).toEqual(['ntlm-type1', 'ntlm-type3']);
+    expect(peer.requests.slice(0, 2).map((r) => r.bytes)).toEqual([0, 0]);
     expect(new Set(auth.slice(2))).toEqual(new Set(['ntlm-session']));
     expect(peer.connections).toBe(1);
   });
 
   it('accepts DOMAIN\\user', async () => {
     const peer = await startPeer();
-    const t = await connect(peer, { auth: 'ntlm', allowUnencrypted: true, user: 'WINHOST\\Administrator' });
+    const t = await connect(peer, { auth: 'ntlm', messageEncryption: 'never', user: 'WINHOST\\Administrator' });
     expect((await t.exec('echo ok')).code).toBe(0);
     await t.close();
   });
 
   it('logs in again on a new connection after the host closed the old one', async () => {
     const peer = await startPeer();
-    const t = await connect(peer, { auth: 'ntlm', allowUnencrypted: true });
+    const t = await connect(peer, { auth: 'ntlm', messageEncryption: 'never' });
     await t.exec('echo 1');
     peer.resetConnections();
     await new Promise((r) => setTimeout(r, 200)); // the client sees the close, as it would an idle timeout long before the next command
@@ -99,7 +100,7 @@ describe('NTLM authentication', () => {
 
   it('a wrong password fails at connect as auth-failed, naming the user and NTLM, never the password', async () => {
     const peer = await startPeer();
-    const e = await rejection(connect(peer, { auth: 'ntlm', allowUnencrypted: true, password: 'not-the-Pa55' }));
+    const e = await rejection(connect(peer, { auth: 'ntlm', messageEncryption: 'never', password: 'not-the-Pa55' }));
     expect(e.reason).toBe('auth-failed');
     expect(e.message).toBe(`win1 (127.0.0.1:${peer.port}): WinRM refused the login of user Administrator with NTLM (Negotiate) authentication (HTTP 401); check the user name and password`);
     expect(e.message).not.toContain('not-the-Pa55');
@@ -107,18 +108,20 @@ describe('NTLM authentication', () => {
 
   it('a host with only Basic enabled gives no challenge: auth-failed saying what it offers', async () => {
     const peer = await startPeer({ schemes: ['basic'] });
-    const e = await rejection(connect(peer, { auth: 'ntlm', allowUnencrypted: true }));
+    const e = await rejection(connect(peer, { auth: 'ntlm', messageEncryption: 'never' }));
     expect(e.reason).toBe('auth-failed');
     expect(e.message).toContain('the host offers only basic');
   });
 
-  it('is refused over http unless the target says the host allows unencrypted traffic (no message encryption here)', async () => {
-    const peer = await startPeer();
-    const e = await rejection(WinRmTransport.connect(targetFor(peer, { auth: 'ntlm' })));
-    expect(e.reason).toBe('protocol');
-    expect(e.message).toContain('NTLM over http needs WinRM message encryption, which this tool does not implement');
-    expect(e.message).toContain('AllowUnencrypted=true');
-    expect(peer.requests).toHaveLength(0);
+  it('over http seals every message by default (message encryption auto, as pywinrm): no AllowUnencrypted needed', async () => {
+    const peer = await startPeer({ requireEncryption: true });
+    const t = await WinRmTransport.connect(targetFor(peer, { auth: 'ntlm' }));
+    expect((await t.exec('echo sealed')).stdout).toBe('sealed\r\n');
+    await t.close();
+    const soap = peer.requests.filter((r) => r.op);
+    expect(soap.length).toBeGreaterThan(0);
+    expect(soap.every((r) => r.sealed)).toBe(true);
+    expect(peer.requests.map((r) => r.auth).slice(0, 2)).toEqual(['ntlm-type1', 'ntlm-type3']);
   });
 });
 
