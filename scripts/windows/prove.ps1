@@ -167,6 +167,18 @@ if ($svc) {
   Claim 'facts: the agent''s service state and start mode are Get-Service''s and Win32_Service''s' ((First $f 'main.status') -eq [string]$svc.Status -and (First $f 'main.start_mode') -eq [string]$w.StartMode) ((First $f 'main.status') + '/' + (First $f 'main.start_mode'))
 } else { Skip 'facts: service state' 'cloudResetPwdAgent is not installed yet' }
 
+# ---- WinRM as this server is configured: what the tool meets here (message encryption, channel binding) ----------
+# The tool seals NTLM over http (ansible_winrm_message_encryption=auto) and sends a channel binding over https. This
+# part reads the service's settings and says which of those this server demands; the proof itself is the tool's own
+# audit from the controller against this server (printed below), which fails naming what the server wants if not.
+try {
+  $allowUnenc = [string](Get-Item WSMan:\localhost\Service\AllowUnencrypted -ErrorAction Stop).Value
+  $cbt = [string](Get-Item WSMan:\localhost\Service\Auth\CbtHardeningLevel -ErrorAction Stop).Value
+  $listeners = @(Get-ChildItem WSMan:\localhost\Listener -ErrorAction Stop | ForEach-Object { $k = $_.Keys -join ','; $k })
+  Write-Host ('INFO winrm: AllowUnencrypted=' + $allowUnenc + ' (false: NTLM over http only sealed — the tool seals it by default), CbtHardeningLevel=' + $cbt + ' (Strict: NTLM over https only with channel binding — the tool sends it), listeners: ' + ($listeners -join '; '))
+  Write-Host ('INFO from the controller, as an Ansible inventory line would: printf ''%s ansible_host=' + $env:COMPUTERNAME + ' ansible_connection=winrm ansible_port=5985 ansible_winrm_transport=ntlm ansible_user=<admin>\n'' win > inv.ini; RESETPWD_PW=... resetpwd-fleet audit -i inv.ini --password-env RESETPWD_PW   (then the same with ansible_port=5986 for https)')
+} catch { Skip 'winrm: the service settings' ('WinRM is not configured here (' + $_.Exception.Message + ')') }
+
 # ---- the cmd shell (WinRS), not New-PSSession ----------------------------------------------------------------
 # The tool talks to the WS-Management cmd shell (as winrs.exe does), with the script on stdin. winrs.exe with its
 # stdin redirected is that path on this server: the tool's exact command line, the facts script piped to it.

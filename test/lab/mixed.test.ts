@@ -28,6 +28,8 @@ const win = {
   basic: new SimulatedWindowsHost({ install: { layout: 'old', version: '1.0.5', log4j: '2.8.2', running: true, startMode: 'Auto' } }),
   ntlm: new SimulatedWindowsHost({ install: { layout: 'current', version: '1.1.2', log4j: '2.12.1', running: true, startMode: 'Auto' }, accounts: { Administrator: PW } }),
   ssh: new SimulatedWindowsHost({ install: null, accounts: { Administrator: PW } }),
+  // As `winrm quickconfig` leaves a server: an http listener on 5985 that takes NTLM only with sealed messages.
+  http: new SimulatedWindowsHost({ install: { layout: 'old', version: '1.0.5', log4j: '2.8.2', running: true, startMode: 'Auto' }, accounts: { Administrator: PW } }),
   full: new SimulatedWindowsHost({ install: { layout: 'current', version: '1.1.2', log4j: '2.12.1', running: true, startMode: 'Auto' }, cFreeBytes: 100 * 1024 * 1024 }),
 };
 let inventory: string;
@@ -77,9 +79,11 @@ beforeAll(async () => {
   pki = makeTestPki();
   const basic = await WsmanPeer.start({ user: 'Administrator', password: PW, schemes: ['basic'], handler: simulatedHostHandler(win.basic) });
   // Its logins check the simulated host's account database: a reset there changes what WinRM accepts.
-  const ntlm = await WsmanPeer.start({ user: 'Administrator', password: () => win.ntlm.accounts.get('Administrator')!, schemes: ['ntlm'], tls: { key: pki.key, cert: pki.cert }, handler: simulatedHostHandler(win.ntlm) });
+  const ntlm = await WsmanPeer.start({ user: 'Administrator', password: () => win.ntlm.accounts.get('Administrator')!, schemes: ['ntlm'], tls: { key: pki.key, cert: pki.cert }, channelBinding: 'strict', handler: simulatedHostHandler(win.ntlm) });
   const full = await WsmanPeer.start({ user: 'Administrator', password: PW, schemes: ['basic'], handler: simulatedHostHandler(win.full) });
-  peers.push(basic, ntlm, full);
+  // AllowUnencrypted=false: plain SOAP refused; the peer unseals and seals with Debian's ntlm-auth/pywinrm, not our code.
+  const http = await WsmanPeer.start({ user: 'Administrator', password: () => win.http.accounts.get('Administrator')!, schemes: ['ntlm'], requireEncryption: true, handler: simulatedHostHandler(win.http) });
+  peers.push(basic, ntlm, full, http);
   sshd = await startExecServer({ user: 'Administrator', password: () => win.ssh.accounts.get('Administrator')!, handler: simulatedHostHandler(win.ssh) });
   knownHosts = path.join(tmp, 'known_hosts');
   writeFileSync(knownHosts, readFileSync(doc.knownHosts, 'utf8') + sshd.knownHostsLine + '\n');
@@ -93,6 +97,8 @@ beforeAll(async () => {
       `win-basic ${winrm} ansible_port=${basic.port} ansible_winrm_scheme=http ansible_winrm_transport=basic winrm_cleartext_basic=true`,
       `win-ntlm ${winrm} ansible_port=${ntlm.port} ansible_winrm_scheme=https ansible_winrm_transport=ntlm ansible_winrm_ca_trust_path=${pki.caFile}`,
       `win-full ${winrm} ansible_port=${full.port} ansible_winrm_scheme=http ansible_winrm_transport=basic winrm_cleartext_basic=true`,
+      // The Ansible line for such a server, unchanged (the scheme said because the peer's port is not 5985).
+      `win-http ${winrm} ansible_port=${http.port} ansible_winrm_scheme=http ansible_winrm_transport=ntlm`,
       `win-ssh ansible_host=127.0.0.1 ansible_port=${sshd.port} ansible_user=Administrator ansible_password=${PW} ansible_shell_type=powershell`,
       '',
     ].join('\n'),
@@ -111,7 +117,7 @@ describe('a mixed Linux + Windows inventory', { timeout: 600_000 }, () => {
     const r = await cli(['audit', '-i', inventory, '--known-hosts', knownHosts, '--json']);
     expect(r.code, r.stderr).toBe(1); // win-full fails disk-space
     expect(Object.fromEntries(Object.entries(outcomes(r)).map(([k, v]) => [k, v.split(':')[0]]))).toEqual({
-      'lin-old': 'ok', 'lin-clean': 'ok', 'win-basic': 'ok', 'win-ntlm': 'ok', 'win-full': 'failed', 'win-ssh': 'ok',
+      'lin-old': 'ok', 'lin-clean': 'ok', 'win-basic': 'ok', 'win-ntlm': 'ok', 'win-full': 'failed', 'win-ssh': 'ok', 'win-http': 'ok',
     });
     const d = JSON.parse(r.stdout) as { hosts: Array<{ name: string; os: { family: string } | null; checks: Array<{ id: string; status: string }>; transport: string }> };
     const by = Object.fromEntries(d.hosts.map((h) => [h.name, h]));
@@ -129,11 +135,11 @@ describe('a mixed Linux + Windows inventory', { timeout: 600_000 }, () => {
     const r = await cli(args);
     expect(r.code, r.stderr).toBe(1); // win-full is refused
     expect(outcomes(r)).toEqual({
-      'lin-old': 'updated', 'lin-clean': 'installed', 'win-basic': 'updated', 'win-ntlm': 'updated', 'win-full': 'refused', 'win-ssh': 'installed',
+      'lin-old': 'updated', 'lin-clean': 'installed', 'win-basic': 'updated', 'win-ntlm': 'updated', 'win-full': 'refused', 'win-ssh': 'installed', 'win-http': 'updated',
     });
     // The hosts' real state, not the report: Linux by nsenter, Windows by the simulated host's model.
     for (const h of ['lin-old', 'lin-clean']) expect(linuxAgent(h), h).toEqual({ log4j: '2.17.1', running: true });
-    for (const [name, h] of Object.entries({ basic: win.basic, ntlm: win.ntlm, ssh: win.ssh })) {
+    for (const [name, h] of Object.entries({ basic: win.basic, ntlm: win.ntlm, ssh: win.ssh, http: win.http })) {
       expect(windowsAgent(h), name).toMatchObject({ state: 'Running', startMode: 'Auto', stateRecord: true });
       expect(windowsAgent(h).jar, name).toContain('2.1.0');
     }
@@ -149,7 +155,7 @@ describe('a mixed Linux + Windows inventory', { timeout: 600_000 }, () => {
 
     const again = await cli(args);
     expect(outcomes(again)).toEqual({
-      'lin-old': 'unchanged', 'lin-clean': 'unchanged', 'win-basic': 'unchanged', 'win-ntlm': 'unchanged', 'win-full': 'refused', 'win-ssh': 'unchanged',
+      'lin-old': 'unchanged', 'lin-clean': 'unchanged', 'win-basic': 'unchanged', 'win-ntlm': 'unchanged', 'win-full': 'refused', 'win-ssh': 'unchanged', 'win-http': 'unchanged',
     });
   });
 
@@ -173,7 +179,9 @@ describe('a mixed Linux + Windows inventory', { timeout: 600_000 }, () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/host win-basic: WinRM over plain http would carry the new password unencrypted/);
     expect(win.basic.accounts.get('Administrator')).not.toBe(pw);
-    const child = await reset(['--limit', 'all:!win-basic:!win-full']);
+    // Sealed NTLM over http is not enough for a new password either (RC4 keyed from the login): refused the same way.
+    expect((await reset(['--limit', 'win-http'])).stderr).toMatch(/host win-http: WinRM over plain http would carry the new password/);
+    const child = await reset(['--limit', 'all:!win-basic:!win-full:!win-http']);
     expect(child.code, child.stderr).toBe(0);
     const hosts = (JSON.parse(child.stdout) as { hosts: Array<{ name: string; outcome: string; reset: { account: string; verifiedBy: string; oldPasswordRefused?: boolean } }> }).hosts;
     expect(Object.fromEntries(hosts.map((h) => [h.name, [h.outcome, h.reset.account, h.reset.verifiedBy, h.reset.oldPasswordRefused ?? null]]))).toEqual({
