@@ -29,7 +29,8 @@ export interface Platform<F = unknown> {
   facts(s: HostShell): Promise<F>;
   os(f: F): HostOs;
   checks(f: F, ctx: CheckContext): CheckResult[];
-  agent(f: F): AgentState;
+  /** The plug-in's state; null when the host's scripts could not read it at all (the checks say why). */
+  agent(f: F): AgentState | null;
   /** This OS's password rules (the reset pages'): what a new password must meet here. */
   readonly passwordRules: PasswordRules;
   /** How an account's password is set here (the secret on stdin only) and checked on the host. */

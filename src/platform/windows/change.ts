@@ -33,7 +33,10 @@ export function windowsChange(c: ChangeInputs): ChangeKit {
       const r = await s.run(launchScript(stage, sha, txn));
       const e = parseEmitted(r.stdout);
       if (e.get('launched')?.[0] === undefined) return { error: e.get('error')?.[0] ?? (r.stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300) || 'no process') };
-      launchedBy.set(txn, { pid: e.get('launched')![0]!, start: e.get('launched_start')?.[0] ?? '' });
+      // A launcher that could not tell the pid (0) gives the follow nothing to wait on: after 20 s without a record
+      // it says "never started", as before.
+      const pid = e.get('launched')![0]!;
+      if (Number(pid) > 0) launchedBy.set(txn, { pid, start: e.get('launched_start')?.[0] ?? '' });
       const refused = e.get('wmi_refused')?.[0];
       return { note: e.get('launcher')?.[0] === 'task' ? `started by a one-shot scheduled task as SYSTEM: ${refused ?? 'Win32_Process.Create was refused'}` : null };
     },

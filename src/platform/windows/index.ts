@@ -19,12 +19,14 @@ export const windows: Platform<WindowsFacts> = {
   facts: (s) => gatherWindowsFacts(s),
   os: windowsOs,
   checks: runWindowsChecks,
-  agent: windowsAgentState,
+  // Where PowerShell runs in a restricted language mode nothing of the plug-in could be read: unknown, not absent.
+  agent: (f) => (f.languageMode ? null : windowsAgentState(f)),
   serverId: (f) => f.metadata.serverId,
   passwordRules: WINDOWS_PASSWORD_RULES,
   passwordReset: windowsPasswordReset,
   plan: planWindowsChange,
   describeLeft: (f) => {
+    if (f.languageMode) return '. What the host has now could not be read (PowerShell in ' + f.languageMode + ' mode)';
     const a = windowsAgentState(f);
     return `. Now on the host: ${a.installed ? `agent ${a.version ? `${a.version} ` : ''}installed, ${a.running ? 'running' : a.running === null ? 'whether it runs is unknown' : 'NOT running'}` : 'no agent installed'}`;
   },

@@ -1,3 +1,4 @@
+import { languageModeRefusal } from './shell.js';
 import type { CheckResult } from '../../core/check.js';
 import type { PackageInfo } from '../../package/verify.js';
 import type { WindowsAgentFacts, WindowsAgentProc, WindowsFacts } from './facts.js';
@@ -61,6 +62,8 @@ export function planWindowsChange(
 ): Plan {
   const main = f.agents.main;
   const upd = f.agents.update;
+  // Every command, uninstall too: nothing of the host could be read, so nothing can be planned.
+  if (f.languageMode) return { kind: 'refused', reason: languageModeRefusal(f.languageMode), steps: [] };
   const unread = unreadForPlan(f, command === 'uninstall' ? null : pkg);
   if (unread.length > 0) return { kind: 'refused', reason: `${unread.join('; ')}: nothing was changed; run again when the host can be read`, steps: [] };
   const first = pendingOrBlocked(command, f.txn, checks, REFUSE_UNINSTALL, o, `move the set-aside agents back from ${ASIDE_DIR}, register and start them`);

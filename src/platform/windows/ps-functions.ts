@@ -33,7 +33,9 @@ export const PS_SHA256 = `function Sha256([string]$path) {
  * died; its start time (UTC ticks, recorded by the transaction itself) cannot.
  */
 export const PS_ALIVE = `function Alive([string]$procId, [string]$started) {
-  if (-not $procId) { return 'no' }
+  # No pid, or 0 (a launcher that could not tell one): Get-Process -Id 0 is the Idle process, never a change.
+  $n = 0
+  if (-not [int]::TryParse($procId, [ref]$n) -or $n -le 0) { return 'no' }
   $p = Get-Process -Id ([int]$procId) -ErrorAction SilentlyContinue
   if (-not $p) { return 'no' }
   if ($started) {

@@ -502,8 +502,19 @@ describe('a host whose PowerShell runs in Constrained Language mode (WDAC/AppLoc
     const before = snapshot(h.host);
     const r = await h.run();
     expect(r.outcome).toBe('refused');
-    expect(r.error).toMatch(/os-supported: PowerShell runs in ConstrainedLanguage mode/);
+    expect(r.error).toMatch(/^PowerShell runs in ConstrainedLanguage mode/);
     expect(h.kinds()).toEqual(['restricted', 'restricted']);
+    expect(snapshot(h.host)).toEqual(before);
+  });
+
+  it('the plug-in\'s state is unknown (null), not "not installed"; uninstall is refused too, never "no agent is installed"', async () => {
+    const h = setup({ install: OLD, languageMode: 'ConstrainedLanguage' });
+    expect(windows.agent(await windows.facts(await h.open()))).toBeNull();
+    const before = snapshot(h.host);
+    const r = await h.run({ command: 'uninstall' });
+    expect(r.outcome).toBe('refused');
+    expect(r.error).toMatch(/^PowerShell runs in ConstrainedLanguage mode/);
+    expect(r.agent).toBeNull();
     expect(snapshot(h.host)).toEqual(before);
   });
 });
