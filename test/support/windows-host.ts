@@ -21,6 +21,7 @@ import {
 } from '../../src/platform/windows/change-scripts.js';
 import { WINDOWS_FACTS_SCRIPT } from '../../src/platform/windows/facts-script.js';
 import { ASIDE_DIR, MAIN_AGENT, STATE_DIR, TXN_FILE, UPDATE_AGENT } from '../../src/platform/windows/paths.js';
+import { PS_AGENT_PROCS, PS_STRAYS } from '../../src/platform/windows/ps-functions.js';
 import { WINDOWS_TXN_BODY } from '../../src/platform/windows/txn-script.js';
 import { TransportError, type ExecOptions, type ExecResult, type Transport } from '../../src/transport/transport.js';
 
@@ -91,7 +92,25 @@ export interface SimKnobs {
    * 'journal' (this change's journal), 'txn', 'state', or a folder's ('CloudResetPwdAgent': a rename of any folder
    * so named). Armed right after the transaction writes the journal line of state `from` (null: from the start).
    */
-  antivirus: { file: string; times: number; from: string | null } | null;
+  antivirus: { file: string; times: number; from: string | null; ops?: Array<'read' | 'write' | 'replace' | 'rename' | 'delete'> } | null;
+  /**
+   * A WMI that fails for a moment (its repository busy, "Call cancelled", the RPC server unavailable): the next
+   * `times` Win32_Process queries of the transaction — the agent processes' listing (AgentProcs, through Strays),
+   * the JVM under the service's wrapper (CheckOnce), what runs from a folder (Procs) — throw. Armed right after the
+   * transaction writes the journal line of state `from`.
+   */
+  processQueryFails: { times: number; from: string } | null;
+  /**
+   * The Task Scheduler starts a task's process this many seconds after Run() (its service busy, a loaded server):
+   * the scheduled-task launcher, which waits 5 s for the engine's pid, reports none. A queued instance whose
+   * definition is deleted before it starts never starts.
+   */
+  taskStartSeconds: number;
+  /**
+   * A busy server reuses pids within seconds: between the listing of the agent processes to stop and their stop
+   * (StopProcs), the first listed one ends by itself and Windows gives its pid to an unrelated process (w3wp.exe).
+   */
+  pidReused: boolean;
   /**
    * Services setup.bat installs hang in StartPending when started (a wrapper whose JVM never reports): setup.bat's
    * `net start` gives up (it prints FAILED), `Start-Service` would wait for ever (the scripts never call it:
@@ -212,6 +231,17 @@ export function enclosingSection(script: string, marker: string, vars: Record<st
 const PROCS_MARKER = 'Emit agent_proc (';
 const AGENT_EXE = /^(wrapper|javaw?)\.exe$/i;
 const names = (ps: SimProcess[]) => ps.map((p) => `${p.name} ${p.pid}`).join(', ');
+/**
+ * How AgentProcs tells a wrapper.exe / java(w).exe by `wrapper.name=<agent>` on its command line, read from its text:
+ * the regular expression it matches (`$named`, case-insensitive as PowerShell's -match), or else a substring.
+ */
+const NAMED = /\$named = '([^']+)'/.exec(PS_AGENT_PROCS)?.[1];
+const namesAgent = (commandLine: string): boolean => {
+  if (NAMED !== undefined) return new RegExp(NAMED, 'i').test(commandLine);
+  return [MAIN_AGENT.name, UPDATE_AGENT.name].some((n) => commandLine.toLowerCase().includes(`wrapper.name=${n}`.toLowerCase()));
+};
+/** Whether StopProcs stops (and counts as left) only a process that still has the listed one's creation time, read from its text. */
+const STOPS_BY_CREATION = PS_STRAYS.includes('CreationDate');
 
 /** What .NET says when a non-FIPS algorithm is created under the FIPS policy. */
 export const FIPS_ERROR = 'Exception calling "Create" with "0" argument(s): "This implementation is not part of the Windows Platform FIPS validated cryptographic algorithms."';
@@ -345,12 +375,44 @@ function batPrefix(body: string = WINDOWS_TXN_BODY): string {
   if (!m) throw new Error('the simulated host does not know how txn.ps1 runs a .bat');
   return m[1]!;
 }
+/**
+ * One function of txn.ps1's body as text (from `function NAME` to the `}` that starts a line): the simulated host
+ * re-enacts what the script's own text does where it can tell (how many tries, which order, what is caught).
+ */
+function txnFunction(name: string, body: string = WINDOWS_TXN_BODY): string {
+  const at = body.search(new RegExp(`\\nfunction ${name}[ (]`));
+  if (at < 0) throw new Error(`the simulated host does not know txn.ps1's ${name}`);
+  return body.slice(at, body.indexOf('\n}', at + 1) + 2);
+}
+const hasFunction = (name: string) => new RegExp(`\\nfunction ${name}[ (]`).test(WINDOWS_TXN_BODY);
+/** A rollback's NoStrays whose own failure (a query that throws) is caught, noted, and the rollback goes on. */
+const ROLLBACK_STRAYS_CAUGHT = hasFunction('RollbackStrays') && /try \{ return \(NoStrays\) \} catch/.test(txnFunction('RollbackStrays'))
+  && txnFunction('Rollback').includes('[void](RollbackStrays)');
+/** A rollback that stops ends the process without Finish (journal line `rollback-stopped`), the record left rolling-back. */
+const ROLLBACK_STOP_UNFINISHED = txnFunction('Fail').includes('Note rollback-stopped');
+/** An error in the rollback that the script's last catch started ends it as Fail does (journaled, exit 1), not uncaught. */
+const CATCH_ENDS_STOPPED_ROLLBACK = WINDOWS_TXN_BODY.includes("Note rollback-stopped ('unexpected error: '");
+/** Finish writes the journal's done line before the record's done (which then holds the outcome and the line's detail). */
+const NOTE_BEFORE_RECORD = txnFunction('Finish').indexOf('Note done') < txnFunction('Finish').indexOf('Save');
+const RECORDS_DETAIL = WINDOWS_TXN_BODY.includes("outcome = ''; detail = ''");
+/** How many times RemoveNew tries to delete the new install's folder, and whether it then renames it aside. */
+const REMOVE_NEW_TRIES = Number(/for \(\$i = 0; \$i -lt (\d+)/.exec(txnFunction('RemoveNew'))?.[1] ?? 1);
+const REMOVE_NEW_RENAMES = txnFunction('RemoveNew').includes("($a.leaf + '.new')");
+/** The transaction deletes its own scheduled-task definition before anything else (before it takes the lock). */
+const DELETES_OWN_TASK = (() => {
+  const at = WINDOWS_TXN_BODY.indexOf(".DeleteTask('resetpwd-fleet-' + $txn, 0)");
+  return at >= 0 && at < WINDOWS_TXN_BODY.indexOf('\nLock\n');
+})();
+/** The follow takes the end from the change record (phase done, an outcome) once the process is gone without a done line. */
+const FOLLOW_TAKES_RECORD_END = FOLLOW_BODY.includes("$t['phase'] -eq 'done'");
 /** Ends the re-enacted transaction (PowerShell's `exit 0`). */
 class Exit {}
 /** The transaction's process died there (a kill knob): nothing after it runs. */
 class Died {}
 /** What Windows refuses an open with while another handle does not share what it asks (or a scanner holds the file). */
 export class SharingViolation extends Error {}
+/** What a WMI query throws when WMI fails for a moment (the processQueryFails knob). */
+export class WmiFault extends Error {}
 
 /**
  * How the follow script opens the file it holds in `$v`: the FileShare it grants others — a FileStream's fourth
@@ -396,7 +458,10 @@ export class SimulatedWindowsHost {
   knobs: SimKnobs;
   /** The process the last launch started for a change (pid, start ticks), as the launch script reports it. */
   lastLaunched: { pid: string; start: string } | null = null;
-  /** Task Scheduler definitions the tool registered and left behind. */
+  /**
+   * Task Scheduler definitions in the root folder (`\\resetpwd-fleet-<txn>` the launcher registers; a test may add
+   * others). A definition's task runs while the change's process it started runs (TxnRun).
+   */
   tasksRegistered: string[] = [];
   mirror: Record<string, Buffer>;
   /** Files by lower-cased path: the path as written, the bytes, and when they were last written (ms). */
@@ -438,6 +503,10 @@ export class SimulatedWindowsHost {
   /** How many more opens the antivirus knob refuses (once armed). */
   private avLeft = 0;
   private avArmed = false;
+  /** How many more Win32_Process queries fail (processQueryFails, once armed). */
+  private pqLeft = 0;
+  private pqArmed = false;
+  private pidReuseDone = false;
   private strayStarted = false;
   private lockHolder: number | null = null;
 
@@ -463,7 +532,7 @@ export class SimulatedWindowsHost {
     this.factFaults = o.factFaults ?? {};
     this.languageMode = o.languageMode ?? 'FullLanguage';
     this.mirror = o.mirror ?? {};
-    this.knobs = { startDelaySeconds: 0, wmiCreateBlocked: null, killTransactionBefore: null, followReadsAt: null, antivirus: null, startPendingHangs: false, noCurrentDirInExePath: false, setupServiceNeverRuns: false, lockedFolder: null, uninstallHangs: false, dropConnectionAt: null, linesPerPoll: 3, killTransactionAt: null, strayStartsAt: null, ...o.knobs };
+    this.knobs = { processQueryFails: null, taskStartSeconds: 0, pidReused: false, startDelaySeconds: 0, wmiCreateBlocked: null, killTransactionBefore: null, followReadsAt: null, antivirus: null, startPendingHangs: false, noCurrentDirInExePath: false, setupServiceNeverRuns: false, lockedFolder: null, uninstallHangs: false, dropConnectionAt: null, linesPerPoll: 3, killTransactionAt: null, strayStartsAt: null, ...o.knobs };
     this.mkdir('C:\\Windows\\System32');
     this.mkdir('C:\\ProgramData');
     if (o.install) this.installOld(o.install);
@@ -539,6 +608,21 @@ export class SimulatedWindowsHost {
     for (const k of [...this.dirs.keys()]) if (k.startsWith(`${norm(dir)}\\`) || k === norm(dir)) this.dirs.delete(k);
     for (const k of [...this.acl.keys()]) if (k.startsWith(`${norm(dir)}\\`) || k === norm(dir)) this.acl.delete(k);
   }
+  /**
+   * Remove-Item -Recurse -Force on a folder: while a scanner holds it (the antivirus knob on the folder's name) the
+   * folder stays, partly deleted — its first file held, the rest gone — and the error is thrown.
+   */
+  removeDir(dir: string): void {
+    const holder = [...this.processes.values()].find((p) => under(p.exe, dir));
+    if (holder) throw new SharingViolation(`Cannot remove item ${holder.exe}: Access to the path '${holder.exe}' is denied.`);
+    try { this.open(dir, 'delete', 'Remove-Item', 0); } catch (e) {
+      if (!(e instanceof SharingViolation)) throw e;
+      const held = this.filesUnder(dir)[0] ?? dir;
+      for (const f of this.filesUnder(dir)) if (f !== held) this.files.delete(norm(f));
+      throw new SharingViolation(`Cannot remove item ${held}: The process cannot access the file '${held}' because it is being used by another process.`);
+    }
+    this.removeTree(dir);
+  }
   /** Directory.Move on one volume: fails while a process runs from the folder (its image is open). */
   private moveDir(src: string, dst: string): void {
     this.open(src, 'rename', 'Move', 2);
@@ -588,7 +672,7 @@ export class SimulatedWindowsHost {
     const av = this.knobs.antivirus;
     if (av && av.from === null && !this.avArmed) { this.avArmed = true; this.avLeft = av.times; }
     const name = leaf(path).toLowerCase();
-    if (av && this.avArmed && this.avLeft > 0 && (name === av.file.toLowerCase() || (av.file === 'journal' && name.startsWith('journal.')))) {
+    if (av && this.avArmed && this.avLeft > 0 && (!av.ops || av.ops.includes(op)) && (name === av.file.toLowerCase() || (av.file === 'journal' && name.startsWith('journal.')))) {
       this.avLeft--;
       refuse();
     }
@@ -639,12 +723,12 @@ export class SimulatedWindowsHost {
    */
   agentProcs(self = 0): SimProcess[] {
     const roots = [MAIN_AGENT.dir, UPDATE_AGENT.dir, ASIDE_DIR].map((d) => `${d}\\`.toLowerCase());
-    const marks = [...roots, `wrapper.name=${MAIN_AGENT.name}`.toLowerCase(), `wrapper.name=${UPDATE_AGENT.name}`.toLowerCase()];
     const all = [...this.processes.values()];
     const found = new Map<number, SimProcess>();
     for (const p of all) {
       if (p.pid === self) continue;
-      if (roots.some((r) => p.exe.toLowerCase().startsWith(r)) || (AGENT_EXE.test(p.name) && marks.some((m) => p.commandLine.toLowerCase().includes(m)))) found.set(p.pid, p);
+      const cl = p.commandLine.toLowerCase();
+      if (roots.some((r) => p.exe.toLowerCase().startsWith(r)) || (AGENT_EXE.test(p.name) && (roots.some((r) => cl.includes(r)) || namesAgent(p.commandLine)))) found.set(p.pid, p);
     }
     for (const p of all) if (/^javaw?\.exe$/i.test(p.name) && !found.has(p.pid) && found.has(p.parent)) found.set(p.pid, p);
     return [...found.values()].sort((a, b) => a.pid - b.pid);
@@ -663,10 +747,22 @@ export class SimulatedWindowsHost {
   stopProcess(pid: number): void {
     if (!this.unkillable.has(pid)) this.processes.delete(pid);
   }
-  /** StopProcs re-enacted: Stop-Process on each; the survivors named ('' when none is left). */
+  /**
+   * StopProcs re-enacted: Stop-Process on each; the survivors named ('' when none is left). By pid alone, or (as its
+   * text says) only a process that still has the listed one's creation time: a pid reused meanwhile is another process.
+   */
   stopProcs(list: SimProcess[]): string {
-    for (const p of list) this.stopProcess(p.pid);
-    return names(list.filter((p) => this.processes.has(p.pid)));
+    const first = list[0];
+    if (this.knobs.pidReused && !this.pidReuseDone && first) {
+      this.pidReuseDone = true;
+      this.processes.set(first.pid, {
+        pid: first.pid, name: 'w3wp.exe', exe: 'C:\\Windows\\System32\\inetsrv\\w3wp.exe', commandLine: 'c:\\windows\\system32\\inetsrv\\w3wp.exe -ap "DefaultAppPool"',
+        parent: 1204, startTicks: String(BigInt(first.startTicks) + 1_000_000n),
+      });
+    }
+    const same = (p: SimProcess) => { const now = this.processes.get(p.pid); return !!now && (!STOPS_BY_CREATION || now.startTicks === p.startTicks); };
+    for (const p of list) if (same(p)) this.stopProcess(p.pid);
+    return names(list.filter(same));
   }
 
   /** An agent folder as an older install left it (DOMAIN.md §2): bin\*.bat, wrapper.exe, conf, lib, the service. */
@@ -911,6 +1007,17 @@ export class SimulatedWindowsHost {
       const last = Math.max(this.dirWritten.get(norm(d)) ?? 0, ...this.filesUnder(d).map((f) => this.files.get(norm(f))!.written ?? 0));
       if (last < Date.now() - 10 * 60_000) this.removeTree(d);
     }
+    // As PREPARE_BODY, where it does so: the definitions of the tool's one-shot tasks left behind go (not another
+    // vendor's), but one whose task runs now, or whose change the record names and still runs.
+    if (PREPARE_BODY.includes('.DeleteTask(')) {
+      const rec = this.record()?.fields ?? {};
+      this.tasksRegistered = this.tasksRegistered.filter((t) => {
+        if (!/^resetpwd-fleet-/i.test(t)) return true;
+        const id = t.slice('resetpwd-fleet-'.length);
+        const run = this.runs.get(id);
+        return (!!run && !run.finished) || (rec.id === id && this.alive(rec.pid, rec.pid_start));
+      });
+    }
     const stage = `${STATE_DIR}\\stage.${createHash('sha256').update(String(this.nextPid++)).digest('hex').slice(0, 16)}`;
     this.mkdir(stage);
     emit('stage', stage);
@@ -976,10 +1083,23 @@ export class SimulatedWindowsHost {
     if (blocked !== null && !byTask) {
       const why = typeof blocked === 'number' ? `Win32_Process.Create returned ${blocked} (${blocked === 2 ? 'access denied' : 'an error WMI does not name'})` : `Win32_Process.Create failed: ${blocked}`;
       if (!script.includes("New-Object -ComObject Schedule.Service")) { emit('error', typeof blocked === 'number' ? `Win32_Process.Create returned ${blocked}` : blocked); return 1; }
-      this.tasksRegistered.push(`resetpwd-fleet-${txn}`);
+      const name = `resetpwd-fleet-${txn}`;
+      this.tasksRegistered.push(name);
+      // What the launcher does after Run(), read from its script: a DeleteTask on its way to the success exit deletes
+      // the definition blind (5 s on), whether or not the task's process started; a queued instance then never starts.
+      const ran = script.indexOf('$task.Run(');
+      const blind = ran >= 0 && script.slice(ran, script.indexOf('exit 0', ran)).includes('.DeleteTask(');
+      const drop = () => { this.tasksRegistered = this.tasksRegistered.filter((t) => t !== name); };
+      if (blind && this.knobs.taskStartSeconds > 5) {
+        drop();
+        emit('launched', 0);
+        emit('breakaway', 'yes');
+        emit('launcher', 'task');
+        emit('wmi_refused', why);
+        return 0;
+      }
       const code = this.launch(psArgs, emit, script, txn, true);
-      // Its definition stays in the Task Scheduler unless the script deletes it once the task runs.
-      if (script.includes('.DeleteTask($name, 0)')) this.tasksRegistered = this.tasksRegistered.filter((t) => t !== `resetpwd-fleet-${txn}`);
+      if (blind) drop();
       if (code === 0) { emit('launcher', 'task'); emit('wmi_refused', why); }
       return code;
     }
@@ -1006,11 +1126,16 @@ export class SimulatedWindowsHost {
     if (!r) { emit('error', 'Win32_Process.Create returned 9'); return 1; }
     const proc = this.spawn('powershell.exe', 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', `"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe" ${psArgs}`, 1880);
     const p = r.params;
-    const run: TxnRun = { txn: String(p.txn), pid: proc.pid, gen: this.transaction(p, proc), finished: false, delay: this.knobs.startDelaySeconds };
+    // A task the scheduler starts late: its process is not there yet when the launcher stops waiting for its pid.
+    const late = byTask && this.knobs.taskStartSeconds > 5;
+    const run: TxnRun = { txn: String(p.txn), pid: proc.pid, gen: this.transaction(p, proc), finished: false, delay: Math.max(this.knobs.startDelaySeconds, late ? this.knobs.taskStartSeconds : 0) };
     this.runs.set(run.txn, run);
-    emit('launched', proc.pid);
-    emit('launched_start', proc.startTicks);
-    this.lastLaunched = { pid: String(proc.pid), start: proc.startTicks };
+    if (late) emit('launched', 0);
+    else {
+      emit('launched', proc.pid);
+      emit('launched_start', proc.startTicks);
+      this.lastLaunched = { pid: String(proc.pid), start: proc.startTicks };
+    }
     if (!byTask) emit('launcher', 'wmi');
     emit('breakaway', 'yes');
     return 0;
@@ -1026,7 +1151,7 @@ export class SimulatedWindowsHost {
     /** One step of the change; its process ends where the script dies (a kill knob, or an error no try catches). */
     const step = (r: TxnRun): IteratorResult<string, void> | null => {
       try { return r.gen.next(); } catch (e) {
-        if (e instanceof Died || e instanceof SharingViolation) return null;
+        if (e instanceof Died || e instanceof SharingViolation || e instanceof WmiFault) return null;
         throw e;
       }
     };
@@ -1069,6 +1194,7 @@ export class SimulatedWindowsHost {
     let gone = 0;
     let waited = 0;
     let lost = '';
+    let ended = '';
     // Whether the follow script the host received waits on the process this run launched (FOLLOW_BODY).
     const waitsOnLaunched = launched.script.includes('(Alive $launched $launchedStart)');
     for (let check = 1; ; check++) {
@@ -1084,12 +1210,15 @@ export class SimulatedWindowsHost {
           }
           if (lines.length > n) n = lines.length;
         }
+        if (ended) { out.push(ended); return answer(); }
         if (lost) { out.push(`0 lost ${lost}`); return answer(); }
         t = this.exists(TXN_FILE) ? read(TXN_FILE, '.ctor', 4, () => this.record()?.fields ?? {}) : {};
       }
       if (t !== null && t.id === txn) {
         if (this.alive(t.pid, t.pid_start)) gone = 0;
         else gone++;
+        // Its end in its record, not in the journal: printed after one more journal read without a done line.
+        if (FOLLOW_TAKES_RECORD_END && gone >= 1 && t.phase === 'done' && t.outcome) { ended = `${Math.floor(Date.now() / 1000)} done ${t.outcome} ${t.detail ?? ''}`; continue; }
         if (gone >= 3) { lost = `the change's process (pid ${t.pid}) ended without finishing`; continue; }
       } else if (t !== null && run) {
         // No record of a change this host did launch, as the script sees it: after 20 s it says "never started",
@@ -1133,10 +1262,11 @@ export class SimulatedWindowsHost {
     const rec: Record<string, string> = {
       id: txn, action: String(p.action), pid: String(proc.pid), pid_start: proc.startTicks, stage, aside, phase: 'started',
       main_was: '', update_was: '', main_reg: '', update_reg: '', main_start: '', update_start: '', main_svc: '', update_svc: '', state_was: '', outcome: '',
+      ...(RECORDS_DETAIL ? { detail: '' } : {}),
     };
     const S = {
       why: '', vpid: 0, vjvm: 0, rolling: false, committed: false, finishing: false, undoing: txn, lastOutput: '', extraStage: '', stopped: [] as string[],
-      killedIn: { update: [] as string[], main: [] as string[] },
+      killedIn: { update: [] as string[], main: [] as string[] }, notes: [] as string[],
     };
     const stateFile = `${STATE_DIR}\\state`;
     /** Retry (ps-functions.ts): an open Windows refuses for a moment is tried again every 100 ms, 20 times. */
@@ -1161,6 +1291,8 @@ export class SimulatedWindowsHost {
       host.appendText(J, `${line}\n`);
       host.reading = null; // the follow's read is over
       host.armAntivirus(state);
+      const pq = host.knobs.processQueryFails;
+      if (pq && !host.pqArmed && pq.from === state) { host.pqArmed = true; host.pqLeft = pq.times; }
       yield line;
     }
     const save = () => {
@@ -1180,8 +1312,13 @@ export class SimulatedWindowsHost {
     const registered = (a: A) => (svc(a) ? 'yes' : 'no');
     const startMode = (a: A) => svc(a)?.startMode ?? '';
     const runsFrom = (dir: string, x: SimProcess) => under(x.exe, dir) || (AGENT_EXE.test(x.name) && x.commandLine.toLowerCase().includes(`${dir.toLowerCase()}\\`));
-    const procs = (dir: string) => [...host.processes.values()].filter((x) => x.pid !== proc.pid && runsFrom(dir, x));
+    /** A Win32_Process query of the transaction (Cim Win32_Process): it throws while the processQueryFails knob says so. */
+    const processQuery = () => {
+      if (host.pqArmed && host.pqLeft > 0) { host.pqLeft--; throw new WmiFault('Call was canceled by the message filter.'); }
+    };
+    const procs = (dir: string) => { processQuery(); return [...host.processes.values()].filter((x) => x.pid !== proc.pid && runsFrom(dir, x)); };
     const noStrays = (): boolean => {
+      processQuery();
       const st = host.strays(proc.pid);
       if (st.length === 0) return true;
       log(`+ stop agent processes that are not the services': ${names(st)}`);
@@ -1192,6 +1329,18 @@ export class SimulatedWindowsHost {
       return false;
     };
     const stoppedNote = () => (S.stopped.length ? ` (stopped agent processes that are not the services': ${S.stopped.join(', ')})` : '');
+    /** RollbackStrays, where the script has it: NoStrays whose own failure (a query that throws) is noted and the rollback goes on. */
+    const rollbackStrays = (): boolean => {
+      if (!ROLLBACK_STRAYS_CAUGHT) return noStrays();
+      try { return noStrays(); } catch (e) {
+        if (!(e instanceof WmiFault)) throw e;
+        const m = `the agent processes could not be listed: ${e.message}`;
+        log(`! ${m}`);
+        if (!S.notes.includes(m)) S.notes.push(m);
+        return true;
+      }
+    };
+    const moreNotes = () => (S.notes.length ? `; ${S.notes.join('; ')}` : '');
     /** The .bat files of the package and the agents, as they behave (scripts/fixture-package/windows). */
     const runBat = (dir: string, bat: string): string => {
       log(`+ ${bat} in ${dir}`);
@@ -1285,6 +1434,7 @@ export class SimulatedWindowsHost {
       const s = svc(main);
       if (!s) { S.why = `the service ${main.name} is not registered`; return false; }
       if (s.state !== 'Running' || !s.wrapperPid) { S.why = `the service ${main.name} is ${s.state}`; return false; }
+      processQuery();
       if (!s.jvmPid) { S.why = `its wrapper (pid ${s.wrapperPid}) runs no java.exe`; return false; }
       S.vpid = s.wrapperPid;
       S.vjvm = s.jvmPid;
@@ -1328,27 +1478,40 @@ export class SimulatedWindowsHost {
       }
       log(`+ restored ${a.name} service settings: ${saved}`);
     };
+    /**
+     * Finish: the record's done (then the journal's line), or — where the script's Finish writes the journal's line
+     * first — the line, then the record's done with the outcome and the line's detail, even when the line could not
+     * be written (the process then ends with 1).
+     */
     function* finish(word: string, detail: string): Generator<string, never, void> {
       moment('done');
       S.finishing = true;
       rec.phase = 'done';
       rec.outcome = word;
-      try { save(); } catch (e) { if (!(e instanceof SharingViolation)) throw e; log(`! the change record: ${e.message}`); }
+      if (RECORDS_DETAIL) rec.detail = esc(detail);
+      if (!NOTE_BEFORE_RECORD) {
+        try { save(); } catch (e) { if (!(e instanceof SharingViolation)) throw e; log(`! the change record: ${e.message}`); }
+      }
       const o = host.readFile(out);
       if (o) host.writeFile(`${STATE_DIR}\\out.${txn}`, o);
       removeStage();
       for (const f of host.filesUnder(STATE_DIR)) if (/^state-was\./i.test(leaf(f)) && !f.slice(STATE_DIR.length + 1).includes('\\')) host.files.delete(norm(f));
-      yield* note('done', `${word} ${detail}`);
+      if (!NOTE_BEFORE_RECORD) {
+        yield* note('done', `${word} ${detail}`);
+        throw new Exit();
+      }
+      try { yield* note('done', `${word} ${detail}`); } catch (e) { if (!(e instanceof SharingViolation)) throw e; }
+      try { save(); } catch (e) { if (!(e instanceof SharingViolation)) throw e; }
       throw new Exit();
     }
-    /** MoveBack: the set-aside folder renamed back, tried again as the set-aside is. */
-    const moveBack = (from: string, a: A) => {
+    /** MoveBack: a folder renamed (a set-aside one back; a new one aside), tried again as the set-aside is. */
+    const moveBack = (from: string, to: string) => {
       let err = '';
       for (let i = 0; i < 6; i++) {
-        try { host.moveDir(from, a.dir); return; } catch (e) { err = (e as Error).message; }
+        try { host.moveDir(from, to); return; } catch (e) { err = (e as Error).message; }
         if (i === 0 || i === 3) for (const x of procs(from)) host.stopProcess(x.pid);
       }
-      throw new Error(`cannot move ${from} back to ${a.dir}: ${err}`);
+      throw new Error(`cannot move ${from} to ${to}: ${err}`);
     };
     /** RestoreState: the copy of the state record put back, or none if there was none (or one naming the change undone, from an older version). */
     const restoreState = () => {
@@ -1384,12 +1547,27 @@ export class SimulatedWindowsHost {
       ].join(CRLF) + CRLF);
       return '';
     };
-    const removeNew = (a: A) => {
+    /**
+     * RemoveNew: the new install stopped, unregistered and its folder deleted, as many times as the script tries (a
+     * scanner leaves it partly deleted), killing what runs from it; where the script does so, a folder that still
+     * will not go is renamed aside (`<aside>\\<leaf>.new`) to make room for the old one ('' or where it went).
+     */
+    const removeNew = (a: A, makeRoom: boolean): string => {
       stopAgent(a);
       unregister(a);
       if (registered(a) === 'yes') deleteService(a);
-      for (const x of procs(a.dir)) host.stopProcess(x.pid);
-      if (host.isDir(a.dir)) host.removeTree(a.dir);
+      let err = '';
+      for (let i = 0; i < REMOVE_NEW_TRIES && host.isDir(a.dir); i++) {
+        try { host.removeDir(a.dir); } catch (e) { if (!(e instanceof SharingViolation)) throw e; err = e.message; }
+        if (!host.isDir(a.dir)) break;
+        if (i === 0 || i === 3) for (const x of procs(a.dir)) host.stopProcess(x.pid);
+      }
+      if (!REMOVE_NEW_RENAMES || !makeRoom || !host.isDir(a.dir)) return '';
+      let dst = `${aside}\\${a.leaf}.new`;
+      if (host.exists(dst)) dst += `.${String(host.nextPid++).padStart(8, '0')}`;
+      log(`! ${a.dir} cannot be removed (${err}): renamed to ${dst}`);
+      moveBack(a.dir, dst);
+      return dst;
     };
     const undoAgent = (a: A): boolean => {
       const was = rec[`${a.key}_was`]!;
@@ -1397,10 +1575,15 @@ export class SimulatedWindowsHost {
       const mode = rec[`${a.key}_start`]!;
       const b = `${aside}\\${a.leaf}`;
       if (host.isDir(b)) {
-        if (host.isDir(a.dir) || registered(a) === 'yes') removeNew(a);
-        moveBack(b, a);
+        let made = '';
+        if (host.isDir(a.dir) || registered(a) === 'yes') made = removeNew(a, true);
+        moveBack(b, a.dir);
+        if (made) {
+          try { host.removeDir(made); } catch (e) { if (!(e instanceof SharingViolation)) throw e; }
+          if (host.isDir(made)) S.notes.push(`the new install could not be removed: it was left in ${made}`);
+        }
       } else if (was === 'absent' || was === '') {
-        if (host.isDir(a.dir) || registered(a) === 'yes') removeNew(a);
+        if (host.isDir(a.dir) || registered(a) === 'yes') removeNew(a, false);
         return !host.isDir(a.dir);
       } else if (!host.isDir(a.dir)) return false;
       const bin = `${a.dir}\\bin`;
@@ -1417,7 +1600,7 @@ export class SimulatedWindowsHost {
       yield* note('rolling-back');
       settleAndWait.startWait = fullWait;
       try { restoreState(); } catch (e) { if (!(e instanceof SharingViolation)) throw e; log(`! restoring the state record: ${e.message}`); }
-      noStrays();
+      rollbackStrays();
       let left = '';
       for (const a of agents) {
         let ok = false;
@@ -1426,29 +1609,36 @@ export class SimulatedWindowsHost {
       }
       if (host.isDir(aside) && ![...host.dirs.keys()].some((k) => k.startsWith(`${norm(aside)}\\`))) dropAside();
       if (rec.main_was === 'absent') {
-        if (host.isDir(main.dir) || host.isDir(agents[0]!.dir)) yield* finish('failed', `rollback could not remove the partial install:${left}`);
-        yield* finish('failed', `${reason}; the partial install was removed (no agent was installed before, none is now)${stoppedNote()}`);
+        if (host.isDir(main.dir) || host.isDir(agents[0]!.dir)) yield* finish('failed', `rollback could not remove the partial install:${left}${moreNotes()}`);
+        yield* finish('failed', `${reason}; the partial install was removed (no agent was installed before, none is now)${stoppedNote()}${moreNotes()}`);
       }
       if (rec.update_was !== 'absent') startSvc(agents[0]!);
       startSvc(main);
       if (verifyRunning()) {
-        if (!noStrays()) yield* finish('failed', `${reason}; the previous agent was restored and runs (pid ${S.vpid}), but ${S.why}`);
-        yield* finish('rolled-back', `${reason}; the previous agent was restored and runs (pid ${S.vpid})${stoppedNote()}`);
+        if (!rollbackStrays()) yield* finish('failed', `${reason}; the previous agent was restored and runs (pid ${S.vpid}), but ${S.why}${moreNotes()}`);
+        yield* finish('rolled-back', `${reason}; the previous agent was restored and runs (pid ${S.vpid})${stoppedNote()}${moreNotes()}`);
       }
       let notRun = S.why;
       const was = rec.main_was === 'stopped' ? ' (it was not running before the change either)' : '';
-      if (!noStrays()) notRun += `; ${S.why}`;
-      yield* finish('failed', `${reason}; the previous agent was restored to ${main.dir} but does not run: ${notRun}${was}${stoppedNote()}${left}`);
+      if (!rollbackStrays()) notRun += `; ${S.why}`;
+      yield* finish('failed', `${reason}; the previous agent was restored to ${main.dir} but does not run: ${notRun}${was}${stoppedNote()}${left}${moreNotes()}`);
     }
     function* fail(reason: string): Generator<string, void, void> {
       if (S.finishing) throw new Exit(); // exit 1: the end itself could not be written
       if (S.committed) yield* finish('ok', `committed; then ${reason}`);
+      if (S.rolling && ROLLBACK_STOP_UNFINISHED) {
+        // The rollback stopped: said in the journal, the record left rolling-back, the process ends (exit 1).
+        try { yield* note('rollback-stopped', reason); } catch (e) { if (!(e instanceof SharingViolation)) throw e; }
+        throw new Exit();
+      }
       if (S.rolling) yield* finish('failed', `the rollback stopped: ${reason}`);
       yield* note('failed', `after ${rec.phase}: ${reason}`);
       yield* rollback(reason);
     }
 
     try {
+      // Started by the scheduled-task launcher, the change deletes its task's definition as it starts, where its script does.
+      if (DELETES_OWN_TASK) host.tasksRegistered = host.tasksRegistered.filter((t) => t.toLowerCase() !== `resetpwd-fleet-${txn}`.toLowerCase());
       // Lock: one change at a time.
       if (host.lockHolder !== null && host.processes.has(host.lockHolder)) {
         yield* note('done', `failed another change (pid ${host.lockHolder}) is running on this host; nothing was changed`);
@@ -1495,6 +1685,7 @@ export class SimulatedWindowsHost {
       yield* phase('started', `action=${String(p.action)} main=${rec.main_was} update=${rec.update_was} tool=${String(p.tool)}`);
       yield* phase('stopping');
       for (const a of agents) if (!stopAgent(a)) yield* fail(`cannot stop ${a.name}`);
+      processQuery();
       const strayList = host.strays(proc.pid);
       let strayNote = '';
       if (strayList.length > 0) {
@@ -1581,9 +1772,14 @@ export class SimulatedWindowsHost {
       yield* finish('ok', `pid=${S.vpid}${stoppedNote()}${stateNote}`);
     } catch (e) {
       if (e instanceof Exit) return;
-      if (!(e instanceof SharingViolation)) throw e;
+      if (!(e instanceof SharingViolation) && !(e instanceof WmiFault)) throw e;
       // The script's own last catch: an error no inner try took fails the change (one in there ends the script).
-      try { yield* fail(`unexpected error: ${e.message}`); } catch (e2) { if (e2 instanceof Exit) return; throw e2; }
+      try { yield* fail(`unexpected error: ${e.message}`); } catch (e2) {
+        if (e2 instanceof Exit) return;
+        if (!CATCH_ENDS_STOPPED_ROLLBACK || !(e2 instanceof SharingViolation || e2 instanceof WmiFault)) throw e2;
+        // As the script's last catch, where it has one of its own: the rollback Fail started there stopped.
+        if (S.rolling && !S.finishing) { try { yield* note('rollback-stopped', `unexpected error: ${e2.message}`); } catch (e3) { if (!(e3 instanceof SharingViolation)) throw e3; } }
+      }
     }
   }
 }

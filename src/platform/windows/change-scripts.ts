@@ -14,17 +14,34 @@ import { PS_AGENT_PROCS, PS_ALIVE, PS_CIM, PS_PROTECT, PS_READ_SHARED, PS_SAFE_D
  * a fresh stage folder in it, after removing the stages
  * of earlier runs that a cut upload or a killed controller left (tens of MB): any stage the host's change
  * record does not name and in which nothing was written for 10 minutes (an upload in progress writes all the
- * time). Prints `stage=<path>`.
+ * time). Also removes the one-shot task definitions `\resetpwd-fleet-<txn>` of the scheduled-task launcher (LAUNCH_BODY)
+ * that a change never got to delete (it deletes its own when it starts): any whose task is not running and whose
+ * change is not the one the record names as still running. Prints `stage=<path>`.
  */
 export const PREPARE_BODY = String.raw`${PS_PROTECT}
 ${PS_WRITERS}
 ${PS_SAFE_DIR}
+${PS_ALIVE}
 $sd = '${STATE_DIR}'
 $why = SafeDir $sd $false
 if ($why) { Emit error $why; exit 1 }
 $live = ''
+$t = @{}
 $rec = Join-Path $sd 'txn'
-if (Test-Path -LiteralPath $rec) { foreach ($l in [System.IO.File]::ReadAllLines($rec)) { if ($l.StartsWith('stage=')) { $live = $l.Substring(6) } } }
+if (Test-Path -LiteralPath $rec) { foreach ($l in [System.IO.File]::ReadAllLines($rec)) { $k = $l.IndexOf('='); if ($k -gt 0) { $t[$l.Substring(0, $k)] = $l.Substring($k + 1) } } }
+if ($t['stage']) { $live = $t['stage'] }
+# Hidden tasks are listed only with TASK_ENUM_HIDDEN (1); a task's State 4 is Running.
+try {
+  $ts = New-Object -ComObject Schedule.Service
+  $ts.Connect()
+  $folder = $ts.GetFolder('\')
+  foreach ($task in @($folder.GetTasks(1))) {
+    if ($task.Name -notlike 'resetpwd-fleet-*') { continue }
+    if ($task.State -eq 4) { continue }
+    if ($task.Name -eq ('resetpwd-fleet-' + $t['id']) -and (Alive $t['pid'] $t['pid_start']) -eq 'yes') { continue }
+    try { $folder.DeleteTask($task.Name, 0) } catch { }
+  }
+} catch { }
 $quiet = [DateTime]::UtcNow.AddMinutes(-10)
 foreach ($d in @(Get-ChildItem -LiteralPath $sd -Force | Where-Object { $_.PSIsContainer -and $_.Name -like 'stage.*' })) {
   if ($d.FullName -eq $live) { continue }
@@ -117,8 +134,12 @@ export function txnCommandArgs(stage: string, txnSha: string): string {
  * Where process creation through WMI is blocked (Defender's attack-surface rule "Block process creations
  * originating from PSExec and WMI commands", an EDR), Create returns an error code or throws: the reason is kept
  * with what the code means, and the change is started instead by a one-shot scheduled task running as SYSTEM
- * (the Task Scheduler's COM API, on every Windows since 2008; its definition `\resetpwd-fleet-<txn>` is deleted
- * once the task runs — a task's running instance outlives its definition). Prints `launched=<pid>`,
+ * (the Task Scheduler's COM API, on every Windows since 2008): normal priority (4; a task's default, 7, is below
+ * normal), its definition `\resetpwd-fleet-<txn>` readable and changeable by SYSTEM and Administrators only (its
+ * SDDL), and deleted by the change itself when it starts (txn-script.ts; a task's running instance outlives its
+ * definition) — never here, where the task may not have started yet (a queued instance whose definition is deleted
+ * never starts); the prepare script of a later run removes one left behind. Prints `launched=<pid>` (0 when the
+ * task's process did not show within 5 s),
  * `launcher=wmi|task`, `breakaway=yes|no`, and `wmi_refused=<why>` when the second launcher was used; or
  * `error=<why>` naming both refusals.
  */
@@ -157,14 +178,14 @@ try {
 } catch {
   $wmiWhy = 'Win32_Process.Create failed: ' + $_.Exception.Message
 }
-# The second launcher: a one-shot task as SYSTEM, started now, its definition deleted once it runs.
+# The second launcher: a one-shot task as SYSTEM, started now; the change deletes its definition when it starts.
 $name = 'resetpwd-fleet-' + $txn
 try {
   $ts = New-Object -ComObject Schedule.Service
   $ts.Connect()
   $folder = $ts.GetFolder('\')
   $def = $ts.NewTask(0)
-  $def.RegistrationInfo.Description = 'resetpwd-fleet change ' + $txn + ' (one-shot; deleted once started)'
+  $def.RegistrationInfo.Description = 'resetpwd-fleet change ' + $txn + ' (one-shot; the change deletes it when it starts)'
   $def.Settings.Enabled = $true
   $def.Settings.Hidden = $true
   $def.Settings.AllowDemandStart = $true
@@ -172,6 +193,7 @@ try {
   $def.Settings.StopIfGoingOnBatteries = $false
   $def.Settings.ExecutionTimeLimit = 'PT0S'
   $def.Settings.MultipleInstances = 2
+  $def.Settings.Priority = 4
   $def.Principal.UserId = 'S-1-5-18'
   $def.Principal.LogonType = 5
   $def.Principal.RunLevel = 1
@@ -179,11 +201,10 @@ try {
   $act.Path = $exe
   $act.Arguments = $psArgs
   $act.WorkingDirectory = $sd
-  $task = $folder.RegisterTaskDefinition($name, $def, 6, 'S-1-5-18', $null, 5)
+  $task = $folder.RegisterTaskDefinition($name, $def, 6, 'S-1-5-18', $null, 5, 'D:P(A;;FA;;;SY)(A;;FA;;;BA)')
   $run = $task.Run($null)
   $tpid = 0
   for ($i = 0; $i -lt 20 -and $tpid -eq 0; $i++) { try { $run.Refresh(); $tpid = [int]$run.EnginePID } catch { }; if ($tpid -eq 0) { Start-Sleep -Milliseconds 250 } }
-  try { $folder.DeleteTask($name, 0) } catch { }
   Emit launched $tpid
   try { if ($tpid) { Emit launched_start ([string](Get-Process -Id $tpid).StartTime.ToUniversalTime().Ticks) } } catch { }
   Emit launcher task
@@ -200,8 +221,10 @@ export const launchScript = (stage: string, txnSha: string, txn: string): string
 
 /**
  * Follows a transaction's journal from line `from` for up to `window` seconds: prints new complete lines as
- * they come and stops after the "done" line; "0 lost …" when the change's process (pid and start time from
- * its record) is gone three checks in a row without a "done", or never recorded itself; "0 poll <n>" when
+ * they come and stops after the "done" line; when the change's process is gone and its record says `done` with an
+ * outcome but the journal has no done line (it could not be written: Finish), that end, as
+ * "<epoch> done <outcome> <detail>" built from the record; "0 lost …" when the change's process (pid and start time
+ * from its record) is gone three checks in a row without a "done", or never recorded itself; "0 poll <n>" when
  * the window ends (the controller polls again). Cheap: a file read and a Get-Process every half second. Both files
  * are read sharing ReadWrite|Delete (ReadShared), so a read never makes the change's append or File.Replace fail,
  * and a read that fails (a scanner holding the file) is no news: no check counts on it, and "lost" is printed only
@@ -216,6 +239,7 @@ $n = [int]$from
 $gone = 0
 $waited = 0
 $lost = ''
+$ended = ''
 $until = [DateTime]::UtcNow.AddSeconds($window)
 while ($true) {
   # Both files are read sharing ReadWrite|Delete (the change appends to one and replaces the other meanwhile). A
@@ -233,6 +257,7 @@ while ($true) {
       }
       if ($lines.Count -gt $n) { $n = $lines.Count }
     }
+    if ($ended) { [Console]::Out.WriteLine($ended); exit 0 }
     if ($lost) { [Console]::Out.WriteLine('0 lost ' + $lost); exit 0 }
     $t = @{}
     if ([System.IO.File]::Exists($rec)) {
@@ -241,6 +266,13 @@ while ($true) {
   }
   if ($null -ne $t -and $t['id'] -eq $txn) {
     if ((Alive $t['pid'] $t['pid_start']) -eq 'yes') { $gone = 0 } else { $gone++ }
+    # Its end in its record, not in the journal (the done line could not be written) and the process gone: that end,
+    # printed after one more journal read that has no done line.
+    if ($gone -ge 1 -and $t['phase'] -eq 'done' -and $t['outcome']) {
+      $epoch = [long]([DateTime]::UtcNow - (New-Object DateTime 1970, 1, 1, 0, 0, 0, 'Utc')).TotalSeconds
+      $ended = [string]$epoch + ' done ' + $t['outcome'] + ' ' + $t['detail']
+      continue
+    }
     if ($gone -ge 3) { $lost = 'the change''s process (pid ' + $t['pid'] + ') ended without finishing'; continue }
   } elseif ($null -ne $t) {
     $waited++

@@ -139,13 +139,15 @@ export const PS_SAFE_DIR = `function SafeDir([string]$path, [bool]$users) {
  * looked at. Needs Cim.
  *
  * `AgentProcs`: every process whose executable lies in either agent's folder or under the set-aside root; every
- * wrapper.exe / java(w).exe whose command line names one of those folders or `wrapper.name=<agent>`; and the
- * java(w).exe children of any of these (a wrapper's JVM, wherever its Java lives). Win32_Process objects
- * (ProcessId, ParentProcessId, Name, ExecutablePath, CommandLine) by pid; never the calling script itself.
+ * wrapper.exe / java(w).exe whose command line names one of those folders or sets `wrapper.name=<agent>` — the whole
+ * value, case-insensitive as Windows names services (`wrapper.name=cloudResetPwdAgentTest` is another service's, as
+ * facts.ts reads it); and the java(w).exe children of any of these (a wrapper's JVM, wherever its Java lives).
+ * Win32_Process objects (ProcessId, ParentProcessId, Name, ExecutablePath, CommandLine, CreationDate) by pid; never
+ * the calling script itself.
  */
 export const PS_AGENT_PROCS = String.raw`function AgentProcs {
   $roots = @('${MAIN_AGENT.dir}\', '${UPDATE_AGENT.dir}\', '${ASIDE_DIR}\')
-  $marks = $roots + @('wrapper.name=${MAIN_AGENT.name}', 'wrapper.name=${UPDATE_AGENT.name}')
+  $named = '(^|[\s"])wrapper\.name=(${MAIN_AGENT.name}|${UPDATE_AGENT.name})(["\s]|$)'
   $all = @(Cim Win32_Process '')
   $found = @{}
   foreach ($p in $all) {
@@ -155,7 +157,8 @@ export const PS_AGENT_PROCS = String.raw`function AgentProcs {
     $hit = $false
     foreach ($r in $roots) { if ($exe.StartsWith($r, [StringComparison]::OrdinalIgnoreCase)) { $hit = $true } }
     if ($p.Name -match '^(wrapper|javaw?)[.]exe$') {
-      foreach ($r in $marks) { if ($cl.IndexOf($r, [StringComparison]::OrdinalIgnoreCase) -ge 0) { $hit = $true } }
+      foreach ($r in $roots) { if ($cl.IndexOf($r, [StringComparison]::OrdinalIgnoreCase) -ge 0) { $hit = $true } }
+      if ($cl -match $named) { $hit = $true }
     }
     if ($hit) { $found[[int]$p.ProcessId] = $p }
   }
@@ -169,8 +172,10 @@ export const PS_AGENT_PROCS = String.raw`function AgentProcs {
  * What the scripts that stop agents need besides AgentProcs (and Cim):
  *  - `Strays`: the agent processes outside the services' own process trees (a registered service's wrapper —
  *    Win32_Service ProcessId — and the agent processes it started, theirs in turn);
- *  - `StopProcs`: Stop-Process -Force on each, then up to 10 s for them to go: '' when none is left, else the
- *    survivors named;
+ *  - `StopProcs`: Stop-Process -Force on each that still is the process listed, then up to 10 s for them to go: ''
+ *    when none is left, else the survivors named. A pid is the listed process only while it has the listed
+ *    creation time (`Born`: Win32_Process CreationDate): Windows reuses a pid as soon as its process ends, and a
+ *    busy server within seconds, so a pid alone could stop an unrelated process or count one as a survivor;
  *  - `ProcNames`: "wrapper.exe 4012, java.exe 4016".
  */
 export const PS_STRAYS = String.raw`function Strays {
@@ -192,11 +197,21 @@ export const PS_STRAYS = String.raw`function Strays {
 function ProcNames($list) {
   return (@($list | ForEach-Object { [string]$_.Name + ' ' + $_.ProcessId }) -join ', ')
 }
+function Born($p) {
+  $c = $p.CreationDate
+  if ($c -is [DateTime]) { return [string]$c.ToUniversalTime().Ticks }
+  return [string]$c
+}
+function StillListed($list) {
+  $now = @{}
+  foreach ($x in @(Cim Win32_Process '')) { $now[[int]$x.ProcessId] = Born $x }
+  return @($list | Where-Object { $now.ContainsKey([int]$_.ProcessId) -and $now[[int]$_.ProcessId] -eq (Born $_) })
+}
 function StopProcs($list) {
-  foreach ($p in $list) { Stop-Process -Id ([int]$p.ProcessId) -Force -ErrorAction SilentlyContinue }
+  foreach ($p in (StillListed $list)) { Stop-Process -Id ([int]$p.ProcessId) -Force -ErrorAction SilentlyContinue }
   $left = @()
   for ($i = 0; $i -lt 20; $i++) {
-    $left = @($list | Where-Object { Get-Process -Id ([int]$_.ProcessId) -ErrorAction SilentlyContinue })
+    $left = @(StillListed $list)
     if ($left.Count -eq 0) { return '' }
     Start-Sleep -Milliseconds 500
   }

@@ -69,12 +69,12 @@ $agents = @(
   @{ key = 'main'; dir = '${MAIN_AGENT.dir}'; name = '${MAIN_AGENT.name}'; leaf = '${MAIN_AGENT.dir.slice(3)}' }
 )
 $main = $agents[1]
-$rec = [ordered]@{ id = $txn; action = $action; pid = $PID; pid_start = ''; stage = $stage; aside = $aside; phase = 'started'; main_was = ''; update_was = ''; main_reg = ''; update_reg = ''; main_start = ''; update_start = ''; main_svc = ''; update_svc = ''; state_was = ''; outcome = '' }
+$rec = [ordered]@{ id = $txn; action = $action; pid = $PID; pid_start = ''; stage = $stage; aside = $aside; phase = 'started'; main_was = ''; update_was = ''; main_reg = ''; update_reg = ''; main_start = ''; update_start = ''; main_svc = ''; update_svc = ''; state_was = ''; outcome = ''; detail = '' }
 try { $rec.pid_start = [string](Get-Process -Id $PID).StartTime.ToUniversalTime().Ticks } catch { }
 # What functions change for the rest of the script lives in one table: the script runs as a script block
 # (read from txn.ps1), where a function's $script: scope would not be the scope that reads it. (Variable
 # names are case-insensitive: no function may have a local of the same name.)
-$Shared = @{ why = ''; vpid = 0; vjvm = 0; rolling = $false; committed = $false; finishing = $false; undoing = $txn; lock = $null; lastOutput = ''; startWait = $startWait; extraStage = ''; stopped = @(); killedIn = @{ update = @(); main = @() } }
+$Shared = @{ why = ''; vpid = 0; vjvm = 0; rolling = $false; committed = $false; finishing = $false; undoing = $txn; lock = $null; lastOutput = ''; startWait = $startWait; extraStage = ''; stopped = @(); killedIn = @{ update = @(); main = @() }; notes = @() }
 
 # A journal line, appended with FileShare ReadWrite|Delete (the follow reads it meanwhile; a later change deletes
 # old journals), tried again while a scanner holds the file.
@@ -139,6 +139,22 @@ function NoStrays {
 function StoppedNote {
   if ($Shared.stopped.Count -eq 0) { return '' }
   return (' (stopped agent processes that are not the services'': ' + ($Shared.stopped -join ', ') + ')')
+}
+# NoStrays within a rollback: a failure of its own (a WMI query that throws) is noted for the result and the rollback
+# goes on ($true) — a rollback stopped there would leave the old agent set aside. What it could not check, the
+# controller's read-back of the facts still sees.
+function RollbackStrays {
+  try { return (NoStrays) } catch {
+    $m = 'the agent processes could not be listed: ' + $_.Exception.Message
+    Log ('! ' + $m)
+    if ($Shared.notes -notcontains $m) { $Shared.notes += $m }
+    return $true
+  }
+}
+# What a rollback could not do and went on without, for the result ('' or "; …").
+function MoreNotes {
+  if ($Shared.notes.Count -eq 0) { return '' }
+  return ('; ' + ($Shared.notes -join '; '))
 }
 # A .bat file run as the documents say (from its own folder), with stdin from NUL so a final pause returns at
 # once, output to a file, and its process tree killed after $secs seconds. Named as .\<bat>: where
@@ -304,45 +320,68 @@ function DropAside {
   if (Test-Path -LiteralPath $aside) { Remove-Item -LiteralPath $aside -Recurse -Force -ErrorAction SilentlyContinue }
   if ((Test-Path -LiteralPath $asideRoot) -and @(Get-ChildItem -LiteralPath $asideRoot -Force).Count -eq 0) { Remove-Item -LiteralPath $asideRoot -Force -ErrorAction SilentlyContinue }
 }
-# The end of every change: the record says done, the agents' output is kept beside the journal, the stage and the
-# copy of the state record go, only the last five journals stay, and the lock file closes (it deletes itself). The
-# record's "done" is best effort: the journal's done line is the end (a record left in an earlier phase only has a
-# later run find the change ended, and recover it again).
+# The end of every change: the agents' output is kept beside the journal, the stage and the copy of the state record
+# go, only the last five journals stay; then the journal's done line, then the record's done (with the outcome and
+# the line's detail), and the lock file closes (it deletes itself). The journal's line is the end. One that cannot be
+# written (the journal held past its retries) still leaves the record's done, and the process ends with 1: the follow
+# takes the end from the record once the process is gone, so the controller neither calls it lost nor plans the change
+# again. A record left in an earlier phase (its write failed) only has a later run find the change ended, and recover
+# it again.
 function Finish([string]$word, [string]$detail) {
   $Shared.finishing = $true
+  # Housekeeping never keeps the end from being written.
+  try {
+    if (Test-Path -LiteralPath $out) { Copy-Item -LiteralPath $out -Destination (Join-Path $sd ('out.' + $txn)) -Force -ErrorAction SilentlyContinue }
+    RemoveStage
+    # Its own copy, the one of the change it recovered, or one a change that died before its first record left.
+    foreach ($f in @(Get-ChildItem -LiteralPath $sd -Force -Filter 'state-was.*')) { Remove-Item -LiteralPath $f.FullName -Force -ErrorAction SilentlyContinue }
+    foreach ($f in @(Get-ChildItem -LiteralPath $sd -Force | Where-Object { $_.Name -like 'journal.*' -and $_.Name -ne ('journal.' + $txn) } | Sort-Object LastWriteTimeUtc -Descending | Select-Object -Skip 4)) {
+      Remove-Item -LiteralPath $f.FullName -Force -ErrorAction SilentlyContinue
+      Remove-Item -LiteralPath (Join-Path $sd ('out.' + $f.Name.Substring(8))) -Force -ErrorAction SilentlyContinue
+    }
+  } catch { }
   $rec.phase = 'done'
   $rec.outcome = $word
-  try { Save } catch { Log ('! the change record: ' + $_.Exception.Message) }
-  if (Test-Path -LiteralPath $out) { Copy-Item -LiteralPath $out -Destination (Join-Path $sd ('out.' + $txn)) -Force -ErrorAction SilentlyContinue }
-  RemoveStage
-  # Its own copy, the one of the change it recovered, or one a change that died before its first record left.
-  foreach ($f in @(Get-ChildItem -LiteralPath $sd -Force -Filter 'state-was.*')) { Remove-Item -LiteralPath $f.FullName -Force -ErrorAction SilentlyContinue }
-  foreach ($f in @(Get-ChildItem -LiteralPath $sd -Force | Where-Object { $_.Name -like 'journal.*' -and $_.Name -ne ('journal.' + $txn) } | Sort-Object LastWriteTimeUtc -Descending | Select-Object -Skip 4)) {
-    Remove-Item -LiteralPath $f.FullName -Force -ErrorAction SilentlyContinue
-    Remove-Item -LiteralPath (Join-Path $sd ('out.' + $f.Name.Substring(8))) -Force -ErrorAction SilentlyContinue
-  }
-  Note done ($word + ' ' + $detail)
+  $rec.detail = Esc $detail
+  $noted = $true
+  try { Note done ($word + ' ' + $detail) } catch { $noted = $false }
+  try { Save } catch { }
   if ($Shared.lock) { $Shared.lock.Close() }
+  if (-not $noted) { exit 1 }
   exit 0
 }
-function RemoveNew($a) {
+# The new install out of the way of the old one: its service stopped and unregistered, its folder deleted, tried again
+# as MoveBack does (a scanner holding a file leaves it partly deleted), killing what runs from it. With $makeRoom (an
+# old copy is to move back), a folder that still will not go is renamed beside that copy ($aside\<leaf>.new), so the
+# old one can move back: '' or where it went.
+function RemoveNew($a, [bool]$makeRoom) {
   [void](StopAgent $a)
   [void](Unregister $a)
   if ((Registered $a) -eq 'yes') { DeleteService $a }
-  for ($i = 0; $i -lt 3 -and (Test-Path -LiteralPath $a.dir); $i++) {
-    try { Remove-Item -LiteralPath $a.dir -Recurse -Force }
-    catch { foreach ($p in (Procs $a.dir)) { Stop-Process -Id $p.ProcessId -Force -ErrorAction SilentlyContinue }; Start-Sleep -Seconds 2 }
+  $err = ''
+  for ($i = 0; $i -lt 6 -and (Test-Path -LiteralPath $a.dir); $i++) {
+    try { Remove-Item -LiteralPath $a.dir -Recurse -Force -ErrorAction Stop } catch { $err = $_.Exception.Message }
+    if (-not (Test-Path -LiteralPath $a.dir)) { break }
+    if ($i -eq 0 -or $i -eq 3) { foreach ($p in (Procs $a.dir)) { Stop-Process -Id $p.ProcessId -Force -ErrorAction SilentlyContinue } }
+    Start-Sleep -Seconds 2
   }
+  if (-not $makeRoom -or -not (Test-Path -LiteralPath $a.dir)) { return '' }
+  $dst = Join-Path $aside ($a.leaf + '.new')
+  if (Test-Path -LiteralPath $dst) { $dst += '.' + [Guid]::NewGuid().ToString('N').Substring(0, 8) }
+  Log ('! ' + $a.dir + ' cannot be removed (' + $err + '): renamed to ' + $dst)
+  MoveBack $a.dir $dst
+  return $dst
 }
-# A set-aside folder renamed back, tried again as MoveAside does: a scanner or a process may hold it a moment.
-function MoveBack([string]$from, $a) {
+# A folder renamed (a set-aside one back; a new one that cannot be deleted aside), tried again as MoveAside does: a
+# scanner or a process may hold it a moment.
+function MoveBack([string]$from, [string]$to) {
   $err = ''
   for ($i = 0; $i -lt 6; $i++) {
-    try { [System.IO.Directory]::Move($from, $a.dir); return } catch { $err = $_.Exception.Message }
+    try { [System.IO.Directory]::Move($from, $to); return } catch { $err = $_.Exception.Message }
     if ($i -eq 0 -or $i -eq 3) { foreach ($p in (Procs $from)) { Stop-Process -Id $p.ProcessId -Force -ErrorAction SilentlyContinue } }
     Start-Sleep -Seconds 2
   }
-  throw ('cannot move ' + $from + ' back to ' + $a.dir + ': ' + $err)
+  throw ('cannot move ' + $from + ' to ' + $to + ': ' + $err)
 }
 # The state record as it was before the change: the copy taken at its start put back, or none if there was none.
 # A change writes its record only after "committed", so this finds it as it was, unless an older version of the
@@ -372,10 +411,16 @@ function UndoAgent($a) {
   $mode = [string]$rec[$a.key + '_start']
   $b = Join-Path $aside $a.leaf
   if (Test-Path -LiteralPath $b) {
-    if ((Test-Path -LiteralPath $a.dir) -or ((Registered $a) -eq 'yes')) { RemoveNew $a }
-    MoveBack $b $a
+    $made = ''
+    if ((Test-Path -LiteralPath $a.dir) -or ((Registered $a) -eq 'yes')) { $made = RemoveNew $a $true }
+    MoveBack $b $a.dir
+    # A new install renamed aside to make room goes now if the scanner let go; else the result says where it is.
+    if ($made) {
+      Remove-Item -LiteralPath $made -Recurse -Force -ErrorAction SilentlyContinue
+      if (Test-Path -LiteralPath $made) { $Shared.notes += ('the new install could not be removed: it was left in ' + $made) }
+    }
   } elseif ($was -eq 'absent' -or $was -eq '') {
-    if ((Test-Path -LiteralPath $a.dir) -or ((Registered $a) -eq 'yes')) { RemoveNew $a }
+    if ((Test-Path -LiteralPath $a.dir) -or ((Registered $a) -eq 'yes')) { [void](RemoveNew $a $false) }
     return (-not (Test-Path -LiteralPath $a.dir))
   } elseif (-not (Test-Path -LiteralPath $a.dir)) {
     return $false
@@ -396,8 +441,9 @@ function Rollback([string]$reason) {
   $Shared.startWait = $fullWait
   try { RestoreState } catch { Log ('! restoring the state record: ' + $_.Exception.Message) }
   # First every agent process that is not a service's: one running from a set-aside folder would keep that folder
-  # from moving back (a running image holds its folder). What survives is found again at the end.
-  [void](NoStrays)
+  # from moving back (a running image holds its folder). What survives is found again at the end. A listing that
+  # fails is noted and the rollback goes on.
+  [void](RollbackStrays)
   $left = ''
   foreach ($a in $agents) {
     $ok = $false
@@ -406,20 +452,20 @@ function Rollback([string]$reason) {
   }
   if ((Test-Path -LiteralPath $aside) -and @(Get-ChildItem -LiteralPath $aside -Force).Count -eq 0) { DropAside }
   if ($rec.main_was -eq 'absent') {
-    if ((Test-Path -LiteralPath $main.dir) -or (Test-Path -LiteralPath $agents[0].dir)) { Finish failed ('rollback could not remove the partial install:' + $left) }
-    Finish failed ($reason + '; the partial install was removed (no agent was installed before, none is now)' + (StoppedNote))
+    if ((Test-Path -LiteralPath $main.dir) -or (Test-Path -LiteralPath $agents[0].dir)) { Finish failed ('rollback could not remove the partial install:' + $left + (MoreNotes)) }
+    Finish failed ($reason + '; the partial install was removed (no agent was installed before, none is now)' + (StoppedNote) + (MoreNotes))
   }
   if ($rec.update_was -ne 'absent') { StartSvc $agents[0].name }
   StartSvc $main.name
   if (VerifyRunning) {
-    if (-not (NoStrays)) { Finish failed ($reason + '; the previous agent was restored and runs (pid ' + $Shared.vpid + '), but ' + $Shared.why) }
-    Finish rolled-back ($reason + '; the previous agent was restored and runs (pid ' + $Shared.vpid + ')' + (StoppedNote))
+    if (-not (RollbackStrays)) { Finish failed ($reason + '; the previous agent was restored and runs (pid ' + $Shared.vpid + '), but ' + $Shared.why + (MoreNotes)) }
+    Finish rolled-back ($reason + '; the previous agent was restored and runs (pid ' + $Shared.vpid + ')' + (StoppedNote) + (MoreNotes))
   }
   $notRun = $Shared.why
   $was = ''
   if ($rec.main_was -eq 'stopped') { $was = ' (it was not running before the change either)' }
-  if (-not (NoStrays)) { $notRun += '; ' + $Shared.why }
-  Finish failed ($reason + '; the previous agent was restored to ' + $main.dir + ' but does not run: ' + $notRun + $was + (StoppedNote) + $left)
+  if (-not (RollbackStrays)) { $notRun += '; ' + $Shared.why }
+  Finish failed ($reason + '; the previous agent was restored to ' + $main.dir + ' but does not run: ' + $notRun + $was + (StoppedNote) + $left + (MoreNotes))
 }
 # The state record, written only once the change is committed: a change that dies before leaves the record of what
 # ran before (so no later run takes the host for updated while the old agent runs again); one that dies after leaves
@@ -445,7 +491,13 @@ function Fail([string]$reason) {
   if ($Shared.finishing) { exit 1 }
   # Nothing is undone after the commit: the new agent was verified and runs.
   if ($Shared.committed) { Finish ok ('committed; then ' + $reason) }
-  if ($Shared.rolling) { Finish failed ('the rollback stopped: ' + $reason) }
+  # A rollback that stopped is not the end of the change: the journal says so, the record keeps rolling-back and the
+  # process ends, so the follow finds it lost and the next run recovers it (its rollback tried again from the record).
+  if ($Shared.rolling) {
+    try { Note rollback-stopped $reason } catch { }
+    if ($Shared.lock) { $Shared.lock.Close() }
+    exit 1
+  }
   Note failed ('after ' + $rec.phase + ': ' + $reason)
   Rollback $reason
 }
@@ -481,6 +533,14 @@ function Lock {
   exit 0
 }
 
+# Started by the scheduled-task launcher (change-scripts.ts), the change deletes its one-shot task's definition
+# \resetpwd-fleet-<txn> now that it runs (the running instance outlives its definition); started through WMI there
+# is none. Best effort: the prepare script of a later run removes one left behind.
+try {
+  $ts = New-Object -ComObject Schedule.Service
+  $ts.Connect()
+  $ts.GetFolder('\').DeleteTask('resetpwd-fleet-' + $txn, 0)
+} catch { }
 Lock
 try {
   if ($action -eq 'recover') {
@@ -625,7 +685,12 @@ try {
   DropAside
   Finish ok ('pid=' + $Shared.vpid + (StoppedNote) + $stateNote)
 } catch {
-  Fail ('unexpected error: ' + $_.Exception.Message)
+  # Fail runs in this catch, so an error in the rollback it starts reaches no other: it ends the change as Fail
+  # would (a rollback that stopped: journaled, the record kept, exit 1).
+  try { Fail ('unexpected error: ' + $_.Exception.Message) } catch {
+    if ($Shared.rolling -and -not $Shared.finishing) { try { Note rollback-stopped ('unexpected error: ' + $_.Exception.Message) } catch { } }
+    exit 1
+  }
 }`;
 
 /** The transaction script as it is uploaded (txn.ps1): the prelude, this change's values as literals, the body. */

@@ -479,6 +479,30 @@ describe('old agents left running: found by what they are, stopped, and none lef
     expect(h.host.isDir(ASIDE_DIR)).toBe(false);
   });
 
+  it('a wrapper of another service named cloudResetPwdAgentTest is not an agent: it survives a change; a hand-started copy of ours with a quoted wrapper.name does not', async () => {
+    const h = setup({ install: OLD });
+    const proc = (pid: number, name: string, exe: string, commandLine: string, parent: number) =>
+      h.host.processes.set(pid, { pid, name, exe, commandLine, parent, startTicks: String(638_000_000_000_000_000n + BigInt(pid)) });
+    proc(9001, 'wrapper.exe', 'D:\\Apps\\ResetTest\\bin\\wrapper.exe', '"D:\\Apps\\ResetTest\\bin\\wrapper.exe" -s "D:\\Apps\\ResetTest\\conf\\wrapper.conf" wrapper.name=cloudResetPwdAgentTest', 640);
+    proc(9005, 'java.exe', 'D:\\Java\\bin\\java.exe', 'java -Dwrapper.key=t1 -classpath ..\\lib\\wrapper.jar org.tanukisoftware.wrapper.WrapperSimpleApp', 9001);
+    proc(9009, 'wrapper.exe', 'D:\\copy\\bin\\wrapper.exe', '"D:\\copy\\bin\\wrapper.exe" -c "D:\\copy\\conf\\wrapper.conf" "wrapper.name=CLOUDRESETPWDAGENT"', 2200);
+    const r = await h.run();
+    expect(r.outcome, r.error ?? '').toBe('updated');
+    expect(h.host.processes.has(9001) && h.host.processes.has(9005)).toBe(true);
+    expect(h.host.processes.has(9009)).toBe(false);
+    expect(h.host.readText(`${STATE_DIR}\\journal.${r.txn}`)).toMatch(/ stopped also stopped agent processes found by what they are: wrapper\.exe 9009\n/);
+  });
+
+  it('a listed stray\'s pid reused by an unrelated process before the stop: that process is not killed (another creation time), the stray\'s JVM is', async () => {
+    const h = setup({ install: OLD, knobs: { pidReused: true } });
+    const { wrapper, jvm } = h.host.startStray(DELETED_ASIDE);
+    const r = await h.run();
+    expect(r.outcome, r.error ?? '').toBe('updated');
+    expect(h.host.processes.get(wrapper.pid)).toMatchObject({ name: 'w3wp.exe' });
+    expect(h.host.processes.has(jvm.pid)).toBe(false);
+    expect(strays(h.host)).toEqual([]);
+  });
+
   it('a stray that Stop-Process cannot end fails the change before anything is moved; the old agent runs again and the result names it', async () => {
     const h = setup({ install: OLD });
     const { wrapper } = h.host.startStray(DELETED_ASIDE);
@@ -531,6 +555,24 @@ describe('a host where process creation through WMI is blocked (Defender attack-
       expect(h.host.tasksRegistered).toEqual([]);
     });
   }
+
+  it('a task the Task Scheduler starts late (after the launcher stopped waiting for its pid): its definition stays until the change starts and deletes it; updated', async () => {
+    const h = setup({ install: OLD, knobs: { wmiCreateBlocked: 2, taskStartSeconds: 8 } });
+    const seen: Record<string, string[]> = {};
+    const r = await h.run({ onTransition: (_h, st) => { if (st === 'launched' || st === 'started') seen[st] = [...h.host.tasksRegistered]; } });
+    expect(r.outcome, r.error ?? '').toBe('updated');
+    expect(seen.launched).toEqual([`resetpwd-fleet-${r.txn}`]);
+    expect(seen.started).toEqual([]);
+    expect(h.host.tasksRegistered).toEqual([]);
+  });
+
+  it('the tool\'s task definitions an earlier launch left behind are removed by the next change\'s prepare; another vendor\'s stay', async () => {
+    const h = setup({ install: OLD });
+    h.host.tasksRegistered.push('resetpwd-fleet-m0old1234abcd', 'GoogleUpdateTaskMachineUA');
+    const r = await h.run();
+    expect(r.outcome, r.error ?? '').toBe('updated');
+    expect(h.host.tasksRegistered).toEqual(['GoogleUpdateTaskMachineUA']);
+  });
 });
 
 /**
@@ -590,7 +632,7 @@ describe('Windows as real servers are', () => {
     });
 
     it('antivirus holding the set-aside folder when the rollback renames it back: tried again, the old agent restored and running', async () => {
-      const { host, run } = setup({ install: OLD, knobs: { setupServiceNeverRuns: true, antivirus: { file: 'CloudResetPwdAgent', times: 2, from: 'rolling-back' } } });
+      const { host, run } = setup({ install: OLD, knobs: { setupServiceNeverRuns: true, antivirus: { file: 'CloudResetPwdAgent', times: 2, from: 'rolling-back', ops: ['rename'] } } });
       const r = await run();
       expect(r.outcome, r.error ?? '').toBe('rolled-back');
       expect(r.agent).toMatchObject({ installed: true, version: '1.0.5', running: true });
@@ -665,6 +707,83 @@ describe('Windows as real servers are', () => {
       expect(['cloudResetPwdAgent', 'cloudResetPwdUpdateAgent'].map((n) => host.service(n)!.reg)).toEqual(before);
       expect(host.service('cloudResetPwdAgent')).toMatchObject({ state: 'Running', startMode: 'Auto' });
     });
+  });
+});
+
+describe('rollbacks and ends as Windows gives them', () => {
+  const runs = (h: SimulatedWindowsHost, jar: string) => expect(h.readText('C:\\CloudResetPwdAgent\\lib\\resetpwdagent.jar')).toContain(jar);
+  const journals = (h: SimulatedWindowsHost) => h.filesUnder(STATE_DIR).filter((f) => /\\journal\.[^\\]+$/.test(f)).map((f) => h.readText(f) ?? '');
+  const STRAIGHT = [
+    'connected', 'planned', 'staging', 'staged', 'launched', 'started', 'stopping', 'stopped', 'unregistered', 'setting-aside', 'set-aside',
+    'installing', 'installed', 'permissions', 'verified', 'boot', 'committed', 'done',
+  ];
+
+  it('a WMI query that fails at the start of a rollback is noted and the rollback goes on: the old agent moved back and running', async () => {
+    const { host, run } = setup({ install: OLD, knobs: { setupServiceNeverRuns: true, processQueryFails: { times: 1, from: 'rolling-back' } } });
+    const r = await run();
+    expect(r.outcome, r.error ?? '').toBe('rolled-back');
+    expect(r.error).toMatch(/the previous agent was restored and runs \(pid \d+\); the agent processes could not be listed: Call was canceled by the message filter\.$/);
+    expect(r.agent).toMatchObject({ installed: true, version: '1.0.5', running: true });
+    expect(host.isDir(ASIDE_DIR)).toBe(false);
+  });
+
+  it('a rollback that stops itself is not an end: its record stays rolling-back, and the same run finds it dead and recovers the old agent', async () => {
+    // The listing fails at the start of the rollback (noted), the JVM query of the verification too: the rollback stops.
+    const { host, run, states } = setup({ install: OLD, knobs: { setupServiceNeverRuns: true, processQueryFails: { times: 2, from: 'rolling-back' } } });
+    const r = await run();
+    const stopped = journals(host).find((j) => / rollback-stopped /.test(j));
+    expect(stopped, journals(host).join('\n---\n')).toBeDefined();
+    expect(stopped).toMatch(/ rollback-stopped unexpected error: Call was canceled by the message filter\.\n$/);
+    expect(states).toContain('lost');
+    expect(states).toContain('recovering');
+    expect(r.outcome, r.error ?? '').toBe('rolled-back');
+    expect(r.agent).toMatchObject({ installed: true, version: '1.0.5', running: true });
+    runs(host, '1.0.5');
+    expect(host.isDir(ASIDE_DIR)).toBe(false);
+    expect(host.readText(`${STATE_DIR}\\txn`)).toContain('phase=done\r\n');
+  });
+
+  it('the same when the rollback was started by an unexpected error (it runs in the script\'s last catch): journaled as stopped, recovered, then updated', async () => {
+    // The listing at the stopping step throws (the change rolls back), at the rollback's start (noted), then the JVM query.
+    const { host, run, states } = setup({ install: OLD, knobs: { processQueryFails: { times: 3, from: 'stopping' } } });
+    const r = await run();
+    expect(journals(host).find((j) => / rollback-stopped /.test(j))).toMatch(/ failed after stopping: unexpected error: Call was canceled by the message filter\.\n\d+ rolling-back\n\d+ rollback-stopped unexpected error: Call was canceled by the message filter\.\n$/);
+    expect(states).toContain('lost');
+    expect(states).toContain('recovering');
+    expect(r.outcome, r.error ?? '').toBe('updated');
+    runs(host, '2.1.0');
+  });
+
+  it('the new install partly deleted and held by antivirus when a rollback removes it: tried again, renamed aside, and the old agent moves back and runs', async () => {
+    const { host, run } = setup({ install: OLD, knobs: { setupServiceNeverRuns: true, antivirus: { file: 'CloudResetPwdAgent', times: 6, from: 'rolling-back', ops: ['delete'] } } });
+    const r = await run();
+    expect(r.outcome, r.error ?? '').toBe('rolled-back');
+    expect(r.agent).toMatchObject({ installed: true, version: '1.0.5', running: true });
+    runs(host, '1.0.5');
+    expect(host.readText(`${STATE_DIR}\\out.${r.txn}`)).toMatch(/! C:\\CloudResetPwdAgent cannot be removed \(Cannot remove item [^)]*\): renamed to C:\\\.resetpwd-fleet\\[0-9a-z]+\\CloudResetPwdAgent\.new\r\n/);
+    // Once the scanner let go, the renamed copy went too: nothing is left in the set-aside root.
+    expect(host.isDir(ASIDE_DIR)).toBe(false);
+  });
+
+  it('the journal held past its retries when the done line is written: the end is read from the record, not "lost", nothing done again', async () => {
+    const { host, run, states, kinds } = setup({ install: OLD, knobs: { antivirus: { file: 'journal', times: 30, from: 'committed' } } });
+    const r = await run();
+    expect(r.outcome, r.error ?? '').toBe('updated');
+    expect(states).toEqual(STRAIGHT);
+    expect(kinds().filter((k) => k === 'launch')).toHaveLength(1);
+    expect(host.readText(`${STATE_DIR}\\journal.${r.txn}`)).not.toMatch(/ done /);
+    const rec = host.readText(`${STATE_DIR}\\txn`)!;
+    for (const field of [/^phase=done\r$/m, /^outcome=ok\r$/m, /^detail=pid=\d+\r$/m]) expect(rec).toMatch(field);
+    runs(host, '2.1.0');
+  });
+
+  it('the same at the end of a rollback: rolled-back read from the record, the change not tried a second time', async () => {
+    const { run, states, kinds } = setup({ install: OLD, knobs: { setupServiceNeverRuns: true, antivirus: { file: 'journal', times: 30, from: 'rolling-back' } } });
+    const r = await run();
+    expect(r.outcome, r.error ?? '').toBe('rolled-back');
+    expect(r.error).toMatch(/the previous agent was restored and runs \(pid \d+\)$/);
+    expect(states).not.toContain('lost');
+    expect(kinds().filter((k) => k === 'launch')).toHaveLength(1);
   });
 });
 

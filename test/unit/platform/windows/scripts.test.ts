@@ -143,7 +143,55 @@ describe('Windows scripts', () => {
     expect(WINDOWS_TXN_BODY).toContain('$strayList = @(Strays)');
     expect(WINDOWS_TXN_BODY.indexOf('$strayList = @(Strays)')).toBeLessThan(WINDOWS_TXN_BODY.indexOf('Phase setting-aside'));
     expect(WINDOWS_TXN_BODY).toMatch(/Phase verified [^\n]*\n {2}\$Shared\.stopped = @\(\)\n {2}if \(-not \(NoStrays\)\) \{ Fail \$Shared\.why \}/);
-    expect(WINDOWS_TXN_BODY.match(/NoStrays\)/g)).toHaveLength(4);
+    // In a rollback, through RollbackStrays only: a listing that throws (WMI) is noted and the rollback goes on.
+    expect(WINDOWS_TXN_BODY).toContain('function RollbackStrays {\n  try { return (NoStrays) } catch {');
+    expect(WINDOWS_TXN_BODY.match(/(?<!Rollback)NoStrays\)/g)).toHaveLength(2);
+    expect(WINDOWS_TXN_BODY.match(/RollbackStrays\)/g)).toHaveLength(3);
+    const rollback = WINDOWS_TXN_BODY.slice(WINDOWS_TXN_BODY.indexOf('\nfunction Rollback('), WINDOWS_TXN_BODY.indexOf('\n}', WINDOWS_TXN_BODY.indexOf('\nfunction Rollback(')));
+    expect(rollback).not.toMatch(/(?<!Rollback)NoStrays/);
+  });
+
+  it('a rollback that stops is no end: journaled, the process exits 1 with the record still rolling-back (the next run recovers it)', () => {
+    const fail = WINDOWS_TXN_BODY.slice(WINDOWS_TXN_BODY.indexOf('\nfunction Fail('), WINDOWS_TXN_BODY.indexOf('\n}', WINDOWS_TXN_BODY.indexOf('\nfunction Fail(')));
+    expect(fail).toContain('if ($Shared.rolling) {\n    try { Note rollback-stopped $reason } catch { }');
+    expect(fail).not.toContain('the rollback stopped');
+  });
+
+  it('Finish writes the journal\'s done line before the record\'s done, which holds the outcome and the line\'s detail', () => {
+    const finish = WINDOWS_TXN_BODY.slice(WINDOWS_TXN_BODY.indexOf('\nfunction Finish('), WINDOWS_TXN_BODY.indexOf('\n}', WINDOWS_TXN_BODY.indexOf('\nfunction Finish(')));
+    expect(finish.indexOf('Note done')).toBeGreaterThan(0);
+    expect(finish.indexOf('Note done')).toBeLessThan(finish.indexOf('Save'));
+    expect(finish).toContain('$rec.detail = Esc $detail');
+    // The follow takes the end from the record of this change once its process is gone without a done line.
+    expect(FOLLOW_BODY).toContain("if ($gone -ge 1 -and $t['phase'] -eq 'done' -and $t['outcome']) {");
+    expect(FOLLOW_BODY).toContain("$ended = [string]$epoch + ' done ' + $t['outcome'] + ' ' + $t['detail']");
+  });
+
+  it('the scheduled-task launcher leaves the definition to the change, which deletes it as it starts; prepare removes ones left behind', () => {
+    expect(LAUNCH_BODY).toContain('$def.Settings.Priority = 4');
+    expect(LAUNCH_BODY).toContain("$folder.RegisterTaskDefinition($name, $def, 6, 'S-1-5-18', $null, 5, 'D:P(A;;FA;;;SY)(A;;FA;;;BA)')");
+    const ran = LAUNCH_BODY.indexOf('$task.Run(');
+    expect(LAUNCH_BODY.slice(ran, LAUNCH_BODY.indexOf('exit 0', ran))).not.toContain('DeleteTask');
+    const del = WINDOWS_TXN_BODY.indexOf(".GetFolder('\\').DeleteTask('resetpwd-fleet-' + $txn, 0)");
+    expect(del).toBeGreaterThan(0);
+    expect(del).toBeLessThan(WINDOWS_TXN_BODY.indexOf('\nLock\n'));
+    // Hidden tasks are listed only with TASK_ENUM_HIDDEN (1).
+    expect(PREPARE_BODY).toContain('$folder.GetTasks(1)');
+    expect(PREPARE_BODY).toContain("if ($task.Name -notlike 'resetpwd-fleet-*') { continue }");
+  });
+
+  it('tells an agent by wrapper.name=<agent> as a whole value, never as a prefix (cloudResetPwdAgentTest is another service)', () => {
+    expect(WINDOWS_FACTS_SCRIPT).toContain("$named = '(^|[\\s\"])wrapper\\.name=(cloudResetPwdAgent|cloudResetPwdUpdateAgent)([\"\\s]|$)'");
+    expect(FIX_BODY).not.toContain("'wrapper.name=");
+    const re = new RegExp(/\$named = '([^']+)'/.exec(FIX_BODY)![1]!, 'i');
+    expect(re.test('"D:\\x\\wrapper.exe" -s x.conf wrapper.name=cloudResetPwdAgentTest')).toBe(false);
+    expect(re.test('"D:\\x\\wrapper.exe" -s x.conf "wrapper.name=CloudResetPwdAgent"')).toBe(true);
+    expect(re.test('wrapper.exe wrapper.name=cloudResetPwdUpdateAgent wrapper.ntservice.name=x')).toBe(true);
+  });
+
+  it('stops a listed process only while its pid still has the listed creation time (a reused pid is another process)', () => {
+    expect(FIX_BODY).toContain('function Born($p) {');
+    expect(FIX_BODY).not.toContain('Get-Process -Id ([int]$_.ProcessId)');
   });
 
   it('reads only locale-independent sources: no ipconfig, sc, net or netsh text', async () => {
