@@ -48,3 +48,11 @@ export function parseHostSpec(spec: string, where = '-H'): { user?: string; host
   if (port !== undefined) out.port = port;
   return out;
 }
+
+/** `none` as a jump host (ProxyJump none, --jump none): no bastion. */
+export const isNoJump = (jump: string): boolean => jump.toLowerCase() === 'none';
+
+/** A jump host `[ssh://][user@]host[:port]`; one that is not is refused, naming where it was given. */
+export function parseJumpSpec(spec: string, where: string): { user?: string; host: string; port?: number } {
+  return parseHostSpec(spec.replace(/^ssh:\/\//i, ''), where);
+}

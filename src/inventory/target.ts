@@ -158,7 +158,7 @@ const HOSTNAME = new RegExp(`^(?=.{1,253}\\.?$)${LABEL}(?:\\.${LABEL})*\\.?$`);
  * decimal, 0x-hex or 0-octal (`0`, `0x0`, `0.0`, `00.0.0.0` are all 0.0.0.0; `1` is 0.0.0.1); null for a
  * name that is not such a number.
  */
-export function inetAton(host: string): number | null {
+function inetAton(host: string): number | null {
   const parts = host.split('.');
   if (parts.length > 4) return null;
   const nums: number[] = [];

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { parseHostSpec } from '../inventory/host-list.js';
+import { isNoJump, parseJumpSpec } from '../inventory/host-list.js';
 import { InventoryError, type Target } from '../inventory/target.js';
 import { platformOf } from '../platform/index.js';
 
@@ -69,7 +69,7 @@ interface Section {
 }
 
 /** Keywords whose every value counts (ssh adds each IdentityFile); for the others the first value wins. */
-const ACCUMULATE = new Set(['identityfile', 'certificatefile']);
+const ACCUMULATE = new Set(['identityfile']);
 /** The Match criteria decided here; any other (exec, localnetwork, tagged, …) keeps its block out. */
 const CRITERIA = new Set(['all', 'canonical', 'final', 'host', 'originalhost', 'user', 'localuser']);
 
@@ -344,7 +344,6 @@ export interface SshCliValues {
   knownHostsGiven?: boolean | undefined;
 }
 
-const isNone = (jump: string): boolean => jump.toLowerCase() === 'none';
 const NO_CHAIN = 'a chain of jump hosts is not supported';
 const CHAIN = `${NO_CHAIN}; give one jump host ([user@]host[:port])`;
 
@@ -360,12 +359,14 @@ export function withSshConfig(t: Target, cfg: SshConfig, cli: SshCliValues = {})
   // The jump host the inventory or the command line names, checked whether or not there is a file.
   const given = t.jump ?? cli.jump;
   const givenWhere = t.jump !== undefined ? `${t.source}: host ${t.name}: ProxyJump ${t.jump} in ansible_ssh_common_args` : `--jump ${cli.jump}`;
-  if (given !== undefined && !isNone(given)) {
+  // `none` (the inventory's or --jump's) is no jump host: ssh.ts's jumpOf reads it so, over the file's.
+  let jump: ReturnType<typeof parseJumpSpec> | undefined;
+  if (given !== undefined && !isNoJump(given)) {
     if (given.includes(',')) {
       if (t.jump !== undefined) throw new InventoryError(`${givenWhere}: ${CHAIN}`);
       throw new UsageError(`${givenWhere}: ${CHAIN}`);
     }
-    jumpSpec(given, givenWhere);
+    jump = parseJumpSpec(given, givenWhere);
   }
   if (!cfg.file) return t;
   const v = t.vars;
@@ -382,21 +383,17 @@ export function withSshConfig(t: Target, cfg: SshConfig, cli: SshCliValues = {})
     const key = c.identityFiles.find((f) => existsSync(f));
     if (key) out.keyFile = key;
   }
-  let jump: { spec: string; where: string } | undefined;
-  if (given !== undefined) {
-    // `none` (the inventory's or --jump's) is no jump host: ssh.ts's jumpOf reads it so, over the file's.
-    if (!isNone(given)) jump = { spec: given, where: givenWhere };
-  } else if (c.proxyJump) {
+  if (given === undefined && c.proxyJump) {
     const where = `${c.proxyJumpAt}: ProxyJump ${c.proxyJump} (for host ${t.name})`;
     if (c.proxyJump.includes(',')) throw new SshConfigError(`${where}: ${CHAIN}, or none`);
-    jump = { spec: c.proxyJump, where };
+    jump = parseJumpSpec(c.proxyJump, where);
   }
   // The jump host is an alias of the file too, as for `ssh -J NAME`: its HostName, User, Port and key.
   if (jump) {
-    const s = jumpSpec(jump.spec, jump.where);
+    const s = jump;
     const j = cfg.values(s.host, { user: s.user, defaultUser: cli.user ?? 'root' });
     // Its own ProxyJump would make a chain (one naming the jump host itself is the usual `Host *` and is no hop).
-    if (j.proxyJump && ![s.host, j.hostName].includes(jumpSpec(j.proxyJump.split(',')[0]!, `${j.proxyJumpAt}: ProxyJump`).host)) {
+    if (j.proxyJump && ![s.host, j.hostName].includes(parseJumpSpec(j.proxyJump.split(',')[0]!, `${j.proxyJumpAt}: ProxyJump`).host)) {
       throw new SshConfigError(`${j.proxyJumpAt}: ProxyJump ${j.proxyJump} (for jump host ${s.host} of host ${t.name}): ${NO_CHAIN}; give the jump host ProxyJump none, or leave it out of that block (e.g. Host * !${s.host})`);
     }
     const host = j.hostName ?? s.host;
@@ -414,7 +411,3 @@ export function withSshConfig(t: Target, cfg: SshConfig, cli: SshCliValues = {})
   return out;
 }
 
-/** A jump host `[ssh://][user@]host[:port]`; one that is not is refused, naming where it was given. */
-function jumpSpec(spec: string, where: string): { user?: string; host: string; port?: number } {
-  return parseHostSpec(spec.replace(/^ssh:\/\//i, ''), where);
-}

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseHostSpec } from '../inventory/host-list.js';
+import { isNoJump, parseJumpSpec } from '../inventory/host-list.js';
 import type { Target } from '../inventory/target.js';
 import type { SshTarget } from '../transport/ssh.js';
 import { TransportError } from '../transport/transport.js';
@@ -42,7 +42,7 @@ export function sshTargetOf(t: Target, o: ConnectOptions, user: string): SshTarg
  */
 export function jumpOf(t: Target, o: ConnectOptions): SshTarget | undefined {
   const spec = t.jump ?? o.jump;
-  if (!spec || spec.toLowerCase() === 'none') return undefined;
-  const j = parseHostSpec(spec.replace(/^ssh:\/\//i, ''), t.jump ? `${t.source}: host ${t.name}: jump host` : '--jump');
+  if (!spec || isNoJump(spec)) return undefined;
+  const j = parseJumpSpec(spec, t.jump ? `${t.source}: host ${t.name}: jump host` : '--jump');
   return withKeyAuth({ host: j.host, port: j.port ?? 22, user: j.user ?? o.user ?? 'root', name: `jump ${j.host}` }, t.jumpKeyFile ?? o.keyFile, o);
 }

@@ -12,9 +12,17 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const PYTHON = '/usr/bin/python3';
-const JUDGE = fileURLToPath(new URL('./ntlm-judge.py', import.meta.url));
-const INSTALL = 'apt-get install python3-ntlm-auth python3-winrm (scripts/setup does)';
+/** Debian's own python3 (its packages live where another python3 on PATH — pyenv's, say — does not look). */
+export const JUDGE_PYTHON = '/usr/bin/python3';
+export const JUDGE_SCRIPT = fileURLToPath(new URL('./ntlm-judge.py', import.meta.url));
+export const JUDGE_INSTALL = 'apt-get install python3-ntlm-auth python3-winrm (scripts/setup does)';
+/** The environment the judge runs in: ours, without a PYTHONPATH/PYTHONHOME that would hide Debian's packages. */
+export function judgeEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.PYTHONPATH;
+  delete env.PYTHONHOME;
+  return env;
+}
 
 type Answer = Record<string, unknown> & { error?: string };
 
@@ -77,11 +85,8 @@ export class SealingJudge {
   }
 
   private start(): ChildProcessWithoutNullStreams {
-    if (!existsSync(PYTHON)) throw new Error(`the peer's sealing needs Debian's ${PYTHON} with python3-ntlm-auth and python3-winrm: ${INSTALL}`);
-    const env = { ...process.env };
-    delete env.PYTHONPATH;
-    delete env.PYTHONHOME;
-    const c = spawn(PYTHON, [JUDGE, '--serve'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    if (!existsSync(JUDGE_PYTHON)) throw new Error(`the peer's sealing needs Debian's ${JUDGE_PYTHON} with python3-ntlm-auth and python3-winrm: ${JUDGE_INSTALL}`);
+    const c = spawn(JUDGE_PYTHON, [JUDGE_SCRIPT, '--serve'], { env: judgeEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     c.stdout.setEncoding('utf8');
     c.stderr.setEncoding('utf8');
     c.stdout.on('data', (d: string) => {
@@ -101,7 +106,7 @@ export class SealingJudge {
     c.stderr.on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-4000)));
     c.on('error', (e) => this.fail(e));
     c.on('exit', (code, signal) => {
-      const why = code === 3 ? `${this.stderr.trim()} — ${INSTALL}` : `exit ${code ?? signal}: ${this.stderr.trim()}`;
+      const why = code === 3 ? `${this.stderr.trim()} — ${JUDGE_INSTALL}` : `exit ${code ?? signal}: ${this.stderr.trim()}`;
       this.fail(new Error(`ntlm-judge --serve ended (${why})`));
     });
     return c;

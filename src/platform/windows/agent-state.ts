@@ -1,6 +1,6 @@
 import type { AgentState } from '../../core/agent.js';
 import { log4jVulnerable } from '../../core/agent.js';
-import type { WindowsAgentFacts, WindowsAgentProc, WindowsFacts } from './facts.js';
+import { AGENT_FACT_PARTS, type AgentFactPart, type WindowsAgentFacts, type WindowsAgentProc, type WindowsFacts } from './facts.js';
 import { MAIN_AGENT, UPDATE_AGENT } from './paths.js';
 
 /** The plug-in's state as the report shows it, in the same shape as a Linux host's: a pure function of the facts. */
@@ -41,15 +41,19 @@ export function windowsAgentState(f: WindowsFacts): AgentState {
 }
 
 /** What the host could not read of one agent, each part with its own error. */
-export function unreadFindings(a: WindowsAgentFacts, spec: { dir: string; name: string }): string[] {
-  const u = a.unread;
-  return [
-    u.files !== undefined ? `could not read ${spec.dir}: ${u.files}` : null,
-    u.hash !== undefined ? `could not hash ${spec.dir}\\lib\\resetpwdagent.jar: ${u.hash}` : null,
-    u.acl !== undefined ? `could not read the ACL of ${spec.dir}: ${u.acl}` : null,
-    u.service !== undefined ? `could not read the ${spec.name} service: ${u.service}` : null,
-    u.process !== undefined ? `could not read the processes of the ${spec.name} service: ${u.process}` : null,
-  ].filter((x): x is string => x !== null);
+function unreadFindings(a: WindowsAgentFacts, spec: { dir: string; name: string }): string[] {
+  return AGENT_FACT_PARTS.flatMap((part) => (a.unread[part] !== undefined ? [unreadText(part, spec, a.unread[part]!)] : []));
+}
+
+/** The sentence for one part of an agent's facts that the host could not read: the audit's and the plan's. */
+export function unreadText(part: AgentFactPart, spec: { dir: string; name: string }, error: string): string {
+  switch (part) {
+    case 'files': return `could not read ${spec.dir}: ${error}`;
+    case 'hash': return `could not hash ${spec.dir}\\lib\\resetpwdagent.jar: ${error}`;
+    case 'acl': return `could not read the ACL of ${spec.dir}: ${error}`;
+    case 'service': return `could not read the ${spec.name} service: ${error}`;
+    case 'process': return `could not read the processes of the ${spec.name} service: ${error}`;
+  }
 }
 
 /**
@@ -66,7 +70,7 @@ function agentPort(a: WindowsAgentFacts): number | null {
  * The services' own process trees: each registered service's wrapper (Win32_Service ProcessId) and the agent
  * processes it started (its JVM), theirs in turn.
  */
-export function serviceTrees(f: WindowsFacts): Set<number> {
+function serviceTrees(f: WindowsFacts): Set<number> {
   const own = new Set<number>([f.agents.main, f.agents.update].map((a) => a.service?.pid ?? 0).filter((p) => p > 0));
   const procs = f.agentProcs ?? [];
   for (let more = true; more;) {
@@ -88,8 +92,11 @@ export function strayProcs(f: WindowsFacts, k: 'main' | 'update'): WindowsAgentP
   return f.agentProcs.filter((p) => p.agent === k && !own.has(p.pid));
 }
 
+/** Processes as the findings and the plan name them: `wrapper.exe 4016, java.exe 4020`. */
+export const procNames = (ps: WindowsAgentProc[]): string => ps.map((p) => `${p.name} ${p.pid}`).join(', ');
+
 function describeStrays(name: string, strays: WindowsAgentProc[]): string {
-  const what = strays.map((p) => `${p.name} ${p.pid}`).join(', ');
+  const what = procNames(strays);
   const folders = [...new Set(strays.map((p) => p.folder).filter((x): x is string => !!x))];
   const where = (folders.length ? folders : [...new Set(strays.map((p) => p.exe).filter((x): x is string => !!x))]).join(', ');
   return `old agent still running: ${name} ${what} not the service's${where ? ` (running from ${where})` : ''}; the service cannot stop it: update or reinstall stops it`;

@@ -64,7 +64,7 @@ export interface WindowsAgentProc {
 
 /** The facts script reads each agent in these parts, each in its own try/catch (error.agent.<k>.<part>). */
 export type AgentFactPart = 'files' | 'hash' | 'acl' | 'service' | 'process';
-const AGENT_FACT_PARTS: readonly AgentFactPart[] = ['files', 'hash', 'acl', 'service', 'process'];
+export const AGENT_FACT_PARTS: readonly AgentFactPart[] = ['files', 'hash', 'acl', 'service', 'process'];
 
 export interface WindowsFacts {
   complete: boolean;

@@ -2,7 +2,7 @@ import { languageModeRefusal } from './shell.js';
 import type { CheckResult } from '../../core/check.js';
 import type { PackageInfo } from '../../package/verify.js';
 import type { WindowsAgentFacts, WindowsAgentProc, WindowsFacts } from './facts.js';
-import { strayProcs } from './agent-state.js';
+import { procNames, strayProcs, unreadText } from './agent-state.js';
 import { ASIDE_DIR, MAIN_AGENT, STATE_FILE, TXN_FILE, UPDATE_AGENT, windowsPackageDirs } from './paths.js';
 import { installedIsPackage, pendingOrBlocked, type ChangeCommand, type Plan, type PlanOptions } from '../../core/plan.js';
 
@@ -31,9 +31,7 @@ const aclOk = (a: WindowsAgentFacts): boolean => !a.present || a.unread.acl !== 
 function unreadForPlan(f: WindowsFacts, pkg: PackageInfo | null): string[] {
   const out: string[] = [];
   for (const [a, spec] of [[f.agents.main, MAIN_AGENT], [f.agents.update, UPDATE_AGENT]] as const) {
-    const u = a.unread;
-    if (u.files !== undefined) out.push(`could not read ${spec.dir}: ${u.files}`);
-    if (u.service !== undefined) out.push(`could not read the ${spec.name} service: ${u.service}`);
+    for (const part of ['files', 'service'] as const) if (a.unread[part] !== undefined) out.push(unreadText(part, spec, a.unread[part]!));
   }
   if (f.errors.txn !== undefined) out.push(`could not read the change record ${TXN_FILE}: ${f.errors.txn}`);
   if (f.errors.state !== undefined) out.push(`could not read the state record ${STATE_FILE}: ${f.errors.state}`);
@@ -131,7 +129,6 @@ export function planWindowsChange(
 }
 
 const allStrays = (f: WindowsFacts): WindowsAgentProc[] => [...strayProcs(f, 'main'), ...strayProcs(f, 'update')];
-const procNames = (ps: WindowsAgentProc[]) => ps.map((p) => `${p.name} ${p.pid}`).join(', ');
 
 const strayStep = (strays: WindowsAgentProc[]) =>
   `stop the agent processes that are not the services' (${procNames(strays)}), each found again by what it is just before; check none is left (the services keep running, their wrappers keep their pids)`;
@@ -139,10 +136,10 @@ const strayStep = (strays: WindowsAgentProc[]) =>
 function stopAndSetAside(f: WindowsFacts): string[] {
   const agents = [f.agents.update.present || f.agents.update.service ? UPDATE_AGENT : null, f.agents.main.present || f.agents.main.service ? MAIN_AGENT : null].filter((a) => a !== null);
   const strays = allStrays(f);
-  const byIdentity = `then every remaining wrapper.exe / java.exe of either agent, found by what it is${strays.length ? ` (now: ${procNames(strays)}, not the services')` : ''}; check none is left`;
-  if (agents.length === 0) return strays.length ? [`nothing installed; stop ${byIdentity.slice(5)}`] : ['nothing installed: nothing to stop or set aside'];
+  const byIdentity = `every remaining wrapper.exe / java.exe of either agent, found by what it is${strays.length ? ` (now: ${procNames(strays)}, not the services')` : ''}; check none is left`;
+  if (agents.length === 0) return strays.length ? [`nothing installed; stop ${byIdentity}`] : ['nothing installed: nothing to stop or set aside'];
   return [
-    `stop ${agents.map((a) => a.name).join(', then ')}${agents.length > 1 ? ' (the update agent first: it could restart or overwrite the main agent)' : ''}; ${byIdentity}`,
+    `stop ${agents.map((a) => a.name).join(', then ')}${agents.length > 1 ? ' (the update agent first: it could restart or overwrite the main agent)' : ''}; then ${byIdentity}`,
     `unregister each with its bin\\UninstallApp-NT.bat (stdin from NUL, time-limited; a service left behind is deleted through Win32_Service)`,
     `set aside ${agents.map((a) => a.dir).join(' and ')} into ${ASIDE_DIR}\\<change> (a rename on C:, kept until the new agent is verified); a folder held open: stop its service, kill its wrapper.exe/java.exe, retry`,
   ];

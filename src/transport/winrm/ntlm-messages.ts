@@ -118,7 +118,7 @@ function field(msg: Buffer, at: number, what: string): Buffer {
 }
 
 /** AV_PAIR list → pairs (without the closing MsvAvEOL, which must be there). */
-export function parseAvPairs(buf: Buffer): AvPair[] {
+function parseAvPairs(buf: Buffer): AvPair[] {
   const pairs: AvPair[] = [];
   let at = 0;
   for (;;) {
@@ -213,7 +213,7 @@ export function ntlmv2Response(responseKey: Buffer, serverChallenge: Buffer, cli
 }
 
 /** Now as a FILETIME (100 ns since 1601-01-01), little-endian. */
-export function fileTimeNow(): Buffer {
+function fileTimeNow(): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64LE((BigInt(Date.now()) + 11_644_473_600_000n) * 10_000n);
   return b;

@@ -6,18 +6,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
-const PYTHON = '/usr/bin/python3';
-const JUDGE = fileURLToPath(new URL('../../../support/ntlm-judge.py', import.meta.url));
-const INSTALL = 'apt-get install python3-ntlm-auth python3-winrm (scripts/setup does)';
+import { JUDGE_INSTALL as INSTALL, JUDGE_PYTHON as PYTHON, JUDGE_SCRIPT as JUDGE, judgeEnv } from '../../../support/wsman-peer-seal.js';
 
 export function judge<T>(request: Record<string, unknown>): T {
   if (!existsSync(PYTHON)) throw new Error(`the NTLM judge needs Debian's ${PYTHON} with python3-ntlm-auth and python3-winrm: ${INSTALL}`);
-  const env = { ...process.env };
-  delete env.PYTHONPATH;
-  delete env.PYTHONHOME;
-  const r = spawnSync(PYTHON, [JUDGE], { input: JSON.stringify(request), encoding: 'utf8', env, maxBuffer: 256 * 1024 * 1024 });
+  const r = spawnSync(PYTHON, [JUDGE], { input: JSON.stringify(request), encoding: 'utf8', env: judgeEnv(), maxBuffer: 256 * 1024 * 1024 });
   if (r.error) throw r.error;
   if (r.status === 3) throw new Error(`${r.stderr.trim()} — ${INSTALL}`);
   if (r.status !== 0) throw new Error(`ntlm-judge.py failed (exit ${r.status}): ${r.stderr.trim()}`);
